@@ -1,0 +1,53 @@
+"""hwprune: a hardware-aware model compression compiler for PyTorch CNNs.
+
+Public names are imported lazily (PEP 562) so that ``import hwprune`` stays cheap and each stage of
+the pipeline lives in its own module. The table below is the public API contract (shared/DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_API: dict[str, str] = {
+    # frontend / IR
+    "trace": "hwprune.frontend.trace:trace",
+    "Graph": "hwprune.ir.graph:Graph",
+    "verify": "hwprune.ir.verify:verify",
+    # analysis
+    "channel_groups": "hwprune.analysis.groups:channel_groups",
+    "ChannelGroup": "hwprune.analysis.groups:ChannelGroup",
+    "structure_hash": "hwprune.analysis.hashing:structure_hash",
+    # pruning + emit
+    "prune": "hwprune.prune:prune",
+    "transform": "hwprune.emit.spec:transform",
+    "get_slim_model": "hwprune.emit.spec:get_slim_model",
+    # hardware-aware planning
+    "simulate": "hwprune.lower.simulate:simulate",
+    "plan": "hwprune.plan.planner:plan",
+    "Plan": "hwprune.plan.plan:Plan",
+    "apply": "hwprune.plan.apply:apply",
+    # Vitis AI Optimizer style workflows
+    "get_pruning_runner": "hwprune.vitis.runner:get_pruning_runner",
+    "SparsePruner": "hwprune.vitis.sparse:SparsePruner",
+}
+
+__all__ = [*_API, "errors", "models"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("errors", "models"):
+        return importlib.import_module(f"hwprune.{name}")
+    target = _API.get(name)
+    if target is None:
+        raise AttributeError(f"module 'hwprune' has no attribute {name!r}")
+    module, attr = target.split(":")
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,35 @@
+"""File helpers shared by hwprune: atomic writes (from hwmodel) and versioned JSON documents."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from hwmodel.atomic import atomic_dir, atomic_write_bytes, atomic_write_text
+from hwprune.errors import StaleFileError
+
+__all__ = ["atomic_dir", "atomic_write_bytes", "atomic_write_text", "write_json", "read_json"]
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON, atomically."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: str | os.PathLike, *, kind: str = "file") -> Any:
+    """Read a JSON document; a corrupt one raises :class:`StaleFileError` naming the file.
+
+    Args:
+        path: the file to read.
+        kind: what the file is, for the message (e.g. "sensitivity file").
+    """
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise StaleFileError(
+            f"{kind} {path} is not valid JSON ({e.msg} at line {e.lineno}); "
+            "delete it or rerun with forced=True to rebuild it"
+        ) from e
