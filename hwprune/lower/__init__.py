@@ -1,0 +1,1 @@
+"""Lowering of the IR to hwmodel workloads, and simulation of a model on modelled hardware."""

@@ -1,0 +1,260 @@
+"""IR -> hwmodel workloads. One handler per op kind, filled by a decorator; kinds without one are free.
+
+Latency is per sample: the batch dimension of the example inputs is not simulated. Ops the DPU fuses
+into the producing conv (BatchNorm, activations) and pure data-layout ops (flatten, reshape, permute,
+getitem, split) cost nothing; a concat is a CONCAT layer (the engine decides what it costs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch.nn.utils import parametrize
+
+from hwmodel.workloads.layers import Layer, LayerKind, NMPattern
+from hwprune.ir.graph import Graph, Op
+from hwprune.ir.kinds import OpKind
+
+__all__ = ["Lowered", "lower", "LOWERING", "FREE_KINDS", "resize"]
+
+
+@dataclass(frozen=True, slots=True)
+class Lowered:
+    """One workload and where its channel counts come from.
+
+    Attributes:
+        op: the IR op (module) name; the workload has the same name.
+        layer: the workload at the model's full size.
+        in_value / out_value: the IR values whose channel dim (``in_dim`` / ``out_dim``) gives the
+            layer's input / output channels (None when the count cannot change).
+        in_scale: features per input channel (flatten -> linear: H*W), 1 otherwise.
+        tied: the layer's input and output channels are the same channels (depthwise, pool, eltwise).
+    """
+
+    op: str
+    layer: Layer
+    in_value: str | None
+    in_dim: int
+    out_value: str | None
+    out_dim: int
+    in_scale: int = 1
+    tied: bool = False
+
+
+_Handler = Callable[[Op, Graph], Lowered | None]
+LOWERING: dict[OpKind, _Handler] = {}
+
+# kinds that cost no accelerator time: fused into the previous conv, or pure data layout
+FREE_KINDS = frozenset({
+    OpKind.INPUT, OpKind.OUTPUT, OpKind.PARAM, OpKind.BATCHNORM, OpKind.ACT, OpKind.FLATTEN,
+    OpKind.RESHAPE, OpKind.PERMUTE, OpKind.GETITEM, OpKind.SPLIT, OpKind.SIZE, OpKind.SOFTMAX,
+    OpKind.OPAQUE, OpKind.RESAMPLE,
+})
+
+
+def handles(*kinds: OpKind) -> Callable[[_Handler], _Handler]:
+    def register(fn: _Handler) -> _Handler:
+        for k in kinds:
+            LOWERING[k] = fn
+        return fn
+
+    return register
+
+
+def _pair(v) -> tuple[int, int]:
+    if isinstance(v, (tuple, list)):
+        return (int(v[0]), int(v[-1])) if len(v) > 1 else (int(v[0]), int(v[0]))
+    return int(v), int(v)
+
+
+def _shape(graph: Graph, value: str) -> tuple[int, ...]:
+    return graph.value(value).shape or ()
+
+
+def _sparsity_of(op: Op, graph: Graph) -> dict:
+    """N:M pattern and activation sparsity of a masked layer (``hwprune.apply`` / ``SparsePruner``)."""
+    m = graph.module(op.name)
+    if m is None or not parametrize.is_parametrized(m, "weight"):
+        return {}
+    masks = [p.mask for p in m.parametrizations.weight if isinstance(getattr(p, "mask", None), torch.Tensor)]
+    if not masks:
+        return {}
+    mask = masks[0].detach()
+    cin = mask.shape[1]
+    # blocks of consecutive input channels at one (out, kernel) position, as the masks are built
+    flat = mask.movedim(1, -1).reshape(-1, cin)
+    best = None
+    for block in (4, 8, 16):
+        if cin % block:
+            continue
+        n = int(flat.reshape(flat.shape[0], cin // block, block).ne(0).sum(-1).max())
+        if n < block and (best is None or n / block < best.n / best.m):
+            best = NMPattern(max(n, 1), block)
+    out = {"weight_nm": best} if best is not None else {}
+    if any(type(h).__name__ == "_ActivationSparsity" for h in m._forward_pre_hooks.values()):
+        out["act_sparsity"] = 0.5
+    return out
+
+
+def _tensor_inputs(op: Op, graph: Graph) -> list[str]:
+    return [v for v in op.inputs if graph.value(v).is_tensor]
+
+
+@handles(OpKind.CONV)
+def _conv(op: Op, graph: Graph) -> Lowered | None:
+    x = _shape(graph, op.inputs[0])
+    y = _shape(graph, op.output)
+    if len(x) != 4:  # Conv1d/3d: not modelled on the 2-D engines
+        return None
+    padding = op.attr("padding")
+    if isinstance(padding, str):  # "same"/"valid": recover the per-side padding from the output size
+        kh, kw = _pair(op.attr("kernel_size"))
+        dh, dw = _pair(op.attr("dilation"))
+        padding = (0, 0) if padding == "valid" else ((dh * (kh - 1)) // 2, (dw * (kw - 1)) // 2)
+    groups = int(op.attr("groups", 1))
+    layer = Layer.conv(op.name, x[2], x[3], x[1], y[1], _pair(op.attr("kernel_size")), stride=_pair(op.attr("stride")),
+                       padding=_pair(padding), dilation=_pair(op.attr("dilation")), groups=groups,
+                       **_sparsity_of(op, graph))
+    tied = layer.kind is LayerKind.DEPTHWISE and x[1] == y[1]
+    return Lowered(op.name, layer, op.inputs[0], 1, op.output, 1, tied=tied)
+
+
+@handles(OpKind.LINEAR)
+def _linear(op: Op, graph: Graph) -> Lowered:
+    x = _shape(graph, op.inputs[0])
+    m = 1
+    for d in x[1:-1]:  # per sample: tokens/pixels, not the batch
+        m *= d
+    layer = Layer.gemm(op.name, m, int(op.attr("in_features")), int(op.attr("out_features")), **_sparsity_of(op, graph))
+    return Lowered(op.name, layer, op.inputs[0], len(x) - 1, op.output, len(x) - 1)
+
+
+def _spatial(shape: tuple[int, ...]) -> tuple[int, int]:
+    if len(shape) >= 4:
+        return shape[-2], shape[-1]
+    if len(shape) == 3:
+        return shape[-1], 1
+    return 1, 1
+
+
+@handles(OpKind.POOL)
+def _pool(op: Op, graph: Graph) -> Lowered | None:
+    x = _shape(graph, op.inputs[0])
+    if len(x) != 4:
+        return None
+    k = _pair(op.attr("kernel_size"))
+    s = op.attr("stride")
+    s = k if s in (None, (), []) else _pair(s)
+    p = _pair(op.attr("padding", 0) or 0)
+    h, w = x[2], x[3]
+    # ceil_mode may read past the padded edge: add the missing rows so E matches the real output
+    y = _shape(graph, op.output)
+    extra_h = max(0, (y[2] - 1) * s[0] + k[0] - (h + 2 * p[0]))
+    extra_w = max(0, (y[3] - 1) * s[1] + k[1] - (w + 2 * p[1]))
+    layer = Layer(op.name, LayerKind.POOL, h + extra_h, w + extra_w, x[1], x[1], k[0], k[1], s[0], s[1], p[0], p[1])
+    return Lowered(op.name, layer, op.inputs[0], 1, op.output, 1, tied=True)
+
+
+@handles(OpKind.ADAPTIVE_POOL)
+def _adaptive(op: Op, graph: Graph) -> Lowered | None:
+    x = _shape(graph, op.inputs[0])
+    y = _shape(graph, op.output)
+    if len(x) != 4:
+        return None
+    h, w = x[2], x[3]
+    oh, ow = y[2], y[3]
+    if h % oh or w % ow:  # uneven adaptive windows: model as the largest window, stride = window
+        kh, kw = -(-h // oh), -(-w // ow)
+    else:
+        kh, kw = h // oh, w // ow
+    layer = Layer(op.name, LayerKind.POOL, max(h, kh * oh), max(w, kw * ow), x[1], x[1], kh, kw, kh, kw)
+    return Lowered(op.name, layer, op.inputs[0], 1, op.output, 1, tied=True)
+
+
+@handles(OpKind.REDUCE)
+def _reduce(op: Op, graph: Graph) -> Lowered | None:
+    x = _shape(graph, op.inputs[0])
+    dims = tuple(op.attr("dims") or ())
+    if len(x) != 4 or sorted(dims) != [2, 3]:  # only the global spatial mean/sum is a pooling
+        return None
+    layer = Layer(op.name, LayerKind.POOL, x[2], x[3], x[1], x[1], x[2], x[3], x[2], x[3])
+    return Lowered(op.name, layer, op.inputs[0], 1, op.output, 1, tied=True)
+
+
+def _eltwise(op: Op, graph: Graph, kind: LayerKind) -> Lowered | None:
+    ins = [v for v in _tensor_inputs(op, graph) if len(_shape(graph, v)) == len(_shape(graph, op.output))]
+    y = _shape(graph, op.output)
+    if len(ins) < 2 or len(y) < 2:  # x + scalar or a broadcast constant: fused, free
+        return None
+    if len(y) == 4:
+        c, h, w, dim = y[1], y[2], y[3], 1
+    else:  # NHWC or token layouts: channels last
+        c, dim = y[-1], len(y) - 1
+        h, w = _spatial((1, 1, *y[1:-1]))
+    layer = Layer(op.name, kind, h, w, c, c, num_inputs=len(ins))
+    return Lowered(op.name, layer, op.output, dim, op.output, dim, tied=True)
+
+
+@handles(OpKind.ADD)
+def _add(op: Op, graph: Graph) -> Lowered | None:
+    return _eltwise(op, graph, LayerKind.ELTWISE_ADD)
+
+
+@handles(OpKind.MUL)
+def _mul(op: Op, graph: Graph) -> Lowered | None:
+    return _eltwise(op, graph, LayerKind.ELTWISE_MUL)
+
+
+@handles(OpKind.LAYERNORM)
+def _layernorm(op: Op, graph: Graph) -> Lowered | None:
+    y = _shape(graph, op.output)
+    if len(y) < 2:
+        return None
+    c = y[-1]
+    h, w = _spatial((1, 1, *y[1:-1]))
+    # a normalisation is two elementwise passes on the ALU (statistics, then scale and shift)
+    layer = Layer(op.name, LayerKind.ELTWISE_MUL, h, w, c, c, num_inputs=2)
+    return Lowered(op.name, layer, op.output, len(y) - 1, op.output, len(y) - 1, tied=True)
+
+
+@handles(OpKind.CAT)
+def _cat(op: Op, graph: Graph) -> Lowered | None:
+    y = _shape(graph, op.output)
+    if len(y) != 4 or int(op.attr("dim", 1)) % 4 != 1:
+        return None
+    ins = _tensor_inputs(op, graph)
+    layer = Layer(op.name, LayerKind.CONCAT, y[2], y[3], y[1], y[1], num_inputs=max(1, len(ins)))
+    return Lowered(op.name, layer, op.output, 1, op.output, 1, tied=True)
+
+
+def lower(graph: Graph) -> list[Lowered]:
+    """Lower every op that costs accelerator time to a workload, in graph order.
+
+    Args:
+        graph: a traced (possibly pruned) IR graph.
+
+    Returns:
+        The lowered layers; names equal the ops' (module) names.
+    """
+    out = []
+    for op in graph.ops:
+        handler = LOWERING.get(op.kind)
+        if handler is None:
+            continue
+        lowered = handler(op, graph)
+        if lowered is not None:
+            out.append(lowered)
+    return out
+
+
+def resize(lowered: Lowered, cin: int, cout: int, nm=None) -> Layer:
+    """The workload with ``cin`` input and ``cout`` output channels and N:M pattern ``nm`` (None: dense)."""
+    layer = lowered.layer
+    if lowered.tied or layer.kind is LayerKind.DEPTHWISE:
+        k = cout
+        groups = k if layer.kind is LayerKind.DEPTHWISE else layer.groups
+        return layer.with_(channels=k, num_filter=k, groups=groups, weight_nm=nm)
+    return layer.with_(channels=cin * lowered.in_scale if layer.kind is LayerKind.GEMM else cin,
+                       num_filter=cout, weight_nm=nm)

@@ -1,0 +1,1 @@
+"""Latency-budget planning: budgets, the optimisation problem, its solvers, and the Plan document."""

@@ -1,0 +1,69 @@
+"""``hwprune.apply``: a Plan -> a real slim model with its N:M masks in place.
+
+Channels are removed for real (smaller layers); N:M weight masks are parametrizations, so masked
+fine-tuning keeps the pattern; 2:4 activation sparsity is a forward pre-hook. ``bake`` folds the masks
+into plain weights for export.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import fx, nn
+from torch.nn.utils import parametrize
+
+from hwmodel.workloads.layers import NMPattern
+from hwprune.analysis.hashing import structure_hash
+from hwprune.errors import SpecError
+from hwprune.frontend.trace import trace
+from hwprune.plan.plan import Plan
+from hwprune.prune import apply_keep
+from hwprune.vitis.sparse import _ActivationSparsity, _WeightMask, export_sparse_model, nm_mask
+
+__all__ = ["apply", "bake", "parse_layer_pattern"]
+
+
+def parse_layer_pattern(text: str) -> tuple[NMPattern, float]:
+    """``"8:16"`` -> (8:16, 0.0); ``"4:16+act0.5"`` -> (4:16, 0.5)."""
+    nm, _, act = text.partition("+act")
+    return NMPattern.parse(nm), float(act) if act else 0.0
+
+
+def apply(model: nn.Module, example_inputs: Any, plan: Plan, *, leaf_modules=()) -> fx.GraphModule:
+    """Build the slim model a plan describes.
+
+    Args:
+        model: the model the plan was made for (never modified).
+        example_inputs: a tensor or tuple of tensors.
+        plan: from :func:`hwprune.plan` or :meth:`Plan.load`.
+        leaf_modules: passed to ``hwprune.trace``.
+
+    Returns:
+        A new ``GraphModule`` with fewer channels and N:M masks on the planned layers; ``.hwprune_spec``
+        is its channel spec and ``.hwprune_plan`` the plan.
+
+    Raises:
+        PlanMismatchError: the plan was made for a model of another structure.
+    """
+    graph = trace(model, example_inputs, leaf_modules=leaf_modules)
+    plan.check_model(structure_hash(graph), where=type(model).__name__)
+    keep = {g.gid: g.kept for g in plan.groups if g.kept < g.size}
+    slim = apply_keep(graph, keep, importance=plan.importance)
+    for name, text in plan.nm().items():
+        try:
+            module = slim.get_submodule(name)
+        except AttributeError as e:
+            raise SpecError(f"plan names layer {name!r} for N:M, but the slim model has no such module") from e
+        nm, act = parse_layer_pattern(text)
+        if module.weight.shape[1] % nm.m:
+            raise SpecError(f"layer {name!r}: {module.weight.shape[1]} input channels do not fit {nm} blocks")
+        parametrize.register_parametrization(module, "weight", _WeightMask(nm_mask(module.weight, nm.n, nm.m)))
+        if act:
+            module.register_forward_pre_hook(_ActivationSparsity())
+    slim.hwprune_plan = plan
+    return slim
+
+
+def bake(model: nn.Module) -> nn.Module:
+    """A copy with N:M masks multiplied into plain weights (for saving a state_dict or ONNX export)."""
+    return export_sparse_model(model)

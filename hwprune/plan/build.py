@@ -1,0 +1,234 @@
+"""Build the planning problem from a traced model: groups -> variables, lowered layers -> cost terms.
+
+Candidate kept counts of a group are the tops of its latency steps (with every other group at full
+size): keeping a channel that buys no latency is never offered. Loss proxies: per group, the share of
+its importance that pruning removes, weighted by how many conv/linear layers the group touches (and
+by its measured sensitivity when given); per layer and N:M pattern, the share of the weight magnitude
+the mask removes (plus the share of activation magnitude a 2:4 activation mask removes).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+import hwmodel
+from hwmodel.config.accelerator import AcceleratorConfig
+from hwmodel.errors import SparsityError
+from hwmodel.workloads.layers import LayerKind, NMPattern
+from hwprune.analysis.flow import Chan
+from hwprune.analysis.groups import Analysis, ChannelGroup
+from hwprune.lower.lower import Lowered, resize
+from hwprune.plan.problem import GroupVar, LayerVar, Problem
+
+__all__ = ["Pattern", "Built", "build_problem", "layer_terms", "sparse_patterns", "INFEASIBLE"]
+
+INFEASIBLE = 10**15  # cost of a pattern a layer cannot take at some channel count
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """A sparse-engine choice for one layer: weight N:M (None: dense) and activation sparsity."""
+
+    nm: NMPattern | None = None
+    act: float = 0.0
+
+    @property
+    def label(self) -> str:
+        if self.nm is None:
+            return "dense"
+        return f"{self.nm}" + (f"+act{self.act:g}" if self.act else "")
+
+
+DENSE = Pattern()
+
+
+def sparse_patterns(cfg: AcceleratorConfig) -> tuple[Pattern, ...]:
+    """Every pattern the hardware's sparse engine accepts, dense first."""
+    out = [DENSE]
+    if cfg.sparse is None:
+        return tuple(out)
+    for m in cfg.sparse.block_sizes:
+        for ws in cfg.sparse.weight_sparsities:
+            n = round(m * (1 - ws))
+            if n < 1:
+                continue
+            for act in (0.0, *cfg.sparse.act_sparsities):
+                p = Pattern(NMPattern(n, m), act)
+                try:
+                    cfg.sparse.check(p.nm, act, "planner")
+                except SparsityError:
+                    continue
+                out.append(p)
+    return tuple(out)
+
+
+def _value_terms(analysis: Analysis, value: str | None, dim: int, var_of: Mapping[int, int],
+                 comp_to_group: np.ndarray) -> tuple[tuple[tuple[int, int], ...], int]:
+    """((problem var, channels per kept member), fixed channels) of ``value`` along ``dim``."""
+    if value is None:
+        return (), 0
+    c = analysis.flow.chans.get(value)
+    shape = analysis.graph.value(value).shape
+    total = shape[dim] if shape else 0
+    if not isinstance(c, Chan) or dim not in c.dims:
+        return (), total
+    ids = np.moveaxis(c.ids, c.dims.index(dim), 0)[:, ...] if c.ids.ndim > 1 else c.ids
+    ids = ids.reshape(ids.shape[0], -1)[:, 0] if ids.ndim > 1 else ids
+    groups_of = comp_to_group[analysis.flow.comp[ids]]
+    terms, fixed = [], 0
+    for gid in np.unique(groups_of):
+        n = int(np.sum(groups_of == gid))
+        var = var_of.get(int(gid), -1) if gid >= 0 else -1
+        if var < 0:
+            fixed += n
+            continue
+        size = len(analysis.members[int(gid)])
+        terms.append((var, n // size))
+    # a flattened value counts every feature: scale the fixed part by the features per position
+    scale = total // len(ids) if len(ids) else 1
+    return tuple((v, m * scale) for v, m in terms), fixed * scale
+
+
+def layer_terms(analysis: Analysis, lowered: Sequence[Lowered], var_of: Mapping[int, int]):
+    """Per lowered layer: (in_terms, in_fixed, out_terms, out_fixed)."""
+    comp_to_group = np.full(analysis.flow.n_comp, -1, dtype=np.int64)
+    for gid, comps in enumerate(analysis.members):
+        comp_to_group[comps] = gid
+    out = []
+    for lw in lowered:
+        it, fi = _value_terms(analysis, lw.in_value, lw.in_dim, var_of, comp_to_group)
+        ot, fo = _value_terms(analysis, lw.out_value, lw.out_dim, var_of, comp_to_group)
+        out.append((it, fi, ot, fo))
+    return out
+
+
+def _nm_weight_loss(weight: torch.Tensor, nm: NMPattern) -> float:
+    """Share of |w| an N:M mask along input channels removes (inf when channels do not fit blocks)."""
+    from hwprune.vitis.sparse import nm_mask
+
+    if weight.shape[1] % nm.m:
+        return math.inf
+    w = weight.detach().double()
+    mask = nm_mask(w, nm.n, nm.m)
+    total = float(w.abs().sum())
+    return float((w.abs() * (1 - mask)).sum()) / total if total > 0 else 0.0
+
+
+def _act_loss(x: torch.Tensor | None, block: int = 4, keep: int = 2) -> float:
+    if x is None or x.dim() < 2 or x.shape[1] % block:
+        return math.inf
+    from hwprune.vitis.sparse import activation_nm
+
+    x = x.detach().double()
+    total = float(x.abs().sum())
+    return float((x - activation_nm(x, keep, block)).abs().sum()) / total if total > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """The problem plus what the planner needs to turn a solution back into a plan."""
+
+    problem: Problem
+    group_vars: tuple[ChannelGroup, ...]  # groups that became variables, in variable order
+    patterns: tuple[tuple[Pattern, ...], ...]  # per lowered layer
+    terms: tuple
+    order: dict[int, np.ndarray]  # group id -> member indices by descending importance
+
+
+def build_problem(analysis: Analysis, lowered: Sequence[Lowered], cfg: AcceleratorConfig,
+                  scores: Mapping[int, np.ndarray], *, budget: int, nm: bool, round_to: int | None,
+                  min_keep: float, sensitivity: Mapping[str, float] | None,
+                  layer_inputs: Mapping[str, torch.Tensor] | None, weights: Mapping[str, torch.Tensor],
+                  cache: dict | None = None) -> Built:
+    """Turn a traced, analysed model into a :class:`Problem` (see the module docstring).
+
+    ``cache`` (a dict the caller keeps) memoises layer cycles and N:M losses across rebuilds.
+    """
+    cache = {} if cache is None else cache
+    groups = [g for g in analysis.groups if g.prunable and g.id in scores and g.size > 1]
+    var_of = {g.id: i for i, g in enumerate(groups)}
+    terms = layer_terms(analysis, lowered, var_of)
+    sizes = [g.size for g in groups]
+    all_patterns = sparse_patterns(cfg) if nm else (DENSE,)
+
+    def channels(t, counts):
+        it, fi, ot, fo = t
+        return fi + sum(m * counts[v] for v, m in it), fo + sum(m * counts[v] for v, m in ot)
+
+    def cost_fn(lw: Lowered, pats: tuple[Pattern, ...]):
+        def cost(cin: int, cout: int, p: int) -> int:
+            pat = pats[p]
+            key = (lw.op, cin, cout, pat)
+            c = cache.get(key)
+            if c is None:
+                if pat.nm is not None and cin % pat.nm.m:
+                    c = INFEASIBLE
+                else:
+                    layer = resize(lw, cin, cout, pat.nm)
+                    if pat.act:
+                        layer = layer.with_(act_sparsity=pat.act)
+                    c = hwmodel.layer_cycles(layer, cfg)
+                cache[key] = c
+            return c
+        return cost
+
+    layer_vars, layer_pats, const = [], [], 0
+    nm_kinds = (LayerKind.CONV, LayerKind.GEMM)
+    for lw, t in zip(lowered, terms, strict=True):
+        sparse_ok = lw.layer.kind in nm_kinds and lw.layer.groups == 1 and lw.op in weights
+        pats = all_patterns if sparse_ok else (DENSE,)
+        losses = [0.0]
+        for p in pats[1:]:
+            key = ("loss", lw.op, p)
+            if key not in cache:
+                loss = _nm_weight_loss(weights[lw.op], p.nm)
+                if p.act:
+                    loss += _act_loss((layer_inputs or {}).get(lw.op))
+                cache[key] = loss
+            losses.append(cache[key])
+        keep = [i for i, x in enumerate(losses) if math.isfinite(x)]
+        pats, losses = tuple(pats[i] for i in keep), tuple(losses[i] for i in keep)
+        layer_pats.append(pats)
+        it, fi, ot, fo = t
+        if not it and not ot and len(pats) == 1:
+            const += hwmodel.layer_cycles(lw.layer, cfg)
+            layer_vars.append(None)
+            continue
+        layer_vars.append(LayerVar(lw.op, it, fi, ot, fo, tuple(p.label for p in pats), losses, cost_fn(lw, pats)))
+
+    # candidates: tops of latency steps of each group with the others at full size
+    touching: list[list[int]] = [[] for _ in groups]
+    for li, lv in enumerate(layer_vars):
+        if lv is not None:
+            for v in lv.vars:
+                touching[v].append(li)
+    gvars, order = [], {}
+    for v, g in enumerate(groups):
+        counts = list(sizes)
+        lo = max(1, math.ceil(min_keep * g.size))
+        step = max(1, round_to or 1)
+        lat = {}
+        for k in range(lo, g.size + 1):
+            counts[v] = k
+            lat[k] = sum(layer_vars[li].cost(*channels(terms[li], counts), 0) for li in touching[v])
+        cands = [k for k in range(lo, g.size) if lat[k] < lat[k + 1] and k % step == 0] + [g.size]
+        s = np.asarray(scores[g.id], dtype=np.float64)
+        idx = np.argsort(-s, kind="stable")
+        order[g.id] = idx
+        srt = np.sort(s)  # ascending: the first size-k are what keeping k removes
+        total = float(srt.sum())
+        csum = np.concatenate([[0.0], np.cumsum(srt)])
+        n_layers = len({sl.op for sl in g.slots if sl.role in ("in", "out")})
+        weight = max(1, n_layers) * (sensitivity.get(g.key, 1.0) if sensitivity else 1.0)
+        loss = tuple(weight * float(csum[g.size - k]) / total if total > 0 else 0.0 for k in cands)
+        gvars.append(GroupVar(g.key, g.id, tuple(cands), loss))
+
+    # layers no choice affects become constant cycles
+    kept_layers = [lv for lv in layer_vars if lv is not None]
+    problem = Problem(tuple(gvars), tuple(kept_layers), int(const), int(budget))
+    return Built(problem, tuple(groups), tuple(layer_pats), tuple(terms), order)

@@ -1,0 +1,156 @@
+"""The Plan: what the planner decided, as data. Saved as JSON, inspected, edited and re-applied."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hwprune.errors import PlanMismatchError, SpecError
+from hwprune.io import read_json, write_json
+
+__all__ = ["Plan", "GroupPlan", "LayerPlan", "PLAN_VERSION"]
+
+PLAN_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPlan:
+    """Kept channels of one channel group."""
+
+    key: str
+    gid: int
+    size: int
+    kept: int
+    prunable: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LayerPlan:
+    """One accelerator layer before and after the plan."""
+
+    name: str
+    kind: str
+    cin: int
+    cout: int
+    cin_before: int
+    cout_before: int
+    nm: str | None
+    cycles_before: int
+    cycles: int
+    macs_before: int
+    macs: int
+    params_before: int
+    params: int
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A latency-budget plan for one model on one accelerator.
+
+    Attributes:
+        model_hash: structure hash of the model the plan is for.
+        hw: accelerator preset or config name; ``hw_config`` its full description.
+        budget: the budget as given; ``budget_cycles`` in cycles.
+        unpruned_cycles / cycles: latency before and after (cycle-mode simulator, when ``verified``).
+        predicted_cycles: the analytic latency the solver optimised.
+        clock_mhz: the accelerator clock, for milliseconds.
+        groups / layers: per-group kept channels and per-layer choices.
+        solver, loss: which solver and the proxy loss it reached.
+    """
+
+    model_hash: str
+    hw: str
+    budget: str
+    budget_cycles: int
+    unpruned_cycles: int
+    cycles: int
+    predicted_cycles: int
+    clock_mhz: float
+    groups: tuple[GroupPlan, ...]
+    layers: tuple[LayerPlan, ...]
+    solver: str
+    loss: float
+    verified: bool = False
+    importance: str = "l1"
+    hw_config: dict[str, Any] = field(default_factory=dict, compare=False)
+    version: int = PLAN_VERSION
+
+    # derived figures --------------------------------------------------------------------------
+    @property
+    def latency_ms(self) -> float:
+        return self.cycles / (self.clock_mhz * 1e3)
+
+    @property
+    def unpruned_ms(self) -> float:
+        return self.unpruned_cycles / (self.clock_mhz * 1e3)
+
+    @property
+    def speedup(self) -> float:
+        return self.unpruned_cycles / max(self.cycles, 1)
+
+    @property
+    def macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    @property
+    def macs_before(self) -> int:
+        return sum(layer.macs_before for layer in self.layers)
+
+    @property
+    def params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    @property
+    def params_before(self) -> int:
+        return sum(layer.params_before for layer in self.layers)
+
+    def kept(self) -> dict[int, int]:
+        """Group id -> kept channels."""
+        return {g.gid: g.kept for g in self.groups}
+
+    def nm(self) -> dict[str, str]:
+        """Layer name -> N:M pattern, for layers that have one."""
+        return {layer.name: layer.nm for layer in self.layers if layer.nm}
+
+    # files ------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["summary"] = {
+            "latency_ms": self.latency_ms, "unpruned_ms": self.unpruned_ms, "speedup": self.speedup,
+            "macs": self.macs, "macs_before": self.macs_before, "params": self.params,
+            "params_before": self.params_before,
+        }
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, where: str = "plan") -> Plan:
+        if not isinstance(d, dict) or d.get("version") != PLAN_VERSION:
+            got = d.get("version") if isinstance(d, dict) else type(d).__name__
+            raise SpecError(f"{where}: not a hwprune plan of version {PLAN_VERSION} (found {got!r})")
+        d = {k: v for k, v in d.items() if k != "summary"}
+        try:
+            d["groups"] = tuple(GroupPlan(**g) for g in d["groups"])
+            d["layers"] = tuple(LayerPlan(**layer) for layer in d["layers"])
+            return cls(**d)
+        except (KeyError, TypeError) as e:
+            raise SpecError(f"{where}: malformed plan ({e}); regenerate it with hwprune plan") from e
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the plan as JSON (atomically)."""
+        return write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Plan:
+        """Read a plan written by :meth:`save`."""
+        return cls.from_dict(read_json(path, kind="plan file"), where=str(path))
+
+    def check_model(self, model_hash: str, where: str = "model") -> None:
+        """Raise :class:`PlanMismatchError` unless the plan was made for a model of this structure."""
+        if model_hash != self.model_hash:
+            raise PlanMismatchError(
+                f"this plan was made for another model (structure hash {self.model_hash[:12]}..., "
+                f"{where} has {model_hash[:12]}...); re-run hwprune plan on this model"
+            )

@@ -1,0 +1,218 @@
+"""``hwprune.plan``: a latency-budget plan of kept channels and N:M patterns, checked in cycle mode.
+
+Pipeline (each step a plain function):
+  trace -> analyse groups (excludes) -> importance -> lower to workloads -> build problem (LUTs,
+  candidates at latency-step tops, loss proxies) -> solve (greedy or exact) -> check in cycle mode
+  (tighten and re-solve if the analytic model under-estimated) -> Plan.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+import hwmodel
+from hwmodel.config.accelerator import AcceleratorConfig
+from hwprune.analysis.groups import analyze
+from hwprune.analysis.hashing import structure_hash
+from hwprune.analysis.importance import group_importance
+from hwprune.errors import BudgetError, HardwareError, PruneConfigError
+from hwprune.frontend.trace import as_input_tuple, trace
+from hwprune.lower.lower import lower, resize
+from hwprune.lower.simulate import resolve_hw
+from hwprune.plan.budget import parse_budget
+from hwprune.plan.build import DENSE, Built, build_problem
+from hwprune.plan.exact import solve_exact
+from hwprune.plan.greedy import min_cycles, solve_greedy
+from hwprune.plan.plan import GroupPlan, LayerPlan, Plan
+from hwprune.plan.problem import Solution
+
+__all__ = ["plan", "SOLVERS"]
+
+SOLVERS = {"greedy": solve_greedy, "exact": solve_exact}
+MAX_TIGHTEN = 6
+
+
+def _weights(graph) -> dict[str, torch.Tensor]:
+    out = {}
+    for lw_op in graph.ops:
+        m = graph.module(lw_op.name) if lw_op.kind.value in ("conv", "linear") else None
+        if m is not None and isinstance(getattr(m, "weight", None), torch.Tensor):
+            out[lw_op.name] = m.weight
+    return out
+
+
+def _layer_inputs(graph, names: Sequence[str], inputs: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+    """Inputs of the named conv/linear modules on the example inputs (for activation-sparsity loss)."""
+    gm = graph.source.gm
+    seen: dict[str, torch.Tensor] = {}
+    hooks = []
+    for name in names:
+        try:
+            m = gm.get_submodule(name)
+        except AttributeError:
+            continue
+        hooks.append(m.register_forward_pre_hook(lambda mod, args, n=name: seen.setdefault(n, args[0].detach())))
+    was = gm.training
+    gm.eval()
+    try:
+        with torch.no_grad():
+            gm(*inputs)
+    finally:
+        gm.train(was)
+        for h in hooks:
+            h.remove()
+    return seen
+
+
+def _channels(terms, counts: Mapping[int, int]) -> tuple[int, int]:
+    it, fi, ot, fo = terms
+    return fi + sum(m * counts[v] for v, m in it), fo + sum(m * counts[v] for v, m in ot)
+
+
+def _workloads(built: Built, lowered, sol: Solution | None) -> list:
+    """The lowered layers at the solution's channel counts and patterns (None: unpruned)."""
+    p = built.problem
+    counts = {v: g.candidates[-1] for v, g in enumerate(p.groups)}
+    pat_of = {}
+    if sol is not None:
+        counts = {v: g.candidates[i] for v, (g, i) in enumerate(zip(p.groups, sol.group_choice, strict=True))}
+        names = [lv.name for lv in p.layers]
+        pat_of = dict(zip(names, sol.pattern_choice, strict=True))
+    out = []
+    for li, lw in enumerate(lowered):
+        cin, cout = _channels(built.terms[li], counts)
+        pat = built.patterns[li][pat_of.get(lw.op, 0)] if lw.op in pat_of else DENSE
+        layer = resize(lw, cin, cout, pat.nm)
+        out.append(layer.with_(act_sparsity=pat.act) if pat.act else layer)
+    return out
+
+
+def plan(model: nn.Module, example_inputs: Any, hw: str | AcceleratorConfig = "dpu-b4096",
+         budget: float | int | str = 0.5, *, nm: bool | str = "auto", excludes: Sequence[str] = (),
+         importance: str = "l1", round_to: int | None = None, min_keep: float = 0.0,
+         solver: str = "greedy", sensitivity: Mapping[str, float] | None = None,
+         grads: Mapping[str, torch.Tensor] | None = None, check: bool = True) -> Plan:
+    """Plan kept channels per group and N:M patterns per layer that meet a latency budget.
+
+    Args:
+        model: the model (never modified).
+        example_inputs: a tensor or tuple of tensors; latency is per sample.
+        hw: accelerator preset name, config file or :class:`hwmodel.AcceleratorConfig`.
+        budget: a fraction of the unpruned latency (0.5), a time ("2.5ms") or cycles (int, "1e6cycles").
+        nm: plan N:M patterns too: True, False, or "auto" (when the hardware has a sparse engine).
+        excludes: module names whose channels are kept.
+        importance: channel importance criterion ("l1", "l2", "bn_scale", "taylor", "random").
+        round_to: kept counts must be multiples of this (the full size always allowed).
+        min_keep: smallest kept fraction of any group.
+        solver: "greedy" (default, fast) or "exact" (MILP, small models).
+        sensitivity: group key -> weight (e.g. from a .sens file); 1 where absent.
+        grads: parameter name -> gradient, for Taylor importance.
+        check: verify the plan with the cycle-mode simulator and tighten until it fits.
+
+    Returns:
+        The :class:`Plan`.
+
+    Raises:
+        BudgetError: the budget is below the smallest reachable latency (the message states it).
+        HardwareError: N:M asked on hardware without a sparse engine, or unknown hardware.
+        PruneConfigError: unknown solver or bad arguments.
+    """
+    cfg = resolve_hw(hw)
+    if nm == "auto":
+        nm = cfg.sparse is not None
+    elif nm and cfg.sparse is None:
+        raise HardwareError(
+            f"hardware {cfg.name!r} has no sparse engine, so N:M patterns cannot speed it up; "
+            f"use a sparse variant (e.g. {cfg.name}-sparse) or nm=False"
+        )
+    if solver not in SOLVERS:
+        raise PruneConfigError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")
+    if not 0.0 <= min_keep < 1.0:
+        raise PruneConfigError(f"min_keep must be in [0, 1), got {min_keep}")
+    b = parse_budget(budget)
+    inputs = as_input_tuple(example_inputs)
+    graph = trace(model, inputs)
+    analysis = analyze(graph, tuple(excludes))
+    model_hash = structure_hash(graph)
+    lowered = lower(graph)
+    scores = group_importance(graph, analysis.groups, importance, grads=grads)
+    weights = _weights(graph)
+    layer_inputs = _layer_inputs(graph, list(weights), inputs) if nm and cfg.sparse and cfg.sparse.act_sparsities else None
+
+    cache: dict = {}
+
+    def build(budget_cycles: int) -> Built:
+        return build_problem(analysis, lowered, cfg, scores, budget=budget_cycles, nm=bool(nm), round_to=round_to,
+                             min_keep=min_keep, sensitivity=sensitivity, layer_inputs=layer_inputs, weights=weights,
+                             cache=cache)
+
+    built = build(0)
+    full_layers = _workloads(built, lowered, None)
+    unpruned = hwmodel.simulate(full_layers, cfg, mode="cycle" if check else "analytic")
+    unpruned_cycles = unpruned.total_cycles
+    target = b.cycles(unpruned_cycles, cfg.clock_mhz)
+    common = {"model_hash": model_hash, "hw": cfg.name, "budget": str(b), "budget_cycles": target,
+                  "unpruned_cycles": unpruned_cycles, "clock_mhz": cfg.clock_mhz, "hw_config": cfg.to_dict(),
+                  "importance": importance}
+    if target >= unpruned_cycles:
+        warnings.warn(f"latency budget {b} ({target} cycles) is not below the unpruned latency "
+                      f"({unpruned_cycles} cycles); returning the unpruned plan", stacklevel=2)
+        return _to_plan(built, lowered, None, unpruned, unpruned, analysis, common, "none", 0.0, check)
+    lo = min_cycles(built.problem)
+    if target < lo:
+        raise BudgetError(
+            f"latency budget {b} = {target} cycles ({target / (cfg.clock_mhz * 1e3):.4g} ms) is below the "
+            f"smallest reachable latency of this model on {cfg.name}: {lo} cycles "
+            f"({lo / (cfg.clock_mhz * 1e3):.4g} ms, {lo / unpruned_cycles:.3f} of unpruned)"
+        )
+    solve = SOLVERS[solver]
+    inner = target
+    for _ in range(MAX_TIGHTEN):
+        built = build(inner)
+        sol = solve(built.problem)
+        layers = _workloads(built, lowered, sol)
+        rep = hwmodel.simulate(layers, cfg, mode="cycle" if check else "analytic")
+        if rep.total_cycles <= target:
+            return _to_plan(built, lowered, sol, unpruned, rep, analysis, common, solver, sol.loss, check)
+        inner -= max(1, rep.total_cycles - target)  # the analytic model under-estimated: ask for less
+        if inner < lo:
+            break
+    raise BudgetError(f"could not meet {b} in cycle mode after {MAX_TIGHTEN} attempts "
+                      f"(last {rep.total_cycles} cycles > {target}); raise the budget slightly")
+
+
+def _to_plan(built: Built, lowered, sol: Solution | None, before, after, analysis, common: dict,
+             solver: str, loss: float, verified: bool) -> Plan:
+    p = built.problem
+    kept_by_gid = {}
+    if sol is not None:
+        kept_by_gid = {g.gid: g.candidates[i] for g, i in zip(p.groups, sol.group_choice, strict=True)}
+    groups = tuple(
+        GroupPlan(g.key, g.id, g.size, kept_by_gid.get(g.id, g.size), g.prunable, g.reason)
+        for g in analysis.groups)
+    full = _workloads(built, lowered, None)
+    now = _workloads(built, lowered, sol)
+    layers = []
+    for lw, a, b, ra, rb in zip(lowered, full, now, before.layers, after.layers, strict=True):
+        frac = b.weight_nm.n / b.weight_nm.m if b.weight_nm is not None else 1.0
+        params_a = _params(a)
+        layers.append(LayerPlan(
+            lw.op, a.kind.value, b.channels, b.num_filter, a.channels, a.num_filter,
+            (str(b.weight_nm) + (f"+act{b.act_sparsity:g}" if b.act_sparsity else "")) if b.weight_nm else None,
+            ra.total_cycles, rb.total_cycles, a.macs, int(round(b.macs * frac)), params_a,
+            int(round(_params(b) * frac))))
+    predicted = sol.cycles if sol is not None else before.total_cycles
+    return Plan(cycles=after.total_cycles, predicted_cycles=predicted, groups=groups, layers=tuple(layers),
+                solver=solver, loss=float(loss), verified=verified, **common)
+
+
+def _params(layer) -> int:
+    """Weights of a conv/GEMM workload (bias and norm parameters not counted)."""
+    if layer.kind.value in ("conv", "depthwise", "gemm"):
+        return layer.gemm_k * layer.num_filter
+    return 0
