@@ -26,9 +26,9 @@ _API: dict[str, str] = {
     "get_slim_model": "hwprune.emit.spec:get_slim_model",
     # hardware-aware planning
     "simulate": "hwprune.lower.simulate:simulate",
-    "plan": "hwprune.plan.planner:plan",
-    "Plan": "hwprune.plan.plan:Plan",
-    "apply": "hwprune.plan.apply:apply",
+    "plan": "hwprune.planning.planner:plan",
+    "Plan": "hwprune.planning.plan:Plan",
+    "apply": "hwprune.planning.apply:apply",
     # Vitis AI Optimizer style workflows
     "get_pruning_runner": "hwprune.vitis.runner:get_pruning_runner",
     "SparsePruner": "hwprune.vitis.sparse:SparsePruner",

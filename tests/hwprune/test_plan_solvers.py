@@ -8,10 +8,10 @@ import random
 import pytest
 
 from hwprune.errors import BudgetError
-from hwprune.plan.budget import Budget, parse_budget
-from hwprune.plan.exact import solve_exact
-from hwprune.plan.greedy import min_cycles, solve_greedy
-from hwprune.plan.problem import Evaluator, GroupVar, LayerVar, Problem
+from hwprune.planning.budget import Budget, parse_budget
+from hwprune.planning.exact import solve_exact
+from hwprune.planning.greedy import min_cycles, solve_greedy
+from hwprune.planning.problem import Evaluator, GroupVar, LayerVar, Problem
 
 PATTERNS = ("dense", "2:4", "1:4")
 

@@ -15,7 +15,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
 from hwprune.errors import BudgetError
-from hwprune.plan.problem import Evaluator, Problem, Solution
+from hwprune.planning.problem import Evaluator, Problem, Solution
 
 __all__ = ["solve_exact"]
 

@@ -23,7 +23,7 @@ from hwmodel.workloads.layers import LayerKind, NMPattern
 from hwprune.analysis.flow import Chan
 from hwprune.analysis.groups import Analysis, ChannelGroup
 from hwprune.lower.lower import Lowered, resize
-from hwprune.plan.problem import GroupVar, LayerVar, Problem
+from hwprune.planning.problem import GroupVar, LayerVar, Problem
 
 __all__ = ["Pattern", "Built", "build_problem", "layer_terms", "sparse_patterns", "INFEASIBLE"]
 

@@ -12,7 +12,7 @@ Moves look up to ``JUMP`` candidates ahead so a flat latency step never traps th
 from __future__ import annotations
 
 from hwprune.errors import BudgetError
-from hwprune.plan.problem import Evaluator, Problem, Solution
+from hwprune.planning.problem import Evaluator, Problem, Solution
 
 __all__ = ["solve_greedy", "min_cycles"]
 

@@ -24,12 +24,12 @@ from hwprune.errors import BudgetError, HardwareError, PruneConfigError
 from hwprune.frontend.trace import as_input_tuple, trace
 from hwprune.lower.lower import lower, resize
 from hwprune.lower.simulate import resolve_hw
-from hwprune.plan.budget import parse_budget
-from hwprune.plan.build import DENSE, Built, build_problem
-from hwprune.plan.exact import solve_exact
-from hwprune.plan.greedy import min_cycles, solve_greedy
-from hwprune.plan.plan import GroupPlan, LayerPlan, Plan
-from hwprune.plan.problem import Solution
+from hwprune.planning.budget import parse_budget
+from hwprune.planning.build import DENSE, Built, build_problem
+from hwprune.planning.exact import solve_exact
+from hwprune.planning.greedy import min_cycles, solve_greedy
+from hwprune.planning.plan import GroupPlan, LayerPlan, Plan
+from hwprune.planning.problem import Solution
 
 __all__ = ["plan", "SOLVERS"]
 

@@ -16,7 +16,7 @@ from hwmodel.workloads.layers import NMPattern
 from hwprune.analysis.hashing import structure_hash
 from hwprune.errors import SpecError
 from hwprune.frontend.trace import trace
-from hwprune.plan.plan import Plan
+from hwprune.planning.plan import Plan
 from hwprune.prune import apply_keep
 from hwprune.vitis.sparse import _ActivationSparsity, _WeightMask, export_sparse_model, nm_mask
 

@@ -1,0 +1,1 @@
+"""Human-readable outputs of hwprune runs: Markdown reports with matplotlib plots."""
