@@ -69,6 +69,15 @@ def _pair(v) -> tuple[int, int]:
     return int(v), int(v)
 
 
+def _fit(size: int, pad: int, k_eff: int, stride: int, out: int) -> int:
+    """Input size that makes SCALE-Sim's E = ceil((H - R + s) / s) equal PyTorch's output size ``out``.
+
+    PyTorch floors (rows past the last full window are never read); ceil_mode pools read past the edge.
+    The rows the hardware would not touch are dropped, the missing ones added.
+    """
+    return (out - 1) * stride + k_eff - 2 * pad
+
+
 def _shape(graph: Graph, value: str) -> tuple[int, ...]:
     return graph.value(value).shape or ()
 
@@ -114,9 +123,12 @@ def _conv(op: Op, graph: Graph) -> Lowered | None:
         dh, dw = _pair(op.attr("dilation"))
         padding = (0, 0) if padding == "valid" else ((dh * (kh - 1)) // 2, (dw * (kw - 1)) // 2)
     groups = int(op.attr("groups", 1))
-    layer = Layer.conv(op.name, x[2], x[3], x[1], y[1], _pair(op.attr("kernel_size")), stride=_pair(op.attr("stride")),
-                       padding=_pair(padding), dilation=_pair(op.attr("dilation")), groups=groups,
-                       **_sparsity_of(op, graph))
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (_pair(op.attr("kernel_size")), _pair(op.attr("stride")), _pair(padding),
+                                              _pair(op.attr("dilation")))
+    h = _fit(x[2], ph, dh * (kh - 1) + 1, sh, y[2])
+    w = _fit(x[3], pw, dw * (kw - 1) + 1, sw, y[3])
+    layer = Layer.conv(op.name, h, w, x[1], y[1], (kh, kw), stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw),
+                       groups=groups, **_sparsity_of(op, graph))
     tied = layer.kind is LayerKind.DEPTHWISE and x[1] == y[1]
     return Lowered(op.name, layer, op.inputs[0], 1, op.output, 1, tied=tied)
 
@@ -148,12 +160,9 @@ def _pool(op: Op, graph: Graph) -> Lowered | None:
     s = op.attr("stride")
     s = k if s in (None, (), []) else _pair(s)
     p = _pair(op.attr("padding", 0) or 0)
-    h, w = x[2], x[3]
-    # ceil_mode may read past the padded edge: add the missing rows so E matches the real output
     y = _shape(graph, op.output)
-    extra_h = max(0, (y[2] - 1) * s[0] + k[0] - (h + 2 * p[0]))
-    extra_w = max(0, (y[3] - 1) * s[1] + k[1] - (w + 2 * p[1]))
-    layer = Layer(op.name, LayerKind.POOL, h + extra_h, w + extra_w, x[1], x[1], k[0], k[1], s[0], s[1], p[0], p[1])
+    h, w = _fit(x[2], p[0], k[0], s[0], y[2]), _fit(x[3], p[1], k[1], s[1], y[3])
+    layer = Layer(op.name, LayerKind.POOL, h, w, x[1], x[1], k[0], k[1], s[0], s[1], p[0], p[1])
     return Lowered(op.name, layer, op.inputs[0], 1, op.output, 1, tied=True)
 
 

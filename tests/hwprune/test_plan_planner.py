@@ -1,0 +1,156 @@
+"""hwprune.plan / apply / simulate on a reference net: budgets met in cycle mode, spent, applied exactly."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+import hwmodel
+import hwprune
+from hwprune.errors import BudgetError, HardwareError, PlanMismatchError
+from hwprune.planning.plan import Plan
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    model = hwprune.models.get("resnet20", num_classes=10, in_channels=1).eval()
+    return model, torch.randn(1, 1, 32, 32)
+
+
+@pytest.fixture(scope="module")
+def plans(net):
+    model, x = net
+    out = {}
+    for hw in ("dpu-b4096", "dpu-b4096-sparse", "systolic-32x32-ws"):
+        for budget in (0.3, 0.5, 0.6, 0.7):
+            try:
+                out[hw, budget] = hwprune.plan(model, x, hw=hw, budget=budget)
+            except BudgetError as e:  # a budget the hardware's channel steps cannot reach
+                out[hw, budget] = e
+    return out
+
+
+def test_simulate_names_layers_after_modules(net) -> None:
+    model, x = net
+    rep = hwprune.simulate(model, x, hw="dpu-b4096")
+    names = {layer.name for layer in rep.layers}
+    modules = {n for n, _ in model.named_modules()}
+    convs = {n for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)}
+    assert convs <= names
+    assert "fc" in names and names & modules == convs | {"fc", "avgpool"} & names
+    assert rep.total_cycles == sum(layer.total_cycles for layer in rep.layers) > 0
+
+
+@pytest.mark.parametrize("hw", ["dpu-b4096", "dpu-b4096-sparse", "systolic-32x32-ws"])
+@pytest.mark.parametrize("budget", [0.3, 0.5, 0.6, 0.7])
+def test_plan_meets_and_spends_budget(net, plans, hw: str, budget: float) -> None:
+    plan = plans[hw, budget]
+    if isinstance(plan, BudgetError):  # only allowed where the stated minimum is above the budget
+        minimum = int(str(plan).split("cycles (")[-2].rsplit(": ", 1)[-1])
+        assert minimum > budget * hwprune.simulate(*net, hw=hw).total_cycles
+        assert hw != "systolic-32x32-ws"  # fine channel steps: every budget here is reachable
+        at_min = hwprune.plan(*net, hw=hw, budget=f"{minimum}cycles")  # the stated minimum is reachable
+        assert at_min.cycles <= minimum
+        return
+    assert plan.verified
+    assert plan.budget_cycles == int(budget * plan.unpruned_cycles)
+    assert plan.cycles <= plan.budget_cycles
+    assert plan.cycles >= 0.95 * plan.budget_cycles, (plan.cycles, plan.budget_cycles)
+    cfg = hwmodel.preset(hw)
+    if cfg.sparse is None:
+        assert not plan.nm()
+    else:
+        assert any(layer.nm for layer in plan.layers)  # N:M buys latency where channels cannot
+
+
+def test_cycle_mode_check_equals_simulating_the_slim_model(net, plans) -> None:
+    model, x = net
+    for key in [("dpu-b4096", 0.6), ("dpu-b4096-sparse", 0.6), ("systolic-32x32-ws", 0.3)]:
+        plan = plans[key]
+        slim = hwprune.apply(model, x, plan)
+        rep = hwprune.simulate(slim, x, hw=key[0])
+        assert rep.total_cycles == plan.cycles
+        assert [layer.total_cycles for layer in rep.layers] == [layer.cycles for layer in plan.layers]
+        assert slim(x).shape == (1, 10)
+
+
+def test_plan_counts_match_slim_model(net, plans) -> None:
+    model, x = net
+    plan = plans["dpu-b4096", 0.6]
+    slim = hwprune.apply(model, x, plan)
+    for layer in plan.layers:
+        if layer.kind in ("conv", "gemm"):
+            m = slim.get_submodule(layer.name)
+            assert m.weight.shape[0] == layer.cout and m.weight.shape[1] == layer.cin
+    convw = sum(m.weight.numel() for m in slim.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)))
+    assert convw == plan.params
+    assert plan.macs < plan.macs_before
+
+
+def test_nm_masks_survive_fine_tuning(net, plans) -> None:
+    model, x = net
+    plan = plans["dpu-b4096-sparse", 0.6]
+    assert plan.nm()
+    slim = hwprune.apply(model, x, plan).train()
+    opt = torch.optim.SGD(slim.parameters(), lr=0.1)
+    for _ in range(2):
+        opt.zero_grad()
+        slim(torch.randn(4, 1, 32, 32)).sum().backward()
+        opt.step()
+    for name, pattern in plan.nm().items():
+        w = slim.get_submodule(name).weight.detach()
+        n, m = (int(v) for v in pattern.split("+")[0].split(":"))
+        blocks = w.movedim(1, -1).reshape(-1, m)
+        assert int(blocks.ne(0).sum(-1).max()) <= n
+    baked = hwprune.planning.apply.bake(slim)
+    assert not any(hasattr(mod, "parametrizations") for mod in baked.modules())
+    torch.testing.assert_close(baked.eval()(x), slim.eval()(x))
+
+
+def test_greedy_within_one_percent_of_exact_on_resnet20(net) -> None:
+    model, x = net
+    for hw, budget in (("dpu-b4096-sparse", 0.65), ("systolic-32x32-os", 0.5)):
+        g = hwprune.plan(model, x, hw=hw, budget=budget, solver="greedy")
+        e = hwprune.plan(model, x, hw=hw, budget=budget, solver="exact")
+        assert e.cycles <= e.budget_cycles and g.cycles <= g.budget_cycles
+        assert e.loss <= g.loss + 1e-9
+        n_groups = sum(1 for grp in g.groups if grp.prunable)
+        worst = 3.0 * n_groups + 2.0 * len(g.layers)  # an upper bound on the proxy loss
+        assert worst - g.loss >= 0.99 * (worst - e.loss)
+
+
+def test_plan_roundtrip_and_wrong_model(net, plans, tmp_path) -> None:
+    model, x = net
+    plan = plans["dpu-b4096", 0.6]
+    plan.save(tmp_path / "p.json")
+    assert Plan.load(tmp_path / "p.json") == plan
+    other = hwprune.models.get("resnet56", num_classes=10, in_channels=1)
+    with pytest.raises(PlanMismatchError, match="another model"):
+        hwprune.apply(other, x, plan)
+
+
+def test_budget_errors(net) -> None:
+    model, x = net
+    with pytest.raises(BudgetError, match="smallest reachable latency") as info:
+        hwprune.plan(model, x, hw="dpu-b4096", budget=0.01)
+    assert "cycles" in str(info.value)
+    with pytest.raises(HardwareError, match="sparse engine"):
+        hwprune.plan(model, x, hw="dpu-b4096", budget=0.5, nm=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plan = hwprune.plan(model, x, hw="dpu-b4096", budget="1e12cycles")
+    assert any("unpruned" in str(w.message) for w in caught)
+    assert all(g.kept == g.size for g in plan.groups) and plan.cycles == plan.unpruned_cycles
+
+
+def test_absolute_budgets(net, plans) -> None:
+    model, x = net
+    ref = plans["dpu-b4096", 0.6]
+    ms = ref.unpruned_ms * 0.6
+    plan = hwprune.plan(model, x, hw="dpu-b4096", budget=f"{ms}ms")
+    assert plan.latency_ms <= ms + 1e-12
+    plan = hwprune.plan(model, x, hw="dpu-b4096", budget=int(ref.unpruned_cycles * 0.65))
+    assert plan.cycles <= int(ref.unpruned_cycles * 0.65)
