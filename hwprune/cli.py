@@ -119,6 +119,15 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_reports(args) -> int:
+    from hwprune.report.nets import write_net_reports
+
+    index = write_net_reports(args.out, tuple(args.hw) or ("dpu-b4096", "systolic-32x32-ws"),
+                              tuple(args.net) if args.net else None, progress=not args.quiet)
+    print(f"wrote {index}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="hwprune", description="Hardware-aware pruning to a latency budget.")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -168,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="cycle", choices=("cycle", "analytic"))
     p.add_argument("--out", default=None, help="folder for CSV and Markdown reports")
     p.set_defaults(fn=_cmd_simulate)
+
+    p = sub.add_parser("reports", help="simulator reports of every reference net (writes reports/simulator)")
+    p.add_argument("--out", default="reports/simulator")
+    p.add_argument("--hw", action="append", default=[], help="preset (repeatable; default dpu-b4096 and "
+                   "systolic-32x32-ws)")
+    p.add_argument("--net", action="append", default=[], help="reference net (repeatable; default all)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(fn=_cmd_reports)
 
     p = sub.add_parser("report", help="Markdown + plots of a plan.json")
     p.add_argument("plan")

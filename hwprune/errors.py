@@ -16,6 +16,8 @@ __all__ = [
     "EvalFnError",
     "StaleFileError",
     "SparsityConfigError",
+    "TrainConfigError",
+    "VerifyError",
 ]
 
 
@@ -69,3 +71,12 @@ class StaleFileError(HwPruneError):
 
 class SparsityConfigError(HwPruneError, ValueError):
     """An invalid combination of weight sparsity, activation sparsity and block size."""
+
+
+class TrainConfigError(HwPruneError, ValueError):
+    """A dataset or training argument is out of range (split, channels, optimizer, epochs, ...),
+    or training diverged."""
+
+
+class VerifyError(HwPruneError):
+    """The IR is inconsistent (a shape or channel count that does not add up); names the op."""

@@ -23,11 +23,10 @@ from hwmodel.workloads.layers import LayerKind, NMPattern
 from hwprune.analysis.flow import Chan
 from hwprune.analysis.groups import Analysis, ChannelGroup
 from hwprune.lower.lower import Lowered, resize
-from hwprune.planning.problem import GroupVar, LayerVar, Problem
+from hwprune.planning.problem import INFEASIBLE, GroupVar, LayerVar, Problem
 
 __all__ = ["Pattern", "Built", "build_problem", "layer_terms", "sparse_patterns", "INFEASIBLE"]
 
-INFEASIBLE = 10**15  # cost of a pattern a layer cannot take at some channel count
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,16 +106,21 @@ def layer_terms(analysis: Analysis, lowered: Sequence[Lowered], var_of: Mapping[
     return out
 
 
-def _nm_weight_loss(weight: torch.Tensor, nm: NMPattern) -> float:
-    """Share of |w| an N:M mask along input channels removes (inf when channels do not fit blocks)."""
-    from hwprune.vitis.sparse import nm_mask
+def _nm_weight_losses(weight: torch.Tensor, m: int) -> list[float] | None:
+    """Share of |w| an N:M mask along input channels removes, for n = 0..m (None: channels do not fit).
 
-    if weight.shape[1] % nm.m:
-        return math.inf
-    w = weight.detach().double()
-    mask = nm_mask(w, nm.n, nm.m)
-    total = float(w.abs().sum())
-    return float((w.abs() * (1 - mask)).sum()) / total if total > 0 else 0.0
+    One sort per block size gives every n: keeping the n largest of a block drops the m - n smallest.
+    """
+    if weight.shape[1] % m:
+        return None
+    w = weight.detach().abs().double().movedim(1, -1)
+    blocks = w.reshape(-1, w.shape[-1] // m, m)
+    srt = torch.sort(blocks, dim=-1).values  # ascending
+    dropped = torch.cumsum(srt, dim=-1).sum(dim=(0, 1))  # dropped[j] = mass of the j+1 smallest
+    total = float(dropped[-1])
+    if total <= 0:
+        return [0.0] * (m + 1)
+    return [float(dropped[m - n - 1]) / total if n < m else 0.0 for n in range(m + 1)]
 
 
 def _act_loss(x: torch.Tensor | None, block: int = 4, keep: int = 2) -> float:
@@ -184,13 +188,17 @@ def build_problem(analysis: Analysis, lowered: Sequence[Lowered], cfg: Accelerat
         pats = all_patterns if sparse_ok else (DENSE,)
         losses = [0.0]
         for p in pats[1:]:
-            key = ("loss", lw.op, p)
+            key = ("w", lw.op, p.nm.m)
             if key not in cache:
-                loss = _nm_weight_loss(weights[lw.op], p.nm)
-                if p.act:
-                    loss += _act_loss((layer_inputs or {}).get(lw.op))
-                cache[key] = loss
-            losses.append(cache[key])
+                cache[key] = _nm_weight_losses(weights[lw.op], p.nm.m)
+            by_n = cache[key]
+            loss = math.inf if by_n is None else by_n[p.nm.n]
+            if p.act:
+                akey = ("a", lw.op)
+                if akey not in cache:
+                    cache[akey] = _act_loss((layer_inputs or {}).get(lw.op))
+                loss += cache[akey]
+            losses.append(loss)
         keep = [i for i, x in enumerate(losses) if math.isfinite(x)]
         pats, losses = tuple(pats[i] for i in keep), tuple(losses[i] for i in keep)
         layer_pats.append(pats)

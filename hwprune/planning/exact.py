@@ -15,7 +15,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
 from hwprune.errors import BudgetError
-from hwprune.planning.problem import Evaluator, Problem, Solution
+from hwprune.planning.problem import INFEASIBLE, Evaluator, Problem, Solution
 
 __all__ = ["solve_exact"]
 
@@ -46,6 +46,7 @@ def solve_exact(problem: Problem, *, time_limit: float = 120.0) -> Solution:
     lat_row: list[float] = [0.0] * n
     rows, cols, vals, lo, hi = [], [], [], [], []
     r = 0
+    layer_combos: list[list[tuple[tuple[int, ...], int]]] = []
     for gi, g in enumerate(groups):  # one candidate per group
         for i in range(len(g.candidates)):
             rows.append(r)
@@ -58,7 +59,15 @@ def solve_exact(problem: Problem, *, time_limit: float = 120.0) -> Solution:
         vs = layer.vars
         if len(vs) > 2:
             raise ValueError(f"exact solver: layer {layer.name} depends on {len(vs)} groups (at most 2 supported)")
-        combos = list(itertools.product(*(range(len(groups[v].candidates)) for v in vs), range(len(layer.patterns))))
+        combos = []
+        for c in itertools.product(*(range(len(groups[v].candidates)) for v in vs), range(len(layer.patterns))):
+            gc = [0] * len(groups)
+            for v, i in zip(vs, c[:-1], strict=True):
+                gc[v] = i
+            cost = ev.layer_cost(li, gc, c[-1])
+            if cost < INFEASIBLE:  # a pattern that cannot fit these channels is no choice at all
+                combos.append((c, cost))
+        layer_combos.append(combos)
         if n + len(combos) > MAX_VARIABLES:
             raise ValueError(f"exact solver: more than {MAX_VARIABLES} variables; use solver='greedy'")
         link_rows = {(v, i): r + k for k, (v, i) in enumerate(
@@ -69,15 +78,12 @@ def solve_exact(problem: Problem, *, time_limit: float = 120.0) -> Solution:
             r += 1
             lo.append(1.0)
             hi.append(1.0)
-        for c in combos:
+        for c, cost in combos:
             col = n
             n += 1
-            gc = [0] * len(groups)
-            for v, i in zip(vs, c[:-1], strict=True):
-                gc[v] = i
             pat = c[-1]
             cost_obj.append(layer.nm_loss[pat])
-            lat_row.append(float(ev.layer_cost(li, gc, pat)))
+            lat_row.append(float(cost))
             if vs:
                 for v, i in zip(vs, c[:-1], strict=True):
                     rows.append(link_rows[(v, i)])
@@ -109,10 +115,8 @@ def solve_exact(problem: Problem, *, time_limit: float = 120.0) -> Solution:
     # the pattern of each layer is read from its selected y
     pc = []
     col = sum(len(g.candidates) for g in groups)
-    for layer in layers:
-        vs = layer.vars
-        combos = list(itertools.product(*(range(len(groups[v].candidates)) for v in vs), range(len(layer.patterns))))
+    for combos in layer_combos:
         sel = int(np.argmax(x[col: col + len(combos)]))
-        pc.append(combos[sel][-1])
+        pc.append(combos[sel][0][-1])
         col += len(combos)
     return ev.solution(gc, pc, "exact")

@@ -12,7 +12,7 @@ Moves look up to ``JUMP`` candidates ahead so a flat latency step never traps th
 from __future__ import annotations
 
 from hwprune.errors import BudgetError
-from hwprune.planning.problem import Evaluator, Problem, Solution
+from hwprune.planning.problem import INFEASIBLE, Evaluator, Problem, Solution
 
 __all__ = ["solve_greedy", "min_cycles"]
 
@@ -21,8 +21,9 @@ _EPS = 1e-12
 
 
 class _State:
-    def __init__(self, ev: Evaluator) -> None:
+    def __init__(self, ev: Evaluator, patterns: bool = True) -> None:
         self.ev = ev
+        self.patterns = patterns  # False: N:M patterns stay dense (the channel-only start)
         p = ev.p
         self.gc = [len(g.candidates) - 1 for g in p.groups]
         self.pc = [0] * len(p.layers)
@@ -30,30 +31,40 @@ class _State:
         self.cycles = p.const_cycles + sum(self.cost)
         self.loss = ev.loss(self.gc, self.pc)
 
-    def delta(self, move: tuple[str, int, int]) -> tuple[int, float, list[tuple[int, int]]]:
-        """(cycles change, loss change, new per-layer costs) of a move, without applying it."""
+    def delta(self, move: tuple[str, int, int]) -> tuple[int, float, list[tuple[int, int, int]]]:
+        """(cycles change, loss change, new (layer, cost, pattern)) of a move, without applying it.
+
+        A group move that leaves a layer's N:M pattern unable to fit its channels also moves that
+        layer to its cheapest pattern that fits (counted in the move's loss).
+        """
         ev, p = self.ev, self.ev.p
         kind, i, new = move
         if kind == "g":
             old = self.gc[i]
             self.gc[i] = new
-            new_costs = [(li, ev.layer_cost(li, self.gc, self.pc[li])) for li in ev.layers_of[i]]
-            self.gc[i] = old
+            changes = []
             dloss = p.groups[i].loss[new] - p.groups[i].loss[old]
+            for li in ev.layers_of[i]:
+                pat = self.pc[li]
+                c = ev.layer_cost(li, self.gc, pat)
+                if c >= INFEASIBLE:
+                    c, pat = min((ev.layer_cost(li, self.gc, q), q) for q in range(len(p.layers[li].patterns)))
+                    dloss += p.layers[li].nm_loss[pat] - p.layers[li].nm_loss[self.pc[li]]
+                changes.append((li, c, pat))
+            self.gc[i] = old
         else:
-            new_costs = [(i, ev.layer_cost(i, self.gc, new))]
+            changes = [(i, ev.layer_cost(i, self.gc, new), new)]
             dloss = p.layers[i].nm_loss[new] - p.layers[i].nm_loss[self.pc[i]]
-        dcyc = sum(c - self.cost[li] for li, c in new_costs)
-        return dcyc, dloss, new_costs
+        dcyc = sum(c - self.cost[li] for li, c, _ in changes)
+        return dcyc, dloss, changes
 
-    def apply(self, move: tuple[str, int, int], dcyc: int, dloss: float, new_costs) -> None:
+    def apply(self, move: tuple[str, int, int], dcyc: int, dloss: float, changes) -> None:
         kind, i, new = move
         if kind == "g":
             self.gc[i] = new
-        else:
-            self.pc[i] = new
-        for li, c in new_costs:
+        for li, c, pat in changes:
             self.cost[li] = c
+            self.pc[li] = pat
         self.cycles += dcyc
         self.loss += dloss
 
@@ -65,6 +76,8 @@ class _State:
                 cur + 1, min(len(g.candidates), cur + 1 + JUMP))
             for new in rng:
                 yield ("g", v, new)
+        if not self.patterns:
+            return
         for li, layer in enumerate(p.layers):
             for new in range(len(layer.patterns)):
                 if new != self.pc[li]:
@@ -141,14 +154,29 @@ def solve_greedy(problem: Problem, *, max_swaps: int = 200) -> Solution:
         BudgetError: if the budget is below the smallest reachable latency (the message states it).
     """
     ev = Evaluator(problem)
-    st = _State(ev)
-    if not _repair(st, problem.budget):
-        raise BudgetError(
-            f"latency budget of {problem.budget} cycles is below the smallest reachable latency "
-            f"({min_cycles(problem)} cycles with every group at its smallest size and the sparsest "
-            "N:M patterns); raise the budget or allow more pruning (fewer excludes, N:M on)"
-        )
-    _refill(st, problem.budget)
+    # two starts: channels and patterns together, and channels first with patterns added afterwards
+    starts = [True, False] if any(len(layer.patterns) > 1 for layer in problem.layers) else [True]
+    best = None
+    for joint in starts:
+        st = _State(ev, patterns=joint)
+        if not _repair(st, problem.budget):
+            if joint:
+                raise BudgetError(
+                    f"latency budget of {problem.budget} cycles is below the smallest reachable latency "
+                    f"({min_cycles(problem)} cycles with every group at its smallest size and the sparsest "
+                    "N:M patterns); raise the budget or allow more pruning (fewer excludes, N:M on)"
+                )
+            continue
+        st.patterns = True
+        _local_search(st, problem.budget, max_swaps)
+        if best is None or st.loss < best.loss - 1e-12:
+            best = st
+    return ev.solution(best.gc, best.pc, "greedy")
+
+
+def _local_search(st: _State, budget: int, max_swaps: int) -> None:
+    """Refill, then swaps (raise one variable, repair greedily) and pairwise exchanges until no gain."""
+    _refill(st, budget)
     failures = 0
     improved = True
     while improved and failures < max_swaps:
@@ -161,10 +189,9 @@ def solve_greedy(problem: Problem, *, max_swaps: int = 200) -> Solution:
         ups.sort()
         for _, mv in ups:
             snap = st.snapshot()
-            dcyc, dloss, nc = st.delta(mv)
-            st.apply(mv, dcyc, dloss, nc)
-            if _repair(st, problem.budget, frozen=mv[:2]):
-                _refill(st, problem.budget)
+            st.apply(mv, *st.delta(mv))
+            if _repair(st, budget, frozen=mv[:2]):
+                _refill(st, budget)
                 if st.loss < snap[4] - 1e-9:
                     improved = True
                     failures = 0
@@ -173,9 +200,8 @@ def solve_greedy(problem: Problem, *, max_swaps: int = 200) -> Solution:
             failures += 1
             if failures >= max_swaps:
                 break
-    while _exchange(st, problem.budget):
-        _refill(st, problem.budget)
-    return ev.solution(st.gc, st.pc, "greedy")
+    while _exchange(st, budget):
+        _refill(st, budget)
 
 
 def _exchange(st: _State, budget: int, top: int = 32) -> bool:

@@ -8,6 +8,7 @@ Pipeline (each step a plain function):
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -144,14 +145,8 @@ def plan(model: nn.Module, example_inputs: Any, hw: str | AcceleratorConfig = "d
     weights = _weights(graph)
     layer_inputs = _layer_inputs(graph, list(weights), inputs) if nm and cfg.sparse and cfg.sparse.act_sparsities else None
 
-    cache: dict = {}
-
-    def build(budget_cycles: int) -> Built:
-        return build_problem(analysis, lowered, cfg, scores, budget=budget_cycles, nm=bool(nm), round_to=round_to,
-                             min_keep=min_keep, sensitivity=sensitivity, layer_inputs=layer_inputs, weights=weights,
-                             cache=cache)
-
-    built = build(0)
+    built = build_problem(analysis, lowered, cfg, scores, budget=0, nm=bool(nm), round_to=round_to,
+                          min_keep=min_keep, sensitivity=sensitivity, layer_inputs=layer_inputs, weights=weights)
     full_layers = _workloads(built, lowered, None)
     unpruned = hwmodel.simulate(full_layers, cfg, mode="cycle" if check else "analytic")
     unpruned_cycles = unpruned.total_cycles
@@ -173,7 +168,7 @@ def plan(model: nn.Module, example_inputs: Any, hw: str | AcceleratorConfig = "d
     solve = SOLVERS[solver]
     inner = target
     for _ in range(MAX_TIGHTEN):
-        built = build(inner)
+        built = dataclasses.replace(built, problem=dataclasses.replace(built.problem, budget=inner))
         sol = solve(built.problem)
         layers = _workloads(built, lowered, sol)
         rep = hwmodel.simulate(layers, cfg, mode="cycle" if check else "analytic")

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["GroupVar", "LayerVar", "Problem", "Solution"]
+__all__ = ["GroupVar", "LayerVar", "Problem", "Solution", "Evaluator", "INFEASIBLE"]
 
 CostFn = Callable[[int, int, int], int]  # (cin, cout, pattern index) -> cycles
+INFEASIBLE = 10**15  # the cost of a pattern a layer cannot take at some channel count
 
 
 @dataclass(frozen=True, slots=True)

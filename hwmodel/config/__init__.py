@@ -1,0 +1,1 @@
+"""Accelerator configurations: the ``AcceleratorConfig`` dataclass, built-in presets and file loaders."""

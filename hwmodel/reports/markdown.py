@@ -1,0 +1,102 @@
+"""Markdown report with matplotlib plots: per-layer cycles (compute + stall), utilization, stall share."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hwmodel.atomic import atomic_dir
+
+if TYPE_CHECKING:
+    from hwmodel.reports.model import NetworkReport
+
+__all__ = ["write_markdown_report", "markdown_text", "PLOT_FILES"]
+
+PLOT_FILES = ("cycles.png", "utilization.png", "stall_share.png")
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def markdown_text(report: NetworkReport) -> str:
+    """The Markdown body (tables and image links; the images are written by :func:`write_markdown_report`)."""
+    cfg = report.config
+    hw = (f"{cfg.rows}x{cfg.cols} systolic array, {cfg.dataflow.upper()} dataflow, SRAM {cfg.ifmap_sram_kb}/"
+          f"{cfg.filter_sram_kb}/{cfg.ofmap_sram_kb} KiB, DRAM {cfg.dram_bw} words/cycle ({cfg.bandwidth_mode})"
+          if cfg.engine == "systolic" else f"DPU engine, peak {cfg.peak_macs_per_cycle} MACs/cycle")
+    stall_share = report.stall_cycles / report.total_cycles if report.total_cycles else 0.0
+    lines = [
+        f"# hwmodel report: {report.topology} on {cfg.name}",
+        "",
+        f"Hardware: {hw}, clock {cfg.clock_mhz:g} MHz. Mode: {report.mode}.",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        f"| layers | {len(report.layers)} |",
+        f"| total cycles | {report.total_cycles:,} |",
+        f"| compute cycles | {report.compute_cycles:,} |",
+        f"| stall cycles | {report.stall_cycles:,} ({100 * stall_share:.1f}%) |",
+        f"| MACs | {report.macs:,} |",
+        f"| latency | {report.latency_ms:.4f} ms |",
+        f"| throughput | {report.fps:.1f} FPS |",
+        f"| utilization | {100 * report.utilization:.1f}% |",
+        "",
+    ]
+    if not all(r.exact_stalls for r in report.layers):
+        lines += ["Stall cycles marked * are closed-form estimates (analytic mode); run cycle mode for exact ones.", ""]
+    lines += ["![cycles per layer](cycles.png)", "", "![utilization per layer](utilization.png)", "",
+              "![stall share per layer](stall_share.png)", "",
+              "| # | layer | kind | compute | stall | total | util % | mapping % | DRAM words |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for i, r in enumerate(report.layers):
+        mark = "" if r.exact_stalls else "*"
+        lines.append(f"| {i} | {r.name} | {r.kind} | {r.compute_cycles:,} | {r.stall_cycles:,}{mark} | "
+                     f"{r.total_cycles:,} | {100 * r.utilization:.1f} | {100 * r.mapping_efficiency:.1f} | "
+                     f"{_fmt(r.dram_traffic)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _plots(report: NetworkReport, folder: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = list(range(len(report.layers)))
+    compute = [r.compute_cycles for r in report.layers]
+    stall = [r.stall_cycles for r in report.layers]
+    width = max(6.0, min(24.0, 0.25 * len(xs) + 4))
+    specs = (
+        ("cycles.png", "cycles", lambda ax: (ax.bar(xs, compute, label="compute"),
+                                             ax.bar(xs, stall, bottom=compute, label="stall"), ax.legend())),
+        ("utilization.png", "utilization %", lambda ax: ax.bar(xs, [100 * r.utilization for r in report.layers])),
+        ("stall_share.png", "stall share %", lambda ax: ax.bar(
+            xs, [100 * r.stall_cycles / r.total_cycles if r.total_cycles else 0 for r in report.layers])),
+    )
+    for name, ylabel, draw in specs:
+        fig, ax = plt.subplots(figsize=(width, 3.2))
+        draw(ax)
+        ax.set_xlabel("layer")
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{report.topology} on {report.config.name}: {ylabel}")
+        fig.tight_layout()
+        fig.savefig(folder / name, dpi=90)
+        plt.close(fig)
+
+
+def write_markdown_report(report: NetworkReport, outdir: str | os.PathLike) -> Path:
+    """Write ``REPORT.md`` and its three PNG plots into ``outdir`` (together, atomically).
+
+    Args:
+        report: the network report.
+        outdir: destination folder.
+
+    Returns:
+        The path of ``REPORT.md``.
+    """
+    with atomic_dir(outdir) as tmp:
+        _plots(report, tmp)
+        (tmp / "REPORT.md").write_text(markdown_text(report), encoding="utf-8")
+    return Path(outdir) / "REPORT.md"

@@ -1,0 +1,1 @@
+"""Systolic-array engine: mapping, closed-form (analytic) and cycle-stepped (Numba) models."""

@@ -1,0 +1,1 @@
+"""Analyses of the IR: channel flow and groups, importance, MAC/parameter counts, structure hash."""

@@ -1,0 +1,223 @@
+"""Channel-flow handlers, one per op kind (see :mod:`hwprune.analysis.flow`).
+
+Every rule either proves how channels move through an op or pins them with a reason. Nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwprune.analysis.flow import Chan, FlowCtx
+from hwprune.ir.graph import Op
+from hwprune.ir.handlers import register
+from hwprune.ir.kinds import OpKind
+
+__all__: list[str] = []
+
+# layout ops (cat, split, getitem, flatten, reshape, permute) live in their own module
+from hwprune.analysis import flow_layout  # noqa: F401
+
+
+def _first(op: Op, ctx: FlowCtx) -> str | None:
+    ins = ctx.tensor_inputs(op)
+    return ins[0] if ins else None
+
+
+@register("flow", OpKind.INPUT)
+def _input(op: Op, ctx: FlowCtx) -> None:
+    shape = ctx.shape(op.output)
+    if shape is not None and len(shape) >= 2:
+        c = Chan((1,), ctx.fresh(shape[1]))
+        ctx.set(op.output, c)
+        ctx.pin(op, c, f"channels of model input {op.name!r} are fixed")
+
+
+@register("flow", OpKind.OUTPUT)
+def _output(op: Op, ctx: FlowCtx) -> None:
+    for v in op.inputs:
+        ctx.pin_value(op, v, "channels of the model output are fixed")
+
+
+@register("flow", OpKind.PARAM)
+def _param(op: Op, ctx: FlowCtx) -> None:
+    shape = ctx.shape(op.output)
+    if not shape:
+        return
+    big = [d for d, s in enumerate(shape) if s > 1]
+    if len(big) == 1:
+        d = big[0]
+        ids = ctx.fresh(shape[d])
+        ctx.set(op.output, Chan((d,), ids))
+        ctx.slot(op, "param", d, ids)
+
+
+@register("flow", OpKind.SIZE)
+def _size(op: Op, ctx: FlowCtx) -> None:
+    return None
+
+
+@register("flow", OpKind.OPAQUE)
+def _opaque(op: Op, ctx: FlowCtx) -> None:
+    for v in op.inputs:
+        ctx.pin_value(op, v, f"channels cannot flow through opaque op {op.name!r} ({op.target})")
+
+
+@register("flow", OpKind.CONV)
+def _conv(op: Op, ctx: FlowCtx) -> None:
+    x = _first(op, ctx)
+    cin, cout, g = op.attr("in_channels"), op.attr("out_channels"), op.attr("groups")
+    in_ids = ctx.ids_along(op, x, 1) if x else None
+    cpg, opg = cin // g, cout // g
+    if in_ids is not None:
+        ctx.slot(op, "in", 1, in_ids)
+        if cpg > 1 and g > 1:
+            rows = in_ids.reshape(g, cpg)
+            ctx.union(rows[:1], rows[1:])  # a grouped conv keeps the same positions in every group
+    if cpg == 1 and g > 1 and in_ids is not None:
+        out = np.repeat(in_ids, opg)  # depthwise: output channels belong to their input channel
+    else:
+        out = ctx.fresh(cout)
+        if g > 1:
+            rows = out.reshape(g, opg)
+            ctx.union(rows[:1], rows[1:])
+    ctx.slot(op, "out", 0, out)
+    ctx.set(op.output, Chan((1,), out))
+
+
+@register("flow", OpKind.LINEAR)
+def _linear(op: Op, ctx: FlowCtx) -> None:
+    x = _first(op, ctx)
+    rank = len(ctx.shape(op.output))
+    in_ids = ctx.ids_along(op, x, rank - 1) if x else None
+    if in_ids is not None:
+        ctx.slot(op, "in", 1, in_ids)
+    out = ctx.fresh(op.attr("out_features"))
+    ctx.slot(op, "out", 0, out)
+    ctx.set(op.output, Chan((rank - 1,), out))
+
+
+@register("flow", OpKind.BATCHNORM)
+def _batchnorm(op: Op, ctx: FlowCtx) -> None:
+    x = _first(op, ctx)
+    ids = ctx.ids_along(op, x, 1) if x else None
+    if ids is None:
+        return
+    ctx.slot(op, "param", 0, ids)
+    ctx.set(op.output, ctx.chan(x))
+
+
+@register("flow", OpKind.LAYERNORM)
+def _layernorm(op: Op, ctx: FlowCtx) -> None:
+    ins = ctx.tensor_inputs(op)
+    x = ins[0]
+    c = ctx.chan(x)
+    rank = len(ctx.shape(x))
+    k = len(op.attr("normalized_shape"))
+    params = ins[1:]
+    if c is None:
+        for p in params:
+            ctx.pin_value(op, p, f"{op.name}: normalised input carries no channels")
+        return
+    if all(d < rank - k for d in c.dims):  # normalises over dims that do not carry channels
+        ctx.set(op.output, c)
+        return
+    if k == 1 and c.dims == (rank - 1,):
+        ctx.mix(op, c, f"LayerNorm {op.name!r} normalises over these channels: pruning changes its statistics")
+        if not params:
+            ctx.slot(op, "param", 0, c.ids)
+        for p in params:
+            pc = ctx.chan(p)
+            if pc is not None and pc.ids.shape == c.ids.shape:
+                ctx.union(pc.ids, c.ids)
+            else:
+                ctx.pin(op, c, f"{op.name}: affine parameters do not follow the channels")
+        ctx.set(op.output, c)
+        return
+    ctx.pin(op, c, f"{op.name} normalises over several dims that include channels")
+    for p in params:
+        ctx.pin_value(op, p, f"{op.name} normalises over several dims that include channels")
+
+
+@register("flow", OpKind.ACT)
+def _act(op: Op, ctx: FlowCtx) -> None:
+    x = _first(op, ctx)
+    if x is not None:
+        ctx.set(op.output, ctx.chans.get(x))
+    for extra in ctx.tensor_inputs(op)[1:]:
+        ctx.pin_value(op, extra, f"{op.name}: extra tensor argument of an elementwise op")
+
+
+@register("flow", OpKind.POOL, OpKind.ADAPTIVE_POOL, OpKind.RESAMPLE)
+def _spatial(op: Op, ctx: FlowCtx) -> None:
+    x = _first(op, ctx)
+    c = ctx.chan(x) if x else None
+    if c is None:
+        return
+    if all(d < 2 for d in c.dims):
+        ctx.set(op.output, c)
+    else:
+        ctx.pin(op, c, f"{op.name} works over dims that carry channels")
+
+
+def _aligned(ctx: FlowCtx, value: str, rank: int) -> tuple[tuple[int, ...], Chan | None]:
+    shape = ctx.shape(value)
+    shift = rank - len(shape)
+    c = ctx.chan(value)
+    full = (1,) * shift + tuple(shape)
+    if c is None:
+        return full, None
+    return full, Chan(tuple(d + shift for d in c.dims), c.ids, c.axis)
+
+
+@register("flow", OpKind.ADD, OpKind.MUL)
+def _binary(op: Op, ctx: FlowCtx) -> None:
+    out_shape = ctx.shape(op.output)
+    ins = [v for v in op.inputs if ctx.shape(v) is not None]
+    if out_shape is None or not ins:
+        return
+    rank = len(out_shape)
+    aligned = [_aligned(ctx, v, rank) for v in ins]
+    carriers = [(s, c) for s, c in aligned if c is not None]
+    if not carriers:
+        return
+    dims = carriers[0][1].dims
+    want = tuple(out_shape[d] for d in dims)
+    # every carrier lays channels out on the same dims at full size; every other operand broadcasts there
+    ok = all(c.dims == dims and c.ids.shape == carriers[0][1].ids.shape and tuple(s[d] for d in dims) == want
+             for s, c in carriers)
+    ok = ok and all(all(s[d] == 1 for d in dims) for s, c in aligned if c is None)
+    if not ok:
+        for v in ins:
+            ctx.pin_value(op, v, f"{op.name} combines tensors whose channels do not line up")
+        return
+    base = carriers[0][1]
+    for _, c in carriers[1:]:
+        ctx.union(base.ids, c.ids)
+    ctx.set(op.output, base)
+
+
+@register("flow", OpKind.REDUCE)
+def _reduce(op: Op, ctx: FlowCtx) -> None:
+    x = _first(op, ctx)
+    c = ctx.chan(x) if x else None
+    if c is None:
+        return
+    dims = op.attr("dims")
+    if any(d in dims for d in c.dims):
+        ctx.pin(op, c, f"{op.name} reduces over channels ({op.attr('type')})")
+        return
+    if op.attr("keepdim"):
+        ctx.set(op.output, c)
+    else:
+        ctx.set(op.output, Chan(tuple(d - sum(1 for r in dims if r < d) for d in c.dims), c.ids, c.axis))
+
+
+@register("flow", OpKind.SOFTMAX)
+def _softmax(op: Op, ctx: FlowCtx) -> None:
+    x = _first(op, ctx)
+    c = ctx.chan(x) if x else None
+    if c is None:
+        return
+    if op.attr("dim") is None or op.attr("dim") in c.dims:
+        ctx.pin(op, c, f"{op.name} normalises over channels")
+    ctx.set(op.output, c)

@@ -1,0 +1,236 @@
+"""Emit handlers, one per op kind: build the slim module / rewrite the fx node of one op.
+
+A handler gets the op and an :class:`EmitCtx`; it either puts a (sliced) module or tensor under the op's
+target in ``ctx.root`` or rewrites literal channel counts in the copied fx node. Modules not handled
+here are deep-copied unchanged by :func:`hwprune.emit.module.emit`.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import fx, nn
+
+from hwprune.ir.graph import Graph, Op
+from hwprune.ir.handlers import register
+from hwprune.ir.kinds import OpKind
+
+__all__ = ["EmitCtx", "get_attr"]
+
+
+@dataclass(frozen=True, slots=True)
+class EmitCtx:
+    """What emit handlers read (the pruned graph, the source module) and write (root, copied nodes)."""
+
+    graph: Graph
+    src: fx.GraphModule
+    nodes: dict[str, fx.Node]  # fx node name -> node of the new graph
+    root: dict[str, Any]  # target -> module / tensor of the slim model
+
+    def sel(self, value: str) -> tuple[int, torch.Tensor] | None:
+        s = self.graph.selected(value)
+        return None if s is None else (s[0], torch.as_tensor(s[1], dtype=torch.long))
+
+
+def _slice(t: torch.Tensor | None, dim: int, idx: torch.Tensor | None) -> torch.Tensor | None:
+    if t is None:
+        return None
+    t = t.detach()
+    if idx is None:
+        return t.clone()
+    if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64, torch.int64, torch.float16):
+        # numpy's take is single-threaded: far faster than index_select on a shared, busy CPU
+        return torch.from_numpy(np.take(t.numpy(), idx.numpy(), axis=dim))
+    return t.index_select(dim, idx.to(t.device))
+
+
+def _slice2(t: torch.Tensor, rows: torch.Tensor | None, cols: torch.Tensor | None) -> torch.Tensor:
+    """``t[rows][:, cols]`` in one copy where possible."""
+    if rows is None:
+        return _slice(t, 1, cols)
+    if cols is None:
+        return _slice(t, 0, rows)
+    return _slice(_slice(t, 0, rows), 1, cols)
+
+
+def _rebuild(module: nn.Module, tensors: dict[str, torch.Tensor | None], **attrs: Any) -> nn.Module:
+    """Deep-copy ``module`` with some parameters/buffers replaced, without copying the old big tensors."""
+    memo: dict[int, Any] = {}
+    for name, new in tensors.items():
+        old = getattr(module, name)
+        if old is None:
+            continue
+        if isinstance(old, nn.Parameter):
+            memo[id(old)] = nn.Parameter(new, requires_grad=old.requires_grad)
+        else:
+            memo[id(old)] = new
+    out = copy.deepcopy(module, memo)
+    for k, v in attrs.items():
+        setattr(out, k, v)
+    return out
+
+
+def _nothing(op: Op, ctx: EmitCtx) -> None:
+    return None
+
+
+register("emit", OpKind.INPUT, OpKind.OUTPUT, OpKind.SIZE, OpKind.OPAQUE, OpKind.ACT, OpKind.POOL,
+         OpKind.ADAPTIVE_POOL, OpKind.RESAMPLE, OpKind.ADD, OpKind.MUL, OpKind.CAT, OpKind.PERMUTE,
+         OpKind.REDUCE, OpKind.SOFTMAX, OpKind.FLATTEN)(_nothing)
+
+
+@register("emit", OpKind.CONV)
+def _conv(op: Op, ctx: EmitCtx) -> None:
+    if op.target in ctx.root:
+        return
+    m = ctx.src.get_submodule(op.target)
+    s_in, s_out = ctx.sel(op.inputs[0]), ctx.sel(op.output)
+    out_idx = s_out[1] if s_out else None
+    in_idx = s_in[1] if s_in else None
+    g, cin_old = m.groups, m.in_channels
+    cpg = cin_old // g
+    w_in = None
+    if in_idx is not None and cpg > 1:
+        w_in = in_idx[in_idx < cpg] if g > 1 else in_idx  # grouped: the same positions in every group
+    w = _slice2(m.weight, out_idx, w_in)
+    cin = op.attr("in_channels")
+    groups = op.attr("groups")
+    ctx.root[op.target] = _rebuild(m, {"weight": w, "bias": _slice(m.bias, 0, out_idx)},
+                                   in_channels=cin, out_channels=op.attr("out_channels"), groups=groups)
+
+
+@register("emit", OpKind.LINEAR)
+def _linear(op: Op, ctx: EmitCtx) -> None:
+    if op.target in ctx.root:
+        return
+    m = ctx.src.get_submodule(op.target)
+    s_in, s_out = ctx.sel(op.inputs[0]), ctx.sel(op.output)
+    out_idx = s_out[1] if s_out else None
+    w = _slice2(m.weight, out_idx, s_in[1] if s_in else None)
+    ctx.root[op.target] = _rebuild(m, {"weight": w, "bias": _slice(m.bias, 0, out_idx)},
+                                   in_features=op.attr("in_features"), out_features=op.attr("out_features"))
+
+
+@register("emit", OpKind.BATCHNORM)
+def _batchnorm(op: Op, ctx: EmitCtx) -> None:
+    if op.target in ctx.root:
+        return
+    m = ctx.src.get_submodule(op.target)
+    s = ctx.sel(op.output)
+    idx = s[1] if s else None
+    names = ("weight", "bias", "running_mean", "running_var")
+    ctx.root[op.target] = _rebuild(m, {n: _slice(getattr(m, n), 0, idx) for n in names},
+                                   num_features=op.attr("num_features"))
+
+
+@register("emit", OpKind.LAYERNORM)
+def _layernorm(op: Op, ctx: EmitCtx) -> None:
+    node = ctx.nodes[op.node]
+    shape = op.attr("normalized_shape")
+    if node.op == "call_module":
+        if op.target in ctx.root:
+            return
+        m = ctx.src.get_submodule(op.target)
+        s = ctx.sel(op.output)
+        idx = s[1] if s else None
+        ctx.root[op.target] = _rebuild(m, {"weight": _slice(m.weight, 0, idx), "bias": _slice(m.bias, 0, idx)},
+                                       normalized_shape=tuple(shape))
+        return
+    args = list(node.args)
+    if len(args) > 1:
+        args[1] = tuple(shape)
+        node.args = tuple(args)
+    else:
+        node.kwargs = {**node.kwargs, "normalized_shape": tuple(shape)}
+
+
+@register("emit", OpKind.PARAM)
+def _param(op: Op, ctx: EmitCtx) -> None:
+    s = ctx.sel(op.output)
+    t = get_attr(ctx.src, op.target)
+    if s is None:
+        ctx.root[op.target] = copy.deepcopy(t)
+        return
+    new = _slice(t, s[0], s[1])
+    ctx.root[op.target] = nn.Parameter(new, requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) else new
+
+
+def get_attr(gm: nn.Module, target: str) -> Any:
+    """The parameter, buffer or attribute at dotted path ``target`` of ``gm``."""
+    obj: Any = gm
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+@register("emit", OpKind.RESHAPE)
+def _reshape(op: Op, ctx: EmitCtx) -> None:
+    if ctx.sel(op.output) is None:
+        return
+    node = ctx.nodes[op.node]
+    new_shape = ctx.graph.value(op.output).shape
+    args = list(node.args)
+    flat = args[1] if len(args) == 2 and isinstance(args[1], (tuple, list)) else args[1:]
+    if "shape" in node.kwargs:
+        flat = node.kwargs["shape"]
+    fixed = []
+    for i, a in enumerate(flat):
+        if isinstance(a, int) and a != -1 and i < len(new_shape) and a != new_shape[i]:
+            a = new_shape[i]
+        fixed.append(a)
+    if "shape" in node.kwargs:
+        node.kwargs = {**node.kwargs, "shape": tuple(fixed)}
+    elif len(args) == 2 and isinstance(args[1], (tuple, list)):
+        node.args = (args[0], tuple(fixed))
+    else:
+        node.args = (args[0], *fixed)
+
+
+@register("emit", OpKind.SPLIT)
+def _split(op: Op, ctx: EmitCtx) -> None:
+    node = ctx.nodes[op.node]
+    new_parts = ctx.graph.value(op.output).parts
+    old_parts = ctx.graph.source.nodes[op.node].meta.get("hwprune_parts")
+    dim = op.attr("dim")
+    sizes = [p[dim] for p in new_parts]
+    if old_parts is not None and [p[dim] for p in old_parts] == sizes:
+        return
+    x = node.args[0]
+    node.op, node.target = "call_function", torch.split
+    node.args, node.kwargs = (x, sizes, dim), {}
+
+
+@register("emit", OpKind.GETITEM)
+def _getitem(op: Op, ctx: EmitCtx) -> None:
+    src = op.inputs[0]
+    s = ctx.graph.selected(src)
+    if s is None or ctx.graph.value(src).shape is None:
+        return
+    node = ctx.nodes[op.node]
+    dim, kept = s
+    index = node.args[1]
+    items = list(index) if isinstance(index, tuple) else [index]
+    if any(it is Ellipsis for it in items):
+        rank = len(ctx.graph.value(src).shape)
+        k = items.index(Ellipsis)
+        n_real = sum(1 for it in items if it is not None and it is not Ellipsis)
+        items[k:k + 1] = [slice(None)] * (rank - n_real)
+        index = tuple(items)
+    real = [i for i, it in enumerate(items) if it is not None]
+    if dim >= len(real):
+        return
+    pos = real[dim]
+    it = items[pos]
+    if isinstance(it, slice) and (it.start is not None or it.stop is not None):
+        import bisect
+
+        old = ctx.graph.source.nodes[src].meta.get("hwprune_shape")
+        n_old = old[dim] if old else None
+        start = 0 if it.start is None else (it.start % n_old if n_old else it.start)
+        stop = n_old if it.stop is None else (it.stop % n_old if n_old and it.stop < 0 else it.stop)
+        items[pos] = slice(bisect.bisect_left(kept, start), bisect.bisect_left(kept, stop), it.step)
+        node.args = (node.args[0], tuple(items) if isinstance(index, tuple) else items[0])

@@ -1,0 +1,38 @@
+"""The closed set of op kinds. Anything the frontend does not recognise becomes ``OPAQUE``."""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["OpKind"]
+
+
+class OpKind(str, enum.Enum):
+    """What an op computes, as far as channel bookkeeping and lowering care."""
+
+    INPUT = "input"  # a model input (fx placeholder)
+    OUTPUT = "output"  # the model output
+    PARAM = "param"  # a parameter or buffer read directly (fx get_attr), e.g. a layer-scale vector
+    CONV = "conv"  # nn.Conv1d/2d/3d (dense, grouped or depthwise)
+    LINEAR = "linear"  # nn.Linear / F.linear with a module
+    BATCHNORM = "batchnorm"  # per-channel normalisation (BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d)
+    LAYERNORM = "layernorm"  # normalisation over trailing dims (nn.LayerNorm / F.layer_norm)
+    ACT = "act"  # unary elementwise: activations, dropout, identity, casts, clone
+    POOL = "pool"  # spatial max/avg pooling with a window
+    ADAPTIVE_POOL = "adaptive_pool"  # adaptive (e.g. global) average/max pooling
+    RESAMPLE = "resample"  # spatial up/down sampling, padding of spatial dims
+    ADD = "add"  # elementwise sum or difference of tensors (broadcasting)
+    MUL = "mul"  # elementwise product or quotient (squeeze-excitation, layer scale)
+    CAT = "cat"  # concatenation along a dim
+    SPLIT = "split"  # split/chunk into a tuple of tensors along a dim
+    GETITEM = "getitem"  # item of a tuple, or basic slicing of a tensor
+    FLATTEN = "flatten"  # torch.flatten / nn.Flatten
+    RESHAPE = "reshape"  # view / reshape / unflatten
+    PERMUTE = "permute"  # permute / transpose
+    REDUCE = "reduce"  # mean / sum / amax ... over dims
+    SOFTMAX = "softmax"  # softmax / log_softmax over a dim
+    SIZE = "size"  # shape queries (x.size(), x.shape, x.dim()) and python arithmetic on them
+    OPAQUE = "opaque"  # anything else: channels never flow through it
+
+    def __str__(self) -> str:
+        return self.value

@@ -1,0 +1,142 @@
+"""``verify(graph)``: check shapes and channel bookkeeping; tests call it after every transform."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from hwprune.errors import VerifyError
+from hwprune.ir.graph import Graph, Op
+from hwprune.ir.kinds import OpKind
+
+__all__ = ["verify"]
+
+_CHECKS: dict[OpKind, Callable[[Op, Graph], str | None]] = {}
+
+
+def _check(*kinds: OpKind) -> Callable[[Callable[[Op, Graph], str | None]], Callable[[Op, Graph], str | None]]:
+    def deco(fn: Callable[[Op, Graph], str | None]) -> Callable[[Op, Graph], str | None]:
+        for k in kinds:
+            _CHECKS[k] = fn
+        return fn
+
+    return deco
+
+
+def _shape(g: Graph, v: str) -> tuple[int, ...] | None:
+    return g.value(v).shape
+
+
+@_check(OpKind.CONV)
+def _conv(op: Op, g: Graph) -> str | None:
+    x, y = _shape(g, op.inputs[0]), _shape(g, op.output)
+    cin, cout, groups = op.attr("in_channels"), op.attr("out_channels"), op.attr("groups")
+    if x[1] != cin or y[1] != cout:
+        return f"channels {x[1]}->{y[1]} but attrs say {cin}->{cout}"
+    if cin % groups or cout % groups:
+        return f"groups={groups} does not divide {cin}->{cout}"
+    return None
+
+
+@_check(OpKind.LINEAR)
+def _linear(op: Op, g: Graph) -> str | None:
+    x, y = _shape(g, op.inputs[0]), _shape(g, op.output)
+    if x[-1] != op.attr("in_features") or y[-1] != op.attr("out_features"):
+        return f"features {x[-1]}->{y[-1]} but attrs say {op.attr('in_features')}->{op.attr('out_features')}"
+    return None
+
+
+@_check(OpKind.BATCHNORM)
+def _bn(op: Op, g: Graph) -> str | None:
+    x, y = _shape(g, op.inputs[0]), _shape(g, op.output)
+    if x != y or x[1] != op.attr("num_features"):
+        return f"shape {x}->{y} with num_features={op.attr('num_features')}"
+    return None
+
+
+@_check(OpKind.ACT, OpKind.LAYERNORM, OpKind.SOFTMAX)
+def _same(op: Op, g: Graph) -> str | None:
+    x, y = _shape(g, op.inputs[0]), _shape(g, op.output)
+    return None if x == y else f"elementwise op changes shape {x}->{y}"
+
+
+@_check(OpKind.ADD, OpKind.MUL)
+def _binary(op: Op, g: Graph) -> str | None:
+    y = _shape(g, op.output)
+    for v in op.inputs:
+        s = _shape(g, v)
+        if s is None:
+            continue
+        for a, b in zip(reversed(s), reversed(y), strict=False):
+            if a not in (1, b):
+                return f"operand {v} of shape {s} does not broadcast to {y}"
+    return None
+
+
+@_check(OpKind.CAT)
+def _cat(op: Op, g: Graph) -> str | None:
+    d, y = op.attr("dim"), _shape(g, op.output)
+    total = sum(_shape(g, v)[d] for v in op.inputs if _shape(g, v) is not None)
+    return None if total == y[d] else f"parts sum to {total} along dim {d}, output has {y[d]}"
+
+
+@_check(OpKind.SPLIT)
+def _split(op: Op, g: Graph) -> str | None:
+    d, x, parts = op.attr("dim"), _shape(g, op.inputs[0]), g.value(op.output).parts
+    total = sum(p[d] for p in parts)
+    return None if total == x[d] else f"parts sum to {total} along dim {d}, input has {x[d]}"
+
+
+@_check(OpKind.FLATTEN, OpKind.RESHAPE)
+def _numel(op: Op, g: Graph) -> str | None:
+    x, y = _shape(g, op.inputs[0]), _shape(g, op.output)
+    return None if math.prod(x) == math.prod(y) else f"reshape {x}->{y} changes the number of elements"
+
+
+@_check(OpKind.PERMUTE)
+def _permute(op: Op, g: Graph) -> str | None:
+    x, y = _shape(g, op.inputs[0]), _shape(g, op.output)
+    want = tuple(x[p] for p in op.attr("perm"))
+    return None if want == y else f"permute {op.attr('perm')} of {x} gives {want}, not {y}"
+
+
+def verify(graph: Graph) -> Graph:
+    """Check that ``graph`` is well formed.
+
+    Checks topological order, unique names, per-kind shape rules (conv/linear/BN channel counts match
+    their attributes, concat/split sizes add up, reshapes keep the element count ...) and that every
+    selection entry matches its value's shape.
+
+    Args:
+        graph: the graph to check.
+
+    Returns:
+        The same graph, so that passes can be chained.
+
+    Raises:
+        VerifyError: naming the op (and module) that is inconsistent.
+    """
+    seen: set[str] = set()
+    names: set[str] = set()
+    for op in graph.ops:
+        if op.name in names:
+            raise VerifyError(f"two ops are called {op.name!r}; op names must be unique")
+        names.add(op.name)
+        for v in op.inputs:
+            if v not in seen:
+                raise VerifyError(f"op {op.name!r} reads {v!r} before it is produced; ops must be in topological order")
+        graph.value(op.output)
+        seen.add(op.output)
+        check = _CHECKS.get(op.kind)
+        if check is not None and _shape(graph, op.output) is not None and op.inputs \
+                and _shape(graph, op.inputs[0]) is not None:
+            problem = check(op, graph)
+            if problem:
+                raise VerifyError(f"op {op.name!r} ({op.kind}, {op.target}): {problem}")
+    for v, dim, kept in graph.selection:
+        shape = graph.value(v).shape
+        if shape is None or dim >= len(shape) or shape[dim] != len(kept):
+            raise VerifyError(f"selection of {v!r} keeps {len(kept)} positions along dim {dim}, shape is {shape}")
+        if list(kept) != sorted(set(kept)):
+            raise VerifyError(f"selection of {v!r} is not sorted and unique")
+    return graph

@@ -1,0 +1,266 @@
+"""A small, seeded training and evaluation loop for fine-tuning pruned models.
+
+``train`` changes only the model it is given: the global torch RNG is forked, a loader's own
+shuffling generator is reseeded for the run and restored afterwards, and the model's train/eval
+mode is restored on return. A ``post_step`` hook runs after every optimizer step, so masked
+fine-tuning can re-apply N:M masks. ``torch.set_num_threads`` is left to the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from hwprune.errors import TrainConfigError
+
+__all__ = ["train", "evaluate", "OPTIMIZERS", "SCHEDULERS"]
+
+OptimizerFactory = Callable[[list[nn.Parameter], float, float, float], torch.optim.Optimizer]
+SchedulerFactory = Callable[[torch.optim.Optimizer, int], "torch.optim.lr_scheduler.LRScheduler | None"]
+
+OPTIMIZERS: dict[str, OptimizerFactory] = {}
+SCHEDULERS: dict[str, SchedulerFactory] = {}
+
+
+def _optimizer(name: str) -> Callable[[OptimizerFactory], OptimizerFactory]:
+    def deco(fn: OptimizerFactory) -> OptimizerFactory:
+        OPTIMIZERS[name] = fn
+        return fn
+
+    return deco
+
+
+def _scheduler(name: str) -> Callable[[SchedulerFactory], SchedulerFactory]:
+    def deco(fn: SchedulerFactory) -> SchedulerFactory:
+        SCHEDULERS[name] = fn
+        return fn
+
+    return deco
+
+
+@_optimizer("sgd")
+def _sgd(params: list[nn.Parameter], lr: float, weight_decay: float, momentum: float) -> torch.optim.Optimizer:
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+
+@_optimizer("adam")
+def _adam(params: list[nn.Parameter], lr: float, weight_decay: float, momentum: float) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+
+@_optimizer("adamw")
+def _adamw(params: list[nn.Parameter], lr: float, weight_decay: float, momentum: float) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+
+
+@_scheduler("cosine")
+def _cosine(opt: torch.optim.Optimizer, total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total_steps))
+
+
+@_scheduler("none")
+def _constant(opt: torch.optim.Optimizer, total_steps: int) -> None:
+    return None
+
+
+def _lookup(table: dict[str, Any], what: str, name: str | None) -> Any:
+    key = "none" if name is None else name
+    if key not in table:
+        raise TrainConfigError(f"unknown {what} {name!r}; choose one of: {', '.join(table)}")
+    return table[key]
+
+
+def _progress_enabled(progress: bool) -> bool:
+    return progress and sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def _seeded(seed: int, loader: DataLoader, device: torch.device) -> Iterator[None]:
+    """Fork the global RNG (and the loader's own generator) so a run depends on ``seed`` only."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    gen = getattr(loader, "generator", None)
+    saved = gen.get_state() if isinstance(gen, torch.Generator) else None
+    try:
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            if saved is not None:
+                gen.manual_seed(seed)
+            yield
+    finally:
+        if saved is not None:
+            gen.set_state(saved)
+
+
+def _length(loader: DataLoader) -> int | None:
+    try:
+        return len(loader)
+    except TypeError:  # an IterableDataset without __len__
+        return None
+
+
+def _batches(loader: DataLoader, limit: int | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    for i, batch in enumerate(loader):
+        if limit is not None and i >= limit:
+            return
+        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+            raise TrainConfigError("the loader must yield (inputs, targets) batches")
+        yield batch[0], batch[1]
+
+
+def train(
+    model: nn.Module,
+    loader: DataLoader,
+    epochs: int,
+    lr: float = 0.05,
+    optimizer: str = "sgd",
+    weight_decay: float = 5e-4,
+    scheduler: str | None = "cosine",
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    callback: Callable[[int, dict[str, float]], bool | None] | None = None,
+    post_step: Callable[[nn.Module], None] | None = None,
+    seed: int = 0,
+    momentum: float = 0.9,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    steps_per_epoch: int | None = None,
+) -> dict[str, Any]:
+    """Train ``model`` in place with cross-entropy (or ``loss_fn``).
+
+    Args:
+        model: The model to train; moved to ``device``. Its train/eval mode is restored on return.
+        loader: Yields ``(inputs, targets)``; not mutated (its shuffling generator is restored).
+        epochs: Passes over ``loader``.
+        lr: Peak learning rate.
+        optimizer: A key of ``OPTIMIZERS``: ``"sgd"`` (momentum), ``"adam"`` or ``"adamw"``.
+        weight_decay: L2 penalty / decoupled weight decay.
+        scheduler: A key of ``SCHEDULERS``: ``"cosine"`` (per step, to zero) or ``"none"``/``None``.
+        device: Where to train.
+        progress: Show tqdm bars (only when stderr is a terminal).
+        callback: ``callback(epoch, stats)`` after each epoch with the epoch's ``loss``, ``accuracy``
+            and ``lr``; returning ``True`` stops training.
+        post_step: ``post_step(model)`` after every optimizer step (e.g. re-apply N:M masks).
+        seed: Seeds dropout, shuffling and everything else random in the run.
+        momentum: SGD momentum.
+        loss_fn: ``loss_fn(logits, targets) -> scalar``; cross-entropy by default.
+        steps_per_epoch: Stop each epoch after this many batches (quick fine-tuning).
+
+    Returns:
+        ``{"epochs", "steps", "loss", "accuracy", "lr", "seconds", "stopped_early"}``; ``loss``,
+        ``accuracy`` (training top-1 seen during the epoch) and ``lr`` are per-epoch lists.
+
+    Raises:
+        TrainConfigError: Bad arguments, no trainable parameters, or a non-finite loss.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise TrainConfigError(f"epochs must be an int >= 0, got {epochs!r}")
+    if not (lr > 0 and math.isfinite(lr)):
+        raise TrainConfigError(f"lr must be a positive finite number, got {lr!r}")
+    if steps_per_epoch is not None and steps_per_epoch < 1:
+        raise TrainConfigError(f"steps_per_epoch must be >= 1 or None, got {steps_per_epoch!r}")
+    make_opt = _lookup(OPTIMIZERS, "optimizer", optimizer)
+    make_sched = _lookup(SCHEDULERS, "scheduler", scheduler)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise TrainConfigError(f"{type(model).__name__} has no trainable parameters; unfreeze some before training")
+    dev = torch.device(device)
+    loss_fn = loss_fn or nn.functional.cross_entropy
+    n = _length(loader)
+    batches_per_epoch = steps_per_epoch if n is None else min(n, steps_per_epoch or n)
+
+    was_training = model.training
+    model.to(dev)
+    opt = make_opt(params, lr, weight_decay, momentum)
+    sched = make_sched(opt, epochs * (batches_per_epoch or 1))
+    history: dict[str, Any] = {"loss": [], "accuracy": [], "lr": []}
+    steps, stopped, start = 0, False, time.perf_counter()
+    try:
+        with _seeded(seed, loader, dev):
+            model.train()
+            for epoch in range(epochs):
+                total_loss, correct, seen = 0.0, 0, 0
+                bar = tqdm(
+                    _batches(loader, steps_per_epoch), total=batches_per_epoch, desc=f"epoch {epoch + 1}/{epochs}",
+                    leave=False, disable=not _progress_enabled(progress),
+                )
+                for x, y in bar:
+                    x, y = x.to(dev), y.to(dev)
+                    opt.zero_grad(set_to_none=True)
+                    out = model(x)
+                    loss = loss_fn(out, y)
+                    if not torch.isfinite(loss):
+                        raise TrainConfigError(
+                            f"training diverged: loss is {loss.item()} at epoch {epoch + 1}, step {steps + 1}; "
+                            f"lower lr (now {opt.param_groups[0]['lr']:.3g}) or check the data"
+                        )
+                    loss.backward()
+                    opt.step()
+                    if post_step is not None:
+                        post_step(model)
+                    if sched is not None:
+                        sched.step()
+                    steps += 1
+                    total_loss += loss.item() * len(y)
+                    correct += int((out.argmax(1) == y).sum()) if out.dim() == 2 else 0
+                    seen += len(y)
+                    bar.set_postfix(loss=f"{loss.item():.3f}")
+                if seen == 0:
+                    raise TrainConfigError("the loader yielded no batches; check the dataset and batch size")
+                stats = {
+                    "loss": total_loss / seen, "accuracy": correct / seen, "lr": opt.param_groups[0]["lr"],
+                }
+                for key, value in stats.items():
+                    history[key].append(value)
+                if callback is not None and callback(epoch, stats) is True:
+                    stopped = True
+                    break
+    finally:
+        model.train(was_training)
+    return {
+        "epochs": len(history["loss"]), "steps": steps, **history,
+        "seconds": time.perf_counter() - start, "stopped_early": stopped,
+    }
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, loader: DataLoader, device: str | torch.device = "cpu", progress: bool = False
+) -> float:
+    """Top-1 accuracy of ``model`` over ``loader``.
+
+    Args:
+        model: A classifier returning ``(N, classes)`` logits; evaluated in eval mode, then its mode
+            is restored. It is moved to ``device``.
+        loader: Yields ``(inputs, targets)``.
+        device: Where to evaluate.
+        progress: Show a tqdm bar (only when stderr is a terminal).
+
+    Returns:
+        Accuracy in [0, 1].
+
+    Raises:
+        TrainConfigError: The loader is empty or yields malformed batches.
+    """
+    dev = torch.device(device)
+    was_training = model.training
+    model.to(dev).eval()
+    correct = seen = 0
+    try:
+        for x, y in tqdm(_batches(loader, None), total=_length(loader), desc="eval", leave=False,
+                         disable=not _progress_enabled(progress)):
+            out = model(x.to(dev))
+            correct += int((out.argmax(1) == y.to(dev)).sum())
+            seen += len(y)
+    finally:
+        model.train(was_training)
+    if seen == 0:
+        raise TrainConfigError("evaluate: the loader yielded no batches; check the dataset and batch size")
+    return correct / seen

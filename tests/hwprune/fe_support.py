@@ -1,0 +1,117 @@
+"""Helpers shared by the frontend/pruning tests (test_fe_*.py)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from hwprune.analysis.counts import count
+from hwprune.analysis.groups import ChannelGroup, channel_groups
+from hwprune.emit.module import emit
+from hwprune.frontend.trace import trace
+from hwprune.ir.graph import Graph
+from hwprune.ir.verify import verify
+from hwprune.transform.channels import prune_channels
+from hwprune.transform.mask import masked_model
+
+
+def random_keep(groups: list[ChannelGroup], seed: int = 0, exact_only: bool = True) -> dict[int, list[int]]:
+    """A random non-empty, strict subset of members for every prunable (exact) group of size > 1."""
+    rng = np.random.default_rng(seed)
+    keep = {}
+    for g in groups:
+        if g.prunable and g.size > 1 and (g.exact or not exact_only):
+            n = int(rng.integers(1, g.size))
+            keep[g.id] = sorted(rng.choice(g.size, size=n, replace=False).tolist())
+    return keep
+
+
+def n_params(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def forward_with_macs(m: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Run ``m(x)`` and count MACs per sample of its conv/linear layers with forward hooks."""
+    total = [0]
+
+    def conv_hook(mod: nn.Conv2d, inp: tuple, out: torch.Tensor) -> None:
+        k = int(np.prod(mod.kernel_size))
+        total[0] += out[0].numel() * (mod.in_channels // mod.groups) * k
+
+    def linear_hook(mod: nn.Linear, inp: tuple, out: torch.Tensor) -> None:
+        total[0] += out[0].numel() * mod.in_features
+
+    handles = []
+    for mod in m.modules():
+        if isinstance(mod, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            handles.append(mod.register_forward_hook(conv_hook))
+        elif isinstance(mod, nn.Linear):
+            handles.append(mod.register_forward_hook(linear_hook))
+    try:
+        with torch.no_grad():
+            out = m(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return out, total[0]
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch single-threaded: on a shared 2-core box OpenMP spinning makes tiny convs 10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=False)
+def fe_one_thread() -> Iterator[None]:
+    """Fixture form of :func:`one_thread` for whole test modules."""
+    with one_thread():
+        yield
+
+
+def check_model(model: nn.Module, x: torch.Tensor, seed: int = 0, tol: float = 1e-5) -> tuple[Graph, list]:
+    with one_thread():
+        return _check_model(model, x, seed, tol)
+
+
+def _check_model(model: nn.Module, x: torch.Tensor, seed: int = 0, tol: float = 1e-5) -> tuple[Graph, list]:
+    """Every property the brief asks of a pruned model, on one model (eval mode).
+
+    ratio 0 reproduces the original; a random keep set equals the consumer-masked original (and the masking
+    really changes the output); verify holds; parameter and MAC counts of the slim model match the IR.
+    """
+    model = model.eval()
+    graph = verify(trace(model, x))
+    groups = channel_groups(graph)
+    with torch.no_grad():
+        ref = model(x)
+        same = emit(graph).eval()(x)
+    assert torch.equal(same, ref), "emitting the unpruned graph must reproduce the model exactly"
+    keep = random_keep(groups, seed)
+    assert keep, "the model should have at least one prunable exact group"
+    pruned = verify(prune_channels(graph, keep))
+    slim = emit(pruned).eval()
+    masked = masked_model(graph, keep).eval()
+    out, macs = forward_with_macs(slim, x)
+    with torch.no_grad():
+        want = masked(x)
+    scale = max(1.0, float(ref.abs().max()))
+    assert out.shape == ref.shape
+    assert float((out - want).abs().max()) < tol * scale, f"slim != masked: {(out - want).abs().max()}"
+    assert float((want - ref).abs().max()) > 0, "masking changed nothing: the test would not catch a bug"
+    counts = count(pruned)
+    assert counts.params == n_params(slim)
+    assert counts.macs == macs
+    assert count(graph).params == n_params(model)
+    assert counts.params < count(graph).params
+    return graph, groups
