@@ -45,7 +45,7 @@ class OptimizeConfig:
     model: str = "resnet20"
     data: str = "digits"
     hw: str = "dpu-b4096"
-    budget: str = "0.5"
+    budget: str = "0.6"
     nm: str = "auto"
     epochs: int = 15
     finetune_epochs: int = 8

@@ -192,15 +192,15 @@ class OneStepRunner(PruningRunner):
 
     def search(
         self,
-        gpus: Sequence[int] | None = None,
         calibration_fn: Callable[..., Any] | None = None,
         calib_args: Sequence[Any] = (),
+        eval_fn: Callable[..., Any] | None = None,
+        eval_args: Sequence[Any] = (),
         num_subnet: int = 10,
         removal_ratio: float | None = None,
         excludes: Sequence[Any] | None = (),
-        eval_fn: Callable[..., Any] | None = None,
-        eval_args: Sequence[Any] = (),
         latency_budget: Any = None,
+        gpus: Sequence[int] | None = None,
         channel_divisible: int = 2,
         max_ratio: float = 0.9,
         seed: int = 0,

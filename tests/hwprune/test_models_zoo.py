@@ -40,14 +40,6 @@ def _cifar_resnet_params(n: int, classes: int = 10) -> int:
     return convs + bns + shortcuts + 64 * classes + classes
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Small convs gain nothing from threads, and spinning OpenMP threads waste CPU on a shared machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _equal_state(a: nn.Module, b: nn.Module) -> bool:
     sa, sb = a.state_dict(), b.state_dict()

@@ -10,15 +10,6 @@ from hwprune.errors import TrainConfigError
 from hwprune.train import digits_dataset, digits_loaders, synthetic_dataset, synthetic_loaders
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Small convs gain nothing from threads, and spinning OpenMP threads waste CPU on a shared machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_digits_shapes_and_split_sizes():
     train, test = digits_dataset("train"), digits_dataset("test")
     x, y = train.tensors

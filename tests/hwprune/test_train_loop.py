@@ -13,15 +13,6 @@ from hwprune.errors import TrainConfigError
 from hwprune.train import digits_loaders, evaluate, synthetic_loaders, train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Small convs gain nothing from threads, and spinning OpenMP threads waste CPU on a shared machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _tiny_net(cin: int = 3, classes: int = 4) -> nn.Module:
     return nn.Sequential(
         nn.Conv2d(cin, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Dropout(0.1),

@@ -17,7 +17,6 @@ import hwprune.models as models
 from hwprune.train.data import digits_loaders
 
 SIZE = 8
-torch.set_num_threads(1)  # 2 shared cores: threads only spin against each other
 
 
 @lru_cache(maxsize=1)
