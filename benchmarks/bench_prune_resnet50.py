@@ -28,8 +28,8 @@ def main() -> None:
     from hwprune.frontend.trace import trace
     from hwprune.ir.verify import verify
     from hwprune.models import get
-    from hwprune.prune import keep_top, uniform_keep
-    from hwprune.transform.channels import prune_channels
+    from hwprune.pruning import keep_top, uniform_keep
+    from hwprune.transforms.channels import prune_channels
 
     model = get("resnet50", num_classes=1000).eval()
     x = torch.randn(1, 3, 224, 224)

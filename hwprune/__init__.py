@@ -7,8 +7,6 @@ the pipeline lives in its own module. The table below is the public API contract
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -23,8 +21,8 @@ _API: dict[str, str] = {
     "ChannelGroup": "hwprune.analysis.groups:ChannelGroup",
     "structure_hash": "hwprune.analysis.hashing:structure_hash",
     # pruning + emit
-    "prune": "hwprune.prune:prune",
-    "prune_with_keep": "hwprune.prune:prune_with_keep",
+    "prune": "hwprune.pruning:prune",
+    "prune_with_keep": "hwprune.pruning:prune_with_keep",
     "transform": "hwprune.emit.spec:transform",
     "get_slim_model": "hwprune.emit.spec:get_slim_model",
     # hardware-aware planning
@@ -54,22 +52,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-class _Package(types.ModuleType):
-    """Keeps public API objects when a submodule of the same name is imported.
-
-    ``hwprune.prune`` (function) lives in ``hwprune/prune.py``, ``hwprune.transform`` (function) shares its
-    name with the ``hwprune/transform/`` package, ``hwprune.plan`` with ``hwprune/plan/``. Importing such a
-    submodule makes Python set ``hwprune.<name> = <module>``; this class ignores that one assignment so the
-    public name keeps meaning the function. Submodules stay importable with ``from hwprune.transform.channels
-    import prune_channels``; the form ``import hwprune.transform.channels as m`` does not work for them.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _API and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -89,7 +89,7 @@ def transform(model: nn.Module, spec: Mapping[str, Any] | str | os.PathLike, exa
         SpecError: the spec is malformed.
     """
     from hwprune.frontend.trace import trace
-    from hwprune.prune import apply_keep
+    from hwprune.pruning import apply_keep
 
     if not isinstance(spec, Mapping):
         spec = load_spec(spec)

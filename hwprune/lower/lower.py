@@ -16,6 +16,7 @@ from torch.nn.utils import parametrize
 from hwmodel.workloads.layers import Layer, LayerKind, NMPattern
 from hwprune.ir.graph import Graph, Op
 from hwprune.ir.kinds import OpKind
+from hwprune.transforms.nm import ActivationSparsity
 
 __all__ = ["Lowered", "lower", "LOWERING", "FREE_KINDS", "resize"]
 
@@ -102,7 +103,7 @@ def _sparsity_of(op: Op, graph: Graph) -> dict:
         if n < block and (best is None or n / block < best.n / best.m):
             best = NMPattern(max(n, 1), block)
     out = {"weight_nm": best} if best is not None else {}
-    if any(type(h).__name__ == "_ActivationSparsity" for h in m._forward_pre_hooks.values()):
+    if any(isinstance(h, ActivationSparsity) for h in m._forward_pre_hooks.values()):
         out["act_sparsity"] = 0.5
     return out
 

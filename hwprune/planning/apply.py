@@ -17,8 +17,9 @@ from hwprune.analysis.hashing import structure_hash
 from hwprune.errors import SpecError
 from hwprune.frontend.trace import trace
 from hwprune.planning.plan import Plan
-from hwprune.prune import apply_keep
-from hwprune.vitis.sparse import _ActivationSparsity, _WeightMask, export_sparse_model, nm_mask
+from hwprune.pruning import apply_keep
+from hwprune.transforms.nm import ActivationSparsity, WeightMask, nm_mask
+from hwprune.vitis.sparse import export_sparse_model
 
 __all__ = ["apply", "bake", "parse_layer_pattern"]
 
@@ -57,9 +58,9 @@ def apply(model: nn.Module, example_inputs: Any, plan: Plan, *, leaf_modules=())
         nm, act = parse_layer_pattern(text)
         if module.weight.shape[1] % nm.m:
             raise SpecError(f"layer {name!r}: {module.weight.shape[1]} input channels do not fit {nm} blocks")
-        parametrize.register_parametrization(module, "weight", _WeightMask(nm_mask(module.weight, nm.n, nm.m)))
+        parametrize.register_parametrization(module, "weight", WeightMask(nm_mask(module.weight, nm.n, nm.m)))
         if act:
-            module.register_forward_pre_hook(_ActivationSparsity())
+            module.register_forward_pre_hook(ActivationSparsity())
     slim.hwprune_plan = plan
     return slim
 

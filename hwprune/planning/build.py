@@ -126,7 +126,7 @@ def _nm_weight_losses(weight: torch.Tensor, m: int) -> list[float] | None:
 def _act_loss(x: torch.Tensor | None, block: int = 4, keep: int = 2) -> float:
     if x is None or x.dim() < 2 or x.shape[1] % block:
         return math.inf
-    from hwprune.vitis.sparse import activation_nm
+    from hwprune.transforms.nm import activation_nm
 
     x = x.detach().double()
     total = float(x.abs().sum())

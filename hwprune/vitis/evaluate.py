@@ -62,7 +62,7 @@ def build_subnet(
         keep: group id -> kept member indices.
         graph: ``model``'s traced graph (its weights are those of ``model`` when traced).
     """
-    from hwprune.prune import apply_keep, prune_with_keep
+    from hwprune.pruning import apply_keep, prune_with_keep
 
     if not keep:
         return copy.deepcopy(model)

@@ -18,13 +18,13 @@ import copy
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
 from hwprune.errors import ExcludeError, SparsityConfigError
+from hwprune.transforms.nm import ACT_BLOCK, ActivationSparsity, WeightMask, activation_nm, nm_mask
 
 __all__ = [
     "W_SPARSITIES",
@@ -44,7 +44,6 @@ __all__ = [
 W_SPARSITIES = (0.0, 0.5, 0.75)
 A_SPARSITIES = (0.0, 0.5)
 BLOCK_SIZES = (4, 8, 16)
-ACT_BLOCK = 4  # activation sparsity is 2:4 along input channels
 
 
 def check_sparsity(w_sparsity: float, a_sparsity: float, block_size: int) -> None:
@@ -65,62 +64,6 @@ def check_sparsity(w_sparsity: float, a_sparsity: float, block_size: int) -> Non
         )
     if isinstance(block_size, bool) or block_size not in BLOCK_SIZES:
         raise SparsityConfigError(f"block_size={block_size!r} is not supported; use one of {BLOCK_SIZES}")
-
-
-def nm_mask(weight: torch.Tensor, keep: int, block: int) -> torch.Tensor:
-    """Mask keeping the ``keep`` largest-magnitude entries of every ``block`` input channels.
-
-    Args:
-        weight: a Conv (``[out, in, *kernel]``) or Linear (``[out, in]``) weight; ``in`` must be a
-            multiple of ``block``.
-        keep: entries kept per block (N of N:M).
-        block: block length along the input channels (M of N:M).
-
-    Returns:
-        A tensor of 0/1 of ``weight``'s shape and dtype.
-    """
-    out_ch, in_ch = weight.shape[:2]
-    # input channels last, so blocks are consecutive input channels at one (out, kernel) position
-    w = weight.detach().abs().movedim(1, -1).reshape(-1, in_ch // block, block)
-    idx = torch.topk(w, keep, dim=-1, sorted=False).indices
-    mask = torch.zeros_like(w).scatter_(-1, idx, 1.0)
-    moved_shape = (out_ch, *weight.shape[2:], in_ch)
-    return mask.reshape(moved_shape).movedim(-1, 1).contiguous().to(weight.dtype)
-
-
-def activation_nm(x: torch.Tensor, keep: int = 2, block: int = ACT_BLOCK) -> torch.Tensor:
-    """Zero all but the ``keep`` largest-magnitude of every ``block`` consecutive channels (dim 1).
-
-    Gradients flow through the kept entries only (the mask is treated as a constant).
-    """
-    c = x.shape[1]
-    moved = x.movedim(1, -1)
-    blocks = moved.detach().abs().reshape(*moved.shape[:-1], c // block, block)
-    idx = torch.topk(blocks, keep, dim=-1, sorted=False).indices
-    mask = torch.zeros_like(blocks).scatter_(-1, idx, 1.0).reshape(moved.shape).movedim(-1, 1)
-    return x * mask
-
-
-class _WeightMask(nn.Module):
-    """Parametrization ``weight -> weight * mask``; the mask is a buffer, saved in the state_dict."""
-
-    def __init__(self, mask: torch.Tensor) -> None:
-        super().__init__()
-        self.register_buffer("mask", mask)
-
-    def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        return weight * self.mask
-
-
-class _ActivationSparsity:
-    """Forward pre-hook applying 2:4 activation sparsity to a layer's first input."""
-
-    def __init__(self, keep: int = 2, block: int = ACT_BLOCK) -> None:
-        self.keep = keep
-        self.block = block
-
-    def __call__(self, module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        return (activation_nm(args[0], self.keep, self.block), *args[1:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,9 +194,9 @@ class SparsePruner:
                 continue
             if w_sparsity:
                 mask = nm_mask(module.weight, keep, block_size)
-                parametrize.register_parametrization(module, "weight", _WeightMask(mask))
+                parametrize.register_parametrization(module, "weight", WeightMask(mask))
             if a_sparsity:
-                module.register_forward_pre_hook(_ActivationSparsity())
+                module.register_forward_pre_hook(ActivationSparsity())
             done.append(SparseLayer(name, keep, block_size, a_sparsity))
         self.report = SparseReport(
             w_sparsity, a_sparsity, block_size, tuple(done), tuple(skipped), tuple(sorted(excluded))
@@ -302,6 +245,6 @@ def export_sparse_model(model: nn.Module, keep_activation_sparsity: bool = True)
                 parametrize.remove_parametrizations(module, tensor_name, leave_parametrized=True)
         if not keep_activation_sparsity:
             for key, hook in list(module._forward_pre_hooks.items()):
-                if isinstance(hook, _ActivationSparsity):
+                if isinstance(hook, ActivationSparsity):
                     del module._forward_pre_hooks[key]
     return out

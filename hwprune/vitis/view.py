@@ -23,8 +23,8 @@ from hwprune.analysis.groups import ChannelGroup, analyze, op_channel_groups
 from hwprune.errors import ExcludeError, PruneConfigError
 from hwprune.frontend.trace import as_input_tuple, trace
 from hwprune.ir.kinds import OpKind
+from hwprune.transforms.nm import WeightMask
 from hwprune.vitis.sampling import GroupSlot
-from hwprune.vitis.sparse import _WeightMask
 
 __all__ = ["ModelView", "GroupInfo", "module_name_excludes"]
 
@@ -214,7 +214,7 @@ class ModelView:
         parametrization; consumer input channels are masked too, so the model computes exactly
         what the slim model does.
         """
-        from hwprune.transform.channels import normalise_keep, removed_elements
+        from hwprune.transforms.channels import normalise_keep, removed_elements
 
         out = copy.deepcopy(model if model is not None else self.model)
         dead = removed_elements(self.analysis, normalise_keep(self.analysis, self.by_id(indices)))
@@ -234,7 +234,7 @@ class ModelView:
                 m = masks.setdefault((s.op, pname), torch.ones_like(p))
                 m.index_fill_(s.dim, torch.as_tensor(pos), 0.0)
         for (op, pname), mask in masks.items():
-            parametrize.register_parametrization(self._module_in(out, op), pname, _WeightMask(mask))
+            parametrize.register_parametrization(self._module_in(out, op), pname, WeightMask(mask))
         return out
 
     def _module_in(self, model: nn.Module, op_name: str) -> nn.Module | None:

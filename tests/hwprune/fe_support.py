@@ -16,8 +16,8 @@ from hwprune.emit.module import emit
 from hwprune.frontend.trace import trace
 from hwprune.ir.graph import Graph
 from hwprune.ir.verify import verify
-from hwprune.transform.channels import prune_channels
-from hwprune.transform.mask import masked_model
+from hwprune.transforms.channels import prune_channels
+from hwprune.transforms.mask import masked_model
 
 
 def random_keep(groups: list[ChannelGroup], seed: int = 0, exact_only: bool = True) -> dict[int, list[int]]:

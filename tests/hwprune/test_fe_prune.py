@@ -9,8 +9,8 @@ import torch
 import hwprune
 from hwprune.analysis.counts import count
 from hwprune.errors import EmptyGroupError, ExcludeError, PruneConfigError
-from hwprune.prune import uniform_keep
-from hwprune.transform.channels import prune_channels
+from hwprune.pruning import uniform_keep
+from hwprune.transforms.channels import prune_channels
 from tests.hwprune.fe_support import (
     fe_one_thread,  # noqa: F401  (fixture)
     n_params,

@@ -11,7 +11,7 @@ from hwprune.analysis.groups import channel_groups
 from hwprune.emit.module import emit
 from hwprune.frontend.trace import trace
 from hwprune.ir.verify import verify
-from hwprune.transform.channels import prune_channels
+from hwprune.transforms.channels import prune_channels
 from tests.hwprune.fe_support import (
     check_model,
     fe_one_thread,  # noqa: F401  (fixture)

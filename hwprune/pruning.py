@@ -18,7 +18,7 @@ from hwprune.errors import PruneConfigError
 from hwprune.frontend.trace import trace
 from hwprune.ir.graph import Graph
 from hwprune.ir.verify import verify
-from hwprune.transform.channels import prune_channels
+from hwprune.transforms.channels import prune_channels
 
 __all__ = ["prune", "prune_with_keep", "uniform_keep", "keep_top", "apply_keep"]
 

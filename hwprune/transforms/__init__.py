@@ -1,5 +1,5 @@
 """Transforms: pure functions Graph -> Graph."""
 
-from hwprune.transform.channels import prune_channels
+from hwprune.transforms.channels import prune_channels
 
 __all__ = ["prune_channels"]

@@ -17,7 +17,7 @@ from torch import fx
 from hwprune.analysis.groups import analyze
 from hwprune.ir.graph import Graph
 from hwprune.ir.kinds import OpKind
-from hwprune.transform.channels import normalise_keep
+from hwprune.transforms.channels import normalise_keep
 
 __all__ = ["masked_model"]
 
