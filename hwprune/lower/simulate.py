@@ -28,7 +28,7 @@ def resolve_hw(hw: str | os.PathLike | AcceleratorConfig) -> AcceleratorConfig:
 
 
 def simulate(model: Any, example_inputs: Any, hw: str | AcceleratorConfig = "dpu-b4096", *,
-             mode: str = "cycle", graph=None) -> hwmodel.NetworkReport:
+             mode: str = "cycle", graph=None, name: str | None = None) -> hwmodel.NetworkReport:
     """Simulate ``model`` on ``hw``; layer names in the report are the model's module names.
 
     Args:
@@ -37,6 +37,7 @@ def simulate(model: Any, example_inputs: Any, hw: str | AcceleratorConfig = "dpu
         hw: preset name, config file or :class:`AcceleratorConfig`.
         mode: "cycle" (cycle-accurate) or "analytic" (closed form).
         graph: an already traced graph of ``model`` (skips tracing).
+        name: the network's name in reports (default: the model's class name).
 
     Returns:
         The :class:`hwmodel.NetworkReport`.
@@ -46,6 +47,4 @@ def simulate(model: Any, example_inputs: Any, hw: str | AcceleratorConfig = "dpu
     cfg = resolve_hw(hw)
     g = graph if graph is not None else trace(model, example_inputs)
     layers = [lw.layer for lw in lower(g)]
-    if mode == "analytic":
-        return hwmodel.estimate(layers, cfg)
-    return hwmodel.simulate(layers, cfg, mode=mode)
+    return hwmodel.simulate(layers, cfg, mode=mode, name=name or type(model).__name__)

@@ -49,7 +49,7 @@ def write_net_reports(out: str | os.PathLike = "reports/simulator", hw: tuple[st
             graphs[name] = (model, x, trace(model, x))
         model, x, g = graphs[name]
         cfg = resolve_hw(h)
-        rep = simulate(model, x, cfg, graph=g)
+        rep = simulate(model, x, cfg, graph=g, name=name)
         folder = out / cfg.name / name
         rep.write_csv(folder)
         rep.write_json(folder)
