@@ -83,9 +83,9 @@ def _cmd_prune(args) -> int:
                          excludes=tuple(args.exclude))
     out = Path(args.out)
     save_spec(slim, out / "slim.spec.json")
-    from hwprune.optimize import _save_state
+    from hwprune.io import save_state_dict
 
-    _save_state(out / "slim.pt", slim.state_dict())
+    save_state_dict(out / "slim.pt", slim.state_dict())
     before = sum(p.numel() for p in model.parameters())
     after = sum(p.numel() for p in slim.parameters())
     with torch.no_grad():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 from hwmodel.atomic import atomic_dir, atomic_write_bytes, atomic_write_text
 from hwprune.errors import StaleFileError
 
-__all__ = ["atomic_dir", "atomic_write_bytes", "atomic_write_text", "write_json", "read_json"]
+__all__ = ["atomic_dir", "atomic_write_bytes", "atomic_write_text", "write_json", "read_json", "save_state_dict"]
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
@@ -33,3 +34,12 @@ def read_json(path: str | os.PathLike, *, kind: str = "file") -> Any:
             f"{kind} {path} is not valid JSON ({e.msg} at line {e.lineno}); "
             "delete it or rerun with forced=True to rebuild it"
         ) from e
+
+
+def save_state_dict(path: str | os.PathLike, state: dict[str, Any]) -> Path:
+    """``torch.save`` a state_dict atomically (a crash never leaves a truncated checkpoint)."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return atomic_write_bytes(path, buf.getvalue())

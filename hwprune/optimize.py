@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import io
 import json
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ import torch
 from torch import nn
 
 from hwprune.errors import HwPruneError, PruneConfigError
-from hwprune.io import atomic_write_bytes, atomic_write_text, write_json
+from hwprune.io import atomic_write_text, save_state_dict, write_json
 
 __all__ = ["OptimizeConfig", "optimize", "load_factory"]
 
@@ -107,12 +106,6 @@ def _loaders(cfg: OptimizeConfig, channels: int):
     raise PruneConfigError(f"unknown data {cfg.data!r}; use 'digits' or 'synthetic'")
 
 
-def _save_state(path: Path, state: dict[str, torch.Tensor]) -> None:
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
 def _say(cfg: OptimizeConfig, msg: str) -> None:
     if cfg.progress:
         print(f"[hwprune] {msg}", flush=True)
@@ -151,7 +144,7 @@ def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
     else:
         _say(cfg, f"training baseline {cfg.model} on {cfg.data} for {cfg.epochs} epochs")
         train(model, train_loader, cfg.epochs, lr=cfg.lr, seed=cfg.seed, progress=cfg.progress)
-        _save_state(cache, model.state_dict())
+        save_state_dict(cache, model.state_dict())
     model.eval()
     base_acc = evaluate(model, test_loader)
     _say(cfg, f"baseline accuracy {base_acc:.4f}")
@@ -191,7 +184,7 @@ def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
     # 4. write the run folder
     baked = bake(slim)
     save_spec(slim, out / "slim.spec.json")
-    _save_state(out / "slim.pt", baked.state_dict())
+    save_state_dict(out / "slim.pt", baked.state_dict())
     plots = plot_plan(plan, out)
     metrics = {
         "model": cfg.model, "data": cfg.data, "hw": plan.hw, "budget": plan.budget,

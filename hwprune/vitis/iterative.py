@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from hwprune.errors import PruneConfigError, StaleFileError
-from hwprune.io import atomic_write_bytes, atomic_write_text
+from hwprune.io import atomic_write_text, save_state_dict
 from hwprune.vitis.store import ResultStore
 from hwprune.vitis.userfn import as_args, call_calibration, call_eval
 
@@ -52,14 +52,6 @@ class IterativeResult:
 
     rounds: tuple[RoundResult, ...]
     slim: nn.Module
-
-
-def _save_state(model: nn.Module, path: Path) -> None:
-    import io
-
-    buf = io.BytesIO()
-    torch.save(model.state_dict(), buf)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def iterative_prune(
@@ -130,7 +122,7 @@ def iterative_prune(
             score = call_eval(eval_fn, sparse, eval_args, where=f"round {i}") if eval_fn is not None else None
             from hwprune.vitis.specfile import plain
 
-            _save_state(plain(sparse), ckpt)
+            save_state_dict(ckpt, plain(sparse).state_dict())
             rec = {"target": str(target), "macs": _macs(spec), "score": score}
             manifest.add(str(i), rec)
         rounds.append(RoundResult(i, str(target), ckpt, spec, int(rec["macs"]), rec["score"]))
