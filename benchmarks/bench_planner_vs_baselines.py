@@ -192,6 +192,16 @@ def write_report(results: list[dict], args) -> None:
                              f"{_agg(sel, 'macs')[0] / 1e6:.2f}M | {_agg(sel, 'params_nonzero')[0] / 1e3:.1f}k | "
                              f"{pre:.3f} | {acc:.4f} ± {sd:.4f} |")
         lines.append("")
+        wins = []
+        for budget in sorted({r["budget"] for r in rows}):
+            means = {m: _agg(sel, "acc")[0] for m in METHODS
+                     if (sel := [r for r in rows if r["budget"] == budget and r["method"] == m])
+                     and all(r.get("reachable") for r in sel)}
+            if means:
+                top = max(means.values())
+                best = [m for m, v in means.items() if v >= top - 1e-12]
+                wins.append(f"{budget}: {', '.join(best)} ({top:.4f})")
+        lines += [f"Most accurate per budget: {'; '.join(wins)}.", ""]
         for method in METHODS:
             pts = []
             for budget in sorted({r["budget"] for r in rows}):
@@ -223,6 +233,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--fresh", action="store_true", help="ignore results from an earlier run")
     ap.add_argument("--quick", action="store_true", help="one net, one seed, 1+1 epochs (a smoke run)")
+    ap.add_argument("--report-only", action="store_true", help="rewrite the report from the saved results")
     args = ap.parse_args(argv)
     args.nets = args.nets.split(",")
     args.budgets = [float(b) for b in args.budgets.split(",")]
@@ -231,7 +242,10 @@ def main(argv=None) -> int:
         global OUT_JSON, OUT_MD, OUT_PNG
         OUT_JSON, OUT_MD, OUT_PNG = (Path(tempfile.mkdtemp()) / p.name for p in (OUT_JSON, OUT_MD, OUT_PNG))
         args.nets, args.seeds, args.base_epochs, args.ft_epochs = ["digits_cnn"], [0], 1, 1
-    write_report(run(args), args)
+    if args.report_only:
+        write_report(json.loads(OUT_JSON.read_text()), args)
+    else:
+        write_report(run(args), args)
     return 0
 
 
