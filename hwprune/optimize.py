@@ -123,6 +123,7 @@ def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
     from hwprune.planning.apply import bake
     from hwprune.report.plan_report import plan_markdown, plot_plan
     from hwprune.train.loop import evaluate, train
+    from hwprune.vitis.calibrate import adaptive_bn, loader_calibration
 
     t0 = time.time()
     out = Path(cfg.out)
@@ -174,7 +175,11 @@ def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
     # 3. apply, evaluate, fine-tune with masks kept
     slim = hwprune.apply(model, example, plan)
     pruned_acc = evaluate(slim, test_loader)
-    _say(cfg, f"pruned accuracy before fine-tuning {pruned_acc:.4f}; fine-tuning {cfg.finetune_epochs} epochs")
+    # removed channels shift the statistics downstream BNs see: re-estimate them (EagleEye's adaptive BN)
+    adaptive_bn(slim, loader_calibration, (train_loader, 20))
+    calibrated_acc = evaluate(slim, test_loader)
+    _say(cfg, f"pruned accuracy {pruned_acc:.4f}, {calibrated_acc:.4f} after BN recalibration; "
+              f"fine-tuning {cfg.finetune_epochs} epochs")
     if cfg.finetune_epochs > 0:
         train(slim, train_loader, cfg.finetune_epochs, lr=cfg.finetune_lr, seed=cfg.seed, progress=cfg.progress)
     slim.eval()
@@ -188,7 +193,8 @@ def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
     plots = plot_plan(plan, out)
     metrics = {
         "model": cfg.model, "data": cfg.data, "hw": plan.hw, "budget": plan.budget,
-        "baseline_accuracy": base_acc, "pruned_accuracy": pruned_acc, "finetuned_accuracy": final_acc,
+        "baseline_accuracy": base_acc, "pruned_accuracy": pruned_acc, "bn_recalibrated_accuracy": calibrated_acc,
+        "finetuned_accuracy": final_acc,
         "unpruned_cycles": plan.unpruned_cycles, "cycles": plan.cycles, "slim_simulated_cycles": sim.total_cycles,
         "latency_ms": plan.latency_ms, "unpruned_ms": plan.unpruned_ms, "speedup": plan.speedup,
         "macs": plan.macs, "macs_before": plan.macs_before, "params": sum(p.numel() for p in baked.parameters()),
@@ -196,7 +202,8 @@ def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
         "seconds": round(time.time() - t0, 1), "config": {k: v for k, v in asdict(cfg).items() if k != "extra"},
     }
     write_json(out / "metrics.json", metrics)
-    extra = {"accuracy (baseline / pruned / fine-tuned)": f"{base_acc:.4f} / {pruned_acc:.4f} / {final_acc:.4f}",
+    extra = {"accuracy (baseline / pruned / BN recalibrated / fine-tuned)":
+             f"{base_acc:.4f} / {pruned_acc:.4f} / {calibrated_acc:.4f} / {final_acc:.4f}",
              "parameters": f"{metrics['params_before']} -> {metrics['params']}",
              "slim model re-simulated (cycles)": sim.total_cycles}
     atomic_write_text(out / "report.md", plan_markdown(plan, plots, extra))
