@@ -78,3 +78,18 @@ def test_errors_exit_2_with_a_message(workdir, capsys) -> None:
     assert "dpu-b4096" in capsys.readouterr().err  # the message lists the presets
     assert main(["optimize", "--model", "nope.module:make", "--out", "o", "--quiet"]) == 2
     assert "cannot import" in capsys.readouterr().err
+
+
+def test_optimize_takes_a_user_factory(workdir, monkeypatch) -> None:
+    (workdir / "usernets.py").write_text(
+        "import torch.nn as nn\n"
+        "def make():\n"
+        "    return nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),\n"
+        "                         nn.Conv2d(32, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),\n"
+        "                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))\n")
+    monkeypatch.syspath_prepend(str(workdir))
+    assert main(["optimize", "--model", "usernets:make", "--hw", "systolic-32x32-ws", "--budget", "0.6",
+                 "--epochs", "1", "--finetune-epochs", "1", "--out", "u", "--quiet"]) == 0
+    plan = Plan.load(workdir / "u" / "plan.json")
+    assert plan.cycles <= plan.budget_cycles
+    assert any(g.kept < g.size for g in plan.groups)  # 0.6 of the latency cannot come for free
