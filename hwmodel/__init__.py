@@ -5,8 +5,7 @@ Knows nothing of PyTorch. Public names are imported lazily (PEP 562); the table 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hwmodel.lazy import lazy_api
 
 __version__ = "0.1.0"
 
@@ -29,17 +28,4 @@ _API: dict[str, str] = {
 __all__ = [*_API, "errors"]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "errors":
-        return importlib.import_module("hwmodel.errors")
-    target = _API.get(name)
-    if target is None:
-        raise AttributeError(f"module 'hwmodel' has no attribute {name!r}")
-    module, attr = target.split(":")
-    value = getattr(importlib.import_module(module), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_api("hwmodel", globals(), _API, ("errors",))

@@ -6,8 +6,7 @@ the pipeline lives in its own module. The table below is the public API contract
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hwmodel.lazy import lazy_api
 
 __version__ = "0.1.0"
 
@@ -38,17 +37,4 @@ _API: dict[str, str] = {
 __all__ = [*_API, "errors", "models"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("errors", "models"):
-        return importlib.import_module(f"hwprune.{name}")
-    target = _API.get(name)
-    if target is None:
-        raise AttributeError(f"module 'hwprune' has no attribute {name!r}")
-    module, attr = target.split(":")
-    value = getattr(importlib.import_module(module), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_api("hwprune", globals(), _API, ("errors", "models"))

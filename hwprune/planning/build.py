@@ -25,7 +25,7 @@ from hwprune.analysis.groups import Analysis, ChannelGroup
 from hwprune.lower.lower import Lowered, resize
 from hwprune.planning.problem import INFEASIBLE, GroupVar, LayerVar, Problem
 
-__all__ = ["Pattern", "Built", "build_problem", "layer_terms", "sparse_patterns", "INFEASIBLE"]
+__all__ = ["Pattern", "Built", "build_problem", "layer_terms", "term_channels", "sparse_patterns", "INFEASIBLE"]
 
 
 
@@ -91,6 +91,12 @@ def _value_terms(analysis: Analysis, value: str | None, dim: int, var_of: Mappin
     # a flattened value counts every feature: scale the fixed part by the features per position
     scale = total // len(ids) if len(ids) else 1
     return tuple((v, m * scale) for v, m in terms), fixed * scale
+
+
+def term_channels(terms, counts: Mapping[int, int] | Sequence[int]) -> tuple[int, int]:
+    """(cin, cout) of a layer from its ``layer_terms`` entry and kept members per variable."""
+    it, fi, ot, fo = terms
+    return fi + sum(m * counts[v] for v, m in it), fo + sum(m * counts[v] for v, m in ot)
 
 
 def layer_terms(analysis: Analysis, lowered: Sequence[Lowered], var_of: Mapping[int, int]):
@@ -160,10 +166,6 @@ def build_problem(analysis: Analysis, lowered: Sequence[Lowered], cfg: Accelerat
     sizes = [g.size for g in groups]
     all_patterns = sparse_patterns(cfg) if nm else (DENSE,)
 
-    def channels(t, counts):
-        it, fi, ot, fo = t
-        return fi + sum(m * counts[v] for v, m in it), fo + sum(m * counts[v] for v, m in ot)
-
     def cost_fn(lw: Lowered, pats: tuple[Pattern, ...]):
         def cost(cin: int, cout: int, p: int) -> int:
             pat = pats[p]
@@ -223,7 +225,7 @@ def build_problem(analysis: Analysis, lowered: Sequence[Lowered], cfg: Accelerat
         lat = {}
         for k in range(lo, g.size + 1):
             counts[v] = k
-            lat[k] = sum(layer_vars[li].cost(*channels(terms[li], counts), 0) for li in touching[v])
+            lat[k] = sum(layer_vars[li].cost(*term_channels(terms[li], counts), 0) for li in touching[v])
         cands = [k for k in range(lo, g.size) if lat[k] < lat[k + 1] and k % step == 0] + [g.size]
         s = np.asarray(scores[g.id], dtype=np.float64)
         idx = np.argsort(-s, kind="stable")

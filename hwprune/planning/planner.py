@@ -26,7 +26,7 @@ from hwprune.frontend.trace import as_input_tuple, trace
 from hwprune.lower.lower import lower, resize
 from hwprune.lower.simulate import resolve_hw
 from hwprune.planning.budget import parse_budget
-from hwprune.planning.build import DENSE, Built, build_problem
+from hwprune.planning.build import DENSE, Built, build_problem, term_channels
 from hwprune.planning.exact import solve_exact
 from hwprune.planning.greedy import min_cycles, solve_greedy
 from hwprune.planning.plan import GroupPlan, LayerPlan, Plan
@@ -70,11 +70,6 @@ def _layer_inputs(graph, names: Sequence[str], inputs: tuple[torch.Tensor, ...])
     return seen
 
 
-def _channels(terms, counts: Mapping[int, int]) -> tuple[int, int]:
-    it, fi, ot, fo = terms
-    return fi + sum(m * counts[v] for v, m in it), fo + sum(m * counts[v] for v, m in ot)
-
-
 def _workloads(built: Built, lowered, sol: Solution | None) -> list:
     """The lowered layers at the solution's channel counts and patterns (None: unpruned)."""
     p = built.problem
@@ -86,7 +81,7 @@ def _workloads(built: Built, lowered, sol: Solution | None) -> list:
         pat_of = dict(zip(names, sol.pattern_choice, strict=True))
     out = []
     for li, lw in enumerate(lowered):
-        cin, cout = _channels(built.terms[li], counts)
+        cin, cout = term_channels(built.terms[li], counts)
         pat = built.patterns[li][pat_of.get(lw.op, 0)] if lw.op in pat_of else DENSE
         layer = resize(lw, cin, cout, pat.nm)
         out.append(layer.with_(act_sparsity=pat.act) if pat.act else layer)

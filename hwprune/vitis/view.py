@@ -173,14 +173,14 @@ class ModelView:
         """
         import hwmodel
         from hwprune.lower.lower import resize
+        from hwprune.planning.build import term_channels
 
         cfg, lowered, terms, memo = self._latency_model
         counts = {g.id: g.size for g in self.groups}
         counts.update({self._group(k).id: int(v) for k, v in keep.items()})
         total = 0
-        for lw, (it, fi, ot, fo) in zip(lowered, terms, strict=True):
-            cin = fi + sum(m * counts[v] for v, m in it)
-            cout = fo + sum(m * counts[v] for v, m in ot)
+        for lw, t in zip(lowered, terms, strict=True):
+            cin, cout = term_channels(t, counts)
             key = (lw.op, cin, cout)
             c = memo.get(key)
             if c is None:
