@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import numpy as np
-import pytest
 import torch
 from torch import nn
 
@@ -61,30 +57,7 @@ def forward_with_macs(m: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, int]
     return out, total[0]
 
 
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch single-threaded: on a shared 2-core box OpenMP spinning makes tiny convs 10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-@pytest.fixture(autouse=False)
-def fe_one_thread() -> Iterator[None]:
-    """Fixture form of :func:`one_thread` for whole test modules."""
-    with one_thread():
-        yield
-
-
 def check_model(model: nn.Module, x: torch.Tensor, seed: int = 0, tol: float = 1e-5) -> tuple[Graph, list]:
-    with one_thread():
-        return _check_model(model, x, seed, tol)
-
-
-def _check_model(model: nn.Module, x: torch.Tensor, seed: int = 0, tol: float = 1e-5) -> tuple[Graph, list]:
     """Every property the brief asks of a pruned model, on one model (eval mode).
 
     ratio 0 reproduces the original; a random keep set equals the consumer-masked original (and the masking

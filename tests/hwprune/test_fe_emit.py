@@ -12,10 +12,7 @@ import torch
 import hwprune
 from hwprune.emit.spec import export_onnx, load_spec, save_spec
 from hwprune.errors import PlanMismatchError, SpecError, StaleFileError
-from tests.hwprune.fe_support import fe_one_thread  # noqa: F401  (fixture)
 from tests.hwprune.zoo import ZOO, zoo_input
-
-pytestmark = pytest.mark.usefixtures("fe_one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tests.hwprune.fe_support import check_model, fe_one_thread  # noqa: F401  (fixture)
-
-pytestmark = pytest.mark.usefixtures("fe_one_thread")
+from tests.hwprune.fe_support import check_model
 
 
 class Block(nn.Module):

@@ -12,10 +12,7 @@ from hwprune.analysis.groups import format_groups, op_channel_groups
 from hwprune.errors import ExcludeError
 from tests.hwprune.fe_support import (
     check_model,
-    fe_one_thread,  # noqa: F401  (fixture)
 )
-
-pytestmark = pytest.mark.usefixtures("fe_one_thread")
 
 
 def _groups(model: nn.Module, x: torch.Tensor, **kw):

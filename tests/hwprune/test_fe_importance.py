@@ -10,9 +10,6 @@ from torch import nn
 import hwprune
 from hwprune.analysis.importance import criteria, group_importance
 from hwprune.errors import PruneConfigError
-from tests.hwprune.fe_support import fe_one_thread  # noqa: F401  (fixture)
-
-pytestmark = pytest.mark.usefixtures("fe_one_thread")
 
 
 class Net(nn.Module):

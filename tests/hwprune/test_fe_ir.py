@@ -14,13 +14,10 @@ from hwprune.errors import VerifyError
 from hwprune.ir.handlers import CONCERNS, table
 from hwprune.ir.kinds import OpKind
 from tests.hwprune.fe_support import (
-    fe_one_thread,  # noqa: F401  (fixture)
     forward_with_macs,
     n_params,
 )
 from tests.hwprune.zoo import ZOO, zoo_input
-
-pytestmark = pytest.mark.usefixtures("fe_one_thread")
 
 
 @pytest.mark.parametrize("concern", sorted(CONCERNS))

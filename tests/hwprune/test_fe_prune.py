@@ -12,12 +12,9 @@ from hwprune.errors import EmptyGroupError, ExcludeError, PruneConfigError
 from hwprune.pruning import uniform_keep
 from hwprune.transforms.channels import prune_channels
 from tests.hwprune.fe_support import (
-    fe_one_thread,  # noqa: F401  (fixture)
     n_params,
 )
 from tests.hwprune.zoo import ZOO, zoo_input
-
-pytestmark = pytest.mark.usefixtures("fe_one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,6 @@ from torch import nn
 import hwprune
 from hwprune.errors import TraceError, UnsupportedOpError
 from hwprune.ir.kinds import OpKind
-from tests.hwprune.fe_support import fe_one_thread  # noqa: F401  (fixture)
-
-pytestmark = pytest.mark.usefixtures("fe_one_thread")
 
 
 class Functional(nn.Module):

@@ -14,12 +14,9 @@ from hwprune.ir.verify import verify
 from hwprune.transforms.channels import prune_channels
 from tests.hwprune.fe_support import (
     check_model,
-    fe_one_thread,  # noqa: F401  (fixture)
     random_keep,
 )
 from tests.hwprune.zoo import ZOO, zoo_input
-
-pytestmark = pytest.mark.usefixtures("fe_one_thread")
 
 
 @pytest.mark.parametrize("name", sorted(ZOO))
