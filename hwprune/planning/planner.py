@@ -23,6 +23,7 @@ from hwprune.analysis.hashing import structure_hash
 from hwprune.analysis.importance import group_importance
 from hwprune.errors import BudgetError, HardwareError, PruneConfigError
 from hwprune.frontend.trace import as_input_tuple, trace
+from hwprune.ir.kinds import OpKind
 from hwprune.lower.lower import lower, resize
 from hwprune.lower.simulate import resolve_hw
 from hwprune.planning.budget import parse_budget
@@ -39,11 +40,12 @@ MAX_TIGHTEN = 6
 
 
 def _weights(graph) -> dict[str, torch.Tensor]:
+    """Weights of the conv/linear modules (the N:M loss proxy reads them)."""
     out = {}
-    for lw_op in graph.ops:
-        m = graph.module(lw_op.name) if lw_op.kind.value in ("conv", "linear") else None
+    for op in graph.ops_of(OpKind.CONV, OpKind.LINEAR):
+        m = graph.module(op.name)
         if m is not None and isinstance(getattr(m, "weight", None), torch.Tensor):
-            out[lw_op.name] = m.weight
+            out[op.name] = m.weight
     return out
 
 
@@ -82,7 +84,7 @@ def _workloads(built: Built, lowered, sol: Solution | None) -> list:
     out = []
     for li, lw in enumerate(lowered):
         cin, cout = term_channels(built.terms[li], counts)
-        pat = built.patterns[li][pat_of.get(lw.op, 0)] if lw.op in pat_of else DENSE
+        pat = built.patterns[li][pat_of[lw.op]] if lw.op in pat_of else DENSE
         layer = resize(lw, cin, cout, pat.nm)
         out.append(layer.with_(act_sparsity=pat.act) if pat.act else layer)
     return out
@@ -147,8 +149,8 @@ def plan(model: nn.Module, example_inputs: Any, hw: str | AcceleratorConfig = "d
     unpruned_cycles = unpruned.total_cycles
     target = b.cycles(unpruned_cycles, cfg.clock_mhz)
     common = {"model_hash": model_hash, "hw": cfg.name, "budget": str(b), "budget_cycles": target,
-                  "unpruned_cycles": unpruned_cycles, "clock_mhz": cfg.clock_mhz, "hw_config": cfg.to_dict(),
-                  "importance": importance}
+              "unpruned_cycles": unpruned_cycles, "clock_mhz": cfg.clock_mhz, "hw_config": cfg.to_dict(),
+              "importance": importance}
     if target >= unpruned_cycles:
         warnings.warn(f"latency budget {b} ({target} cycles) is not below the unpruned latency "
                       f"({unpruned_cycles} cycles); returning the unpruned plan", stacklevel=2)
