@@ -68,12 +68,12 @@ class _State:
         self.cycles += dcyc
         self.loss += dloss
 
-    def moves(self, down: bool):
+    def moves(self, down: bool, jump: int = JUMP):
         p = self.ev.p
         for v, g in enumerate(p.groups):
             cur = self.gc[v]
-            rng = range(cur - 1, max(-1, cur - 1 - JUMP), -1) if down else range(
-                cur + 1, min(len(g.candidates), cur + 1 + JUMP))
+            rng = range(cur - 1, max(-1, cur - 1 - jump), -1) if down else range(
+                cur + 1, min(len(g.candidates), cur + 1 + jump))
             for new in rng:
                 yield ("g", v, new)
         if not self.patterns:
@@ -82,6 +82,18 @@ class _State:
             for new in range(len(layer.patterns)):
                 if new != self.pc[li]:
                     yield ("p", li, new)
+
+    def set_min(self) -> None:
+        """Every group at its smallest candidate, every layer at its cheapest pattern there."""
+        ev, p = self.ev, self.ev.p
+        self.gc = [0] * len(p.groups)
+        self.pc, self.cost = [], []
+        for li, layer in enumerate(p.layers):
+            c, pat = min((ev.layer_cost(li, self.gc, q), q) for q in range(len(layer.patterns)))
+            self.pc.append(pat)
+            self.cost.append(c)
+        self.cycles = p.const_cycles + sum(self.cost)
+        self.loss = ev.loss(self.gc, self.pc)
 
     def snapshot(self):
         return list(self.gc), list(self.pc), list(self.cost), self.cycles, self.loss
@@ -96,9 +108,10 @@ def _repair(st: _State, budget: int, frozen: tuple[str, int] | None = None) -> b
 
     ``frozen`` names a variable ("g", index) or ("p", index) that must not move (the one a swap raised).
     """
+    jump = JUMP
     while st.cycles > budget:
         best = None
-        for mv in st.moves(down=True):
+        for mv in st.moves(down=True, jump=jump):
             if frozen is not None and mv[:2] == frozen:
                 continue
             dcyc, dloss, nc = st.delta(mv)
@@ -109,8 +122,12 @@ def _repair(st: _State, budget: int, frozen: tuple[str, int] | None = None) -> b
             if best is None or score < best[0]:
                 best = (score, mv, dcyc, dloss, nc)
         if best is None:
+            if jump < 1 << 30:  # every step within reach is flat here: look all the way down once
+                jump = 1 << 30
+                continue
             return False
         st.apply(best[1], best[2], best[3], best[4])
+        jump = JUMP
     return True
 
 
@@ -159,13 +176,15 @@ def solve_greedy(problem: Problem, *, max_swaps: int = 200) -> Solution:
     best = None
     for joint in starts:
         st = _State(ev, patterns=joint)
-        if not _repair(st, problem.budget):
-            if joint:
+        if not _repair(st, problem.budget) and joint:
+            st.set_min()  # greedy got trapped: start from the floor and buy channels back instead
+            if st.cycles > problem.budget:
                 raise BudgetError(
                     f"latency budget of {problem.budget} cycles is below the smallest reachable latency "
                     f"({min_cycles(problem)} cycles with every group at its smallest size and the sparsest "
                     "N:M patterns); raise the budget or allow more pruning (fewer excludes, N:M on)"
                 )
+        elif st.cycles > problem.budget:
             continue
         st.patterns = True
         _local_search(st, problem.budget, max_swaps)
