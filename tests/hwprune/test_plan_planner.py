@@ -156,3 +156,18 @@ def test_absolute_budgets(net, plans) -> None:
     assert plan.latency_ms <= ms + 1e-12
     plan = hwprune.plan(model, x, hw="dpu-b4096", budget=int(ref.unpruned_cycles * 0.65))
     assert plan.cycles <= int(ref.unpruned_cycles * 0.65)
+
+
+def test_plan_and_apply_never_touch_the_model(net) -> None:
+    model, x = net
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    modes = [m.training for m in model.modules()]
+    plan = hwprune.plan(model, x, hw="dpu-b4096-sparse", budget=0.7)
+    slim = hwprune.apply(model, x, plan)
+    slim.train()
+    slim(torch.randn(2, 1, 32, 32)).sum().backward()
+    after = model.state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert [m.training for m in model.modules()] == modes
+    assert not any(hasattr(m, "parametrizations") for m in model.modules())
