@@ -14,7 +14,7 @@ import importlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,6 @@ class OptimizeConfig:
     out: str = "runs/optimize"
     cache_dir: str = ".hwprune/cache"
     progress: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def load_factory(spec: str) -> Callable[[], nn.Module]:
@@ -199,7 +198,7 @@ def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
         "latency_ms": plan.latency_ms, "unpruned_ms": plan.unpruned_ms, "speedup": plan.speedup,
         "macs": plan.macs, "macs_before": plan.macs_before, "params": sum(p.numel() for p in baked.parameters()),
         "params_before": sum(p.numel() for p in model.parameters()), "nm_layers": plan.nm(),
-        "seconds": round(time.time() - t0, 1), "config": {k: v for k, v in asdict(cfg).items() if k != "extra"},
+        "seconds": round(time.time() - t0, 1), "config": asdict(cfg),
     }
     write_json(out / "metrics.json", metrics)
     extra = {"accuracy (baseline / pruned / BN recalibrated / fine-tuned)":
