@@ -110,6 +110,11 @@ class FlowCtx:
     def tensor_inputs(self, op: Op) -> list[str]:
         return [v for v in op.inputs if self.graph.value(v).shape is not None or self.graph.value(v).parts]
 
+    def first_input(self, op: Op) -> str | None:
+        """The op's first tensor input, or None."""
+        ins = self.tensor_inputs(op)
+        return ins[0] if ins else None
+
     def ids_along(self, op: Op, value: str, dim: int) -> np.ndarray | None:
         """1-D element ids of ``value`` along ``dim``, or None (pinning them) if channels lie elsewhere."""
         c = self.chan(value)

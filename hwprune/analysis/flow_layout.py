@@ -16,11 +16,6 @@ from hwprune.ir.kinds import OpKind
 __all__: list[str] = []
 
 
-def _first(op: Op, ctx: FlowCtx) -> str | None:
-    ins = ctx.tensor_inputs(op)
-    return ins[0] if ins else None
-
-
 @register("flow", OpKind.CAT)
 def _cat(op: Op, ctx: FlowCtx) -> None:
     d = op.attr("dim")
@@ -51,7 +46,7 @@ def _cat(op: Op, ctx: FlowCtx) -> None:
 
 @register("flow", OpKind.SPLIT)
 def _split(op: Op, ctx: FlowCtx) -> None:
-    x = _first(op, ctx)
+    x = ctx.first_input(op)
     c = ctx.chan(x) if x else None
     parts = ctx.graph.value(op.output).parts or ()
     d = op.attr("dim")
@@ -153,7 +148,7 @@ def _constant_along(ids: np.ndarray, axis: int) -> bool:
 
 @register("flow", OpKind.FLATTEN)
 def _flatten(op: Op, ctx: FlowCtx) -> None:
-    x = _first(op, ctx)
+    x = ctx.first_input(op)
     c = ctx.chan(x) if x else None
     if c is None:
         return
@@ -201,7 +196,7 @@ def _reshape_groups(a: tuple[int, ...], b: tuple[int, ...]) -> list[tuple[list[i
 
 @register("flow", OpKind.RESHAPE)
 def _reshape(op: Op, ctx: FlowCtx) -> None:
-    x = _first(op, ctx)
+    x = ctx.first_input(op)
     c = ctx.chan(x) if x else None
     if c is None:
         return
@@ -222,7 +217,7 @@ def _reshape(op: Op, ctx: FlowCtx) -> None:
 
 @register("flow", OpKind.PERMUTE)
 def _permute(op: Op, ctx: FlowCtx) -> None:
-    x = _first(op, ctx)
+    x = ctx.first_input(op)
     c = ctx.chan(x) if x else None
     if c is None:
         return

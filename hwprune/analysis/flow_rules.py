@@ -18,11 +18,6 @@ __all__: list[str] = []
 from hwprune.analysis import flow_layout  # noqa: F401
 
 
-def _first(op: Op, ctx: FlowCtx) -> str | None:
-    ins = ctx.tensor_inputs(op)
-    return ins[0] if ins else None
-
-
 @register("flow", OpKind.INPUT)
 def _input(op: Op, ctx: FlowCtx) -> None:
     shape = ctx.shape(op.output)
@@ -64,7 +59,7 @@ def _opaque(op: Op, ctx: FlowCtx) -> None:
 
 @register("flow", OpKind.CONV)
 def _conv(op: Op, ctx: FlowCtx) -> None:
-    x = _first(op, ctx)
+    x = ctx.first_input(op)
     cin, cout, g = op.attr("in_channels"), op.attr("out_channels"), op.attr("groups")
     in_ids = ctx.ids_along(op, x, 1) if x else None
     cpg, opg = cin // g, cout // g
@@ -86,7 +81,7 @@ def _conv(op: Op, ctx: FlowCtx) -> None:
 
 @register("flow", OpKind.LINEAR)
 def _linear(op: Op, ctx: FlowCtx) -> None:
-    x = _first(op, ctx)
+    x = ctx.first_input(op)
     rank = len(ctx.shape(op.output))
     in_ids = ctx.ids_along(op, x, rank - 1) if x else None
     if in_ids is not None:
@@ -98,7 +93,7 @@ def _linear(op: Op, ctx: FlowCtx) -> None:
 
 @register("flow", OpKind.BATCHNORM)
 def _batchnorm(op: Op, ctx: FlowCtx) -> None:
-    x = _first(op, ctx)
+    x = ctx.first_input(op)
     ids = ctx.ids_along(op, x, 1) if x else None
     if ids is None:
         return
@@ -140,7 +135,7 @@ def _layernorm(op: Op, ctx: FlowCtx) -> None:
 
 @register("flow", OpKind.ACT)
 def _act(op: Op, ctx: FlowCtx) -> None:
-    x = _first(op, ctx)
+    x = ctx.first_input(op)
     if x is not None:
         ctx.set(op.output, ctx.chans.get(x))
     for extra in ctx.tensor_inputs(op)[1:]:
@@ -149,7 +144,7 @@ def _act(op: Op, ctx: FlowCtx) -> None:
 
 @register("flow", OpKind.POOL, OpKind.ADAPTIVE_POOL, OpKind.RESAMPLE)
 def _spatial(op: Op, ctx: FlowCtx) -> None:
-    x = _first(op, ctx)
+    x = ctx.first_input(op)
     c = ctx.chan(x) if x else None
     if c is None:
         return
@@ -198,7 +193,7 @@ def _binary(op: Op, ctx: FlowCtx) -> None:
 
 @register("flow", OpKind.REDUCE)
 def _reduce(op: Op, ctx: FlowCtx) -> None:
-    x = _first(op, ctx)
+    x = ctx.first_input(op)
     c = ctx.chan(x) if x else None
     if c is None:
         return
@@ -214,7 +209,7 @@ def _reduce(op: Op, ctx: FlowCtx) -> None:
 
 @register("flow", OpKind.SOFTMAX)
 def _softmax(op: Op, ctx: FlowCtx) -> None:
-    x = _first(op, ctx)
+    x = ctx.first_input(op)
     c = ctx.chan(x) if x else None
     if c is None:
         return

@@ -76,19 +76,17 @@ def _value_terms(analysis: Analysis, value: str | None, dim: int, var_of: Mappin
     total = shape[dim] if shape else 0
     if not isinstance(c, Chan) or dim not in c.dims:
         return (), total
-    ids = np.moveaxis(c.ids, c.dims.index(dim), 0)[:, ...] if c.ids.ndim > 1 else c.ids
-    ids = ids.reshape(ids.shape[0], -1)[:, 0] if ids.ndim > 1 else ids
-    groups_of = comp_to_group[analysis.flow.comp[ids]]
+    axis = c.dims.index(dim)
+    ids = np.moveaxis(c.ids, axis, 0).reshape(c.ids.shape[axis], -1)[:, 0]  # one element per position
+    gids, counts = np.unique(comp_to_group[analysis.flow.comp[ids]], return_counts=True)
     terms, fixed = [], 0
-    for gid in np.unique(groups_of):
-        n = int(np.sum(groups_of == gid))
-        var = var_of.get(int(gid), -1) if gid >= 0 else -1
+    for gid, n in zip(gids.tolist(), counts.tolist(), strict=True):
+        var = var_of.get(gid, -1) if gid >= 0 else -1
         if var < 0:
             fixed += n
-            continue
-        size = len(analysis.members[int(gid)])
-        terms.append((var, n // size))
-    # a flattened value counts every feature: scale the fixed part by the features per position
+        else:
+            terms.append((var, n // len(analysis.members[gid])))
+    # a flattened value counts every feature: scale by the features per position
     scale = total // len(ids) if len(ids) else 1
     return tuple((v, m * scale) for v, m in terms), fixed * scale
 

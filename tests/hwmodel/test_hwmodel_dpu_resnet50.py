@@ -6,33 +6,14 @@ import pytest
 
 from hwmodel.dpu.engine import estimate_cycles, estimate_layer, simulate_layer
 from hwmodel.dpu.params import dpu_params
-from hwmodel.workloads.layers import Layer, LayerKind
+from hwmodel.workloads.layers import Layer
+from hwmodel.workloads.nets import resnet50_layers
 
 ZOO_E2E_MS = 13.3
 
 
-def _conv(name: str, h: int, cin: int, cout: int, k: int, s: int = 1, p: int = 0) -> Layer:
-    hh = h - (h + 2 * p - k) % s  # PyTorch floors the output size; Layer uses SCALE-Sim's ceil
-    return Layer.conv(name, hh, hh, cin, cout, k, stride=s, padding=p)
-
-
 def resnet50(adds: bool = True) -> list[Layer]:
-    out = [_conv("conv1", 224, 3, 64, 7, 2, 3)]
-    out.append(Layer("maxpool", LayerKind.POOL, 111, 111, 64, 64, 3, 3, 2, 2, 1, 1))
-    h, cin = 56, 64
-    for stage, (w, blocks, stride) in enumerate(((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)), 1):
-        for b in range(blocks):
-            s = stride if b == 0 else 1
-            n = f"layer{stage}.{b}"
-            out += [_conv(f"{n}.conv1", h, cin, w, 1), _conv(f"{n}.conv2", h, w, w, 3, s, 1)]
-            ho = out[-1].ofmap_h
-            out.append(_conv(f"{n}.conv3", ho, w, 4 * w, 1))
-            if b == 0:
-                out.append(_conv(f"{n}.downsample", h, cin, 4 * w, 1, s))
-            if adds:
-                out.append(Layer(f"{n}.add", LayerKind.ELTWISE_ADD, ho, ho, 4 * w, 4 * w, num_inputs=2))
-            h, cin = ho, 4 * w
-    return [*out, Layer("avgpool", LayerKind.POOL, 7, 7, 2048, 2048, 7, 7), Layer.gemm("fc", 1, 2048, 1000)]
+    return resnet50_layers(adds=adds)
 
 
 @pytest.fixture(scope="module")
