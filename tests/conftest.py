@@ -1,8 +1,15 @@
-"""Session-wide test settings: one torch thread, and the golden-file option."""
+"""Session-wide test settings: the torch thread count, and the golden-file option.
+
+The suite must pass with any thread count. It runs with one torch thread by default (the models are
+tiny; threads only spin against each other on a 2-core machine); ``HWPRUNE_TEST_THREADS=N`` runs it
+with N threads and ``HWPRUNE_TEST_THREADS=default`` with torch's own default, and .ci/run uses both
+to check that no test depends on the thread count.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 
 import pytest
 import torch
@@ -16,10 +23,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          help="hwmodel goldens come from SCALE-Sim: run tools/scalesim/gen_golden.py --update")
 
 
+def _test_threads() -> int | None:
+    raw = os.environ.get("HWPRUNE_TEST_THREADS", "1").strip()
+    if raw == "default":
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise pytest.UsageError(f"HWPRUNE_TEST_THREADS={raw!r}: give a positive integer or 'default'")
+    return int(raw)
+
+
 @pytest.fixture(autouse=True, scope="session")
-def _one_torch_thread():
-    # The models under test are tiny: threads only spin against each other on a 2-core machine.
+def _torch_threads():
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    threads = _test_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
     yield
     torch.set_num_threads(before)

@@ -162,24 +162,35 @@ _KILL_SCRIPT = textwrap.dedent(
     """
     import sys, time
     sys.path.insert(0, {root!r})
+    import torch
     import hwprune
     from tests.hwprune import vitis_support as vs
+
+    # The parent's model and thread count: trained weights (and, rarely, evaluations) differ in
+    # the last bits between thread counts, and the resumed curves must equal the parent's own.
+    torch.set_num_threads({threads})
+    model = vs.trained_digits_cnn()
+    model.load_state_dict(torch.load({weights!r}))
 
     def slow(model, batches):
         time.sleep(0.3)
         return vs.accuracy(model, batches)
 
-    runner = hwprune.get_pruning_runner(vs.trained_digits_cnn(), vs.example_input(), "iterative",
+    runner = hwprune.get_pruning_runner(model, vs.example_input(), "iterative",
                                         workdir={work!r}, backend="serial", progress=False)
     runner.ana(slow, args=(vs.eval_batches(),), ratios=(0.3, 0.6))
     """
 )
 
 
+@pytest.mark.resume
 def test_kill_mid_run_then_rerun_loses_nothing(tmp_path):
     work = tmp_path / "w"
     script = tmp_path / "ana.py"
-    script.write_text(_KILL_SCRIPT.format(root=str(ROOT), work=str(work)))
+    weights = tmp_path / "trained.pt"
+    torch.save(vs.trained_digits_cnn().state_dict(), weights)
+    script.write_text(_KILL_SCRIPT.format(root=str(ROOT), work=str(work), weights=str(weights),
+                                          threads=torch.get_num_threads()))
     proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, stderr=subprocess.PIPE)
     sens = work / "DigitsCNN.sens"
     deadline = time.monotonic() + 120

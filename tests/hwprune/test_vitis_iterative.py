@@ -58,6 +58,7 @@ def test_ana_writes_reuses_and_plots(tmp_path):
     assert len(list(tmp_path.glob("DigitsCNN.sens.stale-*"))) == 1
 
 
+@pytest.mark.resume
 @pytest.mark.parametrize("exc", [KeyboardInterrupt, vs.Interrupt])
 def test_ana_resumes_after_interruption(tmp_path, exc):
     clean = _runner(tmp_path / "clean").ana(vs.FlakyEval(), args=(vs.eval_batches(),), ratios=RATIOS)
@@ -136,6 +137,7 @@ def test_prune_without_ana_and_threshold_and_excludes(tmp_path):
         runner.prune(removal_ratio=0.3, threshold=0.1)
 
 
+@pytest.mark.resume
 def test_iterative_loop_checkpoints_and_resumes(tmp_path):
     def tune(model, batches):
         vs.finetune(model, batches)

@@ -53,6 +53,7 @@ def test_sampler_is_deterministic_feasible_and_tight():
     assert kept_count(16, 0.5, 4) == 8 and kept_count(3, 0.9, 4) == 3 and kept_count(64, 0.99, 8) == 8
 
 
+@pytest.mark.resume
 def test_search_writes_resumes_extends_and_prunes_best(tmp_path):
     runner = _runner(tmp_path)
     ev = vs.FlakyEval(fail_after=2)
