@@ -28,11 +28,11 @@ from torch.utils.data import DataLoader, Subset
 
 import hwprune
 import hwprune.models as models
+from hwprune.runtime.parallel import get_backend
+from hwprune.runtime.store import ResultStore
+from hwprune.train.calibrate import loader_calibration
 from hwprune.train.data import digits_dataset
 from hwprune.train.loop import evaluate, train
-from hwprune.vitis.calibrate import loader_calibration
-from hwprune.vitis.parallel import get_backend
-from hwprune.vitis.store import ResultStore
 
 
 def _loaders(size: int, seed: int) -> tuple[DataLoader, DataLoader, DataLoader, DataLoader]:

@@ -13,7 +13,7 @@ _API: dict[str, str] = {
     "AcceleratorConfig": "hwmodel.config.accelerator:AcceleratorConfig",
     "preset": "hwmodel.config.presets:preset",
     "list_presets": "hwmodel.config.presets:list_presets",
-    "load_config": "hwmodel.config.loaders:load_config",
+    "load_config": "hwmodel.config.files:load_config",
     "Layer": "hwmodel.workloads.layers:Layer",
     "LayerKind": "hwmodel.workloads.layers:LayerKind",
     "NMPattern": "hwmodel.workloads.layers:NMPattern",

@@ -59,7 +59,7 @@ def resolve_config(cfg: AcceleratorConfig | str | os.PathLike) -> AcceleratorCon
     if isinstance(cfg, AcceleratorConfig):
         return cfg
     if isinstance(cfg, Path) or (isinstance(cfg, str) and os.path.splitext(cfg)[1].lower() in (".cfg", ".toml", ".json")):
-        from hwmodel.config.loaders import load_config
+        from hwmodel.config.files import load_config
 
         return load_config(cfg)
     if isinstance(cfg, str):

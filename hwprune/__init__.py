@@ -22,13 +22,14 @@ _API: dict[str, str] = {
     # pruning + emit
     "prune": "hwprune.pruning:prune",
     "prune_with_keep": "hwprune.pruning:prune_with_keep",
-    "transform": "hwprune.emit.spec:transform",
-    "get_slim_model": "hwprune.emit.spec:get_slim_model",
+    "transform": "hwprune.pruning:transform",
+    "get_slim_model": "hwprune.pruning:get_slim_model",
     # hardware-aware planning
     "simulate": "hwprune.lower.simulate:simulate",
     "plan": "hwprune.planning.planner:plan",
     "Plan": "hwprune.planning.plan:Plan",
     "apply": "hwprune.planning.apply:apply",
+    "bake": "hwprune.transforms.nm:bake",
     # Vitis AI Optimizer style workflows
     "get_pruning_runner": "hwprune.vitis.runner:get_pruning_runner",
     "SparsePruner": "hwprune.vitis.sparse:SparsePruner",

@@ -101,8 +101,10 @@ def _cmd_simulate(args) -> int:
     rep = hwprune.simulate(model, x, hw=args.hw, mode=args.mode)
     print(f"{args.model} on {args.hw}: {rep.total_cycles} cycles, {rep.latency_ms:.4f} ms, {rep.fps:.1f} FPS")
     if args.out:
-        rep.write_csv(args.out)
-        rep.write_markdown(args.out)
+        from hwmodel.reports import write_csv_reports, write_markdown_report
+
+        write_csv_reports(rep, args.out)
+        write_markdown_report(rep, args.out)
         print(f"wrote {args.out}")
     return 0
 

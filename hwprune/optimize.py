@@ -119,10 +119,10 @@ def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
     import hwprune
     from hwprune.emit.spec import save_spec
     from hwprune.lower.simulate import resolve_hw
-    from hwprune.planning.apply import bake
     from hwprune.report.plan_report import plan_markdown, plot_plan
+    from hwprune.train.calibrate import adaptive_bn, loader_calibration
     from hwprune.train.loop import evaluate, train
-    from hwprune.vitis.calibrate import adaptive_bn, loader_calibration
+    from hwprune.transforms.nm import bake
 
     t0 = time.time()
     out = Path(cfg.out)

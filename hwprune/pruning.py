@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,16 +12,17 @@ import torch
 from torch import fx, nn
 
 from hwprune.analysis.groups import analyze
+from hwprune.analysis.hashing import structure_hash
 from hwprune.analysis.importance import group_importance
 from hwprune.emit.module import emit
-from hwprune.emit.spec import make_spec
-from hwprune.errors import PruneConfigError
+from hwprune.emit.spec import check_spec, load_spec, make_spec
+from hwprune.errors import PlanMismatchError, PruneConfigError
 from hwprune.frontend.trace import trace
 from hwprune.ir.graph import Graph
 from hwprune.ir.verify import verify
 from hwprune.transforms.channels import prune_channels
 
-__all__ = ["prune", "prune_with_keep", "uniform_keep", "keep_top", "apply_keep"]
+__all__ = ["prune", "prune_with_keep", "uniform_keep", "keep_top", "apply_keep", "transform", "get_slim_model"]
 
 
 def _check_ratio(ratio: Any) -> float:
@@ -146,4 +148,44 @@ def prune(
     pruned = verify(prune_channels(graph, keep))
     slim = emit(pruned)
     slim.hwprune_spec = make_spec(graph, keep)
+    return slim
+
+
+def transform(model: nn.Module, spec: Mapping[str, Any] | str | os.PathLike, example_inputs: Any = None) -> fx.GraphModule:
+    """Rebuild the slim model from the original ``model`` and a spec (dict or path).
+
+    Args:
+        model: the original (unpruned) model; never mutated.
+        spec: a spec dict or the path of a spec JSON file.
+        example_inputs: inputs to trace with; default zeros of the shapes recorded in the spec.
+
+    Returns:
+        The slim model (weights sliced from ``model``).
+
+    Raises:
+        PlanMismatchError: ``model`` is not the architecture the spec was made for.
+        SpecError: the spec is malformed.
+    """
+    if not isinstance(spec, Mapping):
+        spec = load_spec(spec)
+    check_spec(spec, "spec")
+    if example_inputs is None:
+        example_inputs = tuple(torch.zeros(i["shape"], dtype=getattr(torch, i["dtype"])) for i in spec["inputs"])
+    graph = trace(model, example_inputs, leaf_modules=tuple(spec.get("leaf_modules", ())))
+    h = structure_hash(graph)
+    if h != spec["structure_hash"]:
+        raise PlanMismatchError(
+            f"the spec was made for a model with structure hash {spec['structure_hash']}, this "
+            f"{type(model).__name__} has {h}; apply it to the same architecture and input shape it was made for")
+    return apply_keep(graph, dict(spec["keep"]))
+
+
+def get_slim_model(model: nn.Module, spec: Mapping[str, Any] | str | os.PathLike,
+                   state_dict: Mapping[str, torch.Tensor] | str | os.PathLike | None = None) -> fx.GraphModule:
+    """``transform`` plus loading the slim model's weights (a state_dict or the path of one)."""
+    slim = transform(model, spec)
+    if state_dict is not None:
+        if not isinstance(state_dict, Mapping):
+            state_dict = torch.load(state_dict, map_location="cpu", weights_only=True)
+        slim.load_state_dict(state_dict)
     return slim

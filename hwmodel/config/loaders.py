@@ -1,12 +1,11 @@
-"""Read accelerator configurations from SCALE-Sim ``.cfg``, TOML and JSON files.
+"""SCALE-Sim ``.cfg`` files: read one into an ``AcceleratorConfig`` and write one back.
 
-Every error names the file, the line and the field, and says what to write instead. A TOML/JSON file
-holds ``AcceleratorConfig`` fields, optionally on top of a preset: ``preset = "systolic-32x32-os"``.
+Every error names the file, the line and the field, and says what to write instead. TOML/JSON
+configurations (optionally based on a preset) are read by :mod:`hwmodel.config.files`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -15,12 +14,7 @@ from typing import Any
 from hwmodel.config.accelerator import BANDWIDTH_MODES, DATAFLOWS, AcceleratorConfig
 from hwmodel.errors import CapacityError, ConfigError, HwModelError
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    tomllib = None  # type: ignore[assignment]
-
-__all__ = ["load_config", "parse_scalesim_cfg", "to_scalesim_cfg"]
+__all__ = ["parse_scalesim_cfg", "to_scalesim_cfg", "located_error"]
 
 # SCALE-Sim key (lower case, as configparser sees it) -> (AcceleratorConfig field, kind)
 _CFG_KEYS: dict[tuple[str, str], tuple[str, str]] = {
@@ -45,7 +39,8 @@ _SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*$")
 _OPTION = re.compile(r"^\s*([^:=\s][^:=]*?)\s*[:=]\s*(.*?)\s*$")
 
 
-def _fail(path: Path, line: int | None, msg: str, cls: type[HwModelError] = ConfigError) -> HwModelError:
+def located_error(path: Path, line: int | None, msg: str, cls: type[HwModelError] = ConfigError) -> HwModelError:
+    """An error whose message starts with ``path:line``."""
     where = f"{path}:{line}" if line else str(path)
     return cls(f"{where}: {msg}")
 
@@ -77,17 +72,17 @@ def _convert(path: Path, line: int, key: str, kind: str, raw: str) -> Any:
         if kind == "dataflow":
             if value.lower() in DATAFLOWS:
                 return value.lower()
-            raise _fail(path, line, f"field {key!r}: unknown dataflow {value!r}; write one of {', '.join(DATAFLOWS)}")
+            raise located_error(path, line, f"field {key!r}: unknown dataflow {value!r}; write one of {', '.join(DATAFLOWS)}")
         if kind == "mode":
             if value.upper() in BANDWIDTH_MODES:
                 return value.upper()
-            raise _fail(path, line, f"field {key!r}: unknown bandwidth mode {value!r}; write CALC or USER")
+            raise located_error(path, line, f"field {key!r}: unknown bandwidth mode {value!r}; write CALC or USER")
     except ConfigError:
         raise
     except ValueError:
         expected = {"int": "an integer >= 1", "float": "a number > 0", "bw": "a number > 0 (words/cycle)",
                     "bool": "true or false"}[kind]
-        raise _fail(path, line, f"field {key!r}: expected {expected}, got {value!r}") from None
+        raise located_error(path, line, f"field {key!r}: expected {expected}, got {value!r}") from None
     raise AssertionError(kind)  # pragma: no cover
 
 
@@ -125,9 +120,9 @@ def parse_scalesim_cfg(path: str | os.PathLike) -> AcceleratorConfig:
             continue
         m = _OPTION.match(raw)
         if m is None:
-            raise _fail(path, no, f"cannot parse {stripped!r}; write 'Key : value' under a [section]")
+            raise located_error(path, no, f"cannot parse {stripped!r}; write 'Key : value' under a [section]")
         if section is None:
-            raise _fail(path, no, f"{m.group(1)!r} appears before any [section]; start with [general]")
+            raise located_error(path, no, f"{m.group(1)!r} appears before any [section]; start with [general]")
         spec = _CFG_KEYS.get((section, m.group(1).strip().lower()))
         if spec is None:
             continue
@@ -138,7 +133,7 @@ def parse_scalesim_cfg(path: str | os.PathLike) -> AcceleratorConfig:
     if missing:
         shown = {"rows": "ArrayHeight", "cols": "ArrayWidth", "ifmap_sram_kb": "IfmapSramSzkB",
                  "filter_sram_kb": "FilterSramSzkB", "ofmap_sram_kb": "OfmapSramSzkB", "dataflow": "Dataflow"}
-        raise _fail(path, None, "missing field(s) " + ", ".join(shown[f] for f in missing)
+        raise located_error(path, None, "missing field(s) " + ", ".join(shown[f] for f in missing)
                     + " in [architecture_presets]; add e.g. 'ArrayWidth: 32'")
     values.setdefault("name", path.stem)
     if values.get("bandwidth_mode", "CALC") == "CALC":  # bank bandwidths only matter in USER mode
@@ -151,72 +146,10 @@ def parse_scalesim_cfg(path: str | os.PathLike) -> AcceleratorConfig:
         return AcceleratorConfig(**values)
     except CapacityError as e:
         field = next((f for f in ("ifmap_sram_kb", "filter_sram_kb", "ofmap_sram_kb") if f in str(e)), None)
-        raise _fail(path, lines.get(field or ""), str(e), CapacityError) from None
+        raise located_error(path, lines.get(field or ""), str(e), CapacityError) from None
     except ConfigError as e:
         field = next((f for f in lines if f"AcceleratorConfig.{f} " in str(e)), None)
-        raise _fail(path, lines.get(field or ""), str(e)) from None
-
-
-def _line_of(text: str, key: str) -> int | None:
-    for no, line in enumerate(text.splitlines(), start=1):
-        if re.match(rf'^\s*"?{re.escape(key)}"?\s*[:=]', line):
-            return no
-    return None
-
-
-def _load_mapping(path: Path, text: str, data: Any) -> AcceleratorConfig:
-    from hwmodel.config.presets import preset
-
-    if not isinstance(data, dict):
-        raise _fail(path, 1, "the file must hold a table/object of AcceleratorConfig fields")
-    data = dict(data.get("accelerator", data))
-    base = data.pop("preset", None)
-    try:
-        if base is not None:
-            return preset(str(base)).replace(**data)
-        return AcceleratorConfig.from_dict(data)
-    except HwModelError as e:
-        field = next((f for f in data if f in str(e)), None)
-        raise _fail(path, _line_of(text, field) if field else None, str(e), type(e)) from None
-    except TypeError as e:
-        raise _fail(path, None, f"invalid field value: {e}") from None
-
-
-def load_config(path: str | os.PathLike) -> AcceleratorConfig:
-    """Load an accelerator configuration from ``.cfg`` (SCALE-Sim), ``.toml`` or ``.json``.
-
-    Args:
-        path: the file; the suffix decides the format.
-
-    Returns:
-        The configuration.
-
-    Raises:
-        ConfigError: unreadable file, unknown suffix, or a bad field (file, line and field named).
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".cfg":
-        return parse_scalesim_cfg(path)
-    if suffix not in (".toml", ".json"):
-        raise ConfigError(f"{path}: unknown config format {suffix!r}; use .cfg (SCALE-Sim), .toml or .json")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from e
-    if suffix == ".toml":
-        if tomllib is None:  # pragma: no cover
-            raise ConfigError(f"{path}: reading TOML needs Python 3.11+; use a .json config instead")
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            raise _fail(path, getattr(e, "lineno", None), f"invalid TOML: {e}") from None
-    else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise _fail(path, e.lineno, f"invalid JSON: {e.msg}") from None
-    return _load_mapping(path, text, data)
+        raise located_error(path, lines.get(field or ""), str(e)) from None
 
 
 def to_scalesim_cfg(cfg: AcceleratorConfig) -> str:

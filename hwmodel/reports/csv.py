@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwmodel.atomic import atomic_dir, atomic_write_text
-from hwmodel.reports.model import AccessWindows, LayerReport, Window
 
 if TYPE_CHECKING:
     from hwmodel.reports.model import NetworkReport
@@ -38,13 +37,6 @@ DETAILED_HEADER = ("LayerID",
                    "DRAM Filter Start Cycle", "DRAM Filter Stop Cycle", "DRAM Filter Reads",
                    "DRAM OFMAP Start Cycle", "DRAM OFMAP Stop Cycle", "DRAM OFMAP Writes")
 CSV_FILES = ("COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv", "DETAILED_ACCESS_REPORT.csv")
-
-
-def _windows(r: LayerReport) -> AccessWindows:
-    if r.windows is not None:
-        return r.windows
-    whole = Window(0, r.total_cycles)
-    return AccessWindows(whole, whole, whole, whole, whole, whole)
 
 
 def compute_rows(report: NetworkReport) -> list[tuple]:
@@ -67,7 +59,7 @@ def bandwidth_rows(report: NetworkReport) -> list[tuple]:
     """One BANDWIDTH_REPORT row per layer."""
     rows = []
     for i, r in enumerate(report.layers):
-        w = _windows(r)
+        w = r.access_windows
         cyc = max(1, r.total_cycles)
         rows.append((i, r.sram_reads.ifmap / cyc, r.sram_reads.filter / cyc, r.sram_writes.ofmap / cyc,
                      r.dram_reads.ifmap / max(1, w.dram_ifmap.length + 1),
@@ -80,7 +72,7 @@ def detailed_rows(report: NetworkReport) -> list[tuple]:
     """One DETAILED_ACCESS_REPORT row per layer."""
     rows = []
     for i, r in enumerate(report.layers):
-        w = _windows(r)
+        w = r.access_windows
         rows.append((i, w.sram_ifmap.start, w.sram_ifmap.stop, r.sram_reads.ifmap,
                      w.sram_filter.start, w.sram_filter.stop, r.sram_reads.filter,
                      w.sram_ofmap.start, w.sram_ofmap.stop, r.sram_writes.ofmap,

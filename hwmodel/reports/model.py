@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import os
 
     from hwmodel.config.accelerator import AcceleratorConfig
 
@@ -113,6 +111,14 @@ class LayerReport:
     engine: str = "systolic"
     windows: AccessWindows | None = None
     exact_stalls: bool = True
+
+    @property
+    def access_windows(self) -> AccessWindows:
+        """The six access windows; the whole layer for each stream when the mode did not record them."""
+        if self.windows is not None:
+            return self.windows
+        whole = Window(0, self.total_cycles)
+        return AccessWindows(whole, whole, whole, whole, whole, whole)
 
     def __post_init__(self) -> None:
         if self.total_cycles != self.compute_cycles + self.stall_cycles:
@@ -252,21 +258,3 @@ class NetworkReport:
 
         return cls(tuple(LayerReport.from_dict(x) for x in d["layers"]),
                    AcceleratorConfig.from_dict(d["config"]), d.get("mode", "cycle"), d.get("topology", "network"))
-
-    def write_csv(self, outdir: str | os.PathLike) -> list[Path]:
-        """Write COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv and DETAILED_ACCESS_REPORT.csv (SCALE-Sim v3 layout)."""
-        from hwmodel.reports.csv import write_csv_reports
-
-        return write_csv_reports(self, outdir)
-
-    def write_json(self, outdir: str | os.PathLike) -> Path:
-        """Write ``REPORT.json`` into ``outdir``."""
-        from hwmodel.reports.csv import write_json_report
-
-        return write_json_report(self, outdir)
-
-    def write_markdown(self, outdir: str | os.PathLike) -> Path:
-        """Write ``REPORT.md`` with per-layer cycle, utilization and stall-share plots into ``outdir``."""
-        from hwmodel.reports.markdown import write_markdown_report
-
-        return write_markdown_report(self, outdir)

@@ -12,16 +12,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from torch import fx, nn
+from torch import nn
 
 from hwprune.analysis.groups import analyze
 from hwprune.analysis.hashing import structure_hash
-from hwprune.errors import PlanMismatchError, SpecError
+from hwprune.errors import SpecError
 from hwprune.io import read_json, write_json
 from hwprune.ir.graph import Graph
 
-__all__ = ["SPEC_FORMAT", "SPEC_VERSION", "make_spec", "save_spec", "load_spec", "transform", "get_slim_model",
-           "export_onnx"]
+__all__ = ["SPEC_FORMAT", "SPEC_VERSION", "make_spec", "save_spec", "load_spec", "check_spec", "export_onnx"]
 
 SPEC_FORMAT = "hwprune-spec"
 SPEC_VERSION = 1
@@ -59,11 +58,12 @@ def save_spec(spec: Mapping[str, Any] | nn.Module, path: str | os.PathLike) -> N
 def load_spec(path: str | os.PathLike) -> dict[str, Any]:
     """Read and check a spec file."""
     spec = read_json(path, kind="spec file")
-    _check(spec, str(path))
+    check_spec(spec, str(path))
     return spec
 
 
-def _check(spec: Any, where: str) -> None:
+def check_spec(spec: Any, where: str) -> None:
+    """Raise :class:`SpecError` unless ``spec`` is a spec document of this version (``where`` names it)."""
     if not isinstance(spec, dict) or spec.get("format") != SPEC_FORMAT:
         raise SpecError(f"{where} is not an hwprune spec (format must be {SPEC_FORMAT!r})")
     if spec.get("version") != SPEC_VERSION:
@@ -71,49 +71,6 @@ def _check(spec: Any, where: str) -> None:
     for key in ("structure_hash", "inputs", "keep"):
         if key not in spec:
             raise SpecError(f"{where} lacks {key!r}; regenerate it with hwprune")
-
-
-def transform(model: nn.Module, spec: Mapping[str, Any] | str | os.PathLike, example_inputs: Any = None) -> fx.GraphModule:
-    """Rebuild the slim model from the original ``model`` and a spec (dict or path).
-
-    Args:
-        model: the original (unpruned) model; never mutated.
-        spec: a spec dict or the path of a spec JSON file.
-        example_inputs: inputs to trace with; default zeros of the shapes recorded in the spec.
-
-    Returns:
-        The slim model (weights sliced from ``model``).
-
-    Raises:
-        PlanMismatchError: ``model`` is not the architecture the spec was made for.
-        SpecError: the spec is malformed.
-    """
-    from hwprune.frontend.trace import trace
-    from hwprune.pruning import apply_keep
-
-    if not isinstance(spec, Mapping):
-        spec = load_spec(spec)
-    _check(spec, "spec")
-    if example_inputs is None:
-        example_inputs = tuple(torch.zeros(i["shape"], dtype=getattr(torch, i["dtype"])) for i in spec["inputs"])
-    graph = trace(model, example_inputs, leaf_modules=tuple(spec.get("leaf_modules", ())))
-    h = structure_hash(graph)
-    if h != spec["structure_hash"]:
-        raise PlanMismatchError(
-            f"the spec was made for a model with structure hash {spec['structure_hash']}, this "
-            f"{type(model).__name__} has {h}; apply it to the same architecture and input shape it was made for")
-    return apply_keep(graph, dict(spec["keep"]))
-
-
-def get_slim_model(model: nn.Module, spec: Mapping[str, Any] | str | os.PathLike,
-                   state_dict: Mapping[str, torch.Tensor] | str | os.PathLike | None = None) -> fx.GraphModule:
-    """``transform`` plus loading the slim model's weights (a state_dict or the path of one)."""
-    slim = transform(model, spec)
-    if state_dict is not None:
-        if not isinstance(state_dict, Mapping):
-            state_dict = torch.load(state_dict, map_location="cpu", weights_only=True)
-        slim.load_state_dict(state_dict)
-    return slim
 
 
 def export_onnx(module: nn.Module, example_inputs: Any, path: str | os.PathLike, *, opset: int = 17) -> str:

@@ -1,8 +1,8 @@
 """``hwprune.apply``: a Plan -> a real slim model with its N:M masks in place.
 
 Channels are removed for real (smaller layers); N:M weight masks are parametrizations, so masked
-fine-tuning keeps the pattern; 2:4 activation sparsity is a forward pre-hook. ``bake`` folds the masks
-into plain weights for export.
+fine-tuning keeps the pattern; 2:4 activation sparsity is a forward pre-hook.
+:func:`hwprune.bake` folds the masks into plain weights for export.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from hwprune.frontend.trace import trace
 from hwprune.planning.plan import Plan
 from hwprune.pruning import apply_keep
 from hwprune.transforms.nm import ActivationSparsity, WeightMask, nm_mask
-from hwprune.vitis.sparse import export_sparse_model
 
-__all__ = ["apply", "bake", "parse_layer_pattern"]
+__all__ = ["apply", "parse_layer_pattern"]
 
 
 def parse_layer_pattern(text: str) -> tuple[NMPattern, float]:
@@ -63,8 +62,3 @@ def apply(model: nn.Module, example_inputs: Any, plan: Plan, *, leaf_modules=())
             module.register_forward_pre_hook(ActivationSparsity())
     slim.hwprune_plan = plan
     return slim
-
-
-def bake(model: nn.Module) -> nn.Module:
-    """A copy with N:M masks multiplied into plain weights (for saving a state_dict or ONNX export)."""
-    return export_sparse_model(model)

@@ -31,6 +31,7 @@ def write_net_reports(out: str | os.PathLike = "reports/simulator", hw: tuple[st
     """
     import torch
 
+    from hwmodel.reports import write_csv_reports, write_json_report, write_markdown_report
     from hwprune import models
     from hwprune.frontend.trace import trace
     from hwprune.io import atomic_write_text
@@ -51,9 +52,9 @@ def write_net_reports(out: str | os.PathLike = "reports/simulator", hw: tuple[st
         cfg = resolve_hw(h)
         rep = simulate(model, x, cfg, graph=g, name=name)
         folder = out / cfg.name / name
-        rep.write_csv(folder)
-        rep.write_json(folder)
-        rep.write_markdown(folder)
+        write_csv_reports(rep, folder)
+        write_json_report(rep, folder)
+        write_markdown_report(rep, folder)
         shape = "x".join(str(d) for d in x.shape[1:])
         rows.append(f"| {name} | {shape} | {cfg.name} | {len(rep.layers)} | {rep.total_cycles:,} | "
                     f"{rep.latency_ms:.3f} | {rep.fps:.1f} | {rep.utilization:.1%} | "

@@ -3,17 +3,19 @@
 Weight N:M runs along input channels: blocks of ``M`` consecutive input channels at one output channel
 and kernel position keep their ``N`` largest magnitudes. Activation 2:4 keeps the two largest of every
 four consecutive channels of a layer's input. Masks are parametrizations and pre-hooks, so masked
-fine-tuning keeps the pattern; :func:`hwprune.vitis.sparse.export_sparse_model` bakes them in.
+fine-tuning keeps the pattern; :func:`bake` multiplies them into plain weights.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
-__all__ = ["ACT_BLOCK", "nm_mask", "activation_nm", "WeightMask", "ActivationSparsity"]
+__all__ = ["ACT_BLOCK", "nm_mask", "activation_nm", "WeightMask", "ActivationSparsity", "bake", "has_masks"]
 
 ACT_BLOCK = 4  # activation sparsity is 2:4 along input channels
 
@@ -72,3 +74,45 @@ class ActivationSparsity:
 
     def __call__(self, module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
         return (activation_nm(args[0], self.keep, self.block), *args[1:])
+
+
+def has_masks(model: nn.Module) -> bool:
+    """Whether any module of ``model`` carries a parametrization (an N:M mask)."""
+    return any(parametrize.is_parametrized(m) for m in model.modules())
+
+
+def _own_class(module: nn.Module) -> None:
+    """Give a deep-copied parametrized module a class of its own.
+
+    ``copy.deepcopy`` shares the per-instance class that torch's parametrize injects, and removing a
+    parametrization deletes the property from that class: the original model would lose its weight.
+    """
+    cls = type(module)
+    namespace = {k: v for k, v in cls.__dict__.items() if k not in ("__dict__", "__weakref__")}
+    module.__class__ = type(cls.__name__, cls.__bases__, namespace)
+
+
+def bake(model: nn.Module, keep_activation_sparsity: bool = True) -> nn.Module:
+    """A copy of ``model`` with its masks multiplied into plain weights and the parametrizations gone.
+
+    Args:
+        model: a masked model (``hwprune.apply``, ``SparsePruner.sparse_model``, possibly fine-tuned);
+            not modified.
+        keep_activation_sparsity: keep the 2:4 activation pre-hooks (plain callables, not saved in
+            the state_dict) so the copy computes what the masked model does; with False they are
+            dropped and the hardware is expected to apply them.
+
+    Returns:
+        A deep copy whose state_dict has the original keys and zeros where the masks were.
+    """
+    out = copy.deepcopy(model)
+    for module in out.modules():
+        if parametrize.is_parametrized(module):
+            _own_class(module)
+            for tensor_name in list(module.parametrizations.keys()):
+                parametrize.remove_parametrizations(module, tensor_name, leave_parametrized=True)
+        if not keep_activation_sparsity:
+            for key, hook in list(module._forward_pre_hooks.items()):
+                if isinstance(hook, ActivationSparsity):
+                    del module._forward_pre_hooks[key]
+    return out

@@ -9,8 +9,10 @@ The public entry points are re-exported lazily by :mod:`hwprune` (``hwprune.get_
 - ``sensitivity``: the ``ana`` analysis and the :class:`Sensitivity` curves; ``plots``: their figure;
 - ``allocate``: per-group ratios for a MACs target or a threshold; ``sampling``: EagleEye candidates;
 - ``search``: evaluating candidates; ``evaluate``: one subnet built, calibrated and scored;
-- ``calibrate``: adaptive batch-norm calibration; ``userfn``: calling user functions with clear errors;
-- ``parallel``: serial, process-pool and Ray backends; ``store``: resumable, versioned result files;
 - ``specfile``: pruning specs; ``iterative``: the prune -> fine-tune loop with checkpoints;
 - ``sparse``: ``SparsePruner`` (weight N:M and activation 2:4 sparsity with Vitis AI's rules).
+
+Shared infrastructure lives below this package: backends, result files and user-function calls in
+:mod:`hwprune.runtime`, adaptive batch-norm calibration in :mod:`hwprune.train.calibrate`, N:M masks
+and baking them into weights in :mod:`hwprune.transforms.nm`.
 """

@@ -12,11 +12,12 @@ from torch import nn
 
 from hwprune.errors import PruneConfigError
 from hwprune.io import atomic_write_text
+from hwprune.runtime.parallel import Backend, get_backend, shares_memory
+from hwprune.runtime.store import ResultStore
+from hwprune.transforms.nm import bake, has_masks
 from hwprune.vitis import specfile
-from hwprune.vitis.parallel import Backend, get_backend, shares_memory
 from hwprune.vitis.sampling import relative_target
 from hwprune.vitis.sensitivity import Sensitivity
-from hwprune.vitis.store import ResultStore
 from hwprune.vitis.view import ModelView, module_name_excludes
 
 __all__ = ["PruningRunner", "MODES"]
@@ -123,7 +124,7 @@ class PruningRunner:
         path = Path(spec_path) if spec_path is not None else specfile.latest(self.workdir)
         spec = specfile.load_spec(path, self.view)
         if model is not None:
-            model = specfile.plain(model)
+            model = bake(model) if has_masks(model) else model
         return self.view.slim(specfile.kept_of(spec), model)
 
     def _shared_graph(self) -> Any:

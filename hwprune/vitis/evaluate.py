@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from hwprune.vitis.calibrate import adaptive_bn
-from hwprune.vitis.userfn import call_eval
+from hwprune.runtime.userfn import call_eval
+from hwprune.train.calibrate import adaptive_bn
 
 __all__ = ["EvalPayload", "EvalTask", "build_subnet", "evaluate_subnet"]
 

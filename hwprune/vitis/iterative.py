@@ -28,8 +28,9 @@ from torch import nn
 
 from hwprune.errors import PruneConfigError, StaleFileError
 from hwprune.io import atomic_write_text, save_state_dict
-from hwprune.vitis.store import ResultStore
-from hwprune.vitis.userfn import as_args, call_calibration, call_eval
+from hwprune.runtime.store import ResultStore
+from hwprune.runtime.userfn import as_args, call_calibration, call_eval
+from hwprune.transforms.nm import bake
 
 __all__ = ["RoundResult", "IterativeResult", "iterative_prune"]
 
@@ -120,18 +121,14 @@ def iterative_prune(
             atomic_write_text(spec, current.last_spec.read_text(encoding="utf-8"))
             call_calibration(finetune_fn, sparse, finetune_args, where=f"round {i}", role="finetune_fn")
             score = call_eval(eval_fn, sparse, eval_args, where=f"round {i}") if eval_fn is not None else None
-            from hwprune.vitis.specfile import plain
-
-            save_state_dict(ckpt, plain(sparse).state_dict())
+            save_state_dict(ckpt, bake(sparse).state_dict())
             rec = {"target": str(target), "macs": _macs(spec), "score": score}
             manifest.add(str(i), rec)
         rounds.append(RoundResult(i, str(target), ckpt, spec, int(rec["macs"]), rec["score"]))
         if i + 1 < len(schedule):
-            from hwprune.vitis.specfile import plain
-
             # the next round ranks channels by the fine-tuned weights; pruned ones are zero, so they go first
             current = IterativeRunner(
-                plain(sparse),
+                bake(sparse),
                 current.inputs,
                 current.hw,
                 name=runner.name,

@@ -22,15 +22,15 @@ from typing import Any
 from torch import nn
 
 from hwprune.errors import PruneConfigError, StaleFileError
+from hwprune.runtime.store import ResultStore
+from hwprune.runtime.userfn import as_args
+from hwprune.train.calibrate import adaptive_bn
 from hwprune.vitis import allocate, specfile
 from hwprune.vitis.base import PruningRunner
-from hwprune.vitis.calibrate import adaptive_bn
 from hwprune.vitis.evaluate import EvalPayload
 from hwprune.vitis.sampling import sample_candidates
 from hwprune.vitis.search import SubnetResult, best_result, read_results, run_search
 from hwprune.vitis.sensitivity import DEFAULT_RATIOS, Sensitivity, run_analysis
-from hwprune.vitis.store import ResultStore
-from hwprune.vitis.userfn import as_args
 
 __all__ = ["get_pruning_runner", "IterativeRunner", "OneStepRunner", "PruningRunner"]
 
@@ -211,7 +211,7 @@ class OneStepRunner(PruningRunner):
         Args:
             gpus: accepted for Vitis compatibility; evaluations run on the runner's backend.
             calibration_fn: ``calibration_fn(model, *calib_args)`` runs a few training batches
-                (e.g. :func:`hwprune.vitis.calibrate.loader_calibration`); BN statistics are reset
+                (e.g. :func:`hwprune.train.calibrate.loader_calibration`); BN statistics are reset
                 before and frozen after. None skips calibration (not recommended).
             calib_args: its extra arguments.
             num_subnet: how many subnets to evaluate (a rerun with more evaluates only the new ones).

@@ -1,7 +1,7 @@
 """One-step search (Vitis ``search``, after EagleEye): sample subnets on the budget, calibrate, score.
 
 Candidates come from :func:`~hwprune.vitis.sampling.sample_candidates` (deterministic per seed), each
-is built as a slim subnet, its batch norms re-estimated (:func:`~hwprune.vitis.calibrate.adaptive_bn`)
+is built as a slim subnet, its batch norms re-estimated (:func:`~hwprune.train.calibrate.adaptive_bn`)
 and scored with the user's eval function. Results are appended to ``.hwprune/<model>.search`` as they
 arrive (record ``"<index>"``: keep, ratios, cost, score), so an interrupted search resumes and a
 finished one is reused; asking for more subnets later evaluates only the new ones.
@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from hwprune.errors import StaleFileError
+from hwprune.runtime.parallel import Backend
+from hwprune.runtime.store import ResultStore
 from hwprune.vitis.evaluate import EvalPayload, EvalTask, evaluate_subnet
-from hwprune.vitis.parallel import Backend
 from hwprune.vitis.sampling import Candidate
-from hwprune.vitis.store import ResultStore
 
 __all__ = ["SubnetResult", "run_search", "read_results", "best_result"]
 

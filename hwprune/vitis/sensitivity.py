@@ -1,6 +1,6 @@
 """Sensitivity analysis (Vitis ``ana``): each channel group pruned alone at ratios 0.1 ... 0.9, scored.
 
-Results go to ``.hwprune/<model>.sens`` (a :class:`~hwprune.vitis.store.ResultStore` of kind
+Results go to ``.hwprune/<model>.sens`` (a :class:`~hwprune.runtime.store.ResultStore` of kind
 ``"sensitivity"``): ``"baseline"`` is the unpruned score, ``"<group key>@<ratio>"`` the score with that
 group alone pruned by that ratio. Each result is written as soon as it is known, so an interrupted
 analysis resumes; a finished one is reused unless ``forced``.
@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from hwprune.errors import StaleFileError
+from hwprune.runtime.parallel import Backend
+from hwprune.runtime.store import ResultStore
 from hwprune.vitis.evaluate import EvalPayload, EvalTask, evaluate_subnet
-from hwprune.vitis.parallel import Backend
 from hwprune.vitis.sampling import kept_count
-from hwprune.vitis.store import ResultStore
 
 __all__ = ["DEFAULT_RATIOS", "Sensitivity", "point_key", "run_analysis"]
 

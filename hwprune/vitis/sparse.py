@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from hwprune.errors import ExcludeError, SparsityConfigError
-from hwprune.transforms.nm import ACT_BLOCK, ActivationSparsity, WeightMask, activation_nm, nm_mask
+from hwprune.transforms.nm import ACT_BLOCK, ActivationSparsity, WeightMask, activation_nm, bake, nm_mask
 
 __all__ = [
     "W_SPARSITIES",
@@ -213,19 +213,8 @@ class SparsePruner:
         return export_sparse_model(model, keep_activation_sparsity)
 
 
-def _own_class(module: nn.Module) -> None:
-    """Give a deep-copied parametrized module a class of its own.
-
-    ``copy.deepcopy`` shares the per-instance class that torch's parametrize injects, and removing a
-    parametrization deletes the property from that class: the original model would lose its weight.
-    """
-    cls = type(module)
-    namespace = {k: v for k, v in cls.__dict__.items() if k not in ("__dict__", "__weakref__")}
-    module.__class__ = type(cls.__name__, cls.__bases__, namespace)
-
-
 def export_sparse_model(model: nn.Module, keep_activation_sparsity: bool = True) -> nn.Module:
-    """Turn a sparse model into plain modules: masks multiplied into the weights, parametrizations gone.
+    """Vitis AI's name for :func:`hwprune.transforms.nm.bake`: masks multiplied into plain weights.
 
     Args:
         model: a model returned by :meth:`SparsePruner.sparse_model` (possibly fine-tuned);
@@ -237,14 +226,4 @@ def export_sparse_model(model: nn.Module, keep_activation_sparsity: bool = True)
     Returns:
         A deep copy whose state_dict has the original keys and zeros where the masks were.
     """
-    out = copy.deepcopy(model)
-    for module in out.modules():
-        if parametrize.is_parametrized(module):
-            _own_class(module)
-            for tensor_name in list(module.parametrizations.keys()):
-                parametrize.remove_parametrizations(module, tensor_name, leave_parametrized=True)
-        if not keep_activation_sparsity:
-            for key, hook in list(module._forward_pre_hooks.items()):
-                if isinstance(hook, ActivationSparsity):
-                    del module._forward_pre_hooks[key]
-    return out
+    return bake(model, keep_activation_sparsity)

@@ -15,13 +15,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from torch import nn
-from torch.nn.utils import parametrize
-
 from hwprune.emit import spec as fe_spec
 from hwprune.errors import PlanMismatchError, SpecError, StaleFileError
 
-__all__ = ["make_spec", "save_spec", "load_spec", "kept_of", "vitis_info", "latest", "plain"]
+__all__ = ["make_spec", "save_spec", "load_spec", "kept_of", "vitis_info", "latest"]
 
 
 def make_spec(view: Any, name: str, indices: Mapping[str, Sequence[int]], *, mode: str, **info: Any) -> dict:
@@ -99,12 +96,3 @@ def latest(workdir: str | os.PathLike) -> Path:
     if not pointer.is_file():
         raise SpecError(f"no {pointer}: run runner.prune(...) first or pass spec_path=")
     return Path(pointer.read_text(encoding="utf-8").strip())
-
-
-def plain(model: nn.Module) -> nn.Module:
-    """``model`` with parametrization masks baked in (a copy), or ``model`` itself if it has none."""
-    if not any(parametrize.is_parametrized(m) for m in model.modules()):
-        return model
-    from hwprune.vitis.sparse import export_sparse_model
-
-    return export_sparse_model(model)

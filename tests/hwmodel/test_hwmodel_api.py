@@ -9,6 +9,7 @@ import pytest
 
 import hwmodel
 from hwmodel.errors import ConfigError, TopologyError
+from hwmodel.reports import write_csv_reports, write_json_report, write_markdown_report
 from hwmodel.reports.csv import BANDWIDTH_HEADER, COMPUTE_HEADER, DETAILED_HEADER
 from hwmodel.reports.model import LayerReport, NetworkReport
 
@@ -95,7 +96,7 @@ def _rows(path):
 
 def test_csv_json_markdown_writers(tmp_path):
     rep = hwmodel.simulate(NET, "systolic-32x32-os")
-    paths = rep.write_csv(tmp_path / "out")
+    paths = write_csv_reports(rep, tmp_path / "out")
     assert [p.name for p in paths] == ["COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv", "DETAILED_ACCESS_REPORT.csv"]
     for path, header in zip(paths, (COMPUTE_HEADER, BANDWIDTH_HEADER, DETAILED_HEADER), strict=True):
         rows = _rows(path)
@@ -103,9 +104,9 @@ def test_csv_json_markdown_writers(tmp_path):
         assert path.read_text().splitlines()[1].endswith(",")
     compute = _rows(paths[0])
     assert [int(r[2]) for r in compute[1:]] == [r.total_cycles for r in rep.layers]
-    js = rep.write_json(tmp_path / "out")
+    js = write_json_report(rep, tmp_path / "out")
     assert len(json.loads(js.read_text())["layers"]) == len(NET)
-    md = rep.write_markdown(tmp_path / "out")
+    md = write_markdown_report(rep, tmp_path / "out")
     text = md.read_text()
     assert "| total cycles |" in text and "conv1" in text
     for png in ("cycles.png", "utilization.png", "stall_share.png"):

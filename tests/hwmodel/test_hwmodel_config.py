@@ -7,7 +7,8 @@ import json
 import pytest
 
 import hwmodel
-from hwmodel.config.loaders import load_config, parse_scalesim_cfg, to_scalesim_cfg
+from hwmodel.config.files import load_config
+from hwmodel.config.loaders import parse_scalesim_cfg, to_scalesim_cfg
 from hwmodel.errors import CapacityError, ConfigError
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from hwmodel.api import estimate
 from hwmodel.cli import main
-from hwmodel.config.loaders import load_config
+from hwmodel.config.files import load_config
 from hwmodel.workloads.topology import read_topology
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

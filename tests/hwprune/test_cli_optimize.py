@@ -9,8 +9,8 @@ import torch
 
 import hwprune
 from hwprune.cli import main
-from hwprune.emit.spec import get_slim_model
 from hwprune.planning.plan import Plan
+from hwprune.pruning import get_slim_model
 
 
 @pytest.fixture()

@@ -10,8 +10,8 @@ import torch
 import hwmodel
 import hwprune
 from hwprune.errors import BudgetError, HardwareError, PlanMismatchError
-from hwprune.planning.apply import bake
 from hwprune.planning.plan import Plan
+from hwprune.transforms.nm import bake
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 import hwprune
-from hwprune.emit.spec import transform
+from hwprune.pruning import transform
+from hwprune.runtime.parallel import shares_memory
 from hwprune.vitis.iterative import iterative_prune
-from hwprune.vitis.parallel import shares_memory
 from hwprune.vitis.sparse import export_sparse_model
 from tests.hwprune import vitis_support as vs
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import hwprune
-from hwprune.vitis.calibrate import loader_calibration
+from hwprune.train.calibrate import loader_calibration
 from hwprune.vitis.sampling import GroupSlot, kept_count, sample_candidates
 from tests.hwprune import vitis_support as vs
 

@@ -1,7 +1,7 @@
 """Evaluate many candidates (subnets, sensitivity points) serially, in local processes or on Ray.
 
 Every backend runs ``fn(payload, task)`` for each task and yields ``(index, result)`` as soon as a
-result is ready, so the caller can store it at once (see :mod:`hwprune.vitis.store`) and a crash
+result is ready, so the caller can store it at once (see :mod:`hwprune.runtime.store`) and a crash
 loses only what was in flight. The payload (model, example inputs, the user's functions and their
 arguments) is sent to each worker once, not with every task.
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from hwprune.errors import StaleFileError
-from hwprune.vitis.store import FORMAT_VERSION, ResultStore, move_aside
+from hwprune.runtime.store import FORMAT_VERSION, ResultStore, move_aside
 
 
 def _store(path, **kw):

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hwprune.vitis.userfn import as_args, call_calibration
+from hwprune.runtime.userfn import as_args, call_calibration
 
 __all__ = ["batchnorm_layers", "reset_bn_stats", "adaptive_bn", "loader_calibration"]
 

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from hwprune.errors import EvalFnError
-from hwprune.vitis.calibrate import adaptive_bn, loader_calibration, reset_bn_stats
-from hwprune.vitis.userfn import as_args, call_eval
+from hwprune.runtime.userfn import as_args, call_eval
+from hwprune.train.calibrate import adaptive_bn, loader_calibration, reset_bn_stats
 
 
 def _net():

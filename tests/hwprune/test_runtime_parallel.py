@@ -9,8 +9,8 @@ import torch
 
 import hwprune
 from hwprune.errors import EvalFnError, PruneConfigError
-from hwprune.vitis.parallel import ProcessBackend, SerialBackend, get_backend
-from hwprune.vitis.userfn import call_eval
+from hwprune.runtime.parallel import ProcessBackend, SerialBackend, get_backend
+from hwprune.runtime.userfn import call_eval
 
 
 def _score(payload, task):
@@ -75,7 +75,7 @@ def test_ray_local_instance(payload, tmp_path):
             dict(get_backend("ray", workers=2).run(_score, payload, [3]))
 
         # a one-step search on Ray: same candidates and scores as in this process
-        from hwprune.vitis.calibrate import loader_calibration
+        from hwprune.train.calibrate import loader_calibration
         from tests.hwprune import vitis_support as vs
 
         def search(backend, path):
