@@ -45,7 +45,8 @@ def _numel(shape: tuple[int, ...] | None) -> int:
 
 
 def _shared(op: Op) -> bool:
-    return "#" in op.name  # a repeated call of a shared module: its parameters are counted once
+    # a repeated call of a shared module (or a functional op reusing a weight): its parameters count once
+    return "#" in op.name or bool(op.attr("shared_weight"))
 
 
 @register("count", OpKind.CONV)
@@ -68,7 +69,15 @@ def _linear(op: Op, g: Graph) -> tuple[int, int]:
 
 @register("count", OpKind.BATCHNORM)
 def _bn(op: Op, g: Graph) -> tuple[int, int]:
-    return 0, 2 * op.attr("num_features") if op.attr("affine") and not _shared(op) else 0
+    # a functional norm's weight/bias are PARAM ops, counted there
+    own = op.attr("affine") and not _shared(op) and not op.attr("functional")
+    return 0, 2 * op.attr("num_features") if own else 0
+
+
+@register("count", OpKind.GROUPNORM)
+def _gn(op: Op, g: Graph) -> tuple[int, int]:
+    own = op.attr("affine") and not _shared(op) and not op.attr("functional")
+    return 0, 2 * op.attr("num_channels") if own else 0
 
 
 @register("count", OpKind.LAYERNORM)
@@ -89,6 +98,8 @@ def _param(op: Op, g: Graph) -> tuple[int, int]:
     src = g.source
     if src is None:
         return 0, _numel(g.value(op.output).shape)
+    if op.attr("weight_of"):  # a functional conv/linear weight: counted by that op, at its pruned size
+        return 0, 0
     obj = src.gm
     for part in op.target.split("."):
         obj = getattr(obj, part)
@@ -103,6 +114,7 @@ def _module_params(op: Op, g: Graph) -> tuple[int, int]:
 
 @register("count", OpKind.INPUT, OpKind.OUTPUT, OpKind.POOL, OpKind.ADAPTIVE_POOL, OpKind.RESAMPLE,
           OpKind.ADD, OpKind.MUL, OpKind.CAT, OpKind.SPLIT, OpKind.GETITEM, OpKind.FLATTEN, OpKind.RESHAPE,
+          OpKind.EXPAND,
           OpKind.PERMUTE, OpKind.REDUCE, OpKind.SOFTMAX, OpKind.SIZE)
 def _free(op: Op, g: Graph) -> tuple[int, int]:
     return 0, 0

@@ -5,6 +5,8 @@ Every rule either proves how channels move through an op or pins them with a rea
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from hwprune.analysis.flow import Chan, FlowCtx
@@ -38,6 +40,11 @@ def _param(op: Op, ctx: FlowCtx) -> None:
     shape = ctx.shape(op.output)
     if not shape:
         return
+    if op.attr("weight_of"):  # the weight of functional convs/linears: its rows are their output channels
+        ids = ctx.fresh(shape[0])
+        ctx.set(op.output, Chan((0,), ids))
+        ctx.slot(op, "param", 0, ids)
+        return
     big = [d for d, s in enumerate(shape) if s > 1]
     if len(big) == 1:
         d = big[0]
@@ -53,8 +60,9 @@ def _size(op: Op, ctx: FlowCtx) -> None:
 
 @register("flow", OpKind.OPAQUE)
 def _opaque(op: Op, ctx: FlowCtx) -> None:
+    why = f": {op.attr('why')}" if op.attr("why") else ""
     for v in op.inputs:
-        ctx.pin_value(op, v, f"channels cannot flow through opaque op {op.name!r} ({op.target})")
+        ctx.pin_value(op, v, f"channels cannot flow through opaque op {op.name!r} ({op.target}{why})")
 
 
 @register("flow", OpKind.CONV)
@@ -77,6 +85,8 @@ def _conv(op: Op, ctx: FlowCtx) -> None:
             ctx.union(rows[:1], rows[1:])
     ctx.slot(op, "out", 0, out)
     ctx.set(op.output, Chan((1,), out))
+    if op.attr("weight_param"):
+        _functional_params(op, ctx, out, in_ids)
 
 
 @register("flow", OpKind.LINEAR)
@@ -89,16 +99,62 @@ def _linear(op: Op, ctx: FlowCtx) -> None:
     out = ctx.fresh(op.attr("out_features"))
     ctx.slot(op, "out", 0, out)
     ctx.set(op.output, Chan((rank - 1,), out))
+    if op.attr("weight_param"):
+        _functional_params(op, ctx, out, in_ids)
+
+
+def _functional_params(op: Op, ctx: FlowCtx, out: np.ndarray, in_ids: np.ndarray | None) -> None:
+    """F.conv*/F.linear: the weight (rows) and the bias must carry the op's output channels."""
+    for v in ctx.tensor_inputs(op)[1:]:
+        c = ctx.chan(v)
+        if c is not None and c.dims == (0,) and c.ids.shape == out.shape:
+            ctx.union(c.ids, out)
+        else:
+            reason = f"{op.name}: its weight or bias {v!r} is not a tensor whose rows follow its output channels"
+            ctx.pin(op, out, reason)
+            ctx.pin_value(op, v, reason)
+    if in_ids is not None and not op.attr("weight_direct"):
+        ctx.mix(op, Chan((0,), in_ids), f"{op.name} computes its weight from {op.attr('weight_param')!r} over its "
+                f"input channels (weight standardisation): pruning them changes the weight")
+
+
+def _norm_params(op: Op, ctx: FlowCtx, ids: np.ndarray | None) -> None:
+    """Per-channel tensors of a norm: a module's are sliced with the op, a functional op's are PARAM ops."""
+    params = ctx.tensor_inputs(op)[1:]
+    if not op.attr("functional"):
+        if ids is not None:
+            ctx.slot(op, "param", 0, ids)
+        return
+    for p in params:
+        c = ctx.chan(p)
+        if ids is not None and c is not None and c.dims == (0,) and c.ids.shape == ids.shape:
+            ctx.union(c.ids, ids)
+        else:
+            reason = f"{op.name}: its per-channel argument {p!r} does not follow the channels it normalises"
+            ctx.pin_value(op, p, reason)
+            if ids is not None:
+                ctx.pin(op, ids, reason)
 
 
 @register("flow", OpKind.BATCHNORM)
 def _batchnorm(op: Op, ctx: FlowCtx) -> None:
     x = ctx.first_input(op)
     ids = ctx.ids_along(op, x, 1) if x else None
-    if ids is None:
-        return
-    ctx.slot(op, "param", 0, ids)
-    ctx.set(op.output, ctx.chan(x))
+    _norm_params(op, ctx, ids)
+    if ids is not None:
+        ctx.set(op.output, ctx.chan(x))
+
+
+@register("flow", OpKind.GROUPNORM)
+def _groupnorm(op: Op, ctx: FlowCtx) -> None:
+    x = ctx.first_input(op)
+    ids = ctx.ids_along(op, x, 1) if x else None
+    if ids is not None:
+        rows = ids.reshape(op.attr("num_groups"), -1)
+        # a member is a whole group of channels: the statistics of the groups kept do not change
+        ctx.union(rows[:, :1], rows[:, 1:])
+        ctx.set(op.output, ctx.chan(x))
+    _norm_params(op, ctx, ids)
 
 
 @register("flow", OpKind.LAYERNORM)
@@ -199,12 +255,33 @@ def _reduce(op: Op, ctx: FlowCtx) -> None:
         return
     dims = op.attr("dims")
     if any(d in dims for d in c.dims):
-        ctx.pin(op, c, f"{op.name} reduces over channels ({op.attr('type')})")
+        if all(d in dims for d in c.dims) and _STATISTIC.search(str(op.attr("type"))):
+            # a statistic over channels (GRN's mean of norms): prunable, the slim model differs until fine-tuned
+            ctx.mix(op, c, f"{op.name} takes a statistic over channels ({op.attr('type')}): pruning changes it")
+        else:
+            ctx.pin(op, c, f"{op.name} reduces over channels ({op.attr('type')})")
         return
     if op.attr("keepdim"):
         ctx.set(op.output, c)
     else:
         ctx.set(op.output, Chan(tuple(d - sum(1 for r in dims if r < d) for d in c.dims), c.ids, c.axis))
+
+
+_STATISTIC = re.compile(r"(^|\.)(mean|norm|vector_norm|std|var)$")
+
+
+@register("flow", OpKind.EXPAND)
+def _expand(op: Op, ctx: FlowCtx) -> None:
+    x = ctx.first_input(op)  # expand_as's second tensor only gives the shape
+    c = ctx.chan(x) if x else None
+    if c is None:
+        return
+    xs, ys = ctx.shape(x), ctx.shape(op.output)
+    shift = len(ys) - len(xs)
+    if shift < 0 or any(ys[d + shift] != xs[d] for d in c.dims):
+        ctx.pin(op, c, f"{op.name} ({op.attr('type')}) enlarges the dims that carry channels")
+        return
+    ctx.set(op.output, Chan(tuple(d + shift for d in c.dims), c.ids, c.axis))
 
 
 @register("flow", OpKind.SOFTMAX)

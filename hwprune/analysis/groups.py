@@ -13,11 +13,14 @@ Rules (each proven by the flow handlers, never guessed):
   multiples of ``groups`` channels and stays a valid grouped conv (``granularity`` = groups);
 * channel shuffle (view -> transpose -> view): followed element by element; the channels that the view
   puts side by side are tied, so shuffled layouts stay rectangular;
-* LayerNorm over channels (ConvNeXt): prunes with the group but marks it ``exact=False``;
+* LayerNorm over channels (ConvNeXt), a mean/norm over channels (GRN), a weight standardised over input
+  channels: prunes with the group but marks it ``exact=False``;
+* GroupNorm: a member is a whole group of channels (``granularity`` = channels per group);
+* functional norms/convs/linears: their parameters (PARAM ops) are sliced with the group;
 * layer scale / any parameter broadcast along channels: sliced with the group.
 
 Pinned (not prunable, with the reason): model inputs and outputs, opaque ops (unknown functions, leaf
-modules, GroupNorm, ConvTranspose, ...), reductions or softmax over channels, integer indexing of a
+modules, with the reason), other reductions or softmax over channels, integer indexing of a
 channel, reshapes that mix channels with other dims in a way that cannot be tracked, and excludes.
 """
 

@@ -54,6 +54,12 @@ def criteria() -> tuple[str, ...]:
 
 def _weight(inp: ImportanceInputs, op_name: str, attr: str = "weight") -> tuple[torch.Tensor, str] | None:
     op = inp.graph.op(op_name)
+    if attr == "weight" and op.attr("weight_param"):  # F.conv*/F.linear: the parameter its weight comes from
+        target = op.attr("weight_param")
+        obj = inp.model
+        for part in target.split("."):
+            obj = getattr(obj, part, None)
+        return (obj, target) if isinstance(obj, torch.Tensor) else None
     try:
         m = inp.model.get_submodule(op.target)
     except AttributeError:

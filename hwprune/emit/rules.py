@@ -83,19 +83,53 @@ register("emit", OpKind.INPUT, OpKind.OUTPUT, OpKind.SIZE, OpKind.OPAQUE, OpKind
          OpKind.REDUCE, OpKind.SOFTMAX, OpKind.FLATTEN)(_nothing)
 
 
+def _set_arg(node: fx.Node, index: int, name: str, value: Any) -> None:
+    """Set argument ``name`` (positional ``index``) of a copied call node."""
+    if len(node.args) > index:
+        args = list(node.args)
+        args[index] = value
+        node.args = tuple(args)
+    else:
+        node.kwargs = {**node.kwargs, name: value}
+
+
+def _functional_weight(op: Op, ctx: EmitCtx, rows: torch.Tensor | None, cols: torch.Tensor | None) -> None:
+    """F.conv*/F.linear: slice the parameter the weight is read (or computed) from, on both dims."""
+    target = op.attr("weight_param")
+    w0 = get_attr(ctx.src, target)
+    new = _slice2(w0, rows, cols)
+    ctx.root[target] = nn.Parameter(new, requires_grad=w0.requires_grad) if isinstance(w0, nn.Parameter) else new
+
+
+def _functional_groups(node: fx.Node) -> int:
+    if "groups" in node.kwargs:
+        return int(node.kwargs["groups"])
+    return int(node.args[6]) if len(node.args) > 6 else 1
+
+
 @register("emit", OpKind.CONV)
 def _conv(op: Op, ctx: EmitCtx) -> None:
     if op.target in ctx.root:
         return
-    m = ctx.src.get_submodule(op.target)
+    functional = bool(op.attr("weight_param"))
     s_in, s_out = ctx.sel(op.inputs[0]), ctx.sel(op.output)
     out_idx = s_out[1] if s_out else None
     in_idx = s_in[1] if s_in else None
-    g, cin_old = m.groups, m.in_channels
+    if functional:
+        g = _functional_groups(ctx.graph.source.nodes[op.node])
+        cin_old = get_attr(ctx.src, op.attr("weight_param")).shape[1] * g
+    else:
+        m = ctx.src.get_submodule(op.target)
+        g, cin_old = m.groups, m.in_channels
     cpg = cin_old // g
     w_in = None
     if in_idx is not None and cpg > 1:
         w_in = in_idx[in_idx < cpg] if g > 1 else in_idx  # grouped: the same positions in every group
+    if functional:
+        _functional_weight(op, ctx, out_idx, w_in)
+        if op.attr("groups") != g:
+            _set_arg(ctx.nodes[op.node], 6, "groups", op.attr("groups"))
+        return
     w = _slice2(m.weight, out_idx, w_in)
     cin = op.attr("in_channels")
     groups = op.attr("groups")
@@ -107,9 +141,12 @@ def _conv(op: Op, ctx: EmitCtx) -> None:
 def _linear(op: Op, ctx: EmitCtx) -> None:
     if op.target in ctx.root:
         return
-    m = ctx.src.get_submodule(op.target)
     s_in, s_out = ctx.sel(op.inputs[0]), ctx.sel(op.output)
     out_idx = s_out[1] if s_out else None
+    if op.attr("weight_param"):
+        _functional_weight(op, ctx, out_idx, s_in[1] if s_in else None)
+        return
+    m = ctx.src.get_submodule(op.target)
     w = _slice2(m.weight, out_idx, s_in[1] if s_in else None)
     ctx.root[op.target] = _rebuild(m, {"weight": w, "bias": _slice(m.bias, 0, out_idx)},
                                    in_features=op.attr("in_features"), out_features=op.attr("out_features"))
@@ -117,7 +154,7 @@ def _linear(op: Op, ctx: EmitCtx) -> None:
 
 @register("emit", OpKind.BATCHNORM)
 def _batchnorm(op: Op, ctx: EmitCtx) -> None:
-    if op.target in ctx.root:
+    if op.target in ctx.root or op.attr("functional"):  # functional: its tensors are PARAM ops
         return
     m = ctx.src.get_submodule(op.target)
     s = ctx.sel(op.output)
@@ -125,6 +162,20 @@ def _batchnorm(op: Op, ctx: EmitCtx) -> None:
     names = ("weight", "bias", "running_mean", "running_var")
     ctx.root[op.target] = _rebuild(m, {n: _slice(getattr(m, n), 0, idx) for n in names},
                                    num_features=op.attr("num_features"))
+
+
+@register("emit", OpKind.GROUPNORM)
+def _groupnorm(op: Op, ctx: EmitCtx) -> None:
+    if op.attr("functional"):
+        _set_arg(ctx.nodes[op.node], 1, "num_groups", op.attr("num_groups"))
+        return
+    if op.target in ctx.root:
+        return
+    m = ctx.src.get_submodule(op.target)
+    s = ctx.sel(op.output)
+    idx = s[1] if s else None
+    ctx.root[op.target] = _rebuild(m, {"weight": _slice(m.weight, 0, idx), "bias": _slice(m.bias, 0, idx)},
+                                   num_channels=op.attr("num_channels"), num_groups=op.attr("num_groups"))
 
 
 @register("emit", OpKind.LAYERNORM)
@@ -169,21 +220,30 @@ def get_attr(gm: nn.Module, target: str) -> Any:
 
 @register("emit", OpKind.RESHAPE)
 def _reshape(op: Op, ctx: EmitCtx) -> None:
-    if ctx.sel(op.output) is None:
-        return
-    node = ctx.nodes[op.node]
-    new_shape = ctx.graph.value(op.output).shape
+    if ctx.sel(op.output) is not None:
+        _rewrite_sizes(ctx.nodes[op.node], ctx.graph.value(op.output).shape, "shape")
+
+
+@register("emit", OpKind.EXPAND)
+def _expand(op: Op, ctx: EmitCtx) -> None:
+    # expand/broadcast_to take target sizes (rewritten); repeat takes counts and expand_as a tensor (kept)
+    if ctx.sel(op.output) is not None and op.attr("type") in ("expand", "broadcast_to"):
+        _rewrite_sizes(ctx.nodes[op.node], ctx.graph.value(op.output).shape, "size")
+
+
+def _rewrite_sizes(node: fx.Node, new_shape: tuple[int, ...], keyword: str) -> None:
+    """Literal target sizes of a view/reshape/expand call that no longer match the pruned shape."""
     args = list(node.args)
     flat = args[1] if len(args) == 2 and isinstance(args[1], (tuple, list)) else args[1:]
-    if "shape" in node.kwargs:
-        flat = node.kwargs["shape"]
+    if keyword in node.kwargs:
+        flat = node.kwargs[keyword]
     fixed = []
     for i, a in enumerate(flat):
         if isinstance(a, int) and a != -1 and i < len(new_shape) and a != new_shape[i]:
             a = new_shape[i]
         fixed.append(a)
-    if "shape" in node.kwargs:
-        node.kwargs = {**node.kwargs, "shape": tuple(fixed)}
+    if keyword in node.kwargs:
+        node.kwargs = {**node.kwargs, keyword: tuple(fixed)}
     elif len(args) == 2 and isinstance(args[1], (tuple, list)):
         node.args = (args[0], tuple(fixed))
     else:

@@ -15,12 +15,15 @@ import torch.nn.functional as F
 from torch import fx, nn
 from torch.nn.utils import parametrize
 
+from hwprune.frontend import functional as fn
 from hwprune.ir.kinds import OpKind
 
 __all__ = ["classify"]
 
 Attrs = dict[str, Any]
+Shapes = dict[str, Any]
 _Extract = Callable[[fx.Node, Any, int], Attrs]
+_FExtract = Callable[[fx.Node, int, Shapes], Attrs]
 
 
 def _pair(v: Any) -> Any:
@@ -43,6 +46,10 @@ def _linear(node: fx.Node, m: Any, rank: int) -> Attrs:
 def _bn(node: fx.Node, m: Any, rank: int) -> Attrs:
     return {"num_features": m.num_features, "affine": m.affine, "eps": m.eps,
             "track_running_stats": m.track_running_stats}
+
+
+def _gn(node: fx.Node, m: Any, rank: int) -> Attrs:
+    return {"num_channels": m.num_channels, "num_groups": m.num_groups, "affine": m.affine, "eps": m.eps}
 
 
 def _ln(node: fx.Node, m: Any, rank: int) -> Attrs:
@@ -83,9 +90,10 @@ _MODULES: list[tuple[tuple[type, ...], OpKind, _Extract]] = [
     ((nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm, nn.InstanceNorm1d, nn.InstanceNorm2d,
       nn.InstanceNorm3d), OpKind.BATCHNORM, _bn),
     ((nn.LayerNorm,), OpKind.LAYERNORM, _ln),
+    ((nn.GroupNorm,), OpKind.GROUPNORM, _gn),
     ((nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.Tanh, nn.LeakyReLU,
       nn.ELU, nn.Mish, nn.Softplus, nn.Dropout, nn.Dropout2d, nn.Dropout1d, nn.Dropout3d, nn.AlphaDropout,
-      nn.Identity, nn.Hardtanh), OpKind.ACT, _act_mod),
+      nn.FeatureAlphaDropout, nn.Identity, nn.Hardtanh), OpKind.ACT, _act_mod),
     ((nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d), OpKind.POOL, _pool),
     ((nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d, nn.AdaptiveMaxPool1d,
       nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d), OpKind.ADAPTIVE_POOL, _adaptive),
@@ -111,23 +119,23 @@ def _dims(value: Any, rank: int) -> tuple[int, ...] | None:
     return tuple(int(d) % rank for d in value)
 
 
-def _f_act(node: fx.Node, rank: int) -> Attrs:
+def _f_act(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     return {"type": _name(node.target)}
 
 
-def _f_dim(default: int | None) -> Callable[[fx.Node, int], Attrs]:
-    def extract(node: fx.Node, rank: int) -> Attrs:
+def _f_dim(default: int | None) -> _FExtract:
+    def extract(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
         d = _arg(node, 1, "dim", default)
         return {"dim": None if d is None else int(d) % max(rank, 1)}
 
     return extract
 
 
-def _f_cat(node: fx.Node, rank: int) -> Attrs:
+def _f_cat(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     return {"dim": int(_arg(node, 1, "dim", 0))}  # normalised by the caller from the output rank
 
 
-def _f_split(node: fx.Node, rank: int) -> Attrs:
+def _f_split(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     arg1 = _arg(node, 1, "split_size_or_sections", None)
     if arg1 is None:
         arg1 = _arg(node, 1, "chunks", _arg(node, 1, "split_size", None))
@@ -148,17 +156,17 @@ def _index_item(item: Any) -> tuple:
     raise ValueError("dynamic index")
 
 
-def _f_getitem(node: fx.Node, rank: int) -> Attrs:
+def _f_getitem(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     index = node.args[1]
     items = index if isinstance(index, tuple) else (index,)
     return {"index": tuple(_index_item(i) for i in items), "tuple_index": isinstance(index, tuple)}
 
 
-def _f_flatten(node: fx.Node, rank: int) -> Attrs:
+def _f_flatten(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     return {"start_dim": int(_arg(node, 1, "start_dim", 0)) % rank, "end_dim": int(_arg(node, 2, "end_dim", -1)) % rank}
 
 
-def _f_permute(node: fx.Node, rank: int) -> Attrs:
+def _f_permute(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     name = _name(node.target)
     if "transpose" in name or name.endswith("swapaxes"):
         d0, d1 = int(_arg(node, 1, "dim0")) % rank, int(_arg(node, 2, "dim1")) % rank
@@ -169,45 +177,56 @@ def _f_permute(node: fx.Node, rank: int) -> Attrs:
     return {"perm": tuple(int(d) % rank for d in dims)}
 
 
-def _f_reduce(node: fx.Node, rank: int) -> Attrs:
+def _f_reduce(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     dims = _arg(node, 1, "dim", None)
     keepdim = bool(_arg(node, 2, "keepdim", False))
     return {"dims": _dims(dims, rank) if dims is not None else tuple(range(rank)), "keepdim": keepdim,
             "type": _name(node.target)}
 
 
-def _f_pool(node: fx.Node, rank: int) -> Attrs:
+def _f_pool(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     return {"type": _name(node.target), "kernel_size": _pair(_arg(node, 1, "kernel_size")),
             "stride": _pair(_arg(node, 2, "stride")), "padding": _pair(_arg(node, 3, "padding", 0))}
 
 
-def _f_adaptive(node: fx.Node, rank: int) -> Attrs:
+def _f_adaptive(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     return {"type": _name(node.target), "output_size": _pair(_arg(node, 1, "output_size"))}
 
 
-def _f_layer_norm(node: fx.Node, rank: int) -> Attrs:
+def _f_layer_norm(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     return {"normalized_shape": tuple(_arg(node, 1, "normalized_shape")), "eps": _arg(node, 4, "eps", 1e-5),
             "affine": _arg(node, 2, "weight") is not None}
 
 
-def _f_resample(node: fx.Node, rank: int) -> Attrs:
+def _f_resample(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     return {"type": _name(node.target)}
 
 
-def _f_pad(node: fx.Node, rank: int) -> Attrs:
+def _f_pad(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     pad = _arg(node, 1, "pad")
     if not isinstance(pad, (list, tuple)) or len(pad) > 2 * (rank - 2):
         raise ValueError("padding reaches the channel dim")
     return {"type": "pad", "pad": tuple(pad)}
 
 
+# unary elementwise (an extra tensor argument, e.g. a tensor exponent, is pinned by the flow rule);
+# dropout variants zero elements, whole channels or whole samples: channels stay where they are
 _ACT_FUNCS = {F.relu, F.relu6, F.gelu, F.silu, F.hardswish, F.hardsigmoid, F.sigmoid, F.tanh, F.leaky_relu,
-              F.elu, F.mish, F.softplus, F.dropout, F.dropout2d, F.hardtanh, torch.relu, torch.sigmoid,
-              torch.tanh, torch.nn.functional.relu_, torch.clone, torch.neg, torch.exp, torch.abs, torch.sqrt,
-              operator.neg}
+              F.elu, F.mish, F.softplus, F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout,
+              F.feature_alpha_dropout, torch.dropout, F.hardtanh, torch.relu, torch.sigmoid, torch.tanh,
+              torch.nn.functional.relu_, torch.clone, torch.neg, torch.exp, torch.abs, torch.sqrt, torch.rsqrt,
+              torch.square, torch.pow, torch.clamp, torch.clip, torch.erf, torch.reciprocal, torch.log,
+              operator.neg, operator.pow}
 _ACT_METHODS = {"relu", "relu_", "sigmoid", "sigmoid_", "tanh", "contiguous", "clone", "float", "double",
-                "half", "to", "type_as", "detach", "neg", "exp", "abs", "sqrt", "hardswish"}
-_FUNCS: dict[Any, tuple[OpKind, Callable[[fx.Node, int], Attrs]]] = {
+                "half", "to", "type_as", "detach", "neg", "exp", "abs", "sqrt", "hardswish", "rsqrt", "square",
+                "pow", "clamp", "clamp_", "clamp_min", "clamp_max", "clip", "erf", "reciprocal", "log", "tanh_",
+                "relu6", "silu", "gelu"}
+# functions of optional packages, matched by qualified name (hwprune never imports them)
+_NAMED_FUNCS: dict[str, tuple[OpKind, Callable[..., Attrs]]] = {
+    # per-sample (row) or whole-batch scaling: channel-wise identity
+    "torchvision.ops.stochastic_depth.stochastic_depth": (OpKind.ACT, _f_act),
+}
+_FUNCS: dict[Any, tuple[OpKind, _FExtract]] = {
     **dict.fromkeys(_ACT_FUNCS, (OpKind.ACT, _f_act)),
     operator.add: (OpKind.ADD, _f_act), operator.iadd: (OpKind.ADD, _f_act), torch.add: (OpKind.ADD, _f_act),
     operator.sub: (OpKind.ADD, _f_act), torch.sub: (OpKind.ADD, _f_act),
@@ -227,12 +246,21 @@ _FUNCS: dict[Any, tuple[OpKind, Callable[[fx.Node, int], Attrs]]] = {
     F.adaptive_max_pool2d: (OpKind.ADAPTIVE_POOL, _f_adaptive),
     F.adaptive_avg_pool1d: (OpKind.ADAPTIVE_POOL, _f_adaptive),
     F.layer_norm: (OpKind.LAYERNORM, _f_layer_norm),
+    F.batch_norm: (OpKind.BATCHNORM, fn.f_batch_norm), torch.batch_norm: (OpKind.BATCHNORM, fn.f_batch_norm),
+    F.instance_norm: (OpKind.BATCHNORM, fn.f_instance_norm),
+    F.group_norm: (OpKind.GROUPNORM, fn.f_group_norm),
+    F.linear: (OpKind.LINEAR, fn.f_linear), torch._C._nn.linear: (OpKind.LINEAR, fn.f_linear),
+    F.conv1d: (OpKind.CONV, fn.f_conv), F.conv2d: (OpKind.CONV, fn.f_conv), F.conv3d: (OpKind.CONV, fn.f_conv),
+    torch.addcmul: (OpKind.MUL, _f_act), torch.addcdiv: (OpKind.MUL, _f_act),
+    torch.norm: (OpKind.REDUCE, fn.f_norm), torch.linalg.vector_norm: (OpKind.REDUCE, fn.f_norm),
+    torch.std: (OpKind.REDUCE, fn.f_stat), torch.var: (OpKind.REDUCE, fn.f_stat),
+    torch.broadcast_to: (OpKind.EXPAND, fn.f_expand),
     F.softmax: (OpKind.SOFTMAX, _f_dim(None)), torch.softmax: (OpKind.SOFTMAX, _f_dim(None)),
     F.log_softmax: (OpKind.SOFTMAX, _f_dim(None)),
     F.interpolate: (OpKind.RESAMPLE, _f_resample),
     F.pad: (OpKind.RESAMPLE, _f_pad),
 }
-_METHODS: dict[str, tuple[OpKind, Callable[[fx.Node, int], Attrs]]] = {
+_METHODS: dict[str, tuple[OpKind, _FExtract]] = {
     **dict.fromkeys(_ACT_METHODS, (OpKind.ACT, _f_act)),
     "add": (OpKind.ADD, _f_act), "add_": (OpKind.ADD, _f_act), "sub": (OpKind.ADD, _f_act),
     "mul": (OpKind.MUL, _f_act), "mul_": (OpKind.MUL, _f_act), "div": (OpKind.MUL, _f_act),
@@ -242,6 +270,11 @@ _METHODS: dict[str, tuple[OpKind, Callable[[fx.Node, int], Attrs]]] = {
     "permute": (OpKind.PERMUTE, _f_permute), "transpose": (OpKind.PERMUTE, _f_permute),
     "mean": (OpKind.REDUCE, _f_reduce), "sum": (OpKind.REDUCE, _f_reduce), "amax": (OpKind.REDUCE, _f_reduce),
     "softmax": (OpKind.SOFTMAX, _f_dim(None)),
+    "addcmul": (OpKind.MUL, _f_act), "addcdiv": (OpKind.MUL, _f_act),
+    "reshape_as": (OpKind.RESHAPE, _f_act), "view_as": (OpKind.RESHAPE, _f_act),
+    "norm": (OpKind.REDUCE, fn.f_norm), "std": (OpKind.REDUCE, fn.f_stat), "var": (OpKind.REDUCE, fn.f_stat),
+    "expand": (OpKind.EXPAND, fn.f_expand), "expand_as": (OpKind.EXPAND, fn.f_expand),
+    "repeat": (OpKind.EXPAND, fn.f_expand), "broadcast_to": (OpKind.EXPAND, fn.f_expand),
 }
 
 
@@ -291,7 +324,8 @@ def classify(node: fx.Node, gm: fx.GraphModule, shapes: dict[str, Any], out_is_t
                 return kind, str(node.target), extract(node, m, rank)
         if isinstance(m, nn.PReLU) and m.num_parameters == 1:
             return OpKind.ACT, str(node.target), {"type": "PReLU"}
-        return OpKind.OPAQUE, str(node.target), {"type": type(m).__name__}
+        return OpKind.OPAQUE, str(node.target), {"type": type(m).__name__,
+                                                 "why": f"no rule for module type {type(m).__name__}"}
     if not out_is_tensor:
         return OpKind.SIZE, _name(node.target), {}
     table = _METHODS if node.op == "call_method" else _FUNCS
@@ -299,11 +333,16 @@ def classify(node: fx.Node, gm: fx.GraphModule, shapes: dict[str, Any], out_is_t
         entry = table.get(node.target)
     except TypeError:  # unhashable target
         entry = None
+    if entry is None and node.op == "call_function":
+        entry = _NAMED_FUNCS.get(_name(node.target))
     if entry is None:
-        return OpKind.OPAQUE, _name(node.target), {}
+        readable = _name(node.target).replace("_VariableFunctionsClass.", "")
+        return OpKind.OPAQUE, _name(node.target), {"why": f"no rule for {readable}"}
     kind, extract = entry
     try:
-        attrs = extract(node, rank)
+        attrs = extract(node, rank, shapes)
+    except fn.Unsupported as e:
+        return OpKind.OPAQUE, _name(node.target), {"why": str(e)}
     except (ValueError, TypeError):  # a literal we cannot read (e.g. a dynamic index): do not guess
         return OpKind.OPAQUE, _name(node.target), {"why": "arguments are not literals"}
     return kind, _name(node.target), attrs

@@ -11,6 +11,7 @@ import copy
 import os
 import traceback
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -246,7 +247,23 @@ def _lower(gm: fx.GraphModule, meta: dict[str, dict[str, Any]], leaves: tuple[st
                       node.name))
     example = tuple((tuple(t.shape), str(t.dtype).replace("torch.", "")) for t in inputs)
     source = GraphSource(gm, leaves, example, model_class)
-    return Graph(tuple(ops), tuple(values), tuple(graph_inputs), tuple(graph_outputs), source=source)
+    return Graph(_mark_weights(ops), tuple(values), tuple(graph_inputs), tuple(graph_outputs), source=source)
+
+
+def _mark_weights(ops: list[Op]) -> tuple[Op, ...]:
+    """Tag the parameters functional convs/linears take their weight from (``weight_of``: the first such op)."""
+    owner: dict[str, str] = {}
+    for op in ops:
+        if op.kind in (OpKind.CONV, OpKind.LINEAR) and op.attr("weight_param"):
+            owner.setdefault(op.attr("weight_param"), op.name)
+    out = []
+    for op in ops:
+        if op.kind is OpKind.PARAM and op.target in owner:
+            op = replace(op, attrs=tuple(sorted((*op.attrs, ("weight_of", owner[op.target])))))
+        elif op.attr("weight_param") and owner[op.attr("weight_param")] != op.name:  # counted once, by the first
+            op = replace(op, attrs=tuple(sorted((*op.attrs, ("shared_weight", True)))))
+        out.append(op)
+    return tuple(out)
 
 
 def _flat_nodes(obj: Any) -> list[fx.Node]:

@@ -13,10 +13,11 @@ class OpKind(str, enum.Enum):
     INPUT = "input"  # a model input (fx placeholder)
     OUTPUT = "output"  # the model output
     PARAM = "param"  # a parameter or buffer read directly (fx get_attr), e.g. a layer-scale vector
-    CONV = "conv"  # nn.Conv1d/2d/3d (dense, grouped or depthwise)
-    LINEAR = "linear"  # nn.Linear / F.linear with a module
+    CONV = "conv"  # nn.Conv1d/2d/3d / F.conv* on a parameter (dense, grouped or depthwise)
+    LINEAR = "linear"  # nn.Linear / F.linear on a parameter
     BATCHNORM = "batchnorm"  # per-channel normalisation (BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d)
     LAYERNORM = "layernorm"  # normalisation over trailing dims (nn.LayerNorm / F.layer_norm)
+    GROUPNORM = "groupnorm"  # normalisation over groups of channels (nn.GroupNorm / F.group_norm)
     ACT = "act"  # unary elementwise: activations, dropout, identity, casts, clone
     POOL = "pool"  # spatial max/avg pooling with a window
     ADAPTIVE_POOL = "adaptive_pool"  # adaptive (e.g. global) average/max pooling
@@ -28,6 +29,7 @@ class OpKind(str, enum.Enum):
     GETITEM = "getitem"  # item of a tuple, or basic slicing of a tensor
     FLATTEN = "flatten"  # torch.flatten / nn.Flatten
     RESHAPE = "reshape"  # view / reshape / unflatten
+    EXPAND = "expand"  # expand / expand_as / broadcast_to / repeat: larger along non-channel dims
     PERMUTE = "permute"  # permute / transpose
     REDUCE = "reduce"  # mean / sum / amax ... over dims
     SOFTMAX = "softmax"  # softmax / log_softmax over a dim

@@ -54,6 +54,21 @@ def _bn(op: Op, g: Graph) -> str | None:
     return None
 
 
+@_check(OpKind.GROUPNORM)
+def _gn(op: Op, g: Graph) -> str | None:
+    x, y = _shape(g, op.inputs[0]), _shape(g, op.output)
+    c, groups = op.attr("num_channels"), op.attr("num_groups")
+    if x != y or x[1] != c or c % groups:
+        return f"shape {x}->{y} with num_channels={c}, num_groups={groups}"
+    return None
+
+
+@_check(OpKind.EXPAND)
+def _expand(op: Op, g: Graph) -> str | None:
+    x, y = _shape(g, op.inputs[0]), _shape(g, op.output)
+    return None if len(y) >= len(x) else f"expand {x}->{y} drops dims"
+
+
 @_check(OpKind.ACT, OpKind.LAYERNORM, OpKind.SOFTMAX)
 def _same(op: Op, g: Graph) -> str | None:
     x, y = _shape(g, op.inputs[0]), _shape(g, op.output)

@@ -48,10 +48,11 @@ _Handler = Callable[[Op, Graph], Lowered | None]
 LOWERING: dict[OpKind, _Handler] = {}
 
 # kinds that cost no accelerator time: fused into the previous conv, or pure data layout
+# (EXPAND is a broadcast view: the elementwise op that reads it is priced at its full output size)
 FREE_KINDS = frozenset({
     OpKind.INPUT, OpKind.OUTPUT, OpKind.PARAM, OpKind.BATCHNORM, OpKind.ACT, OpKind.FLATTEN,
     OpKind.RESHAPE, OpKind.PERMUTE, OpKind.GETITEM, OpKind.SPLIT, OpKind.SIZE, OpKind.SOFTMAX,
-    OpKind.OPAQUE, OpKind.RESAMPLE,
+    OpKind.OPAQUE, OpKind.RESAMPLE, OpKind.EXPAND,
 })
 
 
@@ -227,6 +228,17 @@ def _layernorm(op: Op, graph: Graph) -> Lowered | None:
     # a normalisation is two elementwise passes on the ALU (statistics, then scale and shift)
     layer = Layer(op.name, LayerKind.ELTWISE_MUL, h, w, c, c, num_inputs=2)
     return Lowered(op.name, layer, op.output, len(y) - 1, op.output, len(y) - 1, tied=True)
+
+
+@handles(OpKind.GROUPNORM)
+def _groupnorm(op: Op, graph: Graph) -> Lowered | None:
+    y = _shape(graph, op.output)
+    if len(y) < 3:
+        return None
+    h, w = _spatial(y)
+    # not foldable into the conv (its statistics depend on the input): two ALU passes, as LayerNorm
+    layer = Layer(op.name, LayerKind.ELTWISE_MUL, h, w, y[1], y[1], num_inputs=2)
+    return Lowered(op.name, layer, op.output, 1, op.output, 1, tied=True)
 
 
 @handles(OpKind.CAT)

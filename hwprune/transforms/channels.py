@@ -128,6 +128,9 @@ def _update_attrs(op: Op, values: Mapping[str, Value]) -> Op:
         attrs.update(in_features=values[op.inputs[0]].shape[-1], out_features=values[op.output].shape[-1])
     elif op.kind is OpKind.BATCHNORM:
         attrs.update(num_features=values[op.output].shape[1])
+    elif op.kind is OpKind.GROUPNORM:  # whole groups are pruned: the group size stays
+        c = values[op.output].shape[1]
+        attrs.update(num_channels=c, num_groups=c // (attrs["num_channels"] // attrs["num_groups"]))
     elif op.kind is OpKind.LAYERNORM:
         k = len(attrs["normalized_shape"])
         attrs.update(normalized_shape=tuple(values[op.output].shape[-k:]))

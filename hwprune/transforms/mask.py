@@ -15,6 +15,7 @@ import torch
 from torch import fx
 
 from hwprune.analysis.groups import analyze
+from hwprune.emit.rules import get_attr
 from hwprune.ir.graph import Graph
 from hwprune.ir.kinds import OpKind
 from hwprune.transforms.channels import normalise_keep
@@ -41,7 +42,8 @@ def masked_model(graph: Graph, keep: Mapping[int | str, Sequence[int]]) -> fx.Gr
             dead = np.setdiff1d(np.arange(group.size), kept)
             for s in group.slots_of("in"):
                 op = graph.op(s.op)
-                w = gm.get_submodule(op.target).weight
+                target = op.attr("weight_param")  # F.conv*/F.linear: the parameter its weight comes from
+                w = get_attr(gm, target) if target else gm.get_submodule(op.target).weight
                 pos = s.positions()[dead].reshape(-1)
                 if op.kind is OpKind.LINEAR:
                     w[:, torch.as_tensor(pos)] = 0

@@ -32,29 +32,16 @@ def n_params(m: nn.Module) -> int:
 
 
 def forward_with_macs(m: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Run ``m(x)`` and count MACs per sample of its conv/linear layers with forward hooks."""
-    total = [0]
+    """Run ``m(x)`` and count MACs per sample of its convolutions and matrix products (modules or functional
+    calls alike), from torch's own FLOP counter."""
+    from torch.utils.flop_counter import FlopCounterMode
 
-    def conv_hook(mod: nn.Conv2d, inp: tuple, out: torch.Tensor) -> None:
-        k = int(np.prod(mod.kernel_size))
-        total[0] += out[0].numel() * (mod.in_channels // mod.groups) * k
-
-    def linear_hook(mod: nn.Linear, inp: tuple, out: torch.Tensor) -> None:
-        total[0] += out[0].numel() * mod.in_features
-
-    handles = []
-    for mod in m.modules():
-        if isinstance(mod, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-            handles.append(mod.register_forward_hook(conv_hook))
-        elif isinstance(mod, nn.Linear):
-            handles.append(mod.register_forward_hook(linear_hook))
-    try:
-        with torch.no_grad():
-            out = m(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return out, total[0]
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        out = m(x)
+    flops = counter.get_total_flops()
+    assert flops % (2 * x.shape[0]) == 0
+    return out, flops // (2 * x.shape[0])
 
 
 def check_model(model: nn.Module, x: torch.Tensor, seed: int = 0, tol: float = 1e-5) -> tuple[Graph, list]:

@@ -1,0 +1,240 @@
+"""Small models written the way timm, torchvision and Torch-Pruning's test zoo write theirs.
+
+Each reproduces one pattern that real model code uses and plain module-level tracing does not see:
+``F.batch_norm`` on a module's own parameters (timm's ``BatchNormAct2d``), weight-standardised convs
+(timm's ``StdConv2d`` / ``ScaledStdConv2d``), ConvNeXt-V2's GRN (norm over space, mean over channels),
+squeeze-excite with ``expand_as``, stochastic depth (timm's ``DropPath``, torchvision's wrapped
+``stochastic_depth``), ``F.linear``/``F.group_norm``/``F.instance_norm``/``addcmul`` on parameters,
+"same" padding computed with ``math.ceil`` on ``x.shape``, ``forward(x, flag=False)``, and ConvTranspose.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, fx, nn
+
+__all__ = ["FUNCTIONAL_ZOO"]
+
+
+class BatchNormAct2d(nn.BatchNorm2d):
+    """timm's pattern: a BatchNorm2d subclass that calls F.batch_norm on its own tensors, then an act."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__(c)
+        self.act = nn.SiLU()
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self.training,
+                         self.momentum, self.eps)
+        return self.act(x)
+
+
+class StdConv2d(nn.Conv2d):
+    """Weight standardisation as timm writes it: batch_norm over the reshaped weight."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        w = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None, training=True, momentum=0.,
+                         eps=1e-6).reshape_as(self.weight)
+        return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class ScaledStdConv2d(nn.Conv2d):
+    """NFNet's conv: standardised weight times a per-output-channel gain."""
+
+    def __init__(self, cin: int, cout: int, k: int, groups: int = 1) -> None:
+        super().__init__(cin, cout, k, padding=k // 2, groups=groups, bias=True)
+        self.gain = nn.Parameter(torch.rand(cout, 1, 1, 1) + 0.5)
+        self.scale = (cin // groups * k * k) ** -0.5
+
+    def forward(self, x: Tensor) -> Tensor:
+        w = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None,
+                         weight=(self.gain * self.scale).view(-1), training=True, momentum=0.,
+                         eps=1e-5).reshape_as(self.weight)
+        return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class BNActNet(nn.Module):
+    """Conv -> BatchNormAct2d blocks with a depthwise stage and an F.linear head on module parameters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = BatchNormAct2d(8)
+        self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False)
+        self.bn2 = BatchNormAct2d(8)
+        self.pw = nn.Conv2d(8, 16, 1, bias=False)
+        self.bn3 = BatchNormAct2d(16)
+        self.w = nn.Parameter(torch.randn(12, 16) * 0.2)
+        self.b = nn.Parameter(torch.randn(12) * 0.1)
+        self.fc = nn.Linear(12, 5)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.bn1(self.stem(x))
+        x = x + self.bn2(self.dw(x))
+        x = self.bn3(self.pw(x)).mean((2, 3))
+        return self.fc(F.relu(torch._C._nn.linear(x, self.w, self.b)))
+
+
+class WSNet(nn.Module):
+    """Weight-standardised convs (plain and scaled with a gain), a functional conv on a plain parameter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.ws1 = StdConv2d(8, 12, 3, padding=1)
+        self.ws2 = ScaledStdConv2d(12, 12, 3, groups=3)
+        self.mid = nn.Conv2d(12, 16, 1)
+        self.kernel = nn.Parameter(torch.randn(10, 16, 3, 3) * 0.1)
+        self.head = nn.Conv2d(10, 4, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.relu(self.ws1(F.relu(self.stem(x))))
+        x = F.relu(self.ws2(x))
+        x = F.relu(self.mid(x))
+        x = F.relu(F.conv2d(x, self.kernel, None, 1, 1))
+        return self.head(x).mean((2, 3))
+
+
+class GRN(nn.Module):
+    """ConvNeXt-V2's global response normalisation (NHWC)."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.rand(1, 1, 1, c) + 0.5)
+        self.beta = nn.Parameter(torch.randn(1, 1, 1, c) * 0.1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        gx = torch.norm(x, p=2, dim=(1, 2), keepdim=True)
+        nx = gx / (gx.mean(dim=-1, keepdim=True) + 1e-6)
+        return self.gamma * (x * nx) + self.beta + x
+
+
+class GRNNet(nn.Module):
+    """A ConvNeXt-V2 block: depthwise conv, LayerNorm (channels last), pwconv, GELU, GRN, pwconv."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 2, stride=2)
+        self.dw = nn.Conv2d(8, 8, 7, padding=3, groups=8)
+        self.norm = nn.LayerNorm(8)
+        self.pw1 = nn.Linear(8, 32)
+        self.grn = GRN(32)
+        self.pw2 = nn.Linear(32, 8)
+        self.fc = nn.Linear(8, 16)
+        self.head = nn.Linear(16, 5)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.stem(x)
+        y = self.norm(self.dw(x).permute(0, 2, 3, 1))
+        y = self.pw2(self.grn(F.gelu(self.pw1(y))))
+        x = x + y.permute(0, 3, 1, 2)
+        return self.head(F.relu(self.fc(x.mean((2, 3)))))
+
+
+class SEExpand(nn.Module):
+    """Squeeze-excite as the CIFAR zoos write it: view, Linear, then expand_as before the product."""
+
+    def __init__(self, c: int, r: int = 4) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(c, c // r)
+        self.fc2 = nn.Linear(c // r, c)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, _, _ = x.size()
+        y = F.adaptive_avg_pool2d(x, 1).view(b, c)
+        y = torch.sigmoid(self.fc2(F.relu(self.fc1(y)))).view(b, c, 1, 1)
+        return x * y.expand_as(x)
+
+
+class DropPath(nn.Module):
+    """timm's stochastic depth: identity in eval, a per-sample mask in training."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.p == 0. or not self.training:
+            return x
+        keep = 1 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+        return x * mask / keep
+
+
+@fx.wrap
+def stochastic_depth(x: Tensor, p: float, mode: str, training: bool = True) -> Tensor:
+    """torchvision's wrapped function (matched by its qualified name, as hwprune never imports torchvision)."""
+    if not training or p == 0.0:
+        return x
+    shape = [x.shape[0]] + [1] * (x.ndim - 1) if mode == "row" else [1] * x.ndim
+    return x * torch.empty(shape, dtype=x.dtype).bernoulli_(1 - p) / (1 - p)
+
+
+stochastic_depth.__module__ = "torchvision.ops.stochastic_depth"
+
+
+class SEDepthNet(nn.Module):
+    """Residual blocks with SE (expand_as), DropPath and torchvision-style stochastic depth, repeat/expand."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, padding=1)
+        self.c1 = nn.Conv2d(16, 16, 3, padding=1)
+        self.se = SEExpand(16)
+        self.drop = DropPath(0.1)
+        self.c2 = nn.Conv2d(16, 16, 3, padding=1)
+        self.scale = nn.Parameter(torch.rand(16) + 0.5)
+        self.c3 = nn.Conv2d(32, 8, 1)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.relu(self.stem(x))
+        x = x + self.drop(self.se(F.relu(self.c1(x))))
+        y = F.relu(self.c2(x)) * self.scale.view(1, -1, 1, 1).expand(x.shape[0], 16, x.shape[2], x.shape[3])
+        x = x + stochastic_depth(y, 0.2, "row", self.training)
+        z = torch.addcmul(x, x.mean((2, 3), keepdim=True).repeat(1, 1, 2, 2)[:, :, :1, :1], x, value=0.5)
+        x = torch.cat([x, F.dropout2d(z, 0.1, self.training)], 1)
+        return self.fc(F.relu(self.c3(x)).mean((2, 3)))
+
+
+class NormsNet(nn.Module):
+    """F.group_norm / F.instance_norm on parameters, nn.GroupNorm, pow/rsqrt/norm over spatial dims."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 12, 3, padding=1)
+        self.gn_w = nn.Parameter(torch.rand(12) + 0.5)
+        self.gn_b = nn.Parameter(torch.randn(12) * 0.1)
+        self.b = nn.Conv2d(12, 8, 3, padding=1)
+        self.in_w = nn.Parameter(torch.rand(8) + 0.5)
+        self.c = nn.Conv2d(8, 8, 1)
+        self.gn = nn.GroupNorm(4, 8)
+        self.head = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.relu(F.group_norm(self.a(x), 3, self.gn_w, self.gn_b))
+        x = F.instance_norm(self.b(x), weight=self.in_w, bias=None)
+        x = x * torch.rsqrt(x.pow(2).mean((2, 3), keepdim=True) + 1e-3)  # RMS over space, per channel
+        x = F.relu(self.gn(self.c(x)))
+        x = x / (torch.norm(x, p=2, dim=(2, 3), keepdim=True) + 1.0)
+        return self.head(x).mean((2, 3))
+
+
+FUNCTIONAL_ZOO = {
+    "bnact": BNActNet,
+    "weight_std": WSNet,
+    "grn": GRNNet,
+    "se_depth": SEDepthNet,
+    "norms": NormsNet,
+}
+
+
+def same_pad(x: Tensor, k: int, s: int) -> Tensor:
+    """TF "same" padding, computed from the input size as timm's pad_same does (Python math on shapes)."""
+    ih, iw = x.shape[-2:]
+    ph = max((math.ceil(ih / s) - 1) * s + k - ih, 0)
+    pw = max((math.ceil(iw / s) - 1) * s + k - iw, 0)
+    return F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
