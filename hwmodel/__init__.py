@@ -17,6 +17,8 @@ _API: dict[str, str] = {
     "Layer": "hwmodel.workloads.layers:Layer",
     "LayerKind": "hwmodel.workloads.layers:LayerKind",
     "NMPattern": "hwmodel.workloads.layers:NMPattern",
+    "LayerSparsity": "hwmodel.workloads.layers:LayerSparsity",
+    "SparseEngine": "hwmodel.config.sparse:SparseEngine",
     "read_topology": "hwmodel.workloads.topology:read_topology",
     "simulate": "hwmodel.api:simulate",
     "estimate": "hwmodel.api:estimate",

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 
 from hwmodel.errors import ConfigError, SparsityError
-from hwmodel.workloads.layers import NMPattern
+from hwmodel.workloads.layers import DENSE, LayerSparsity, NMPattern
 
 __all__ = ["SparseEngine"]
 
@@ -77,6 +77,18 @@ class SparseEngine:
                 n = round(m * (1.0 - s))
                 if n >= 1 and _close(1.0 - n / m, s):
                     out.append(NMPattern(n, m))
+        return tuple(out)
+
+    def layer_choices(self) -> tuple[LayerSparsity, ...]:
+        """Every weight/activation combination the engine runs, dense first."""
+        out = [DENSE]
+        for nm in self.patterns():
+            for act in (0.0, *self.act_sparsities):
+                try:
+                    self.check(nm, act, "choice")
+                except SparsityError:
+                    continue
+                out.append(LayerSparsity(nm, act))
         return tuple(out)
 
     def act_pattern(self, act_sparsity: float) -> NMPattern | None:

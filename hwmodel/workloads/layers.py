@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from hwmodel.errors import SparsityError, TopologyError
 
-__all__ = ["LayerKind", "NMPattern", "Layer"]
+__all__ = ["LayerKind", "NMPattern", "LayerSparsity", "DENSE", "Layer"]
 
 
 class LayerKind(str, enum.Enum):
@@ -63,6 +63,53 @@ class NMPattern:
 
     def __str__(self) -> str:
         return f"{self.n}:{self.m}"
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSparsity:
+    """What a sparse engine skips in one layer: weight N:M along input channels and activation sparsity.
+
+    The one definition of a layer's sparsity, shared by the IR (``Op.sparsity``), workloads, the
+    planner and plan files. Written ``"dense"``, ``"4:16"`` or ``"4:16+act0.5"``.
+
+    Attributes:
+        weight: the weight N:M pattern, or None for dense weights.
+        act: the activation sparsity (0 for dense; 0.5 is 2:4 on the sparse engine).
+    """
+
+    weight: NMPattern | None = None
+    act: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.weight is not None and not isinstance(self.weight, NMPattern):
+            raise SparsityError(f"weight pattern must be an NMPattern or None, got {self.weight!r}")
+        if not 0.0 <= self.act < 1.0:
+            raise SparsityError(f"activation sparsity must be in [0, 1), got {self.act}")
+
+    @property
+    def dense(self) -> bool:
+        return (self.weight is None or self.weight.dense) and self.act == 0.0
+
+    def __str__(self) -> str:
+        if self.weight is None:
+            return "dense" if not self.act else f"act{self.act:g}"
+        return f"{self.weight}" + (f"+act{self.act:g}" if self.act else "")
+
+    @classmethod
+    def parse(cls, text: str | None) -> LayerSparsity:
+        """Parse ``"4:16"``, ``"4:16+act0.5"``, ``"dense"`` or None (dense)."""
+        if text is None or str(text).strip() in ("", "dense"):
+            return cls()
+        nm, _, act = str(text).strip().partition("+act")
+        try:
+            a = float(act) if act else 0.0
+        except ValueError as e:
+            raise SparsityError(f"cannot parse layer sparsity {text!r}; write 'N:M' or 'N:M+actS', "
+                                "e.g. '4:16+act0.5'") from e
+        return cls(NMPattern.parse(nm), a)
+
+
+DENSE = LayerSparsity()
 
 
 def _positive(name: str, layer: str, value: int, minimum: int = 1) -> None:
@@ -190,6 +237,15 @@ class Layer:
         if self.kind in (LayerKind.CONV, LayerKind.DEPTHWISE, LayerKind.GEMM):
             return self.gemm_m * self.gemm_k * self.gemm_n * self.groups
         return 0
+
+    @property
+    def sparsity(self) -> LayerSparsity:
+        """The layer's weight N:M and activation sparsity."""
+        return LayerSparsity(self.weight_nm, self.act_sparsity)
+
+    def with_sparsity(self, sparsity: LayerSparsity) -> Layer:
+        """The same layer with another weight N:M / activation sparsity."""
+        return self.with_(weight_nm=sparsity.weight, act_sparsity=sparsity.act)
 
     def with_(self, **changes) -> Layer:
         """A copy with fields replaced (the only way a layer changes)."""

@@ -19,6 +19,7 @@ from torch import fx, nn
 
 from hwprune.errors import TraceError
 from hwprune.frontend.classify import classify
+from hwprune.frontend.sparsity import module_sparsity
 from hwprune.ir.graph import Graph, GraphSource, Op, Value
 from hwprune.ir.kinds import OpKind
 
@@ -243,8 +244,10 @@ def _lower(gm: fx.GraphModule, meta: dict[str, dict[str, Any]], leaves: tuple[st
         if node.op == "placeholder":
             graph_inputs.append(node.name)
         values.append(Value(node.name, m.get("shape"), m.get("dtype"), m.get("parts"), _freeze(m.get("const"))))
+        sparsity = module_sparsity(gm.get_submodule(target)) if kind in (OpKind.CONV, OpKind.LINEAR) and \
+            node.op == "call_module" else None
         ops.append(Op(name, kind, target, ins, node.name, tuple(sorted((k, _freeze(v)) for k, v in attrs.items())),
-                      node.name))
+                      node.name, sparsity))
     example = tuple((tuple(t.shape), str(t.dtype).replace("torch.", "")) for t in inputs)
     source = GraphSource(gm, leaves, example, model_class)
     return Graph(_mark_weights(ops), tuple(values), tuple(graph_inputs), tuple(graph_outputs), source=source)

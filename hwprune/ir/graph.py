@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from hwmodel.workloads.layers import LayerSparsity
 from hwprune.ir.kinds import OpKind
 
 __all__ = ["Value", "Op", "Graph", "GraphSource"]
@@ -60,6 +61,8 @@ class Op:
         output: name of the value it produces.
         attrs: normalised literal arguments as sorted (key, value) pairs; see :meth:`attr`.
         node: the name of the fx node this op came from.
+        sparsity: what a sparse engine may skip in this conv/linear (weight N:M, activation
+            sparsity), as masked models (``hwprune.apply``, ``SparsePruner``) carry it; None: dense.
     """
 
     name: str
@@ -69,6 +72,7 @@ class Op:
     output: str
     attrs: tuple[tuple[str, Any], ...] = ()
     node: str = ""
+    sparsity: LayerSparsity | None = None
 
     @property
     def outputs(self) -> tuple[str, ...]:

@@ -10,13 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import torch
-from torch.nn.utils import parametrize
-
-from hwmodel.workloads.layers import Layer, LayerKind, NMPattern
+from hwmodel.workloads.layers import DENSE, Layer, LayerKind, LayerSparsity
 from hwprune.ir.graph import Graph, Op
 from hwprune.ir.kinds import OpKind
-from hwprune.transforms.nm import ActivationSparsity
 
 __all__ = ["Lowered", "lower", "LOWERING", "FREE_KINDS", "resize"]
 
@@ -84,31 +80,6 @@ def _shape(graph: Graph, value: str) -> tuple[int, ...]:
     return graph.value(value).shape or ()
 
 
-def _sparsity_of(op: Op, graph: Graph) -> dict:
-    """N:M pattern and activation sparsity of a masked layer (``hwprune.apply`` / ``SparsePruner``)."""
-    m = graph.module(op.name)
-    if m is None or not parametrize.is_parametrized(m, "weight"):
-        return {}
-    masks = [p.mask for p in m.parametrizations.weight if isinstance(getattr(p, "mask", None), torch.Tensor)]
-    if not masks:
-        return {}
-    mask = masks[0].detach()
-    cin = mask.shape[1]
-    # blocks of consecutive input channels at one (out, kernel) position, as the masks are built
-    flat = mask.movedim(1, -1).reshape(-1, cin)
-    best = None
-    for block in (4, 8, 16):
-        if cin % block:
-            continue
-        n = int(flat.reshape(flat.shape[0], cin // block, block).ne(0).sum(-1).max())
-        if n < block and (best is None or n / block < best.n / best.m):
-            best = NMPattern(max(n, 1), block)
-    out = {"weight_nm": best} if best is not None else {}
-    if any(isinstance(h, ActivationSparsity) for h in m._forward_pre_hooks.values()):
-        out["act_sparsity"] = 0.5
-    return out
-
-
 def _tensor_inputs(op: Op, graph: Graph) -> list[str]:
     return [v for v in op.inputs if graph.value(v).is_tensor]
 
@@ -130,7 +101,7 @@ def _conv(op: Op, graph: Graph) -> Lowered | None:
     h = _fit(x[2], ph, dh * (kh - 1) + 1, sh, y[2])
     w = _fit(x[3], pw, dw * (kw - 1) + 1, sw, y[3])
     layer = Layer.conv(op.name, h, w, x[1], y[1], (kh, kw), stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw),
-                       groups=groups, **_sparsity_of(op, graph))
+                       groups=groups).with_sparsity(op.sparsity or DENSE)
     tied = layer.kind is LayerKind.DEPTHWISE and x[1] == y[1]
     return Lowered(op.name, layer, op.inputs[0], 1, op.output, 1, tied=tied)
 
@@ -141,7 +112,8 @@ def _linear(op: Op, graph: Graph) -> Lowered:
     m = 1
     for d in x[1:-1]:  # per sample: tokens/pixels, not the batch
         m *= d
-    layer = Layer.gemm(op.name, m, int(op.attr("in_features")), int(op.attr("out_features")), **_sparsity_of(op, graph))
+    layer = Layer.gemm(op.name, m, int(op.attr("in_features")), int(op.attr("out_features")))
+    layer = layer.with_sparsity(op.sparsity or DENSE)
     return Lowered(op.name, layer, op.inputs[0], len(x) - 1, op.output, len(x) - 1)
 
 
@@ -271,12 +243,13 @@ def lower(graph: Graph) -> list[Lowered]:
     return out
 
 
-def resize(lowered: Lowered, cin: int, cout: int, nm=None) -> Layer:
-    """The workload with ``cin`` input and ``cout`` output channels and N:M pattern ``nm`` (None: dense)."""
+def resize(lowered: Lowered, cin: int, cout: int, sparsity: LayerSparsity = DENSE) -> Layer:
+    """The workload with ``cin`` input and ``cout`` output channels and the given sparsity."""
     layer = lowered.layer
+    nm, act = sparsity.weight, sparsity.act
     if lowered.tied or layer.kind is LayerKind.DEPTHWISE:
         k = cout
         groups = k if layer.kind is LayerKind.DEPTHWISE else layer.groups
-        return layer.with_(channels=k, num_filter=k, groups=groups, weight_nm=nm)
+        return layer.with_(channels=k, num_filter=k, groups=groups, weight_nm=nm, act_sparsity=act)
     return layer.with_(channels=cin * lowered.in_scale if layer.kind is LayerKind.GEMM else cin,
-                       num_filter=cout, weight_nm=nm)
+                       num_filter=cout, weight_nm=nm, act_sparsity=act)

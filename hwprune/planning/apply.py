@@ -10,23 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from torch import fx, nn
-from torch.nn.utils import parametrize
 
-from hwmodel.workloads.layers import NMPattern
+from hwmodel.errors import SparsityError
+from hwmodel.workloads.layers import LayerSparsity
 from hwprune.analysis.hashing import structure_hash
 from hwprune.errors import SpecError
 from hwprune.frontend.trace import trace
 from hwprune.planning.plan import Plan
 from hwprune.pruning import apply_keep
-from hwprune.transforms.nm import ActivationSparsity, WeightMask, nm_mask
+from hwprune.transforms.nm import mask_layer
 
-__all__ = ["apply", "parse_layer_pattern"]
-
-
-def parse_layer_pattern(text: str) -> tuple[NMPattern, float]:
-    """``"8:16"`` -> (8:16, 0.0); ``"4:16+act0.5"`` -> (4:16, 0.5)."""
-    nm, _, act = text.partition("+act")
-    return NMPattern.parse(nm), float(act) if act else 0.0
+__all__ = ["apply"]
 
 
 def apply(model: nn.Module, example_inputs: Any, plan: Plan, *, leaf_modules=()) -> fx.GraphModule:
@@ -54,11 +48,9 @@ def apply(model: nn.Module, example_inputs: Any, plan: Plan, *, leaf_modules=())
             module = slim.get_submodule(name)
         except AttributeError as e:
             raise SpecError(f"plan names layer {name!r} for N:M, but the slim model has no such module") from e
-        nm, act = parse_layer_pattern(text)
-        if module.weight.shape[1] % nm.m:
-            raise SpecError(f"layer {name!r}: {module.weight.shape[1]} input channels do not fit {nm} blocks")
-        parametrize.register_parametrization(module, "weight", WeightMask(nm_mask(module.weight, nm.n, nm.m)))
-        if act:
-            module.register_forward_pre_hook(ActivationSparsity())
+        try:
+            mask_layer(module, LayerSparsity.parse(text))
+        except (ValueError, SparsityError) as e:
+            raise SpecError(f"plan layer {name!r}, pattern {text!r}: {e}") from e
     slim.hwprune_plan = plan
     return slim

@@ -18,52 +18,19 @@ import torch
 
 import hwmodel
 from hwmodel.config.accelerator import AcceleratorConfig
-from hwmodel.errors import SparsityError
-from hwmodel.workloads.layers import LayerKind, NMPattern
+from hwmodel.workloads.layers import DENSE, LayerKind, LayerSparsity
 from hwprune.analysis.flow import Chan
 from hwprune.analysis.groups import Analysis, ChannelGroup
 from hwprune.lower.lower import Lowered, resize
 from hwprune.planning.problem import INFEASIBLE, GroupVar, LayerVar, Problem
 
-__all__ = ["Pattern", "Built", "build_problem", "layer_terms", "term_channels", "sparse_patterns", "INFEASIBLE"]
+__all__ = ["Built", "build_problem", "layer_terms", "term_channels", "sparse_patterns", "INFEASIBLE"]
 
 
 
-@dataclass(frozen=True, slots=True)
-class Pattern:
-    """A sparse-engine choice for one layer: weight N:M (None: dense) and activation sparsity."""
-
-    nm: NMPattern | None = None
-    act: float = 0.0
-
-    @property
-    def label(self) -> str:
-        if self.nm is None:
-            return "dense"
-        return f"{self.nm}" + (f"+act{self.act:g}" if self.act else "")
-
-
-DENSE = Pattern()
-
-
-def sparse_patterns(cfg: AcceleratorConfig) -> tuple[Pattern, ...]:
-    """Every pattern the hardware's sparse engine accepts, dense first."""
-    out = [DENSE]
-    if cfg.sparse is None:
-        return tuple(out)
-    for m in cfg.sparse.block_sizes:
-        for ws in cfg.sparse.weight_sparsities:
-            n = round(m * (1 - ws))
-            if n < 1:
-                continue
-            for act in (0.0, *cfg.sparse.act_sparsities):
-                p = Pattern(NMPattern(n, m), act)
-                try:
-                    cfg.sparse.check(p.nm, act, "planner")
-                except SparsityError:
-                    continue
-                out.append(p)
-    return tuple(out)
+def sparse_patterns(cfg: AcceleratorConfig) -> tuple[LayerSparsity, ...]:
+    """Every layer sparsity the hardware's sparse engine accepts, dense first."""
+    return cfg.sparse.layer_choices() if cfg.sparse is not None else (DENSE,)
 
 
 def _value_terms(analysis: Analysis, value: str | None, dim: int, var_of: Mapping[int, int],
@@ -143,7 +110,7 @@ class Built:
 
     problem: Problem
     group_vars: tuple[ChannelGroup, ...]  # groups that became variables, in variable order
-    patterns: tuple[tuple[Pattern, ...], ...]  # per lowered layer
+    patterns: tuple[tuple[LayerSparsity, ...], ...]  # per lowered layer
     terms: tuple
     order: dict[int, np.ndarray]  # group id -> member indices by descending importance
 
@@ -164,19 +131,16 @@ def build_problem(analysis: Analysis, lowered: Sequence[Lowered], cfg: Accelerat
     sizes = [g.size for g in groups]
     all_patterns = sparse_patterns(cfg) if nm else (DENSE,)
 
-    def cost_fn(lw: Lowered, pats: tuple[Pattern, ...]):
+    def cost_fn(lw: Lowered, pats: tuple[LayerSparsity, ...]):
         def cost(cin: int, cout: int, p: int) -> int:
             pat = pats[p]
             key = (lw.op, cin, cout, pat)
             c = cache.get(key)
             if c is None:
-                if pat.nm is not None and cin % pat.nm.m:
+                if pat.weight is not None and cin % pat.weight.m:
                     c = INFEASIBLE
                 else:
-                    layer = resize(lw, cin, cout, pat.nm)
-                    if pat.act:
-                        layer = layer.with_(act_sparsity=pat.act)
-                    c = hwmodel.layer_cycles(layer, cfg)
+                    c = hwmodel.layer_cycles(resize(lw, cin, cout, pat), cfg)
                 cache[key] = c
             return c
         return cost
@@ -188,11 +152,11 @@ def build_problem(analysis: Analysis, lowered: Sequence[Lowered], cfg: Accelerat
         pats = all_patterns if sparse_ok else (DENSE,)
         losses = [0.0]
         for p in pats[1:]:
-            key = ("w", lw.op, p.nm.m)
+            key = ("w", lw.op, p.weight.m)
             if key not in cache:
-                cache[key] = _nm_weight_losses(weights[lw.op], p.nm.m)
+                cache[key] = _nm_weight_losses(weights[lw.op], p.weight.m)
             by_n = cache[key]
-            loss = math.inf if by_n is None else by_n[p.nm.n]
+            loss = math.inf if by_n is None else by_n[p.weight.n]
             if p.act:
                 akey = ("a", lw.op)
                 if akey not in cache:
@@ -207,7 +171,7 @@ def build_problem(analysis: Analysis, lowered: Sequence[Lowered], cfg: Accelerat
             const += hwmodel.layer_cycles(lw.layer, cfg)
             layer_vars.append(None)
             continue
-        layer_vars.append(LayerVar(lw.op, it, fi, ot, fo, tuple(p.label for p in pats), losses, cost_fn(lw, pats)))
+        layer_vars.append(LayerVar(lw.op, it, fi, ot, fo, tuple(str(p) for p in pats), losses, cost_fn(lw, pats)))
 
     # candidates: tops of latency steps of each group with the others at full size
     touching: list[list[int]] = [[] for _ in groups]

@@ -85,8 +85,7 @@ def _workloads(built: Built, lowered, sol: Solution | None) -> list:
     for li, lw in enumerate(lowered):
         cin, cout = term_channels(built.terms[li], counts)
         pat = built.patterns[li][pat_of[lw.op]] if lw.op in pat_of else DENSE
-        layer = resize(lw, cin, cout, pat.nm)
-        out.append(layer.with_(act_sparsity=pat.act) if pat.act else layer)
+        out.append(resize(lw, cin, cout, pat))
     return out
 
 
@@ -195,7 +194,7 @@ def _to_plan(built: Built, lowered, sol: Solution | None, before, after, analysi
         params_a = _params(a)
         layers.append(LayerPlan(
             lw.op, a.kind.value, b.channels, b.num_filter, a.channels, a.num_filter,
-            (str(b.weight_nm) + (f"+act{b.act_sparsity:g}" if b.act_sparsity else "")) if b.weight_nm else None,
+            str(b.sparsity) if b.weight_nm else None,
             ra.total_cycles, rb.total_cycles, a.macs, int(round(b.macs * frac)), params_a,
             int(round(_params(b) * frac))))
     predicted = sol.cycles if sol is not None else before.total_cycles

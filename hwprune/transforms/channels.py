@@ -8,6 +8,7 @@ updated so that ``verify`` and MAC/parameter counts describe the slim model.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -136,4 +137,4 @@ def _update_attrs(op: Op, values: Mapping[str, Value]) -> Op:
         attrs.update(normalized_shape=tuple(values[op.output].shape[-k:]))
     else:
         return op
-    return Op(op.name, op.kind, op.target, op.inputs, op.output, tuple(sorted(attrs.items())), op.node)
+    return replace(op, attrs=tuple(sorted(attrs.items())))

@@ -15,7 +15,9 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-__all__ = ["ACT_BLOCK", "nm_mask", "activation_nm", "WeightMask", "ActivationSparsity", "bake", "has_masks"]
+from hwmodel.workloads.layers import LayerSparsity, NMPattern
+
+__all__ = ["ACT_BLOCK", "nm_mask", "activation_nm", "WeightMask", "ActivationSparsity", "bake", "has_masks", "mask_layer"]
 
 ACT_BLOCK = 4  # activation sparsity is 2:4 along input channels
 
@@ -55,25 +57,49 @@ def activation_nm(x: torch.Tensor, keep: int = 2, block: int = ACT_BLOCK) -> tor
 
 
 class WeightMask(nn.Module):
-    """Parametrization ``weight -> weight * mask``; the mask is a buffer, saved in the state_dict."""
+    """Parametrization ``weight -> weight * mask``; the mask is a buffer, saved in the state_dict.
 
-    def __init__(self, mask: torch.Tensor) -> None:
+    ``weight_nm`` announces an N:M pattern, so the frontend reads a masked layer's sparsity into the
+    IR (``Op.sparsity``) without inspecting the mask; None for other masks (e.g. removed channels).
+    """
+
+    def __init__(self, mask: torch.Tensor, weight_nm: NMPattern | None = None) -> None:
         super().__init__()
         self.register_buffer("mask", mask)
+        self.weight_nm = weight_nm
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         return weight * self.mask
 
 
 class ActivationSparsity:
-    """Forward pre-hook applying 2:4 activation sparsity to a layer's first input."""
+    """Forward pre-hook applying 2:4 activation sparsity to a layer's first input.
+
+    ``act_sparsity`` announces the sparsity to the frontend, as :attr:`WeightMask.weight_nm` does.
+    """
 
     def __init__(self, keep: int = 2, block: int = ACT_BLOCK) -> None:
         self.keep = keep
         self.block = block
+        self.act_sparsity = 1.0 - keep / block
 
     def __call__(self, module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
         return (activation_nm(args[0], self.keep, self.block), *args[1:])
+
+
+def mask_layer(module: nn.Module, sparsity: LayerSparsity) -> None:
+    """Put ``sparsity`` on a Conv/Linear ``module`` in place: an N:M weight mask and a 2:4 activation hook.
+
+    Raises:
+        ValueError: the module's input channels are not a multiple of the block size.
+    """
+    nm = sparsity.weight
+    if nm is not None and not nm.dense:
+        if module.weight.shape[1] % nm.m:
+            raise ValueError(f"{module.weight.shape[1]} input channels do not fit {nm} blocks")
+        parametrize.register_parametrization(module, "weight", WeightMask(nm_mask(module.weight, nm.n, nm.m), nm))
+    if sparsity.act:
+        module.register_forward_pre_hook(ActivationSparsity(round(ACT_BLOCK * (1.0 - sparsity.act)), ACT_BLOCK))
 
 
 def has_masks(model: nn.Module) -> bool:

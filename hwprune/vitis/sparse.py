@@ -21,10 +21,11 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn.utils import parametrize
 
+from hwmodel.config.sparse import SparseEngine
+from hwmodel.workloads.layers import LayerSparsity, NMPattern
 from hwprune.errors import ExcludeError, SparsityConfigError
-from hwprune.transforms.nm import ACT_BLOCK, ActivationSparsity, WeightMask, activation_nm, bake, nm_mask
+from hwprune.transforms.nm import ACT_BLOCK, activation_nm, bake, mask_layer, nm_mask
 
 __all__ = [
     "W_SPARSITIES",
@@ -41,9 +42,11 @@ __all__ = [
     "export_sparse_model",
 ]
 
-W_SPARSITIES = (0.0, 0.5, 0.75)
-A_SPARSITIES = (0.0, 0.5)
-BLOCK_SIZES = (4, 8, 16)
+# Vitis AI's rules are the DPU sparse engine's: one definition, in hwmodel.config.sparse
+_ENGINE = SparseEngine()
+W_SPARSITIES = (0.0, *_ENGINE.weight_sparsities)
+A_SPARSITIES = (0.0, *_ENGINE.act_sparsities)
+BLOCK_SIZES = _ENGINE.block_sizes
 
 
 def check_sparsity(w_sparsity: float, a_sparsity: float, block_size: int) -> None:
@@ -57,10 +60,11 @@ def check_sparsity(w_sparsity: float, a_sparsity: float, block_size: int) -> Non
         raise SparsityConfigError(f"w_sparsity={w_sparsity!r} is not supported; use one of {W_SPARSITIES}")
     if a_sparsity not in A_SPARSITIES:
         raise SparsityConfigError(f"a_sparsity={a_sparsity!r} is not supported; use one of {A_SPARSITIES}")
-    if a_sparsity == 0.5 and w_sparsity != 0.75:
+    need = _ENGINE.act_requires_weight_sparsity
+    if a_sparsity and need is not None and w_sparsity != need:
         raise SparsityConfigError(
-            f"a_sparsity=0.5 needs w_sparsity=0.75 (got w_sparsity={w_sparsity}); the sparse engine "
-            "only runs 2:4 activations together with 75% weight sparsity"
+            f"a_sparsity={a_sparsity:g} needs w_sparsity={need:g} (got w_sparsity={w_sparsity}); the sparse "
+            f"engine only runs 2:4 activations together with {need:.0%} weight sparsity"
         )
     if isinstance(block_size, bool) or block_size not in BLOCK_SIZES:
         raise SparsityConfigError(f"block_size={block_size!r} is not supported; use one of {BLOCK_SIZES}")
@@ -192,11 +196,7 @@ class SparsePruner:
             if why is not None:
                 skipped.append(SkippedLayer(name, why))
                 continue
-            if w_sparsity:
-                mask = nm_mask(module.weight, keep, block_size)
-                parametrize.register_parametrization(module, "weight", WeightMask(mask))
-            if a_sparsity:
-                module.register_forward_pre_hook(ActivationSparsity())
+            mask_layer(module, LayerSparsity(NMPattern(keep, block_size) if w_sparsity else None, a_sparsity))
             done.append(SparseLayer(name, keep, block_size, a_sparsity))
         self.report = SparseReport(
             w_sparsity, a_sparsity, block_size, tuple(done), tuple(skipped), tuple(sorted(excluded))
