@@ -19,10 +19,9 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from hwprune.analysis.groups import ChannelGroup, analyze, op_channel_groups
+from hwprune.analysis.groups import ChannelGroup, analyze
 from hwprune.errors import ExcludeError, PruneConfigError
 from hwprune.frontend.trace import as_input_tuple, trace
-from hwprune.ir.kinds import OpKind
 from hwprune.transforms.nm import WeightMask
 from hwprune.vitis.sampling import GroupSlot
 
@@ -79,7 +78,6 @@ class ModelView:
         self.analysis = analyze(self.graph)
         self.groups: tuple[ChannelGroup, ...] = self.analysis.groups
         self._by_key = {g.key: g for g in self.groups}
-        self._op_channels = op_channel_groups(self.graph, self.groups)
 
     # ----------------------------------------------------------------------------- identity
     @cached_property
@@ -148,55 +146,28 @@ class ModelView:
         return g
 
     # ----------------------------------------------------------------------------- costs
+    def _kept(self, keep: Mapping[str, int]) -> dict[int, int]:
+        return {self._group(k).id: int(v) for k, v in keep.items()}
+
     def macs(self, keep: Mapping[str, int]) -> int:
-        """Multiply-accumulates per sample of conv and linear layers with ``keep`` channels."""
-        kept = {self._by_key[k].id: v for k, v in keep.items()}
-        total = 0
-        for name, ch in self._op_channels.items():
-            op = self.graph.op(name)
-            cin, cout = ch.in_after(kept), ch.out_after(kept)
-            y = self.graph.value(op.output).shape
-            if op.kind is OpKind.CONV:
-                groups = int(op.attr("groups", 1))
-                kernel = int(np.prod(op.attr("kernel_size")))
-                per_group_in = 1 if groups > 1 and groups == ch.in_channels else cin // groups
-                total += int(np.prod(y[2:])) * kernel * per_group_in * cout
-            else:
-                total += int(np.prod(y[1:-1], dtype=np.int64)) * cin * cout
-        return int(total)
+        """Multiply-accumulates per sample of conv and linear layers with ``keep`` channels per group key."""
+        return self.latency.macs(self._kept(keep))
 
     def cycles(self, keep: Mapping[str, int]) -> int:
         """Latency in cycles on ``hw`` of the subnet keeping ``keep`` channels per group key.
 
-        The sum of the analytic per-layer cycles (``hwmodel.layer_cycles``), as the planner's lookup
-        tables count them; memoised per (layer, channels).
+        The shared latency model's analytic sum (:class:`hwprune.planning.latency.LatencyModel`), as
+        the planner's lookup tables count it.
         """
-        import hwmodel
-        from hwprune.lower.lower import resize
-        from hwprune.planning.build import term_channels
-
-        cfg, lowered, terms, memo = self._latency_model
-        counts = {g.id: g.size for g in self.groups}
-        counts.update({self._group(k).id: int(v) for k, v in keep.items()})
-        total = 0
-        for lw, t in zip(lowered, terms, strict=True):
-            cin, cout = term_channels(t, counts)
-            key = (lw.op, cin, cout)
-            c = memo.get(key)
-            if c is None:
-                c = memo[key] = int(hwmodel.layer_cycles(resize(lw, cin, cout), cfg))
-            total += c
-        return total
+        return self.latency.cycles(self._kept(keep))
 
     @cached_property
-    def _latency_model(self) -> tuple[Any, list, list, dict]:
-        from hwprune.lower.lower import lower
+    def latency(self) -> Any:
+        """The model's :class:`~hwprune.planning.latency.LatencyModel` on ``hw`` (built on first use)."""
         from hwprune.lower.simulate import resolve_hw
-        from hwprune.planning.build import layer_terms
+        from hwprune.planning.latency import LatencyModel
 
-        lowered = lower(self.graph)
-        terms = layer_terms(self.analysis, lowered, {g.id: g.id for g in self.groups})
-        return resolve_hw(self.hw), lowered, terms, {}
+        return LatencyModel(self.analysis, resolve_hw(self.hw))
 
     # ----------------------------------------------------------------------------- models
     def slim(self, indices: Mapping[str, Sequence[int]], model: nn.Module | None = None) -> nn.Module:
