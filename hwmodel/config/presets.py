@@ -6,6 +6,12 @@
 * ``systolic-32x32-{os,ws,is}``: 32x32, 64 KiB SRAMs, 10 words/cycle, CALC bandwidth, N:M support.
 * ``dpu-b512`` ... ``dpu-b4096`` (``hwmodel.dpu.params``) and their ``-sparse`` variants with the
   Vitis AI sparse engine (``hwmodel.config.sparse.SparseEngine``).
+* Boards (``BOARDS``): ``zcu102`` = 3x B4096 @ 281 MHz, ``zcu104`` = 2x B4096 @ 300 MHz (the Vitis AI
+  model-zoo benchmark configurations). Latency is one core at its full DRAM port; ``cores`` and the
+  board DDR they share (``ddr_bytes_per_cycle``) give multi-core throughput
+  (``hwmodel.dpu.board.throughput_fps``). DDR: both boards' PS DDR4 is 64 bits wide at 2400 MT/s,
+  19.2 GB/s peak (UG1182 / UG1267); the DPU sustains ``DDR_EFFICIENCY`` of it (fitted, see
+  ``reports/dpu_vs_model_zoo.md``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,11 @@ __all__ = ["preset", "list_presets", "PRESET_DIR"]
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
 _SYSTOLIC = {f"systolic-32x32-{df}": {"rows": 32, "cols": 32, "dataflow": df} for df in ("os", "ws", "is")}
 
+DDR_PEAK_BYTES_PER_S = 19.2e9  # 64-bit DDR4-2400 (ZCU102 UG1182, ZCU104 UG1267)
+DDR_EFFICIENCY = 0.6  # fraction of DDR peak the DPU cores sustain together (fitted: reports/dpu_vs_model_zoo.md)
+# board -> (cores, clock MHz): Vitis AI model-zoo tables, "ZCU102 3 * B4096 @ 281MHz", "ZCU104 2 * B4096 @ 300MHz"
+BOARDS: dict[str, tuple[int, float]] = {"zcu102": (3, 281.0), "zcu104": (2, 300.0)}
+
 
 def _scalesim_files() -> dict[str, Path]:
     return {p.stem: p for p in sorted(PRESET_DIR.glob("*.cfg"))}
@@ -35,7 +46,7 @@ def _dpu_names() -> tuple[str, ...]:
 
 def list_presets() -> list[str]:
     """Names accepted by :func:`preset`, sorted."""
-    return sorted([*_scalesim_files(), *_SYSTOLIC, *_dpu_names()])
+    return sorted([*_scalesim_files(), *_SYSTOLIC, *_dpu_names(), *BOARDS])
 
 
 @cache
@@ -67,6 +78,13 @@ def preset(name: str) -> AcceleratorConfig:
         p = dpu_params(base)
         return AcceleratorConfig(name=key, engine="dpu", dram_bw=p.dram_bytes_per_cycle, clock_mhz=p.clock_mhz,
                                  dpu=p, sparse=SparseEngine() if key.endswith("-sparse") else None)
+    if key in BOARDS:
+        from hwmodel.dpu.params import dpu_params
+
+        cores, mhz = BOARDS[key]
+        ddr = int(DDR_PEAK_BYTES_PER_S * DDR_EFFICIENCY / (mhz * 1e6))
+        p = dpu_params("dpu-b4096", clock_mhz=mhz, cores=cores, ddr_bytes_per_cycle=ddr)
+        return AcceleratorConfig(name=key, engine="dpu", dram_bw=p.dram_bytes_per_cycle, clock_mhz=mhz, dpu=p)
     names = list_presets()
     close = difflib.get_close_matches(key, names, n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""

@@ -49,7 +49,7 @@ def analytic_args(*args: int) -> dict[str, int]:
 
 
 def _totals(groups, n_chunks, n_small, small_tiles, cyc_tile, row_tiles, out_h, in_h, pad, stride, eff,
-            in_row, out_tile_row, w_small, w_big, streamed, bw) -> tuple[int, ...]:
+            in_row, out_tile_row, w_small, w_big, streamed, open_ends, bw) -> tuple[int, ...]:
     first = rows_new(0, in_h, pad, stride, eff) * in_row
     n0 = min(stride, eff) * in_row
     lo, hi = _interior(out_h, in_h, pad, stride, eff)
@@ -59,15 +59,14 @@ def _totals(groups, n_chunks, n_small, small_tiles, cyc_tile, row_tiles, out_h, 
     mid = [*range(1, a), *range(b + 1, last_e)] if a <= b else list(range(1, last_e))
     # rows handled one by one: (e, input bytes it prefetches); the last row prefetches the first rows
     rows = [(e, rows_new(e + 1, in_h, pad, stride, eff) * in_row) for e in ([0, *mid] if last_e > 0 else [])]
-    rows.append((last_e, first))
     count = b - a + 1 if a <= b else 0
 
-    def chunk_cost(t: int, wk: int, wn: int, prev_save: int) -> tuple[int, int, int, int]:
+    def chunk_cost(t: int, wk: int, wn: int, prev_save: int, last_load: int) -> tuple[int, int, int, int]:
         """(stepped cycles, ifmap, filter, ofmap bytes) of one chunk between its neighbours."""
         c = row_tiles * t * cyc_tile
         save = out_tile_row * t
         cycles = ifm = flt = 0
-        for e, lb in rows:
+        for e, lb in (*rows, (last_e, last_load)):
             if streamed:
                 wb = wn if e == last_e else wk
             else:
@@ -93,16 +92,34 @@ def _totals(groups, n_chunks, n_small, small_tiles, cyc_tile, row_tiles, out_h, 
         k %= n_chunks
         return (small_tiles, w_small) if k < n_small else (small_tiles + 1, w_big)
 
-    compute = stepped = dram_if = dram_w = dram_of = 0
-    for k, n in _positions(n_chunks, n_small):
+    def cyclic(k: int) -> tuple[int, int, int, int]:
         t, wk = size(k)
-        cyc, ifm, flt, ofm = chunk_cost(t, wk, size(k + 1)[1], out_tile_row * size(k - 1)[0])
+        return chunk_cost(t, wk, size(k + 1)[1], out_tile_row * size(k - 1)[0], first)
+
+    compute = stepped = dram_if = dram_w = dram_of = 0
+
+    def add(cost: tuple[int, int, int, int], n: int) -> None:
+        nonlocal stepped, dram_if, dram_w, dram_of
+        stepped += n * cost[0]
+        dram_if += n * cost[1]
+        dram_w += n * cost[2]
+        dram_of += n * cost[3]
+
+    for k, n in _positions(n_chunks, n_small):
         n *= groups
-        stepped += n * cyc
-        compute += n * row_tiles * t * cyc_tile * out_h
-        dram_if += n * ifm
-        dram_w += n * flt
-        dram_of += n * ofm
+        add(cyclic(k), n)
+        compute += n * row_tiles * size(k)[0] * cyc_tile * out_h
+    if open_ends:  # the layer's first chunk saves no predecessor; its last prefetches nothing
+        kl = n_chunks - 1
+        tl, wl = size(kl)
+        if groups * n_chunks == 1:
+            add(chunk_cost(tl, wl, 0, 0, 0), 1)
+        else:
+            t0, w0 = size(0)
+            add(chunk_cost(t0, w0, size(1)[1], 0, first), 1)
+            add(chunk_cost(tl, wl, 0, out_tile_row * size(kl - 1)[0], 0), 1)
+            add(cyclic(0), -1)
+        add(cyclic(kl), -1)
     return compute, stepped - compute, dram_if, dram_w, dram_of, groups * n_chunks * out_h
 
 

@@ -1,6 +1,6 @@
 """The DPU engine's entry points: cycle mode (Numba kernel), analytic mode (closed form), fast cycles.
 
-All three share one schedule (``hwmodel.dpu.tiling.plan_layer``) and agree exactly, stalls included:
+All three share one schedule (``hwmodel.dpu.tiling.plan_layer``) and agree exactly, stalls (and the per-layer start-up/drain of ``DpuParams.layer_startup``) included:
 ``estimate_layer(l, cfg) == simulate_layer(l, cfg)`` field by field, so the planner's latency model is
 the latency that cycle mode checks.
 
@@ -60,8 +60,13 @@ def _report(layer: Layer, plan: DpuPlan, totals: dict[str, int], dpu: DpuParams)
     busy = totals["compute"]
     fill = plan.fill if plan.engine != "none" else 0
     compute = busy + fill
+    # the layer's first loads and last save (layer_startup) wait on DRAM: stall cycles
+    stall = totals["stall"] + (plan.startup if plan.engine != "none" else 0)
+    e_if, e_w, e_of = plan.edge_bytes()
+    totals = {**totals, "dram_ifmap": totals["dram_ifmap"] + e_if, "dram_filter": totals["dram_filter"] + e_w,
+              "dram_ofmap": totals["dram_ofmap"] + e_of}
     return LayerReport.make(
-        layer.name, layer.kind.value, compute, totals["stall"], plan.macs, dpu.peak_macs_per_cycle,
+        layer.name, layer.kind.value, compute, stall, plan.macs, dpu.peak_macs_per_cycle,
         mapping_efficiency(plan, compute),
         sram_reads=Traffic(busy * plan.ifmap_port, busy * plan.filter_port, 0),
         sram_writes=Traffic(totals["dram_ifmap"], totals["dram_filter"], totals["dram_ofmap"]),
@@ -120,4 +125,4 @@ def estimate_cycles(layer: Layer, cfg: Any) -> int:
     if plan.engine == "none":
         return 0
     t = analytic_totals(plan)
-    return t["compute"] + plan.fill + t["stall"]
+    return t["compute"] + plan.fill + t["stall"] + plan.startup

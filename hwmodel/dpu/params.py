@@ -15,6 +15,34 @@ Sources and assumptions (see also ``reports/dpu_resnet50_vs_zoo.md``):
   PG338's measured ResNet-50 peak on B4096 (5298 MB/s, about 17.7 bytes/cycle at 300 MHz) fits.
 * Clock: 300 MHz, the DPU clock of the ZCU102/ZCU104 reference designs (DSPs double-pumped at 600 MHz).
 * Pipeline fill: 16 cycles per layer (assumption; PG338 does not publish the pipeline depth).
+
+Switches for fidelity against AMD's published latencies (``reports/dpu_vs_model_zoo.md``), each with
+AMD's default:
+
+* ``channel_augmentation`` (on): PG338 "Channel Augmentation" configuration option, enabled in the
+  ZCU102/ZCU104 DPU TRD builds: for a layer with fewer input channels than ICP, the kernel-width taps of
+  one kernel row are packed into the ICP lanes, so a tile takes ``kh * ceil(kw * Cin / ICP)`` cycles
+  instead of ``kh * kw * ceil(Cin / ICP)`` (a 7x7 conv on RGB: 14 instead of 49).
+* ``layer_startup`` (on): a layer's first input rows and first weight chunk load before its first
+  tile, its last output row saves after its last (PG338: LOAD -> CONV -> SAVE dependencies within a
+  layer); the steps in between overlap as before. Off: the steady-state cyclic model.
+* ``fc_bytes_per_cycle``: the DRAM bytes/cycle a GEMM (fully connected) layer's weight stream sustains;
+  0 means ``dram_bytes_per_cycle``. PG338 measures 5.3 GB/s peak for ResNet-50 on B4096 (17.7 B/cycle
+  at 300 MHz); FC weights are one long sequential burst, so the default is the full port.
+* ``fuse_eltwise`` (on): the Vitis AI compiler fuses conv + BN + ReLU always, and conv + elementwise add
+  through the ELEW path of the save engine (workloads mark this with ``Layer.residual_inputs`` /
+  ``Layer.fused``): the add reads its other operand while the conv saves and costs no pass of its own.
+* ``onchip_fmap_kb``: a feature map whose bank image (channels padded to ICP) fits in this many KiB
+  stays in the on-chip banks between producer and consumer and never goes to DRAM (the compiler's
+  memory allocation; PG338's measured per-model bandwidths are far below a load/save-everything
+  model). 0 means half the input feature-map bank; -1 disables it.
+* ``layer_overhead``: cycles every layer with work costs besides its tiles and transfers (instruction
+  fetch and engine synchronisation between layers). PG338 publishes no figure; 0 by default (fitted
+  against the model zoo it came out at ~4,500 cycles, but then the small MobileNets exceed the DPU time
+  their multi-thread fps allows, so it is left out).
+* ``cores`` / ``ddr_bytes_per_cycle``: DPU cores on the board and the board DDR bandwidth they share
+  (bytes per DPU cycle; 0 = unlimited). Single-thread latency uses one core at its full port;
+  multi-core throughput gives each core ``min(port, ddr / cores)``.
 """
 
 from __future__ import annotations
@@ -39,7 +67,8 @@ DPU_ARCHS: dict[str, tuple[int, int, int]] = {
 
 DPU_NAMES: tuple[str, ...] = tuple(DPU_ARCHS)
 
-BANK_DEPTH = 2048  # words per bank unit (assumption, see module docstring)
+BANK_DEPTH = 2048
+LAYER_OVERHEAD = 0  # cycles per layer: no published figure; a constant fitted here breaks the zoo's throughput bounds  # words per bank unit (assumption, see module docstring)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +88,14 @@ class DpuParams:
         alu_cp: ALU engine channel parallelism (ICP by default).
         pipeline_fill: cycles to fill the conv/ALU pipeline once per layer.
         name: architecture label, e.g. ``"B4096"``.
+        channel_augmentation: pack kernel-width taps into ICP lanes when Cin < ICP (PG338; on).
+        layer_startup: cost each layer's first loads and last save (on) instead of steady state.
+        fc_bytes_per_cycle: DRAM bytes/cycle of GEMM weight streams (0: ``dram_bytes_per_cycle``).
+        fuse_eltwise: run marked residual adds inside the producing conv's save (ELEW; on).
+        onchip_fmap_kb: feature maps up to this size stay on chip (0: half the ifmap bank; -1: never).
+        layer_overhead: cycles per layer for instruction fetch and synchronisation (0; see above).
+        cores: DPU cores on the board (throughput; latency uses one).
+        ddr_bytes_per_cycle: board DDR bandwidth shared by all cores, bytes per DPU cycle (0: unlimited).
     """
 
     pp: int
@@ -73,6 +110,14 @@ class DpuParams:
     alu_cp: int = 0
     pipeline_fill: int = 16
     name: str = "custom"
+    channel_augmentation: bool = True
+    layer_startup: bool = True
+    fc_bytes_per_cycle: int = 0
+    fuse_eltwise: bool = True
+    onchip_fmap_kb: int = 0
+    layer_overhead: int = LAYER_OVERHEAD
+    cores: int = 1
+    ddr_bytes_per_cycle: int = 0
 
     def __post_init__(self) -> None:
         for f in ("pp", "icp", "ocp", "dram_bytes_per_cycle"):
@@ -83,6 +128,13 @@ class DpuParams:
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise ConfigError(f"DPU {self.name!r}: {f} must be an integer >= 0 (0 = default), got {v!r}")
+        for f in ("channel_augmentation", "layer_startup", "fuse_eltwise"):
+            if not isinstance(getattr(self, f), bool):
+                raise ConfigError(f"DPU {self.name!r}: {f} must be true or false, got {getattr(self, f)!r}")
+        for f, lo in (("fc_bytes_per_cycle", 0), ("onchip_fmap_kb", -1), ("layer_overhead", 0), ("cores", 1), ("ddr_bytes_per_cycle", 0)):
+            v = getattr(self, f)
+            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+                raise ConfigError(f"DPU {self.name!r}: {f} must be an integer >= {lo}, got {v!r}")
         if not isinstance(self.clock_mhz, (int, float)) or not self.clock_mhz > 0:
             raise ConfigError(f"DPU {self.name!r}: clock_mhz must be > 0, got {self.clock_mhz!r}")
         # zero means "derive from the array size", so a custom DPU needs only pp/icp/ocp
@@ -109,6 +161,26 @@ class DpuParams:
     def peak_ops_per_cycle(self) -> int:
         """PG338's "peak ops": two operations per MAC."""
         return 2 * self.peak_macs_per_cycle
+
+    @property
+    def onchip_fmap_bytes(self) -> int:
+        """Largest feature map (bytes, channels padded) kept on chip; 0 when disabled."""
+        if self.onchip_fmap_kb < 0:
+            return 0
+        return (self.onchip_fmap_kb or self.ifmap_bank_kb // 2) * 1024
+
+    @property
+    def fc_bw(self) -> int:
+        """DRAM bytes/cycle of a GEMM layer's weight stream."""
+        return self.fc_bytes_per_cycle or self.dram_bytes_per_cycle
+
+    def core_share(self) -> DpuParams:
+        """This core while every core runs: its DRAM port capped at its share of the board DDR."""
+        if not self.ddr_bytes_per_cycle:
+            return self
+        share = max(1, self.ddr_bytes_per_cycle // self.cores)
+        return replace(self, dram_bytes_per_cycle=min(self.dram_bytes_per_cycle, share),
+                       fc_bytes_per_cycle=min(self.fc_bw, share))
 
     @property
     def weight_chunk_bytes(self) -> int:

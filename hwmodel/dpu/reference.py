@@ -13,24 +13,28 @@ __all__ = ["reference_steps", "reference_layer"]
 
 
 def reference_steps(groups, n_chunks, n_small, small_tiles, cyc_tile, row_tiles, out_h, in_h, pad, stride, eff,
-                    in_row, out_tile_row, w_small, w_big, streamed, bw):
+                    in_row, out_tile_row, w_small, w_big, streamed, open_ends, bw):
     """The step list: dicts with the step's compute cycles and the ifmap/filter/ofmap bytes it moves."""
     group = [(small_tiles, w_small) if k < n_small else (small_tiles + 1, w_big) for k in range(n_chunks)]
     chunks = group * groups  # (tiles, weight bytes) in execution order
     rows = [rows_new(e, in_h, pad, stride, eff) * in_row for e in range(out_h)]
     order = [(ci, e) for ci in range(len(chunks)) for e in range(out_h)]
     steps = []
+    last = len(order) - 1
     for i, (ci, e) in enumerate(order):
         tiles, _ = chunks[ci]
         nxt_chunk, nxt_row = order[(i + 1) % len(order)]
         prv_chunk, _ = order[i - 1]
+        # open ends: nothing follows the layer's last chunk and nothing precedes its first step
+        no_next = open_ends and ci == len(chunks) - 1
         if streamed:  # every row re-loads the weights of the chunk it runs
-            filt = chunks[nxt_chunk][1]
+            filt = 0 if (no_next and i == last) else chunks[nxt_chunk][1]
         else:  # the next chunk's weights, spread evenly over this chunk's rows
-            wn = chunks[(ci + 1) % len(chunks)][1]
+            wn = 0 if no_next else chunks[(ci + 1) % len(chunks)][1]
             filt = wn * (e + 1) // out_h - wn * e // out_h
-        steps.append({"compute": row_tiles * tiles * cyc_tile, "ifmap": rows[nxt_row], "filter": filt,
-                      "ofmap": out_tile_row * chunks[prv_chunk][0]})
+        steps.append({"compute": row_tiles * tiles * cyc_tile,
+                      "ifmap": 0 if (open_ends and i == last) else rows[nxt_row], "filter": filt,
+                      "ofmap": 0 if (open_ends and i == 0) else out_tile_row * chunks[prv_chunk][0]})
     return steps
 
 

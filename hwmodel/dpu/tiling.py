@@ -22,13 +22,18 @@ row-by-row instruction stream):
 * ALU engine (depthwise, pooling, elementwise): tiles of ``alu_pp`` pixels x ``alu_cp`` channels;
   depthwise/pool take ``taps`` cycles per tile, an n-input elementwise op ``n - 1`` cycles (at
   least 1). Concat costs nothing: the compiler points producers at offsets of one output buffer.
-* GEMM/linear: a 1x1 conv over one row of M pixels.
+* GEMM/linear: a 1x1 conv over one row of M pixels; its bytes move at ``DpuParams.fc_bw``.
+* Fidelity switches (``hwmodel.dpu.params``): channel augmentation shortens the tile of a conv with
+  Cin < ICP; ``layer_startup`` opens the cyclic step sequence and adds the first loads and the last
+  save as ``startup`` cycles; a feature map that fits ``onchip_fmap_bytes`` moves no DRAM bytes; a
+  fused residual add (``Layer.residual_inputs``) reads its operand with the conv's save (counted in
+  the ofmap traffic), and the ``fused`` add layer itself costs nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hwmodel.config.sparse import SparseEngine
 from hwmodel.dpu.params import DpuParams
@@ -66,13 +71,15 @@ class DpuPlan:
         w_small, w_big: weight bytes of a small and of a big chunk (metadata included).
         streamed: weights re-loaded every row (one tile does not fit in half the weight bank).
         bw: DRAM bytes per cycle.
-        fill: pipeline fill cycles, once per layer.
+        fill: pipeline fill plus the per-layer overhead (``DpuParams.layer_overhead``), once per layer.
         macs: useful MACs (after N:M weight sparsity).
         lane_macs: lane operations the engine can do per cycle (for mapping efficiency).
         ifmap_port, filter_port: SRAM words read per compute cycle.
         meta_bytes: the part of the layer's weight bytes that is N:M index metadata.
         lane_work: useful lane operations (MACs, or ALU pixel-channel-tap operations).
         half_bank: bytes of half the weight bank (a chunk's budget).
+        open_ends: the step sequence starts and ends at the layer (``DpuParams.layer_startup``).
+        startup: cycles of the layer's first loads and last save when ``open_ends`` (else 0).
     """
 
     engine: str
@@ -101,6 +108,8 @@ class DpuPlan:
     meta_bytes: int = 0
     lane_work: int = 0
     half_bank: int = 0
+    open_ends: bool = False
+    startup: int = 0
 
     @property
     def tiles_per_group(self) -> int:
@@ -113,11 +122,19 @@ class DpuPlan:
             return 0
         return self.groups * self.out_h * self.row_tiles * self.tiles_per_group
 
+    def edge_bytes(self) -> tuple[int, int, int]:
+        """(ifmap, filter, ofmap) bytes of the layer's first loads and last save (open ends only)."""
+        if not self.open_ends or self.engine == "none":
+            return 0, 0, 0
+        last_tiles = self.small_tiles + (self.n_small < self.n_chunks)
+        return (rows_new(0, self.in_h, self.pad, self.stride, self.eff) * self.in_row_bytes, self.w_small,
+                self.out_tile_row_bytes * last_tiles)
+
     def kernel_args(self) -> tuple[int, ...]:
         """The scalars the step kernels take, in their order."""
         return (self.groups, self.n_chunks, self.n_small, self.small_tiles, self.cyc_tile, self.row_tiles,
                 self.out_h, self.in_h, self.pad, self.stride, self.eff, self.in_row_bytes,
-                self.out_tile_row_bytes, self.w_small, self.w_big, int(self.streamed), self.bw)
+                self.out_tile_row_bytes, self.w_small, self.w_big, int(self.streamed), int(self.open_ends), self.bw)
 
 
 def rows_new(e: int, in_h: int, pad: int, stride: int, eff: int) -> int:
@@ -153,7 +170,16 @@ def plan_layer(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> Dpu
         SparsityError: the layer asks for sparsity the hardware does not run.
     """
     _check_sparsity(layer, sparse)
-    return PLANNERS[layer.kind](layer, dpu, sparse)
+    plan = PLANNERS[layer.kind](layer, dpu, sparse)
+    if plan.engine == "none":
+        return plan
+    plan = replace(plan, fill=plan.fill + dpu.layer_overhead)
+    if not dpu.layer_startup:
+        return plan
+    # start-up: the first input rows and the first weight chunk; drain: the last chunk's last row
+    plan = replace(plan, open_ends=True)
+    rows, weights, save = plan.edge_bytes()
+    return replace(plan, startup=_cdiv(rows + weights, plan.bw) + _cdiv(save, plan.bw))
 
 
 def _check_sparsity(layer: Layer, sparse: SparseEngine | None) -> None:
@@ -188,11 +214,15 @@ def _plan_conv(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> Dpu
     nm = layer.weight_nm if layer.weight_nm is not None and not layer.weight_nm.dense else None
     kept = nm.kept(cin) if nm is not None else cin
     cin_steps = _cdiv(kept, icp)
+    kh = layer.filt_h if layer.kind is LayerKind.CONV else 1
+    kw = taps // kh
+    # channel augmentation (PG338): one kernel row's kw taps share the ICP lanes when Cin < ICP
+    augment = dpu.channel_augmentation and nm is None and kw > 1 and cin < icp and _cdiv(kw * cin, icp) < kw
     if sparse is not None and (nm is not None or layer.act_sparsity > 0.0):
         act = sparse.act_pattern(layer.act_sparsity)
         a_kept = act.kept(cin) if act is not None else cin
         cin_steps = max(cin_steps, _cdiv(a_kept, sparse.ifmap_read_factor * icp))
-    w_per_oc = taps * _cdiv(kept, icp) * icp
+    w_per_oc = (kh * _cdiv(kw * cin, icp) if augment else taps * _cdiv(kept, icp)) * icp
     meta_per_oc = _cdiv(w_per_oc * sparse.index_bits(nm.m), 8) if (nm is not None and sparse) else 0
     w_tile = ocp * (w_per_oc + meta_per_oc)
     half = dpu.weight_chunk_bytes
@@ -200,10 +230,21 @@ def _plan_conv(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> Dpu
     n_chunks = _cdiv(oc_tiles, max(1, min(oc_tiles, half // w_tile)))
     small, n_big = divmod(oc_tiles, n_chunks)
     macs = layer.groups * out_h * out_w * cout * taps * kept
+    cyc_tile = kh * _cdiv(kw * cin, icp) if augment else taps * cin_steps
+    in_row = in_w * _cdiv(cin, icp) * icp
+    out_row = out_w * ocp
+    groups_oc = layer.groups * oc_tiles * ocp  # output channels as stored
+    onchip = dpu.onchip_fmap_bytes
+    if in_h * layer.groups * in_row <= onchip:  # the input stays in the banks: no DRAM loads
+        in_row = 0
+    out_row *= 1 + (layer.residual_inputs if dpu.fuse_eltwise else 0)  # fused add: operand read at save
+    if out_h * out_w * groups_oc <= onchip:
+        out_row = 0
+    bw = dpu.fc_bw if layer.kind is LayerKind.GEMM else dpu.dram_bytes_per_cycle
     return DpuPlan(
-        "conv", layer.groups, n_chunks, n_chunks - n_big, small, taps * cin_steps, _cdiv(out_w, pp), out_h,
-        in_h, pad, stride, eff, in_w * _cdiv(cin, icp) * icp, out_w * ocp, small * w_tile, (small + 1) * w_tile,
-        w_tile > half, dpu.dram_bytes_per_cycle, dpu.pipeline_fill, macs, dpu.peak_macs_per_cycle, pp * icp,
+        "conv", layer.groups, n_chunks, n_chunks - n_big, small, cyc_tile, _cdiv(out_w, pp), out_h,
+        in_h, pad, stride, eff, in_row, out_row, small * w_tile, (small + 1) * w_tile,
+        w_tile > half, bw, dpu.pipeline_fill, macs, dpu.peak_macs_per_cycle, pp * icp,
         icp * ocp, layer.groups * oc_tiles * ocp * meta_per_oc, macs, half,
     )
 
@@ -213,9 +254,14 @@ def _alu_plan(layer: Layer, dpu: DpuParams, *, taps: int, cyc_tile: int, n_in: i
     tiles = _cdiv(c_out, dpu.alu_cp)
     in_words = _cdiv(layer.channels, dpu.icp) * dpu.icp
     w = taps * _cdiv(c_out, dpu.icp) * dpu.icp if weights else 0
+    onchip = dpu.onchip_fmap_bytes
+    in_row = layer.ifmap_w * in_words
+    in_row = 0 if layer.ifmap_h * in_row <= onchip else n_in * in_row
+    out_row = layer.ofmap_w * dpu.alu_cp
+    out_row = 0 if layer.ofmap_h * layer.ofmap_w * tiles * dpu.alu_cp <= onchip else out_row
     return DpuPlan(
         "alu", 1, 1, 1, tiles, cyc_tile, _cdiv(layer.ofmap_w, dpu.alu_pp), layer.ofmap_h, layer.ifmap_h,
-        layer.pad_h, layer.stride_h, layer.eff_filt_h, n_in * layer.ifmap_w * in_words, layer.ofmap_w * dpu.alu_cp,
+        layer.pad_h, layer.stride_h, layer.eff_filt_h, in_row, out_row,
         w, w, False, dpu.dram_bytes_per_cycle, dpu.pipeline_fill, layer.macs if weights else 0,
         dpu.alu_pp * dpu.alu_cp, dpu.alu_pp * dpu.alu_cp, dpu.alu_cp if weights else 0, 0,
         layer.ofmap_h * layer.ofmap_w * c_out * cyc_tile, dpu.weight_chunk_bytes,
@@ -236,6 +282,8 @@ def _plan_pool(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> Dpu
 
 @_planner(LayerKind.ELTWISE_ADD, LayerKind.ELTWISE_MUL)
 def _plan_eltwise(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> DpuPlan:
+    if layer.fused and dpu.fuse_eltwise and layer.kind is LayerKind.ELTWISE_ADD:  # done in the conv's save
+        return DpuPlan("none", bw=dpu.dram_bytes_per_cycle, lane_macs=dpu.peak_macs_per_cycle)
     n = layer.num_inputs
     return _alu_plan(layer, dpu, taps=1, cyc_tile=max(1, n - 1), n_in=n, weights=False)
 

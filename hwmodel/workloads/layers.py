@@ -133,6 +133,11 @@ class Layer:
         num_inputs: operand tensors for elementwise ops and concat.
         weight_nm: N:M weight sparsity, or None for dense.
         act_sparsity: activation sparsity fraction (0 or 0.5 on the sparse engine).
+        residual_inputs: conv only: ofmap-sized operands a following elementwise add sums into this
+            conv's output; an engine that fuses the add (the DPU's ELEW path) reads them during the
+            conv's save, others ignore the field and run the add layer.
+        fused: elementwise add only: its work is absorbed by the producing conv (``residual_inputs``)
+            on an engine that fuses adds; other engines run it as usual.
     """
 
     name: str
@@ -153,6 +158,8 @@ class Layer:
     num_inputs: int = 1
     weight_nm: NMPattern | None = None
     act_sparsity: float = 0.0
+    residual_inputs: int = 0
+    fused: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, LayerKind):
@@ -166,6 +173,9 @@ class Layer:
             _positive(f, self.name, getattr(self, f))
         _positive("pad_h", self.name, self.pad_h, 0)
         _positive("pad_w", self.name, self.pad_w, 0)
+        _positive("residual_inputs", self.name, self.residual_inputs, 0)
+        if not isinstance(self.fused, bool):
+            raise TopologyError(f"layer {self.name!r}: fused must be true or false, got {self.fused!r}")
         if self.channels % self.groups or self.num_filter % self.groups:
             raise TopologyError(
                 f"layer {self.name!r}: channels {self.channels} and num_filter {self.num_filter} "

@@ -8,13 +8,13 @@ getitem, split) cost nothing; a concat is a CONCAT layer (the engine decides wha
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hwmodel.workloads.layers import DENSE, Layer, LayerKind, LayerSparsity
 from hwprune.ir.graph import Graph, Op
 from hwprune.ir.kinds import OpKind
 
-__all__ = ["Lowered", "lower", "LOWERING", "FREE_KINDS", "resize"]
+__all__ = ["Lowered", "lower", "mark_fusable_adds", "LOWERING", "FREE_KINDS", "resize"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +226,9 @@ def _cat(op: Op, graph: Graph) -> Lowered | None:
 def lower(graph: Graph) -> list[Lowered]:
     """Lower every op that costs accelerator time to a workload, in graph order.
 
+    Residual adds that an engine can fuse into their producing conv are marked (see
+    :func:`mark_fusable_adds`); each engine decides whether it fuses them.
+
     Args:
         graph: a traced (possibly pruned) IR graph.
 
@@ -240,6 +243,55 @@ def lower(graph: Graph) -> list[Lowered]:
         lowered = handler(op, graph)
         if lowered is not None:
             out.append(lowered)
+    return mark_fusable_adds(graph, out)
+
+
+# ops between a conv and the add that a fused conv+add still covers (folded into the conv)
+_FOLDED = frozenset({OpKind.BATCHNORM})
+
+
+def _fusable_conv(graph: Graph, value: str) -> str | None:
+    """The conv whose output reaches ``value`` through folded ops only, each used once; else None."""
+    while True:
+        if len(graph.consumers(value)) != 1:
+            return None
+        op = graph.producer(value)
+        if op.kind is OpKind.CONV:
+            return op.name
+        if op.kind not in _FOLDED or not op.inputs:
+            return None
+        value = op.inputs[0]
+
+
+def mark_fusable_adds(graph: Graph, lowered: list[Lowered]) -> list[Lowered]:
+    """Mark ``conv (+BN) + add`` pairs as the Vitis AI compiler fuses them (the DPU's ELEW path).
+
+    An elementwise add of same-shaped tensors, one of which comes from a conv used only by this add,
+    becomes ``fused`` and that conv gets ``residual_inputs`` = the add's other operands. The last such
+    conv in graph order is chosen (the one that finishes last). Engines that do not fuse ignore both.
+
+    Args:
+        graph: the graph ``lowered`` came from.
+        lowered: its lowered layers, in graph order.
+
+    Returns:
+        The layers, with fused pairs marked.
+    """
+    index = {lw.op: i for i, lw in enumerate(lowered)}
+    out = list(lowered)
+    for i, lw in enumerate(lowered):
+        layer = lw.layer
+        if layer.kind is not LayerKind.ELTWISE_ADD or layer.fused:
+            continue
+        convs = [c for v in _tensor_inputs(graph.op(lw.op), graph) if (c := _fusable_conv(graph, v)) in index]
+        convs = [c for c in convs if index[c] < i and out[index[c]].layer.residual_inputs == 0
+                 and out[index[c]].layer.kind is LayerKind.CONV]
+        if not convs:
+            continue
+        j = max(index[c] for c in convs)
+        conv = out[j]
+        out[j] = replace(conv, layer=conv.layer.with_(residual_inputs=layer.num_inputs - 1))
+        out[i] = replace(lw, layer=layer.with_(fused=True))
     return out
 
 

@@ -90,7 +90,7 @@ def test_sparsity_on_alu_layers_is_an_error():
 
 
 def _compute(layer, cfg):
-    return simulate_layer(layer, cfg).compute_cycles - cfg.dpu.pipeline_fill
+    return simulate_layer(layer, cfg).compute_cycles - cfg.dpu.pipeline_fill - cfg.dpu.layer_overhead
 
 
 def test_speedups_follow_the_ifmap_read_limit():

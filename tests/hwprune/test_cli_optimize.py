@@ -20,7 +20,7 @@ def workdir(tmp_path, monkeypatch):
 
 
 def test_optimize_writes_a_complete_run_and_reuses_it(workdir, capsys) -> None:
-    args = ["optimize", "--model", "digits_cnn", "--hw", "dpu-b1024-sparse", "--budget", "0.5", "--epochs", "2",
+    args = ["optimize", "--model", "digits_cnn", "--hw", "dpu-b1024-sparse", "--budget", "0.4", "--epochs", "2",
             "--finetune-epochs", "1", "--out", "run", "--quiet"]
     assert main(args) == 0
     run = workdir / "run"
@@ -30,7 +30,7 @@ def test_optimize_writes_a_complete_run_and_reuses_it(workdir, capsys) -> None:
     metrics = json.loads((run / "metrics.json").read_text())
     plan = Plan.load(run / "plan.json")
     assert metrics["cycles"] == plan.cycles == metrics["slim_simulated_cycles"] <= plan.budget_cycles
-    assert plan.budget_cycles == int(0.5 * plan.unpruned_cycles)
+    assert plan.budget_cycles == int(0.4 * plan.unpruned_cycles)
     assert 0.0 <= metrics["pruned_accuracy"] <= 1.0 and metrics["finetuned_accuracy"] > 0.5
     assert metrics["params"] < metrics["params_before"]
     assert "![latency](latency_per_layer.png)" in (run / "report.md").read_text()

@@ -1,0 +1,49 @@
+"""Lowering marks conv (+BN) + add pairs that the DPU compiler fuses (ELEW path)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+import hwprune
+import hwprune.models as models
+from hwmodel.workloads.layers import LayerKind
+from hwprune.frontend.trace import trace
+from hwprune.lower.lower import lower
+
+
+def test_every_resnet18_residual_add_is_fused_into_a_conv():
+    torch.manual_seed(0)
+    m = models.get("resnet18", num_classes=10)
+    layers = [lw.layer for lw in lower(trace(m, models.default_input("resnet18")))]
+    adds = [x for x in layers if x.kind is LayerKind.ELTWISE_ADD]
+    assert len(adds) == 8 and all(a.fused for a in adds)
+    fused_convs = [x for x in layers if x.residual_inputs]
+    assert len(fused_convs) == 8 and all(x.residual_inputs == 1 and x.kind is LayerKind.CONV for x in fused_convs)
+    # a fused conv's output channels are the add's
+    by_name = {x.name: x for x in layers}
+    assert all(by_name[c.name].num_filter in {a.num_filter for a in adds} for c in fused_convs)
+    rep = hwprune.simulate(m, models.default_input("resnet18"), hw="dpu-b4096", mode="analytic")
+    assert all(r.total_cycles == 0 for r in rep.layers if r.kind == "add")
+    # the systolic engine ignores the marks and runs the adds
+    rep = hwprune.simulate(m, models.default_input("resnet18"), hw="systolic-32x32-os", mode="analytic")
+    assert all(r.total_cycles > 0 for r in rep.layers if r.kind == "add")
+
+
+class _Shared(nn.Module):
+    """The conv feeding the add is also read elsewhere: its output must reach DRAM, no fusion."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(8, 8, 3, padding=1)
+        self.b = nn.Conv2d(8, 8, 3, padding=1)
+
+    def forward(self, x):
+        y = self.a(x)
+        return y + x, self.b(y)
+
+
+def test_a_conv_with_other_readers_is_not_fused():
+    layers = [lw.layer for lw in lower(trace(_Shared(), torch.zeros(1, 8, 16, 16)))]
+    add = next(x for x in layers if x.kind is LayerKind.ELTWISE_ADD)
+    assert not add.fused and not any(x.residual_inputs for x in layers)
