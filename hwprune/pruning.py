@@ -17,6 +17,7 @@ from hwprune.analysis.importance import group_importance
 from hwprune.emit.module import emit
 from hwprune.emit.spec import check_spec, load_spec, make_spec
 from hwprune.errors import PlanMismatchError, PruneConfigError
+from hwprune.frontend.specialise import specialisation_note
 from hwprune.frontend.trace import trace
 from hwprune.ir.graph import Graph
 from hwprune.ir.verify import verify
@@ -176,7 +177,8 @@ def transform(model: nn.Module, spec: Mapping[str, Any] | str | os.PathLike, exa
     if h != spec["structure_hash"]:
         raise PlanMismatchError(
             f"the spec was made for a model with structure hash {spec['structure_hash']}, this "
-            f"{type(model).__name__} has {h}; apply it to the same architecture and input shape it was made for")
+            f"{type(model).__name__} has {h}; apply it to the same architecture and input shape it was made for"
+            f"{specialisation_note(graph.source)}")
     return apply_keep(graph, dict(spec["keep"]))
 
 

@@ -1,13 +1,16 @@
 """``hwprune.trace``: torch.fx symbolic trace + shape propagation -> IR ``Graph``.
 
-The user's model is deep-copied before tracing and never touched. A model fx cannot trace raises
-``TraceError`` naming the innermost module being traced and the source line, and suggesting
-``leaf_modules=(...)`` to treat that submodule as an opaque leaf.
+The user's model is deep-copied before tracing and never touched. When plain fx tracing fails, the model
+is traced again with Python control flow on sizes and extra forward arguments specialised to the example
+inputs (:mod:`hwprune.frontend.specialise`; recorded in ``GraphSource.specialised``). A model neither
+can trace raises ``TraceError`` naming the innermost module being traced and the source line, and
+suggesting ``leaf_modules=(...)`` to treat that submodule as an opaque leaf.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 import os
 import traceback
 from collections.abc import Sequence
@@ -20,6 +23,7 @@ from torch import fx, nn
 from hwprune.errors import TraceError
 from hwprune.frontend.classify import classify
 from hwprune.frontend.sparsity import module_sparsity
+from hwprune.frontend.specialise import ConcreteTracer, drop_fixed_arguments, fixed_defaults
 from hwprune.ir.graph import Graph, GraphSource, Op, Value
 from hwprune.ir.kinds import OpKind
 
@@ -194,16 +198,15 @@ def trace(
     memo = {id(t): t for t in (*model.parameters(), *model.buffers())}
     private = copy.deepcopy(model, memo)
     tracer = _Tracer(names, types)
+    specialised: tuple[str, ...] = ()
     try:
         fx_graph = tracer.trace(private)
     except Exception as e:
-        where = tracer.failed_in or "<top level>"
-        hint = f"leaf_modules=({where!r},)" if tracer.failed_in else "leaf_modules=(...) naming the submodule"
-        raise TraceError(
-            f"torch.fx cannot trace {type(model).__name__}: in module {where!r} at {_user_frame(e)}: "
-            f"{type(e).__name__}: {e}. Treat that submodule as an opaque leaf with "
-            f"hwprune.trace(model, x, {hint}); channels will not be pruned through it"
-        ) from e
+        retry = _trace_specialised(private, names, types, inputs)
+        if retry is not None:
+            fx_graph, specialised, tracer = retry
+        else:
+            _raise_trace_error(model, tracer, e)
     gm = fx.GraphModule(private, fx_graph, class_name=type(model).__name__)
     try:
         meta = _propagate(gm, inputs)
@@ -213,11 +216,44 @@ def trace(
             "pass inputs of the shape and dtype the model expects"
         ) from e
     leaves = tuple(sorted({*names, *tracer.typed_leaves}))  # by name, so a spec can re-trace without types
-    return _lower(gm, meta, leaves, inputs, type(model).__name__)
+    return _lower(gm, meta, leaves, inputs, type(model).__name__, specialised)
+
+
+def _raise_trace_error(model: nn.Module, tracer: _Tracer, e: Exception) -> None:
+    where = tracer.failed_in or "<top level>"
+    hint = f"leaf_modules=({where!r},)" if tracer.failed_in else "leaf_modules=(...) naming the submodule"
+    raise TraceError(
+        f"torch.fx cannot trace {type(model).__name__}: in module {where!r} at {_user_frame(e)}: "
+        f"{type(e).__name__}: {e}. Treat that submodule as an opaque leaf with "
+        f"hwprune.trace(model, x, {hint}); channels will not be pruned through it"
+    ) from e
+
+
+class _ConcreteTracer(ConcreteTracer, _Tracer):
+    """The hwprune tracer with real values behind its proxies (see :mod:`hwprune.frontend.specialise`)."""
+
+
+def _trace_specialised(private: nn.Module, names: frozenset[str], types: tuple[type, ...],
+                       inputs: tuple[torch.Tensor, ...]) -> tuple[fx.Graph, tuple[str, ...], _Tracer] | None:
+    """Trace again with sizes and extra forward arguments fixed to the example; None if that fails too."""
+    fixed = fixed_defaults(private, len(inputs))
+    try:
+        arg_names = list(inspect.signature(private.forward).parameters)[:len(inputs)]
+    except (TypeError, ValueError):
+        return None
+    tracer = _ConcreteTracer(names, types)
+    tracer.start(private, dict(zip(arg_names, inputs, strict=False)))
+    try:
+        graph = tracer.trace(private, concrete_args=fixed or None)
+    except Exception:
+        return None
+    drop_fixed_arguments(graph)
+    notes = (*(f"argument {k}={v!r}" for k, v in fixed.items()), *tracer.specialised)
+    return graph, notes or ("control flow on the example input",), tracer
 
 
 def _lower(gm: fx.GraphModule, meta: dict[str, dict[str, Any]], leaves: tuple[str, ...],
-           inputs: tuple[torch.Tensor, ...], model_class: str) -> Graph:
+           inputs: tuple[torch.Tensor, ...], model_class: str, specialised: tuple[str, ...] = ()) -> Graph:
     shapes = {k: v.get("shape", v.get("parts")) for k, v in meta.items()}
     ops: list[Op] = []
     values: list[Value] = []
@@ -249,7 +285,7 @@ def _lower(gm: fx.GraphModule, meta: dict[str, dict[str, Any]], leaves: tuple[st
         ops.append(Op(name, kind, target, ins, node.name, tuple(sorted((k, _freeze(v)) for k, v in attrs.items())),
                       node.name, sparsity))
     example = tuple((tuple(t.shape), str(t.dtype).replace("torch.", "")) for t in inputs)
-    source = GraphSource(gm, leaves, example, model_class)
+    source = GraphSource(gm, leaves, example, model_class, specialised)
     return Graph(_mark_weights(ops), tuple(values), tuple(graph_inputs), tuple(graph_outputs), source=source)
 
 

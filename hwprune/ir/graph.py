@@ -97,13 +97,17 @@ class GraphSource:
     it, and it is where weights are read from when a slim model is emitted.
     """
 
-    __slots__ = ("gm", "leaf_modules", "example_inputs", "model_class", "nodes", "cache")
+    __slots__ = ("gm", "leaf_modules", "example_inputs", "model_class", "specialised", "nodes", "cache")
 
-    def __init__(self, gm: Any, leaf_modules: tuple[str, ...], example_inputs: tuple, model_class: str) -> None:
+    def __init__(self, gm: Any, leaf_modules: tuple[str, ...], example_inputs: tuple, model_class: str,
+                 specialised: tuple[str, ...] = ()) -> None:
         self.gm = gm
         self.leaf_modules = leaf_modules
         self.example_inputs = example_inputs  # (shape, dtype name) per model input
         self.model_class = model_class
+        # what tracing fixed to the example inputs (sizes read by Python code, extra forward arguments);
+        # empty when the graph holds for any input size
+        self.specialised = specialised
         self.nodes = {node.name: node for node in gm.graph.nodes}
         self.cache: dict[Any, Any] = {}  # analyses of graphs built on this source; dies with it
 

@@ -15,6 +15,7 @@ from hwmodel.errors import SparsityError
 from hwmodel.workloads.layers import LayerSparsity
 from hwprune.analysis.hashing import structure_hash
 from hwprune.errors import SpecError
+from hwprune.frontend.specialise import specialisation_note
 from hwprune.frontend.trace import trace
 from hwprune.planning.plan import Plan
 from hwprune.pruning import apply_keep
@@ -40,7 +41,7 @@ def apply(model: nn.Module, example_inputs: Any, plan: Plan, *, leaf_modules=())
         PlanMismatchError: the plan was made for a model of another structure.
     """
     graph = trace(model, example_inputs, leaf_modules=leaf_modules)
-    plan.check_model(structure_hash(graph), where=type(model).__name__)
+    plan.check_model(structure_hash(graph), where=type(model).__name__, note=specialisation_note(graph.source))
     keep = {g.gid: g.kept for g in plan.groups if g.kept < g.size}
     slim = apply_keep(graph, keep, importance=plan.importance)
     for name, text in plan.nm().items():

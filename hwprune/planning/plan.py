@@ -147,10 +147,13 @@ class Plan:
         """Read a plan written by :meth:`save`."""
         return cls.from_dict(read_json(path, kind="plan file"), where=str(path))
 
-    def check_model(self, model_hash: str, where: str = "model") -> None:
-        """Raise :class:`PlanMismatchError` unless the plan was made for a model of this structure."""
+    def check_model(self, model_hash: str, where: str = "model", note: str = "") -> None:
+        """Raise :class:`PlanMismatchError` unless the plan was made for a model of this structure.
+
+        ``note`` is appended to the message (e.g. that the model's trace is specialised to an input size).
+        """
         if model_hash != self.model_hash:
             raise PlanMismatchError(
                 f"this plan was made for another model (structure hash {self.model_hash[:12]}..., "
-                f"{where} has {model_hash[:12]}...); re-run hwprune plan on this model"
+                f"{where} has {model_hash[:12]}...); re-run hwprune plan on this model{note}"
             )

@@ -223,18 +223,53 @@ class NormsNet(nn.Module):
         return self.head(x).mean((2, 3))
 
 
-FUNCTIONAL_ZOO = {
-    "bnact": BNActNet,
-    "weight_std": WSNet,
-    "grn": GRNNet,
-    "se_depth": SEDepthNet,
-    "norms": NormsNet,
-}
-
-
 def same_pad(x: Tensor, k: int, s: int) -> Tensor:
     """TF "same" padding, computed from the input size as timm's pad_same does (Python math on shapes)."""
     ih, iw = x.shape[-2:]
     ph = max((math.ceil(ih / s) - 1) * s + k - ih, 0)
     pw = max((math.ceil(iw / s) - 1) * s + k - iw, 0)
     return F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
+
+
+class Conv2dSame(nn.Conv2d):
+    """timm's Conv2dSame: "same" padding from the input size, then F.conv2d on its own weight."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = same_pad(x, self.kernel_size[0], self.stride[0])
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+class ShapeFlowNet(nn.Module):
+    """Python control flow on sizes and on a non-tensor argument: ``forward(x, return_features=False)``,
+    ``if h == 8:``, timm-VGG-style size checks, and ``view(x.size(0), -1)`` that must keep any batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = Conv2dSame(3, 8, 3, stride=2)
+        self.bn = BatchNormAct2d(8)
+        self.dw = Conv2dSame(8, 8, 5, stride=2, groups=8)
+        self.extra = nn.Conv2d(8, 8, 3, padding=1)
+        self.pre_logits = nn.Conv2d(8, 16, 4)
+        self.fc = nn.Linear(16, 5)
+
+    def forward(self, x: Tensor, return_features: bool = False) -> Tensor:
+        x = self.bn(self.stem(x))
+        x = F.relu(self.dw(x))
+        if x.shape[-1] == 4:  # specialised to the example input
+            x = x + F.relu(self.extra(x))
+        if return_features:
+            return x
+        if x.shape[-2] < self.pre_logits.kernel_size[0]:
+            x = F.adaptive_avg_pool2d(x, self.pre_logits.kernel_size[0])
+        x = F.relu(self.pre_logits(x)).amax((2, 3), keepdim=True)
+        return self.fc(x.view(x.size(0), -1))
+
+
+FUNCTIONAL_ZOO = {
+    "bnact": BNActNet,
+    "weight_std": WSNet,
+    "grn": GRNNet,
+    "se_depth": SEDepthNet,
+    "norms": NormsNet,
+    "shape_flow": ShapeFlowNet,
+}
