@@ -4,7 +4,8 @@ Three concerns each have one table keyed by :class:`OpKind`:
 
 * ``"flow"``  how channels propagate through the op (``hwprune.analysis.flow_rules``),
 * ``"count"`` its MACs and parameters (``hwprune.analysis.counts``),
-* ``"emit"``  how the slim model's module/node is rebuilt from kept channels (``hwprune.emit.rules``).
+* ``"emit"``  how the slim model's module/node is rebuilt from kept channels (``hwprune.emit.rules``),
+* ``"verify"`` what must hold of its shapes and attributes (``hwprune.ir.verify``).
 
 A kind without a handler for a concern is a bug; ``tests/hwprune/test_fe_handlers.py`` checks coverage.
 """
@@ -24,6 +25,7 @@ CONCERNS: dict[str, str] = {
     "flow": "hwprune.analysis.flow_rules",
     "count": "hwprune.analysis.counts",
     "emit": "hwprune.emit.rules",
+    "verify": "hwprune.ir.verify",
 }
 _TABLES: dict[str, dict[OpKind, Callable[..., Any]]] = {c: {} for c in CONCERNS}
 

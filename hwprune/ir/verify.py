@@ -3,33 +3,26 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-
 from hwprune.errors import VerifyError
 from hwprune.ir.graph import Graph, Op
+from hwprune.ir.handlers import lookup, register
 from hwprune.ir.kinds import OpKind
 
 __all__ = ["verify"]
 
-_CHECKS: dict[OpKind, Callable[[Op, Graph], str | None]] = {}
+Shape = tuple[int, ...]
 
 
-def _check(*kinds: OpKind) -> Callable[[Callable[[Op, Graph], str | None]], Callable[[Op, Graph], str | None]]:
-    def deco(fn: Callable[[Op, Graph], str | None]) -> Callable[[Op, Graph], str | None]:
-        for k in kinds:
-            _CHECKS[k] = fn
-        return fn
-
-    return deco
-
-
-def _shape(g: Graph, v: str) -> tuple[int, ...] | None:
+def _shape(g: Graph, v: str) -> Shape | None:
     return g.value(v).shape
 
 
-@_check(OpKind.CONV)
-def _conv(op: Op, g: Graph) -> str | None:
-    x, y = _shape(g, op.inputs[0]), _shape(g, op.output)
+# Each "verify" handler gets the op, the graph and the shapes of its first input and its output
+# (both tensors: ops without them are only checked for order and names) and returns what is wrong.
+
+
+@register("verify", OpKind.CONV)
+def _conv(op: Op, g: Graph, x: Shape, y: Shape) -> str | None:
     cin, cout, groups = op.attr("in_channels"), op.attr("out_channels"), op.attr("groups")
     if x[1] != cin or y[1] != cout:
         return f"channels {x[1]}->{y[1]} but attrs say {cin}->{cout}"
@@ -38,46 +31,40 @@ def _conv(op: Op, g: Graph) -> str | None:
     return None
 
 
-@_check(OpKind.LINEAR)
-def _linear(op: Op, g: Graph) -> str | None:
-    x, y = _shape(g, op.inputs[0]), _shape(g, op.output)
+@register("verify", OpKind.LINEAR)
+def _linear(op: Op, g: Graph, x: Shape, y: Shape) -> str | None:
     if x[-1] != op.attr("in_features") or y[-1] != op.attr("out_features"):
         return f"features {x[-1]}->{y[-1]} but attrs say {op.attr('in_features')}->{op.attr('out_features')}"
     return None
 
 
-@_check(OpKind.BATCHNORM)
-def _bn(op: Op, g: Graph) -> str | None:
-    x, y = _shape(g, op.inputs[0]), _shape(g, op.output)
+@register("verify", OpKind.BATCHNORM)
+def _bn(op: Op, g: Graph, x: Shape, y: Shape) -> str | None:
     if x != y or x[1] != op.attr("num_features"):
         return f"shape {x}->{y} with num_features={op.attr('num_features')}"
     return None
 
 
-@_check(OpKind.GROUPNORM)
-def _gn(op: Op, g: Graph) -> str | None:
-    x, y = _shape(g, op.inputs[0]), _shape(g, op.output)
+@register("verify", OpKind.GROUPNORM)
+def _gn(op: Op, g: Graph, x: Shape, y: Shape) -> str | None:
     c, groups = op.attr("num_channels"), op.attr("num_groups")
     if x != y or x[1] != c or c % groups:
         return f"shape {x}->{y} with num_channels={c}, num_groups={groups}"
     return None
 
 
-@_check(OpKind.EXPAND)
-def _expand(op: Op, g: Graph) -> str | None:
-    x, y = _shape(g, op.inputs[0]), _shape(g, op.output)
+@register("verify", OpKind.EXPAND)
+def _expand(op: Op, g: Graph, x: Shape, y: Shape) -> str | None:
     return None if len(y) >= len(x) else f"expand {x}->{y} drops dims"
 
 
-@_check(OpKind.ACT, OpKind.LAYERNORM, OpKind.SOFTMAX)
-def _same(op: Op, g: Graph) -> str | None:
-    x, y = _shape(g, op.inputs[0]), _shape(g, op.output)
+@register("verify", OpKind.ACT, OpKind.LAYERNORM, OpKind.SOFTMAX)
+def _same(op: Op, g: Graph, x: Shape, y: Shape) -> str | None:
     return None if x == y else f"elementwise op changes shape {x}->{y}"
 
 
-@_check(OpKind.ADD, OpKind.MUL)
-def _binary(op: Op, g: Graph) -> str | None:
-    y = _shape(g, op.output)
+@register("verify", OpKind.ADD, OpKind.MUL)
+def _binary(op: Op, g: Graph, x: Shape, y: Shape) -> str | None:
     for v in op.inputs:
         s = _shape(g, v)
         if s is None:
@@ -88,31 +75,35 @@ def _binary(op: Op, g: Graph) -> str | None:
     return None
 
 
-@_check(OpKind.CAT)
-def _cat(op: Op, g: Graph) -> str | None:
-    d, y = op.attr("dim"), _shape(g, op.output)
-    total = sum(_shape(g, v)[d] for v in op.inputs if _shape(g, v) is not None)
+@register("verify", OpKind.CAT)
+def _cat(op: Op, g: Graph, x: Shape, y: Shape) -> str | None:
+    d = op.attr("dim")
+    total = sum(s[d] for s in (_shape(g, v) for v in op.inputs) if s is not None)
     return None if total == y[d] else f"parts sum to {total} along dim {d}, output has {y[d]}"
 
 
-@_check(OpKind.SPLIT)
-def _split(op: Op, g: Graph) -> str | None:
-    d, x, parts = op.attr("dim"), _shape(g, op.inputs[0]), g.value(op.output).parts
+@register("verify", OpKind.SPLIT)
+def _split(op: Op, g: Graph, x: Shape, y: Shape) -> str | None:
+    d, parts = op.attr("dim"), g.value(op.output).parts or ()
     total = sum(p[d] for p in parts)
     return None if total == x[d] else f"parts sum to {total} along dim {d}, input has {x[d]}"
 
 
-@_check(OpKind.FLATTEN, OpKind.RESHAPE)
-def _numel(op: Op, g: Graph) -> str | None:
-    x, y = _shape(g, op.inputs[0]), _shape(g, op.output)
+@register("verify", OpKind.FLATTEN, OpKind.RESHAPE)
+def _numel(op: Op, g: Graph, x: Shape, y: Shape) -> str | None:
     return None if math.prod(x) == math.prod(y) else f"reshape {x}->{y} changes the number of elements"
 
 
-@_check(OpKind.PERMUTE)
-def _permute(op: Op, g: Graph) -> str | None:
-    x, y = _shape(g, op.inputs[0]), _shape(g, op.output)
+@register("verify", OpKind.PERMUTE)
+def _permute(op: Op, g: Graph, x: Shape, y: Shape) -> str | None:
     want = tuple(x[p] for p in op.attr("perm"))
     return None if want == y else f"permute {op.attr('perm')} of {x} gives {want}, not {y}"
+
+
+@register("verify", OpKind.INPUT, OpKind.OUTPUT, OpKind.PARAM, OpKind.POOL, OpKind.ADAPTIVE_POOL,
+          OpKind.RESAMPLE, OpKind.GETITEM, OpKind.REDUCE, OpKind.SIZE, OpKind.OPAQUE)
+def _unchecked(op: Op, g: Graph, x: Shape, y: Shape) -> str | None:
+    return None  # shapes may change freely (pooling, resampling, indexing, reductions, unknown ops)
 
 
 def verify(graph: Graph) -> Graph:
@@ -142,10 +133,10 @@ def verify(graph: Graph) -> Graph:
                 raise VerifyError(f"op {op.name!r} reads {v!r} before it is produced; ops must be in topological order")
         graph.value(op.output)
         seen.add(op.output)
-        check = _CHECKS.get(op.kind)
-        if check is not None and _shape(graph, op.output) is not None and op.inputs \
-                and _shape(graph, op.inputs[0]) is not None:
-            problem = check(op, graph)
+        x = _shape(graph, op.inputs[0]) if op.inputs else None
+        y = _shape(graph, op.output)
+        if x is not None and y is not None:
+            problem = lookup("verify", op.kind)(op, graph, x, y)
             if problem:
                 raise VerifyError(f"op {op.name!r} ({op.kind}, {op.target}): {problem}")
     for v, dim, kept in graph.selection:
