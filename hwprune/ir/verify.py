@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+
 from hwprune.errors import VerifyError
 from hwprune.ir.graph import Graph, Op
 from hwprune.ir.handlers import lookup, register
