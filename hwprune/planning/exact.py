@@ -22,6 +22,108 @@ __all__ = ["solve_exact"]
 MAX_VARIABLES = 200_000
 
 
+class _Program:
+    """The 0-1 program, built row by row: sparse equality rows, a latency row and the objective."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.ev = Evaluator(problem)
+        self.x_off: list[int] = []  # first column of each group's x[g, :]
+        self.n = 0  # columns so far
+        self.r = 0  # rows so far
+        self.objective: list[float] = []
+        self.latency: list[float] = []
+        self.rows: list[int] = []
+        self.cols: list[int] = []
+        self.vals: list[float] = []
+        self.rhs: list[float] = []  # every row is an equality
+        self.layer_combos: list[list[tuple[tuple[int, ...], int]]] = []
+
+    def _entry(self, row: int, col: int, val: float) -> None:
+        self.rows.append(row)
+        self.cols.append(col)
+        self.vals.append(val)
+
+    def _row(self, rhs: float) -> int:
+        self.rhs.append(rhs)
+        self.r += 1
+        return self.r - 1
+
+    def _column(self, objective: float, latency: float) -> int:
+        self.objective.append(objective)
+        self.latency.append(latency)
+        self.n += 1
+        if self.n > MAX_VARIABLES:
+            raise ValueError(f"exact solver: more than {MAX_VARIABLES} variables; use solver='greedy'")
+        return self.n - 1
+
+    def add_groups(self) -> None:
+        """x[g, i] columns, one row per group: exactly one candidate is kept."""
+        for g in self.problem.groups:
+            self.x_off.append(self.n)
+            cols = [self._column(loss, 0.0) for loss in g.loss]
+            row = self._row(1.0)
+            for col in cols:
+                self._entry(row, col, 1.0)
+
+    def _combos(self, li: int) -> list[tuple[tuple[int, ...], int]]:
+        """(candidate per group of the layer + pattern, cycles) of every feasible joint choice."""
+        groups, layer = self.problem.groups, self.problem.layers[li]
+        out = []
+        for c in itertools.product(*(range(len(groups[v].candidates)) for v in layer.vars),
+                                   range(len(layer.patterns))):
+            gc = [0] * len(groups)
+            for v, i in zip(layer.vars, c[:-1], strict=True):
+                gc[v] = i
+            cost = self.ev.layer_cost(li, gc, c[-1])
+            if cost < INFEASIBLE:  # a pattern that cannot fit these channels is no choice at all
+                out.append((c, cost))
+        return out
+
+    def add_layer(self, li: int) -> None:
+        """y[l, c] columns; linking rows make them the product of the x's (or sum to one if no group)."""
+        layer = self.problem.layers[li]
+        vs = layer.vars
+        if len(vs) > 2:
+            raise ValueError(f"exact solver: layer {layer.name} depends on {len(vs)} groups (at most 2 supported)")
+        combos = self._combos(li)
+        self.layer_combos.append(combos)
+        if vs:  # for each group v and candidate i: sum of y[l, c] with c[v] = i  -  x[v, i]  =  0
+            link = {(v, i): self._row(0.0) for v in vs for i in range(len(self.problem.groups[v].candidates))}
+            for (v, i), row in link.items():
+                self._entry(row, self.x_off[v] + i, -1.0)
+        else:
+            one = self._row(1.0)
+        for c, cost in combos:
+            col = self._column(layer.nm_loss[c[-1]], float(cost))
+            if vs:
+                for v, i in zip(vs, c[:-1], strict=True):
+                    self._entry(link[(v, i)], col, 1.0)
+            else:
+                self._entry(one, col, 1.0)
+
+    def solve(self, time_limit: float) -> Solution:
+        p = self.problem
+        a = coo_matrix((self.vals, (self.rows, self.cols)), shape=(self.r, self.n)).tocsr()
+        rhs = np.array(self.rhs)
+        constraints = [
+            LinearConstraint(a, rhs, rhs),
+            LinearConstraint(np.array([self.latency]), -np.inf, float(p.budget - p.const_cycles)),
+        ]
+        res = milp(np.array(self.objective), constraints=constraints, integrality=np.ones(self.n),
+                   bounds=Bounds(0, 1), options={"time_limit": time_limit, "mip_rel_gap": 1e-9})
+        if res.x is None:
+            raise BudgetError(f"exact solver: no choice meets the budget of {p.budget} cycles ({res.message})")
+        x = res.x
+        gc = [int(np.argmax(x[off: off + len(g.candidates)])) for off, g in zip(self.x_off, p.groups, strict=True)]
+        pc = []  # the pattern of each layer is read from its selected y
+        col = sum(len(g.candidates) for g in p.groups)
+        for combos in self.layer_combos:
+            pc.append(combos[int(np.argmax(x[col: col + len(combos)]))][0][-1])
+            col += len(combos)
+        return self.ev.solution(gc, pc, "exact")
+
+
 def solve_exact(problem: Problem, *, time_limit: float = 120.0) -> Solution:
     """Solve ``problem`` to optimality.
 
@@ -36,87 +138,8 @@ def solve_exact(problem: Problem, *, time_limit: float = 120.0) -> Solution:
         BudgetError: if no choice meets the budget.
         ValueError: if the problem is too large or has a layer fed by more than two groups.
     """
-    ev = Evaluator(problem)
-    groups, layers = problem.groups, problem.layers
-    x_off, n = [], 0
-    for g in groups:
-        x_off.append(n)
-        n += len(g.candidates)
-    cost_obj: list[float] = [loss for g in groups for loss in g.loss]
-    lat_row: list[float] = [0.0] * n
-    rows, cols, vals, lo, hi = [], [], [], [], []
-    r = 0
-    layer_combos: list[list[tuple[tuple[int, ...], int]]] = []
-    for gi, g in enumerate(groups):  # one candidate per group
-        for i in range(len(g.candidates)):
-            rows.append(r)
-            cols.append(x_off[gi] + i)
-            vals.append(1.0)
-        lo.append(1.0)
-        hi.append(1.0)
-        r += 1
-    for li, layer in enumerate(layers):
-        vs = layer.vars
-        if len(vs) > 2:
-            raise ValueError(f"exact solver: layer {layer.name} depends on {len(vs)} groups (at most 2 supported)")
-        combos = []
-        for c in itertools.product(*(range(len(groups[v].candidates)) for v in vs), range(len(layer.patterns))):
-            gc = [0] * len(groups)
-            for v, i in zip(vs, c[:-1], strict=True):
-                gc[v] = i
-            cost = ev.layer_cost(li, gc, c[-1])
-            if cost < INFEASIBLE:  # a pattern that cannot fit these channels is no choice at all
-                combos.append((c, cost))
-        layer_combos.append(combos)
-        if n + len(combos) > MAX_VARIABLES:
-            raise ValueError(f"exact solver: more than {MAX_VARIABLES} variables; use solver='greedy'")
-        link_rows = {(v, i): r + k for k, (v, i) in enumerate(
-            (v, i) for v in vs for i in range(len(groups[v].candidates)))}
-        if not vs:  # pattern choice only: sum y = 1
-            link_rows = {}
-            one_row = r
-            r += 1
-            lo.append(1.0)
-            hi.append(1.0)
-        for c, cost in combos:
-            col = n
-            n += 1
-            pat = c[-1]
-            cost_obj.append(layer.nm_loss[pat])
-            lat_row.append(float(cost))
-            if vs:
-                for v, i in zip(vs, c[:-1], strict=True):
-                    rows.append(link_rows[(v, i)])
-                    cols.append(col)
-                    vals.append(1.0)
-            else:
-                rows.append(one_row)
-                cols.append(col)
-                vals.append(1.0)
-        for (v, i), row in link_rows.items():  # ... = x[v, i]
-            rows.append(row)
-            cols.append(x_off[v] + i)
-            vals.append(-1.0)
-            lo.append(0.0)
-            hi.append(0.0)
-        r += len(link_rows)
-    lat_row += [0.0] * (n - len(lat_row))
-    a = coo_matrix((vals, (rows, cols)), shape=(r, n)).tocsr()
-    constraints = [
-        LinearConstraint(a, np.array(lo), np.array(hi)),
-        LinearConstraint(np.array([lat_row]), -np.inf, float(problem.budget - problem.const_cycles)),
-    ]
-    res = milp(np.array(cost_obj), constraints=constraints, integrality=np.ones(n), bounds=Bounds(0, 1),
-               options={"time_limit": time_limit, "mip_rel_gap": 1e-9})
-    if res.x is None:
-        raise BudgetError(f"exact solver: no choice meets the budget of {problem.budget} cycles ({res.message})")
-    x = res.x
-    gc = [int(np.argmax(x[x_off[gi]: x_off[gi] + len(g.candidates)])) for gi, g in enumerate(groups)]
-    # the pattern of each layer is read from its selected y
-    pc = []
-    col = sum(len(g.candidates) for g in groups)
-    for combos in layer_combos:
-        sel = int(np.argmax(x[col: col + len(combos)]))
-        pc.append(combos[sel][0][-1])
-        col += len(combos)
-    return ev.solution(gc, pc, "exact")
+    program = _Program(problem)
+    program.add_groups()
+    for li in range(len(problem.layers)):
+        program.add_layer(li)
+    return program.solve(time_limit)
