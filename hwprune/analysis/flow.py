@@ -10,6 +10,7 @@ are the units of pruning; :mod:`hwprune.analysis.groups` turns them into channel
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +20,22 @@ from scipy.sparse.csgraph import connected_components
 from hwprune.ir.graph import Graph, Op
 from hwprune.ir.handlers import lookup
 
-__all__ = ["Chan", "SlotRec", "Flow", "FlowCtx", "run_flow"]
+__all__ = ["Chan", "SlotRole", "WEIGHT_ROLES", "SlotRec", "Flow", "FlowCtx", "run_flow"]
+
+class SlotRole(str, enum.Enum):
+    """What a slot (a tensor dim of an op that holds channel elements) is."""
+
+    OUT = "out"  # output channels: weight dim 0 of a conv/linear (the producer)
+    IN = "in"  # input channels of a conv/linear (a consumer's weight dim 1)
+    PARAM = "param"  # a per-channel parameter: BN/LN affine, layer scale
+    PIN = "pin"  # a reason the elements cannot be pruned
+    MIX = "mix"  # an op that mixes the channels
+
+    def __str__(self) -> str:
+        return self.value
+
+
+WEIGHT_ROLES = frozenset({SlotRole.OUT, SlotRole.IN, SlotRole.PARAM})  # slots that hold weights
 
 # Larger expanded id arrays (flatten of a huge feature map) are not tracked; their channels are pinned.
 MAX_IDS = 1 << 22
@@ -50,7 +66,7 @@ class SlotRec:
     """A tensor dim of an op that holds channel elements: ``ids[p]`` is the element at position ``p``."""
 
     op: str
-    role: str  # "out" (producer weight rows), "in" (consumer input channels), "param", "pin", "mix"
+    role: SlotRole
     dim: int
     ids: np.ndarray
     note: str = ""
@@ -82,8 +98,8 @@ class FlowCtx:
     def set(self, value: str, chan: object) -> None:
         self.chans[value] = chan
 
-    def slot(self, op: Op, role: str, dim: int, ids: np.ndarray, note: str = "") -> None:
-        self.slots.append(SlotRec(op.name, role, dim, np.asarray(ids, dtype=np.int64).reshape(-1), note))
+    def slot(self, op: Op, role: SlotRole | str, dim: int, ids: np.ndarray, note: str = "") -> None:
+        self.slots.append(SlotRec(op.name, SlotRole(role), dim, np.asarray(ids, dtype=np.int64).reshape(-1), note))
 
     def union(self, a: np.ndarray, b: np.ndarray) -> None:
         a, b = np.broadcast_arrays(np.asarray(a), np.asarray(b))
@@ -93,7 +109,7 @@ class FlowCtx:
         if chan is None:
             return
         ids = chan.ids if isinstance(chan, Chan) else chan
-        self.slots.append(SlotRec(op.name, "pin", -1, np.asarray(ids, dtype=np.int64).reshape(-1), reason))
+        self.slots.append(SlotRec(op.name, SlotRole.PIN, -1, np.asarray(ids, dtype=np.int64).reshape(-1), reason))
 
     def pin_value(self, op: Op, value: str, reason: str) -> None:
         c = self.chans.get(value)
@@ -102,7 +118,7 @@ class FlowCtx:
                 self.pin(op, part, reason)
 
     def mix(self, op: Op, chan: Chan, reason: str) -> None:
-        self.slots.append(SlotRec(op.name, "mix", -1, chan.ids.reshape(-1), reason))
+        self.slots.append(SlotRec(op.name, SlotRole.MIX, -1, chan.ids.reshape(-1), reason))
 
     def shape(self, value: str) -> tuple[int, ...] | None:
         return self.graph.value(value).shape
@@ -159,7 +175,7 @@ def _tie_shared_modules(graph: Graph, ctx: FlowCtx) -> None:
     names = {op.name: op for op in graph.ops}
     for s in ctx.slots:
         op = names[s.op]
-        if s.role in ("pin", "mix") or op.name == op.target or "#" not in op.name:
+        if s.role in (SlotRole.PIN, SlotRole.MIX) or op.name == op.target or "#" not in op.name:
             key = (op.target, s.role, s.dim)
             by_target.setdefault(key, s.ids)
             continue

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hwprune.analysis.flow import Flow, run_flow
+from hwprune.analysis.flow import WEIGHT_ROLES, Flow, SlotRole, run_flow
 from hwprune.errors import ExcludeError
 from hwprune.ir.graph import Graph
 from hwprune.ir.kinds import OpKind
@@ -50,14 +50,12 @@ class Slot:
 
     Attributes:
         op: op name.
-        role: ``"out"`` (output channels: weight dim 0 of a conv/linear), ``"in"`` (input channels of a
-            conv/linear), ``"param"`` (a per-channel parameter: BN/LN affine, layer scale), ``"pin"``
-            (a reason the group cannot be pruned) or ``"mix"`` (an op that mixes the channels).
+        role: what the slot is (:class:`~hwprune.analysis.flow.SlotRole`).
         dim: the op's dim (weight dim for out/in, parameter dim for param; -1 for pin/mix).
     """
 
     op: str
-    role: str
+    role: SlotRole
     dim: int
     offset: int
     length: int
@@ -101,12 +99,13 @@ class ChannelGroup:
     granularity: int = 1
     blockers: tuple[str, ...] = ()
 
-    def slots_of(self, role: str) -> tuple[Slot, ...]:
-        return tuple(s for s in self.slots if s.role == role)
+    def slots_of(self, role: SlotRole | str) -> tuple[Slot, ...]:
+        role = SlotRole(role)
+        return tuple(s for s in self.slots if s.role is role)
 
     @property
     def ops(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(s.op for s in self.slots if s.role in ("out", "in", "param")))
+        return tuple(dict.fromkeys(s.op for s in self.slots if s.role in WEIGHT_ROLES))
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,17 +206,17 @@ def op_channel_groups(graph: Graph, groups: Sequence[ChannelGroup]) -> dict[str,
     spans: dict[str, dict[str, list[GroupSpan]]] = {}
     for g in groups:
         for s in g.slots:
-            if s.role in ("in", "out"):
-                spans.setdefault(s.op, {"in": [], "out": []})[s.role].append(
+            if s.role in (SlotRole.IN, SlotRole.OUT):
+                spans.setdefault(s.op, {SlotRole.IN: [], SlotRole.OUT: []})[s.role].append(
                     GroupSpan(g.id, s.offset, s.length, s.stride, s.reps, s.rep_stride))
     out = {}
     for op in graph.ops_of(OpKind.CONV, OpKind.LINEAR):
         x = graph.value(op.inputs[0]).shape
         y = graph.value(op.output).shape
         cin, cout = (x[1], y[1]) if op.kind is OpKind.CONV else (x[-1], y[-1])
-        sp = spans.get(op.name, {"in": [], "out": []})
-        out[op.name] = OpChannels(op.name, cin, cout, tuple(sorted(sp["in"], key=lambda s: s.offset)),
-                                  tuple(sorted(sp["out"], key=lambda s: s.offset)))
+        sp = spans.get(op.name, {SlotRole.IN: [], SlotRole.OUT: []})
+        out[op.name] = OpChannels(op.name, cin, cout, tuple(sorted(sp[SlotRole.IN], key=lambda s: s.offset)),
+                                  tuple(sorted(sp[SlotRole.OUT], key=lambda s: s.offset)))
     return out
 
 
@@ -225,9 +224,9 @@ def _build(graph: Graph, flow: Flow, excludes: tuple[str, ...]) -> Analysis:
     order = {op.name: i for i, op in enumerate(graph.ops)}
     slots = list(flow.slots)
     for s in flow.slots:  # an excluded module pins every element it holds
-        if s.role in ("out", "in", "param") and any(
+        if s.role in WEIGHT_ROLES and any(
             s.op == e or s.op.startswith(e + ".") or s.op.startswith(e + "#") for e in excludes):
-            slots.append(type(s)(s.op, "pin", -1, s.ids, f"module {s.op!r} is excluded"))
+            slots.append(type(s)(s.op, SlotRole.PIN, -1, s.ids, f"module {s.op!r} is excluded"))
     if not slots:
         return Analysis(graph, flow, (), ())
     sid = np.concatenate([np.full(len(s.ids), i, dtype=np.int64) for i, s in enumerate(slots)])
@@ -253,11 +252,11 @@ def _build(graph: Graph, flow: Flow, excludes: tuple[str, ...]) -> Analysis:
     groups, members, keys = [], [], set()
     for gid, (sig, pmat, comps) in enumerate(raw):
         gslots = _slots(sig, pmat, slots)
-        pins = list(dict.fromkeys(s.note for s in gslots if s.role == "pin"))
-        mixes = list(dict.fromkeys(s.note for s in gslots if s.role == "mix"))
+        pins = list(dict.fromkeys(s.note for s in gslots if s.role is SlotRole.PIN))
+        mixes = list(dict.fromkeys(s.note for s in gslots if s.role is SlotRole.MIX))
         key = _key(gslots, graph, keys)
-        gran = max((s.reps for s in gslots if s.role in ("out", "in")), default=1)
-        blockers = tuple(dict.fromkeys(s.op for s in gslots if s.role == "pin"))
+        gran = max((s.reps for s in gslots if s.role in (SlotRole.IN, SlotRole.OUT)), default=1)
+        blockers = tuple(dict.fromkeys(s.op for s in gslots if s.role is SlotRole.PIN))
         groups.append(ChannelGroup(gid, key, len(comps), gslots, not pins, "; ".join(pins), not mixes, gran,
                                    blockers))
         members.append(comps)
@@ -303,14 +302,14 @@ def _slots(sig: np.ndarray, pmat: np.ndarray, slots: list) -> tuple[Slot, ...]:
 
 
 def _key(slots: tuple[Slot, ...], graph: Graph, taken: set[str]) -> str:
-    prod = [s for s in slots if s.role == "out"] or [s for s in slots if s.role in ("param", "in")] or list(slots)
+    prod = [s for s in slots if s.role is SlotRole.OUT] or [s for s in slots if s.role in (SlotRole.PARAM, SlotRole.IN)] or list(slots)
     s = prod[0]
     key = s.op
-    if s.role in ("out", "param", "in") and graph.has_op(s.op):
+    if s.role in WEIGHT_ROLES and graph.has_op(s.op):
         full = _dim_size(graph, s)
         if not (s.offset == 0 and s.length * s.reps == full):
             key = f"{s.op}[{s.offset}:{s.offset + s.length * s.stride}" + (f":{s.stride}]" if s.stride != 1 else "]")
-        if s.role == "in":
+        if s.role is SlotRole.IN:
             key = f"{key}.in"
     base, k = key, 1
     while key in taken:
@@ -322,10 +321,10 @@ def _key(slots: tuple[Slot, ...], graph: Graph, taken: set[str]) -> str:
 
 def _dim_size(graph: Graph, s: Slot) -> int | None:
     op = graph.op(s.op)
-    if s.role == "out":
+    if s.role is SlotRole.OUT:
         shape = graph.value(op.output).shape
         return shape[1] if op.kind is OpKind.CONV else shape[-1]
-    if s.role == "in":
+    if s.role is SlotRole.IN:
         shape = graph.value(op.inputs[0]).shape
         return shape[1] if op.kind is OpKind.CONV else shape[-1]
     return None

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hwprune.analysis.flow import SlotRole
 from hwprune.analysis.groups import ChannelGroup
 from hwprune.errors import PruneConfigError
 from hwprune.ir.graph import Graph
@@ -68,7 +69,7 @@ def _weight(inp: ImportanceInputs, op_name: str, attr: str = "weight") -> tuple[
     return (t, f"{op.target}.{attr}") if isinstance(t, torch.Tensor) else None
 
 
-def _position_scores(inp: ImportanceInputs, op_name: str, role: str, tensor: torch.Tensor, kind: str,
+def _position_scores(inp: ImportanceInputs, op_name: str, role: SlotRole, tensor: torch.Tensor, kind: str,
                      cache: dict) -> np.ndarray:
     """One number per position of an op's output (role "out") or input (role "in") channels."""
     key = (op_name, role, kind)
@@ -78,7 +79,7 @@ def _position_scores(inp: ImportanceInputs, op_name: str, role: str, tensor: tor
     t = tensor.detach().cpu()
     t = t.numpy() if t.dtype in (torch.float32, torch.float64) else t.double().numpy()
     a = np.abs(t) if kind == "l1" else (t * t if kind == "l2" else t)  # numpy: single-threaded, predictable
-    if role == "out":
+    if role is SlotRole.OUT:
         per = a.reshape(a.shape[0], -1).sum(1)
     elif op.kind is OpKind.CONV and op.attr("groups") > 1:
         g = op.attr("groups")
@@ -94,7 +95,7 @@ def _position_scores(inp: ImportanceInputs, op_name: str, role: str, tensor: tor
 def _weighted(group: ChannelGroup, inp: ImportanceInputs, kind: str, use_grad: bool = False) -> np.ndarray:
     score = np.zeros(group.size)
     for s in group.slots:
-        if s.role not in ("out", "in") or inp.graph.op(s.op).kind not in (OpKind.CONV, OpKind.LINEAR):
+        if s.role not in (SlotRole.OUT, SlotRole.IN) or inp.graph.op(s.op).kind not in (OpKind.CONV, OpKind.LINEAR):
             continue
         w = _weight(inp, s.op)
         if w is None:
@@ -129,7 +130,7 @@ def _taylor(group: ChannelGroup, inp: ImportanceInputs) -> np.ndarray:
 def _bn_scale(group: ChannelGroup, inp: ImportanceInputs) -> np.ndarray:
     score = np.zeros(group.size)
     found = False
-    for s in group.slots_of("param"):
+    for s in group.slots_of(SlotRole.PARAM):
         if inp.graph.op(s.op).kind not in (OpKind.BATCHNORM, OpKind.LAYERNORM):
             continue
         w = _weight(inp, s.op)

@@ -19,7 +19,7 @@ import torch
 import hwmodel
 from hwmodel.config.accelerator import AcceleratorConfig
 from hwmodel.workloads.layers import DENSE, LayerKind, LayerSparsity
-from hwprune.analysis.flow import Chan
+from hwprune.analysis.flow import Chan, SlotRole
 from hwprune.analysis.groups import Analysis, ChannelGroup
 from hwprune.lower.lower import Lowered, resize
 from hwprune.planning.problem import INFEASIBLE, GroupVar, LayerVar, Problem
@@ -195,7 +195,7 @@ def build_problem(analysis: Analysis, lowered: Sequence[Lowered], cfg: Accelerat
         srt = np.sort(s)  # ascending: the first size-k are what keeping k removes
         total = float(srt.sum())
         csum = np.concatenate([[0.0], np.cumsum(srt)])
-        n_layers = len({sl.op for sl in g.slots if sl.role in ("in", "out")})
+        n_layers = len({sl.op for sl in g.slots if sl.role in (SlotRole.IN, SlotRole.OUT)})
         weight = max(1, n_layers) * (sensitivity.get(g.key, 1.0) if sensitivity else 1.0)
         loss = tuple(weight * float(csum[g.size - k]) / total if total > 0 else 0.0 for k in cands)
         gvars.append(GroupVar(g.key, g.id, tuple(cands), loss))

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import fx
 
+from hwprune.analysis.flow import SlotRole
 from hwprune.analysis.groups import analyze
 from hwprune.emit.rules import get_attr
 from hwprune.ir.graph import Graph
@@ -40,7 +41,7 @@ def masked_model(graph: Graph, keep: Mapping[int | str, Sequence[int]]) -> fx.Gr
         for gid, kept in norm.items():
             group = analysis.groups[gid]
             dead = np.setdiff1d(np.arange(group.size), kept)
-            for s in group.slots_of("in"):
+            for s in group.slots_of(SlotRole.IN):
                 op = graph.op(s.op)
                 target = op.attr("weight_param")  # F.conv*/F.linear: the parameter its weight comes from
                 w = get_attr(gm, target) if target else gm.get_submodule(op.target).weight

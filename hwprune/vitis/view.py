@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from hwprune.analysis.flow import WEIGHT_ROLES, SlotRole
 from hwprune.analysis.groups import ChannelGroup, analyze
 from hwprune.errors import ExcludeError, PruneConfigError
 from hwprune.frontend.trace import as_input_tuple, trace
@@ -191,13 +192,13 @@ class ModelView:
         dead = removed_elements(self.analysis, normalise_keep(self.analysis, self.by_id(indices)))
         masks: dict[tuple[str, str], torch.Tensor] = {}
         for s in self.analysis.flow.slots:
-            if s.role not in ("out", "in", "param"):
+            if s.role not in WEIGHT_ROLES:
                 continue
             pos = np.flatnonzero(dead[s.ids])
             if pos.size == 0:
                 continue
             module = self._module_in(out, s.op)
-            names = ("weight", "bias") if s.role in ("out", "param") else ("weight",)
+            names = ("weight", "bias") if s.role in (SlotRole.OUT, SlotRole.PARAM) else ("weight",)
             for pname in names:
                 p = getattr(module, pname, None)
                 if not isinstance(p, torch.Tensor) or s.dim >= p.dim() or p.shape[s.dim] != len(s.ids):
