@@ -48,7 +48,7 @@ def _load_mapping(path: Path, text: str, data: Any) -> AcceleratorConfig:
         raise located_error(path, None, f"invalid field value: {e}") from None
 
 
-def load_config(path: str | os.PathLike) -> AcceleratorConfig:
+def load_config(path: str | os.PathLike[str]) -> AcceleratorConfig:
     """Load an accelerator configuration from ``.cfg`` (SCALE-Sim), ``.toml`` or ``.json``.
 
     Args:

@@ -56,15 +56,15 @@ def _convert(path: Path, line: int, key: str, kind: str, raw: str) -> Any:
                 raise ValueError
             return v
         if kind == "float":
-            v = float(value)
-            if not v > 0:
+            x = float(value)
+            if not x > 0:
                 raise ValueError
-            return v
+            return x
         if kind == "bw":  # SCALE-Sim allows a comma list; it uses the first entry for every buffer
-            v = float(value.split(",")[0])
-            if not v > 0:
+            x = float(value.split(",")[0])
+            if not x > 0:
                 raise ValueError
-            return int(v) if v.is_integer() else v
+            return int(x) if x.is_integer() else x
         if kind == "bool":
             if value.lower() in ("true", "false"):
                 return value.lower() == "true"
@@ -86,7 +86,7 @@ def _convert(path: Path, line: int, key: str, kind: str, raw: str) -> Any:
     raise AssertionError(kind)  # pragma: no cover
 
 
-def parse_scalesim_cfg(path: str | os.PathLike) -> AcceleratorConfig:
+def parse_scalesim_cfg(path: str | os.PathLike[str]) -> AcceleratorConfig:
     """Read a SCALE-Sim (v2/v3) ``.cfg`` file.
 
     Unknown sections and keys (layout, ramulator, offsets) are accepted and ignored: they do not change
@@ -145,11 +145,11 @@ def parse_scalesim_cfg(path: str | os.PathLike) -> AcceleratorConfig:
     try:
         return AcceleratorConfig(**values)
     except CapacityError as e:
-        field = next((f for f in ("ifmap_sram_kb", "filter_sram_kb", "ofmap_sram_kb") if f in str(e)), None)
-        raise located_error(path, lines.get(field or ""), str(e), CapacityError) from None
+        cap = next((f for f in ("ifmap_sram_kb", "filter_sram_kb", "ofmap_sram_kb") if f in str(e)), "")
+        raise located_error(path, lines.get(cap), str(e), CapacityError) from None
     except ConfigError as e:
-        field = next((f for f in lines if f"AcceleratorConfig.{f} " in str(e)), None)
-        raise located_error(path, lines.get(field or ""), str(e)) from None
+        bad = next((f for f in lines if f"AcceleratorConfig.{f} " in str(e)), "")
+        raise located_error(path, lines.get(bad), str(e)) from None
 
 
 def to_scalesim_cfg(cfg: AcceleratorConfig) -> str:

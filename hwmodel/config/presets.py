@@ -26,7 +26,7 @@ from hwmodel.errors import ConfigError
 __all__ = ["preset", "list_presets", "PRESET_DIR"]
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
-_SYSTOLIC = {f"systolic-32x32-{df}": {"rows": 32, "cols": 32, "dataflow": df} for df in ("os", "ws", "is")}
+_SYSTOLIC = ("os", "ws", "is")  # systolic-32x32-<dataflow>
 
 DDR_PEAK_BYTES_PER_S = 19.2e9  # 64-bit DDR4-2400 (ZCU102 UG1182, ZCU104 UG1267)
 DDR_EFFICIENCY = 0.6  # fraction of DDR peak the DPU cores sustain together (fitted: reports/dpu_vs_model_zoo.md)
@@ -46,7 +46,7 @@ def _dpu_names() -> tuple[str, ...]:
 
 def list_presets() -> list[str]:
     """Names accepted by :func:`preset`, sorted."""
-    return sorted([*_scalesim_files(), *_SYSTOLIC, *_dpu_names(), *BOARDS])
+    return sorted([*_scalesim_files(), *(f"systolic-32x32-{df}" for df in _SYSTOLIC), *_dpu_names(), *BOARDS])
 
 
 @cache
@@ -63,8 +63,8 @@ def preset(name: str) -> AcceleratorConfig:
         ConfigError: unknown name; the message lists the known names.
     """
     key = str(name).strip().lower()
-    if key in _SYSTOLIC:
-        return AcceleratorConfig(name=key, **_SYSTOLIC[key])
+    if key in {f"systolic-32x32-{df}" for df in _SYSTOLIC}:
+        return AcceleratorConfig(name=key, rows=32, cols=32, dataflow=key.rsplit("-", 1)[1])
     files = _scalesim_files()
     if key in files:
         from hwmodel.config.loaders import parse_scalesim_cfg

@@ -48,6 +48,7 @@ AMD's default:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from hwmodel.errors import ConfigError
 
@@ -187,7 +188,7 @@ class DpuParams:
         """Bytes of weights one half of the double-buffered weight bank holds."""
         return self.weight_bank_kb * 1024 // 2
 
-    def with_(self, **changes) -> DpuParams:
+    def with_(self, **changes: Any) -> DpuParams:
         """A copy with fields replaced."""
         return replace(self, **changes)
 
@@ -202,7 +203,7 @@ class DpuParams:
         return cls(**d)  # type: ignore[arg-type]
 
 
-def dpu_params(name: str, **overrides) -> DpuParams:
+def dpu_params(name: str, **overrides: Any) -> DpuParams:
     """The parameters of a named DPUCZDX8G architecture.
 
     Args:

@@ -12,8 +12,9 @@ from hwmodel.dpu.tiling import rows_new
 __all__ = ["reference_steps", "reference_layer"]
 
 
-def reference_steps(groups, n_chunks, n_small, small_tiles, cyc_tile, row_tiles, out_h, in_h, pad, stride, eff,
-                    in_row, out_tile_row, w_small, w_big, streamed, open_ends, bw):
+def reference_steps(groups: int, n_chunks: int, n_small: int, small_tiles: int, cyc_tile: int, row_tiles: int,
+                    out_h: int, in_h: int, pad: int, stride: int, eff: int, in_row: int, out_tile_row: int,
+                    w_small: int, w_big: int, streamed: int, open_ends: int, bw: int) -> list[dict[str, int]]:
     """The step list: dicts with the step's compute cycles and the ifmap/filter/ofmap bytes it moves."""
     group = [(small_tiles, w_small) if k < n_small else (small_tiles + 1, w_big) for k in range(n_chunks)]
     chunks = group * groups  # (tiles, weight bytes) in execution order
@@ -38,7 +39,7 @@ def reference_steps(groups, n_chunks, n_small, small_tiles, cyc_tile, row_tiles,
     return steps
 
 
-def reference_layer(*args) -> dict[str, int]:
+def reference_layer(*args: int) -> dict[str, int]:
     """Totals with the same names as ``hwmodel.dpu.kernels.OUT_FIELDS``, computed from the step list."""
     bw = args[-1]
     steps = reference_steps(*args)

@@ -147,8 +147,11 @@ def rows_new(e: int, in_h: int, pad: int, stride: int, eff: int) -> int:
 PLANNERS: dict[LayerKind, Callable[[Layer, DpuParams, SparseEngine | None], DpuPlan]] = {}
 
 
-def _planner(*kinds: LayerKind):
-    def register(fn):
+_Planner = Callable[[Layer, DpuParams, SparseEngine | None], DpuPlan]
+
+
+def _planner(*kinds: LayerKind) -> Callable[[_Planner], _Planner]:
+    def register(fn: _Planner) -> _Planner:
         for k in kinds:
             PLANNERS[k] = fn
         return fn

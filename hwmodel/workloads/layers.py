@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 from hwmodel.errors import SparsityError, TopologyError
 
@@ -110,6 +111,10 @@ class LayerSparsity:
 
 
 DENSE = LayerSparsity()
+
+
+def _nm(nm: NMPattern | str | None) -> NMPattern | None:
+    return NMPattern.parse(nm) if isinstance(nm, str) else nm
 
 
 def _positive(name: str, layer: str, value: int, minimum: int = 1) -> None:
@@ -257,7 +262,7 @@ class Layer:
         """The same layer with another weight N:M / activation sparsity."""
         return self.with_(weight_nm=sparsity.weight, act_sparsity=sparsity.act)
 
-    def with_(self, **changes) -> Layer:
+    def with_(self, **changes: Any) -> Layer:
         """A copy with fields replaced (the only way a layer changes)."""
         return replace(self, **changes)
 
@@ -274,13 +279,13 @@ class Layer:
         dh, dw = _pair(dilation)
         kind = LayerKind.DEPTHWISE if groups > 1 and groups == cin else LayerKind.CONV
         return cls(name, kind, h, w, cin, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups,
-                   weight_nm=weight_nm, act_sparsity=act_sparsity)
+                   weight_nm=_nm(weight_nm), act_sparsity=act_sparsity)
 
     @classmethod
     def gemm(cls, name: str, m: int, k: int, n: int, *, weight_nm: NMPattern | str | None = None,
              act_sparsity: float = 0.0) -> Layer:
         """A GEMM (M x K) @ (K x N), e.g. a linear layer with M = batch."""
-        return cls(name, LayerKind.GEMM, m, 1, k, n, weight_nm=weight_nm, act_sparsity=act_sparsity)
+        return cls(name, LayerKind.GEMM, m, 1, k, n, weight_nm=_nm(weight_nm), act_sparsity=act_sparsity)
 
 
 def _pair(v: int | tuple[int, int]) -> tuple[int, int]:

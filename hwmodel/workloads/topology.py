@@ -133,7 +133,7 @@ def _gemm_rows(path: Path, line: int, cells: list[str], cols: dict[str, int]) ->
     return [Layer.gemm(cells[cols["name"]], m, k, n, weight_nm=_nm(path, line, cells, cols))]
 
 
-def read_topology(path: str | os.PathLike, mode: str = "conv") -> tuple[Layer, ...]:
+def read_topology(path: str | os.PathLike[str], mode: str = "conv") -> tuple[Layer, ...]:
     """Read a SCALE-Sim topology CSV.
 
     Args:
@@ -177,7 +177,7 @@ def read_topology(path: str | os.PathLike, mode: str = "conv") -> tuple[Layer, .
     return tuple(layers)
 
 
-def write_topology(layers: tuple[Layer, ...] | list[Layer], path: str | os.PathLike, mode: str = "conv") -> Path:
+def write_topology(layers: tuple[Layer, ...] | list[Layer], path: str | os.PathLike[str], mode: str = "conv") -> Path:
     """Write layers as a SCALE-Sim topology CSV (padded sizes, trailing commas), atomically.
 
     Args:
