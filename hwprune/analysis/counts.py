@@ -59,6 +59,16 @@ def _conv(op: Op, g: Graph) -> tuple[int, int]:
     return macs, 0 if _shared(op) else params
 
 
+@register("count", OpKind.CONV_TRANSPOSE)
+def _conv_transpose(op: Op, g: Graph) -> tuple[int, int]:
+    x = g.value(op.inputs[0]).shape
+    k = math.prod(op.attr("kernel_size"))
+    opg = op.attr("out_channels") // op.attr("groups")
+    macs = _numel(x[2:]) * op.attr("in_channels") * opg * k  # every input pixel meets every weight once
+    params = op.attr("in_channels") * opg * k + (op.attr("out_channels") if op.attr("bias") else 0)
+    return macs, 0 if _shared(op) else params
+
+
 @register("count", OpKind.LINEAR)
 def _linear(op: Op, g: Graph) -> tuple[int, int]:
     y = g.value(op.output).shape

@@ -89,6 +89,29 @@ def _conv(op: Op, ctx: FlowCtx) -> None:
         _functional_params(op, ctx, out, in_ids)
 
 
+@register("flow", OpKind.CONV_TRANSPOSE)
+def _conv_transpose(op: Op, ctx: FlowCtx) -> None:
+    # weight (in, out/groups, k...): input channels are weight rows, output channels its columns per group
+    x = ctx.first_input(op)
+    cin, cout, g = op.attr("in_channels"), op.attr("out_channels"), op.attr("groups")
+    in_ids = ctx.ids_along(op, x, 1) if x else None
+    cpg, opg = cin // g, cout // g
+    if in_ids is not None:
+        ctx.slot(op, "in", 0, in_ids)
+        if cpg > 1 and g > 1:
+            rows = in_ids.reshape(g, cpg)
+            ctx.union(rows[:1], rows[1:])
+    if cpg == 1 and g > 1 and in_ids is not None:
+        out = np.repeat(in_ids, opg)  # depthwise: output channels belong to their input channel
+    else:
+        out = ctx.fresh(cout)
+        if g > 1:
+            rows = out.reshape(g, opg)
+            ctx.union(rows[:1], rows[1:])
+    ctx.slot(op, "out", 1, out)
+    ctx.set(op.output, Chan((1,), out))
+
+
 @register("flow", OpKind.LINEAR)
 def _linear(op: Op, ctx: FlowCtx) -> None:
     x = ctx.first_input(op)

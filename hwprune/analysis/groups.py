@@ -15,6 +15,8 @@ Rules (each proven by the flow handlers, never guessed):
   puts side by side are tied, so shuffled layouts stay rectangular;
 * LayerNorm over channels (ConvNeXt), a mean/norm over channels (GRN), a weight standardised over input
   channels: prunes with the group but marks it ``exact=False``;
+* ConvTranspose1d/2d/3d: input channels are weight rows, output channels its columns (dense, grouped
+  or depthwise, as convs);
 * GroupNorm: a member is a whole group of channels (``granularity`` = channels per group);
 * functional norms/convs/linears: their parameters (PARAM ops) are sliced with the group;
 * layer scale / any parameter broadcast along channels: sliced with the group.

@@ -95,7 +95,9 @@ def _position_scores(inp: ImportanceInputs, op_name: str, role: SlotRole, tensor
 def _weighted(group: ChannelGroup, inp: ImportanceInputs, kind: str, use_grad: bool = False) -> np.ndarray:
     score = np.zeros(group.size)
     for s in group.slots:
-        if s.role not in (SlotRole.OUT, SlotRole.IN) or inp.graph.op(s.op).kind not in (OpKind.CONV, OpKind.LINEAR):
+        op = inp.graph.op(s.op)
+        transposed = op.kind is OpKind.CONV_TRANSPOSE and op.attr("groups") == 1
+        if s.role not in (SlotRole.OUT, SlotRole.IN) or not (op.kind in (OpKind.CONV, OpKind.LINEAR) or transposed):
             continue
         w = _weight(inp, s.op)
         if w is None:
@@ -107,6 +109,8 @@ def _weighted(group: ChannelGroup, inp: ImportanceInputs, kind: str, use_grad: b
                 raise PruneConfigError(f"taylor importance needs the gradient of {name}; run a backward pass "
                                        "first or pass grads={{param name: grad}}")
             tensor = tensor.detach() * grad
+        if transposed:  # (in, out, k...) -> the (out, in, k...) layout of a conv
+            tensor = tensor.transpose(0, 1)
         score += _position_scores(inp, s.op, s.role, tensor, kind, inp.cache)[s.positions()].sum(axis=1)
     return score
 

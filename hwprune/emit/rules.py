@@ -137,6 +137,24 @@ def _conv(op: Op, ctx: EmitCtx) -> None:
                                    in_channels=cin, out_channels=op.attr("out_channels"), groups=groups)
 
 
+@register("emit", OpKind.CONV_TRANSPOSE)
+def _conv_transpose(op: Op, ctx: EmitCtx) -> None:
+    if op.target in ctx.root:
+        return
+    m = ctx.src.get_submodule(op.target)
+    s_in, s_out = ctx.sel(op.inputs[0]), ctx.sel(op.output)
+    out_idx = s_out[1] if s_out else None
+    in_idx = s_in[1] if s_in else None
+    opg = m.out_channels // m.groups
+    w_out = None
+    if out_idx is not None and opg > 1:
+        w_out = out_idx[out_idx < opg] if m.groups > 1 else out_idx  # grouped: the same positions per group
+    w = _slice2(m.weight, in_idx, w_out)
+    ctx.root[op.target] = _rebuild(m, {"weight": w, "bias": _slice(m.bias, 0, out_idx)},
+                                   in_channels=op.attr("in_channels"), out_channels=op.attr("out_channels"),
+                                   groups=op.attr("groups"))
+
+
 @register("emit", OpKind.LINEAR)
 def _linear(op: Op, ctx: EmitCtx) -> None:
     if op.target in ctx.root:

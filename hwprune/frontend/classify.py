@@ -39,6 +39,12 @@ def _conv(node: fx.Node, m: Any, rank: int) -> Attrs:
     }
 
 
+def _conv_transpose(node: fx.Node, m: Any, rank: int) -> Attrs:
+    if len(node.args) > 1 or "output_size" in node.kwargs:
+        raise fn.Unsupported("it is called with an output_size")
+    return {**_conv(node, m, rank), "output_padding": _pair(m.output_padding)}
+
+
 def _linear(node: fx.Node, m: Any, rank: int) -> Attrs:
     return {"in_features": m.in_features, "out_features": m.out_features, "bias": m.bias is not None}
 
@@ -86,6 +92,7 @@ def _act_mod(node: fx.Node, m: Any, rank: int) -> Attrs:
 
 _MODULES: list[tuple[tuple[type, ...], OpKind, _Extract]] = [
     ((nn.Conv1d, nn.Conv2d, nn.Conv3d), OpKind.CONV, _conv),
+    ((nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d), OpKind.CONV_TRANSPOSE, _conv_transpose),
     ((nn.Linear,), OpKind.LINEAR, _linear),
     ((nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm, nn.InstanceNorm1d, nn.InstanceNorm2d,
       nn.InstanceNorm3d), OpKind.BATCHNORM, _bn),
@@ -321,7 +328,10 @@ def classify(node: fx.Node, gm: fx.GraphModule, shapes: dict[str, Any], out_is_t
             mtype = mtype.__bases__[0]
         for types, kind, extract in _MODULES:
             if mtype in types:
-                return kind, str(node.target), extract(node, m, rank)
+                try:
+                    return kind, str(node.target), extract(node, m, rank)
+                except fn.Unsupported as e:
+                    return OpKind.OPAQUE, str(node.target), {"type": type(m).__name__, "why": str(e)}
         if isinstance(m, nn.PReLU) and m.num_parameters == 1:
             return OpKind.ACT, str(node.target), {"type": "PReLU"}
         return OpKind.OPAQUE, str(node.target), {"type": type(m).__name__,

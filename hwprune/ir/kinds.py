@@ -14,6 +14,7 @@ class OpKind(str, enum.Enum):
     OUTPUT = "output"  # the model output
     PARAM = "param"  # a parameter or buffer read directly (fx get_attr), e.g. a layer-scale vector
     CONV = "conv"  # nn.Conv1d/2d/3d / F.conv* on a parameter (dense, grouped or depthwise)
+    CONV_TRANSPOSE = "conv_transpose"  # nn.ConvTranspose1d/2d/3d (weight: in x out/groups x kernel)
     LINEAR = "linear"  # nn.Linear / F.linear on a parameter
     BATCHNORM = "batchnorm"  # per-channel normalisation (BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d)
     LAYERNORM = "layernorm"  # normalisation over trailing dims (nn.LayerNorm / F.layer_norm)

@@ -22,7 +22,7 @@ def _shape(g: Graph, v: str) -> Shape | None:
 # (both tensors: ops without them are only checked for order and names) and returns what is wrong.
 
 
-@register("verify", OpKind.CONV)
+@register("verify", OpKind.CONV, OpKind.CONV_TRANSPOSE)
 def _conv(op: Op, g: Graph, x: Shape, y: Shape) -> str | None:
     cin, cout, groups = op.attr("in_channels"), op.attr("out_channels"), op.attr("groups")
     if x[1] != cin or y[1] != cout:

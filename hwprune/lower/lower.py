@@ -106,6 +106,21 @@ def _conv(op: Op, graph: Graph) -> Lowered | None:
     return Lowered(op.name, layer, op.inputs[0], 1, op.output, 1, tied=tied)
 
 
+@handles(OpKind.CONV_TRANSPOSE)
+def _conv_transpose(op: Op, graph: Graph) -> Lowered | None:
+    x = _shape(graph, op.inputs[0])
+    y = _shape(graph, op.output)
+    if len(x) != 4:  # ConvTranspose1d/3d: not modelled on the 2-D engines
+        return None
+    (kh, kw), (dh, dw) = _pair(op.attr("kernel_size")), _pair(op.attr("dilation"))
+    # priced as the stride-1 conv over the zero-inserted, padded input that gives the same output
+    # (how engines without a native deconvolution run it: the inserted zeros cost MACs too)
+    layer = Layer.conv(op.name, y[2] + dh * (kh - 1), y[3] + dw * (kw - 1), x[1], y[1], (kh, kw),
+                       dilation=(dh, dw), groups=int(op.attr("groups", 1)))
+    tied = layer.kind is LayerKind.DEPTHWISE and x[1] == y[1]
+    return Lowered(op.name, layer, op.inputs[0], 1, op.output, 1, tied=tied)
+
+
 @handles(OpKind.LINEAR)
 def _linear(op: Op, graph: Graph) -> Lowered:
     x = _shape(graph, op.inputs[0])

@@ -121,7 +121,7 @@ def prune_channels(graph: Graph, keep: Mapping[int | str, Sequence[int]]) -> Gra
 
 def _update_attrs(op: Op, values: Mapping[str, Value]) -> Op:
     attrs = dict(op.attrs)
-    if op.kind is OpKind.CONV:
+    if op.kind in (OpKind.CONV, OpKind.CONV_TRANSPOSE):
         cin_old, g = attrs["in_channels"], attrs["groups"]
         cin, cout = values[op.inputs[0]].shape[1], values[op.output].shape[1]
         attrs.update(in_channels=cin, out_channels=cout, groups=cin if cin_old // g == 1 and g > 1 else g)

@@ -50,6 +50,10 @@ def masked_model(graph: Graph, keep: Mapping[int | str, Sequence[int]]) -> fx.Gr
                     w[:, torch.as_tensor(pos)] = 0
                     continue
                 g, cin = op.attr("groups"), op.attr("in_channels")
+                if op.kind is OpKind.CONV_TRANSPOSE:  # weight rows are its input channels
+                    if not (cin // g == 1 and g > 1):
+                        w[torch.as_tensor(pos)] = 0
+                    continue
                 cpg, opg = cin // g, op.attr("out_channels") // g
                 if cpg == 1 and g > 1:
                     continue  # depthwise: its output channel is the same element, removed downstream

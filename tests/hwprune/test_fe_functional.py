@@ -24,13 +24,14 @@ from hwprune.transforms.channels import prune_channels
 from hwprune.transforms.mask import masked_model
 from tests.hwprune.fe_support import check_model, n_params
 from tests.hwprune.zoo import _seeded
-from tests.hwprune.zoo_functional import FUNCTIONAL_ZOO
+from tests.hwprune.zoo_functional import FUNCTIONAL_ZOO, INPUT_SHAPES
 
 ZOO = {name: _seeded(f) for name, f in FUNCTIONAL_ZOO.items()}
 
 
-def _input(seed: int = 0) -> torch.Tensor:
-    return torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(seed))
+def _input(name: str = "", seed: int = 0) -> torch.Tensor:
+    shape = INPUT_SHAPES.get(name, (2, 3, 16, 16))
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
 
 
 def check_ratio(model: nn.Module, x: torch.Tensor, ratio: float = 0.3) -> nn.Module:
@@ -57,7 +58,7 @@ def check_ratio(model: nn.Module, x: torch.Tensor, ratio: float = 0.3) -> nn.Mod
 
 @pytest.mark.parametrize("name", sorted(ZOO))
 def test_functional_zoo_prunes_exactly(name: str) -> None:
-    model, x = ZOO[name](), _input()
+    model, x = ZOO[name](), _input(name)
     graph, groups = check_model(model, x)
     assert not graph.ops_of(OpKind.OPAQUE), [op.target for op in graph.ops_of(OpKind.OPAQUE)]
     for g in groups:  # only the model input and output are blocked
@@ -148,3 +149,27 @@ def test_group_norm_is_priced_by_lowering() -> None:
     graph = trace(ZOO["norms"]().eval(), _input())
     names = {lw.op for lw in lower(graph)}
     assert "gn" in names and any(op.name in names for op in graph.ops_of(OpKind.GROUPNORM) if op.name != "gn")
+
+
+def test_conv_transpose_prunes_both_sides() -> None:
+    model = ZOO["decoder"]().eval()
+    graph = trace(model, _input())
+    assert len(graph.ops_of(OpKind.CONV_TRANSPOSE)) == 3
+    groups = {g.key: g for g in channel_groups(graph)}
+    assert groups["enc"].prunable and ("up", "in") in {(s.op, s.role) for s in groups["enc"].slots}
+    assert groups["up[0:4]"].prunable and groups["up[0:4]"].granularity == 3  # read by a 3-group transposed conv
+    slim = hwprune.prune(model, _input(), ratio=0.5)
+    assert slim.up.in_channels == 4 and slim.up.out_channels == 6 and slim.grouped.groups == 3 and slim.up.weight.shape[:2] == (4, slim.up.out_channels)
+    assert slim.dw.groups == slim.dw.in_channels == slim.dw.out_channels == slim.grouped.out_channels
+    from hwprune.lower.lower import lower
+
+    layers = {lw.op: lw.layer for lw in lower(graph)}
+    assert {"up", "grouped", "dw"} <= set(layers)  # priced, never free
+
+
+def test_1d_and_3d_layers_prune() -> None:
+    for name, conv in (("seq1d", "b"), ("vol3d", "b")):
+        model = ZOO[name]().eval()
+        slim = hwprune.prune(model, _input(name), ratio=0.5)
+        assert slim.get_submodule(conv).out_channels < model.get_submodule(conv).out_channels
+        assert slim.bn.num_features == slim.a.out_channels < 6 + 2 * (name == "seq1d")

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, fx, nn
 
-__all__ = ["FUNCTIONAL_ZOO"]
+__all__ = ["FUNCTIONAL_ZOO", "INPUT_SHAPES", "same_pad"]
 
 
 class BatchNormAct2d(nn.BatchNorm2d):
@@ -265,6 +265,58 @@ class ShapeFlowNet(nn.Module):
         return self.fc(x.view(x.size(0), -1))
 
 
+class DecoderNet(nn.Module):
+    """An encoder-decoder: ConvTranspose2d dense, grouped and depthwise, both sides pruned."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enc = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.up = nn.ConvTranspose2d(8, 12, 4, stride=2, padding=1)
+        self.bn2 = nn.BatchNorm2d(12)
+        self.grouped = nn.ConvTranspose2d(12, 12, 3, padding=1, groups=3)
+        self.dw = nn.ConvTranspose2d(12, 12, 3, stride=2, padding=1, output_padding=1, groups=12, bias=False)
+        self.head = nn.Conv2d(12, 4, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.relu(self.bn1(self.enc(x)))
+        x = F.relu(self.bn2(self.up(x)))
+        x = F.relu(self.dw(F.relu(self.grouped(x))))
+        return self.head(x).mean((2, 3))
+
+
+class Seq1dNet(nn.Module):
+    """Conv1d / BatchNorm1d / ConvTranspose1d on sequences, a Linear head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv1d(3, 8, 5, padding=2)
+        self.bn = nn.BatchNorm1d(8)
+        self.b = nn.Conv1d(8, 12, 3, stride=2, padding=1, groups=4)
+        self.up = nn.ConvTranspose1d(12, 6, 2, stride=2)
+        self.fc = nn.Linear(6, 5)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.relu(self.b(F.relu(self.bn(self.a(x)))))
+        return self.fc(F.relu(self.up(x)).mean(-1))
+
+
+class Vol3dNet(nn.Module):
+    """Conv3d / BatchNorm3d / ConvTranspose3d on volumes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv3d(3, 6, 3, padding=1)
+        self.bn = nn.BatchNorm3d(6)
+        self.b = nn.Conv3d(6, 8, 3, stride=2, padding=1)
+        self.up = nn.ConvTranspose3d(8, 6, 2, stride=2)
+        self.head = nn.Conv3d(6, 4, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.relu(self.b(F.relu(self.bn(self.a(x)))))
+        return self.head(F.relu(self.up(x))).mean((2, 3, 4))
+
+
 FUNCTIONAL_ZOO = {
     "bnact": BNActNet,
     "weight_std": WSNet,
@@ -272,4 +324,9 @@ FUNCTIONAL_ZOO = {
     "se_depth": SEDepthNet,
     "norms": NormsNet,
     "shape_flow": ShapeFlowNet,
+    "decoder": DecoderNet,
+    "seq1d": Seq1dNet,
+    "vol3d": Vol3dNet,
 }
+# input shapes other than (2, 3, 16, 16)
+INPUT_SHAPES = {"seq1d": (2, 3, 32), "vol3d": (2, 3, 6, 8, 8)}
