@@ -18,6 +18,8 @@ __all__ = [
     "SparsityConfigError",
     "TrainConfigError",
     "VerifyError",
+    "DataError",
+    "WeightsError",
 ]
 
 
@@ -80,3 +82,12 @@ class TrainConfigError(HwPruneError, ValueError):
 
 class VerifyError(HwPruneError):
     """The IR is inconsistent (a shape or channel count that does not add up); names the op."""
+
+
+class DataError(TrainConfigError):
+    """A dataset file or folder is missing, malformed or inconsistent; the message names the file or
+    folder and what to do."""
+
+
+class WeightsError(HwPruneError, ValueError):
+    """A weights file cannot be read or does not fit the model (missing, unexpected or mis-shaped keys)."""

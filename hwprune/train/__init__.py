@@ -1,4 +1,5 @@
-"""Training utilities: download-free datasets (digits, synthetic) and a seeded train/evaluate loop.
+"""Training utilities: datasets (digits, synthetic, Fashion-MNIST, image folders, user factories) and a
+seeded train/evaluate loop.
 
 Example:
     >>> from hwprune import models
@@ -18,6 +19,17 @@ from hwprune.train.data import (
     synthetic_dataset,
     synthetic_loaders,
 )
+from hwprune.train.datasets import (
+    FASHION_MNIST_DIR,
+    DataBundle,
+    factory_loaders,
+    fashion_mnist_dataset,
+    fashion_mnist_loaders,
+    image_folder_dataset,
+    image_folder_loaders,
+    resolve_data,
+)
+from hwprune.train.idx import read_idx, write_idx
 from hwprune.train.loop import OPTIMIZERS, SCHEDULERS, evaluate, train
 
 __all__ = [
@@ -26,6 +38,16 @@ __all__ = [
     "digits_loaders",
     "synthetic_dataset",
     "synthetic_loaders",
+    "FASHION_MNIST_DIR",
+    "DataBundle",
+    "fashion_mnist_dataset",
+    "fashion_mnist_loaders",
+    "image_folder_dataset",
+    "image_folder_loaders",
+    "factory_loaders",
+    "resolve_data",
+    "read_idx",
+    "write_idx",
     "train",
     "evaluate",
     "OPTIMIZERS",
