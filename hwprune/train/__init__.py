@@ -29,8 +29,10 @@ from hwprune.train.datasets import (
     image_folder_loaders,
     resolve_data,
 )
+from hwprune.train.device import init_distributed, is_distributed, is_main_process, resolve_device
 from hwprune.train.idx import read_idx, write_idx
 from hwprune.train.loop import OPTIMIZERS, SCHEDULERS, evaluate, train
+from hwprune.train.weights import load_weights, read_state_dict
 
 __all__ = [
     "DIGITS_CLASSES",
@@ -47,6 +49,12 @@ __all__ = [
     "factory_loaders",
     "resolve_data",
     "read_idx",
+    "resolve_device",
+    "init_distributed",
+    "is_distributed",
+    "is_main_process",
+    "load_weights",
+    "read_state_dict",
     "write_idx",
     "train",
     "evaluate",

@@ -4,6 +4,11 @@
 shuffling generator is reseeded for the run and restored afterwards, and the model's train/eval
 mode is restored on return. A ``post_step`` hook runs after every optimizer step, so masked
 fine-tuning can re-apply N:M masks. ``torch.set_num_threads`` is left to the caller.
+
+Inside a process group of more than one process (``torchrun``, see ``hwprune.train.device``) ``train``
+runs data-parallel: the model is wrapped in ``DistributedDataParallel`` for the run and the loader is
+rebuilt over the same dataset with a ``DistributedSampler``, so each process sees its share of every
+epoch; the per-epoch statistics are summed over the processes.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
+from torch import distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler, IterableDataset, RandomSampler
 from tqdm.auto import tqdm
 
 from hwprune.errors import TrainConfigError
+from hwprune.train.device import is_distributed
 
 __all__ = ["train", "evaluate", "OPTIMIZERS", "SCHEDULERS"]
 
@@ -116,6 +123,24 @@ def _batches(loader: DataLoader, limit: int | None) -> Iterator[tuple[torch.Tens
         yield batch[0], batch[1]
 
 
+def _distributed_loader(loader: DataLoader, seed: int) -> tuple[DataLoader, DistributedSampler]:
+    """The same dataset and batching, sharded over the processes (shuffled iff ``loader`` shuffles)."""
+    if isinstance(loader.dataset, IterableDataset) or loader.batch_size is None:
+        raise TrainConfigError("data-parallel training needs a DataLoader over a map-style dataset with a "
+                               "batch_size (no IterableDataset or custom batch_sampler)")
+    sampler = DistributedSampler(loader.dataset, shuffle=isinstance(loader.sampler, RandomSampler), seed=seed)
+    return DataLoader(
+        loader.dataset, batch_size=loader.batch_size, sampler=sampler, num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn, pin_memory=loader.pin_memory, drop_last=loader.drop_last,
+    ), sampler
+
+
+def _summed(*values: float, device: torch.device) -> list[float]:
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
 def train(
     model: nn.Module,
     loader: DataLoader,
@@ -143,7 +168,8 @@ def train(
         optimizer: A key of ``OPTIMIZERS``: ``"sgd"`` (momentum), ``"adam"`` or ``"adamw"``.
         weight_decay: L2 penalty / decoupled weight decay.
         scheduler: A key of ``SCHEDULERS``: ``"cosine"`` (per step, to zero) or ``"none"``/``None``.
-        device: Where to train.
+        device: Where to train. Under ``torchrun`` (a process group of more than one process) training
+            is data-parallel; each process passes its own device.
         progress: Show tqdm bars (only when stderr is a terminal).
         callback: ``callback(epoch, stats)`` after each epoch with the epoch's ``loss``, ``accuracy``
             and ``lr``; returning ``True`` stops training.
@@ -173,11 +199,17 @@ def train(
         raise TrainConfigError(f"{type(model).__name__} has no trainable parameters; unfreeze some before training")
     dev = torch.device(device)
     loss_fn = loss_fn or nn.functional.cross_entropy
-    n = _length(loader)
-    batches_per_epoch = steps_per_epoch if n is None else min(n, steps_per_epoch or n)
-
     was_training = model.training
     model.to(dev)
+    net: nn.Module = model
+    sampler: DistributedSampler | None = None
+    if is_distributed():
+        from torch.nn.parallel import DistributedDataParallel
+
+        loader, sampler = _distributed_loader(loader, seed)
+        net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+    n = _length(loader)
+    batches_per_epoch = steps_per_epoch if n is None else min(n, steps_per_epoch or n)
     opt = make_opt(params, lr, weight_decay, momentum)
     sched = make_sched(opt, epochs * (batches_per_epoch or 1))
     history: dict[str, Any] = {"loss": [], "accuracy": [], "lr": []}
@@ -186,6 +218,8 @@ def train(
         with _seeded(seed, loader, dev):
             model.train()
             for epoch in range(epochs):
+                if sampler is not None:
+                    sampler.set_epoch(epoch)
                 total_loss, correct, seen = 0.0, 0, 0
                 bar = tqdm(
                     _batches(loader, steps_per_epoch), total=batches_per_epoch, desc=f"epoch {epoch + 1}/{epochs}",
@@ -194,7 +228,7 @@ def train(
                 for x, y in bar:
                     x, y = x.to(dev), y.to(dev)
                     opt.zero_grad(set_to_none=True)
-                    out = model(x)
+                    out = net(x)
                     loss = loss_fn(out, y)
                     if not torch.isfinite(loss):
                         raise TrainConfigError(
@@ -212,6 +246,8 @@ def train(
                     correct += int((out.argmax(1) == y).sum()) if out.dim() == 2 else 0
                     seen += len(y)
                     bar.set_postfix(loss=f"{loss.item():.3f}")
+                if sampler is not None:
+                    total_loss, correct, seen = _summed(total_loss, correct, seen, device=dev)
                 if seen == 0:
                     raise TrainConfigError("the loader yielded no batches; check the dataset and batch size")
                 stats = {
