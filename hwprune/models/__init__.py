@@ -5,8 +5,9 @@ Example:
     >>> net = models.get("resnet20", num_classes=10)
     >>> y = net(models.default_input("resnet20", batch=2))   # (2, 10)
 
-Names: ``resnet18``, ``resnet34``, ``resnet50`` (ImageNet, 224x224), ``vgg11_bn``, ``vgg16_bn``,
-``mobilenet_v2`` (224x224), ``resnet20``, ``resnet56`` (CIFAR, 32x32), ``digits_cnn`` (1x32x32).
+Names: ``resnet18``, ``resnet34``, ``resnet50``, ``resnet101``, ``resnet152`` (ImageNet, 224x224),
+``vgg11_bn``, ``vgg16_bn``, ``mobilenet_v2``, ``densenet121`` (224x224), ``resnet20``, ``resnet56`` (CIFAR,
+32x32), ``digits_cnn`` (1x32x32).
 Every net is a plain ``nn.Module`` that ``torch.fx.symbolic_trace`` can trace, initialised with
 kaiming-normal weights, so ``torch.manual_seed`` before ``get`` makes it deterministic.
 """
@@ -19,7 +20,7 @@ import torch
 from torch import nn
 
 from hwprune.errors import PruneConfigError
-from hwprune.models import digits, mobilenet, resnet, vgg  # noqa: F401  (fill the registry)
+from hwprune.models import densenet, digits, mobilenet, resnet, vgg  # noqa: F401  (fill the registry)
 from hwprune.models._registry import ModelEntry, entry, names
 
 __all__ = ["get", "names", "default_input", "input_shape", "ModelEntry", "entry"]

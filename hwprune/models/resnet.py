@@ -1,4 +1,4 @@
-"""ResNets written from scratch: ImageNet ResNet-18/34/50 (torchvision geometry and parameter names)
+"""ResNets written from scratch: ImageNet ResNet-18/34/50/101/152 (torchvision geometry and parameter names)
 and CIFAR-style ResNet-20/56 with option-B (1x1 conv) shortcuts.
 
 Option B is deliberate: the option-A zero-padding shortcut hides which channels are added to which,
@@ -159,6 +159,18 @@ def resnet34(num_classes: int = 10, in_channels: int = 3) -> ResNet:
 def resnet50(num_classes: int = 10, in_channels: int = 3) -> ResNet:
     """ResNet-50 (25,557,032 parameters at 1000 classes)."""
     return ResNet(Bottleneck, (3, 4, 6, 3), num_classes, in_channels)
+
+
+@register("resnet101", input_size=224)
+def resnet101(num_classes: int = 10, in_channels: int = 3) -> ResNet:
+    """ResNet-101 (44,549,160 parameters at 1000 classes)."""
+    return ResNet(Bottleneck, (3, 4, 23, 3), num_classes, in_channels)
+
+
+@register("resnet152", input_size=224)
+def resnet152(num_classes: int = 10, in_channels: int = 3) -> ResNet:
+    """ResNet-152 (60,192,808 parameters at 1000 classes)."""
+    return ResNet(Bottleneck, (3, 8, 36, 3), num_classes, in_channels)
 
 
 @register("resnet20", input_size=32)

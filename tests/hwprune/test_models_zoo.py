@@ -15,7 +15,8 @@ from hwprune.errors import PruneConfigError
 from tests.hwprune.zoo import BATCH, NUM_CLASSES, ZOO, zoo_input, zoo_input_shape
 
 REFERENCE_NAMES = (
-    "digits_cnn", "mobilenet_v2", "resnet18", "resnet20", "resnet34", "resnet50", "resnet56", "vgg11_bn", "vgg16_bn",
+    "densenet121", "digits_cnn", "mobilenet_v2", "resnet101", "resnet152", "resnet18", "resnet20", "resnet34",
+    "resnet50", "resnet56", "vgg11_bn", "vgg16_bn",
 )
 
 # torchvision's parameter counts at 1000 classes (torchvision.models docs / model builders).
@@ -23,6 +24,9 @@ TORCHVISION_PARAMS = {
     "resnet18": 11_689_512,
     "resnet34": 21_797_672,
     "resnet50": 25_557_032,
+    "resnet101": 44_549_160,
+    "resnet152": 60_192_808,
+    "densenet121": 7_978_856,
     "vgg11_bn": 132_868_840,
     "vgg16_bn": 138_365_992,
     "mobilenet_v2": 3_504_872,
