@@ -104,6 +104,32 @@ def _act_loss(x: torch.Tensor | None, block: int = 4, keep: int = 2) -> float:
     return float((x - activation_nm(x, keep, block)).abs().sum()) / total if total > 0 else 0.0
 
 
+def _shape_key(lw: Lowered) -> tuple:
+    """What a layer's cycles depend on besides its channel counts and pattern: everything but its name.
+
+    Repeated blocks (the 36 bottlenecks of a ResNet-152 stage) share one latency table this way.
+    """
+    return lw.layer.with_(name=""), lw.in_scale, lw.tied
+
+
+def _step_latency(v: int, ks: range, touching: Sequence[int], terms: Sequence[tuple], sizes: Sequence[int],
+                  shapes: Sequence[tuple], layer_vars: Sequence[LayerVar | None]) -> dict[int, int]:
+    """Dense cycles of the layers group ``v`` touches, per kept count k in ``ks``, every other group full.
+
+    A layer's channels are ``base + mult * k``; layers with the same shape, base and multiplier cost
+    the same at every k, so each such class is costed once and counted as often as it occurs.
+    """
+    classes: dict[tuple, list[int]] = {}  # (shape, in base, in mult, out base, out mult) -> [layer, count]
+    for li in touching:
+        it, fi, ot, fo = terms[li]
+        key = (shapes[li], fi + sum(m * sizes[u] for u, m in it if u != v), sum(m for u, m in it if u == v),
+               fo + sum(m * sizes[u] for u, m in ot if u != v), sum(m for u, m in ot if u == v))
+        entry = classes.setdefault(key, [li, 0])
+        entry[1] += 1
+    curves = [(layer_vars[li].cost, bi, mi, bo, mo, n) for (_, bi, mi, bo, mo), (li, n) in classes.items()]
+    return {k: sum(n * cost(bi + mi * k, bo + mo * k, 0) for cost, bi, mi, bo, mo, n in curves) for k in ks}
+
+
 @dataclass(frozen=True, slots=True)
 class Built:
     """The problem plus what the planner needs to turn a solution back into a plan."""
@@ -132,9 +158,11 @@ def build_problem(analysis: Analysis, lowered: Sequence[Lowered], cfg: Accelerat
     all_patterns = sparse_patterns(cfg) if nm else (DENSE,)
 
     def cost_fn(lw: Lowered, pats: tuple[LayerSparsity, ...]):
+        shape = _shape_key(lw)
+
         def cost(cin: int, cout: int, p: int) -> int:
             pat = pats[p]
-            key = (lw.op, cin, cout, pat)
+            key = (shape, cin, cout, pat)
             c = cache.get(key)
             if c is None:
                 if pat.weight is not None and cin % pat.weight.m:
@@ -180,14 +208,11 @@ def build_problem(analysis: Analysis, lowered: Sequence[Lowered], cfg: Accelerat
             for v in lv.vars:
                 touching[v].append(li)
     gvars, order = [], {}
+    shapes = [_shape_key(lw) for lw in lowered]
     for v, g in enumerate(groups):
-        counts = list(sizes)
         lo = max(1, math.ceil(min_keep * g.size))
         step = max(1, round_to or 1)
-        lat = {}
-        for k in range(lo, g.size + 1):
-            counts[v] = k
-            lat[k] = sum(layer_vars[li].cost(*term_channels(terms[li], counts), 0) for li in touching[v])
+        lat = _step_latency(v, range(lo, g.size + 1), touching[v], terms, sizes, shapes, layer_vars)
         cands = [k for k in range(lo, g.size) if lat[k] < lat[k + 1] and k % step == 0] + [g.size]
         s = np.asarray(scores[g.id], dtype=np.float64)
         idx = np.argsort(-s, kind="stable")

@@ -98,9 +98,15 @@ class Evaluator:
         self.p = problem
         self._memo: list[dict[tuple[int, int, int], int]] = [{} for _ in problem.layers]
         self.layers_of: list[list[int]] = [[] for _ in problem.groups]
+        self.vars_of: list[tuple[int, ...]] = [layer.vars for layer in problem.layers]
+        # per group: (layer, channels per kept member on the input side, on the output side), so a move
+        # shifts a layer's channels by these times the change of the kept count
+        self.shifts: list[list[tuple[int, int, int]]] = [[] for _ in problem.groups]
         for li, layer in enumerate(problem.layers):
-            for v in layer.vars:
+            for v in self.vars_of[li]:
                 self.layers_of[v].append(li)
+                self.shifts[v].append((li, sum(m for u, m in layer.in_terms if u == v),
+                                       sum(m for u, m in layer.out_terms if u == v)))
 
     def channels(self, li: int, gc: Sequence[int]) -> tuple[int, int]:
         layer, groups = self.p.layers[li], self.p.groups
@@ -109,11 +115,15 @@ class Evaluator:
         return cin, cout
 
     def layer_cost(self, li: int, gc: Sequence[int], pat: int) -> int:
-        key = (*self.channels(li, gc), pat)
+        return self.cost_at(li, *self.channels(li, gc), pat)
+
+    def cost_at(self, li: int, cin: int, cout: int, pat: int) -> int:
+        """Cycles of layer ``li`` at these channel counts and pattern index."""
+        key = (cin, cout, pat)
         memo = self._memo[li]
         c = memo.get(key)
         if c is None:
-            c = memo[key] = int(self.p.layers[li].cost(*key))
+            c = memo[key] = int(self.p.layers[li].cost(cin, cout, pat))
         return c
 
     def cycles(self, gc: Sequence[int], pc: Sequence[int]) -> int:
