@@ -57,7 +57,11 @@ class _State:
         self._clock = 0
         self._gstamp = [0] * len(p.groups)
         self._lstamp = [0] * len(p.layers)
-        self._memo: dict[tuple, tuple[int, object]] = {}
+        self._memo: dict[tuple, tuple[int, object]] = {}  # (phase, var, ...) -> (stamp, best move(s))
+        self._moves: dict[tuple, tuple] = {}  # (var, down, jump) -> (stamp, moves, kept index, layer stamps, details)
+        # per variable (groups, then layers' patterns) its best saving move, refreshed where restamped
+        self._savings: list[tuple | None] | None = None
+        self._dirty: set[int] = set()  # variables restamped since the savings were refreshed
 
     def delta(self, move: Move) -> tuple[int, float, list[Change]]:
         """(cycles change, loss change, changes) of a move, without applying it.
@@ -65,26 +69,66 @@ class _State:
         A group move that leaves a layer's N:M pattern unable to fit its channels also moves that
         layer to its cheapest pattern that fits (counted in the move's loss).
         """
-        ev, p = self.ev, self.ev.p
         kind, i, new = move
         if kind == "g":
-            g, old = p.groups[i], self.gc[i]
-            dk = g.candidates[new] - g.candidates[old]
-            changes = []
-            dloss = g.loss[new] - g.loss[old]
-            for li, m_in, m_out in ev.shifts[i]:
-                cin, cout, pat = self.cin[li] + m_in * dk, self.cout[li] + m_out * dk, self.pc[li]
-                c = ev.cost_at(li, cin, cout, pat)
-                if c >= INFEASIBLE:
-                    c, pat = min((ev.cost_at(li, cin, cout, q), q) for q in range(len(p.layers[li].patterns)))
-                    dloss += p.layers[li].nm_loss[pat] - p.layers[li].nm_loss[self.pc[li]]
-                changes.append((li, c, pat, cin, cout))
-        else:
-            cin, cout = self.cin[i], self.cout[i]
-            changes = [(i, ev.cost_at(i, cin, cout, new), new, cin, cout)]
-            dloss = p.layers[i].nm_loss[new] - p.layers[i].nm_loss[self.pc[i]]
-        dcyc = sum(c - self.cost[li] for li, c, *_ in changes)
-        return dcyc, dloss, changes
+            return self._group_move(i, new)[:3]
+        ev, p = self.ev, self.ev.p
+        cin, cout = self.cin[i], self.cout[i]
+        changes = [(i, ev.cost_at(i, cin, cout, new), new, cin, cout)]
+        dloss = p.layers[i].nm_loss[new] - p.layers[i].nm_loss[self.pc[i]]
+        return changes[0][1] - self.cost[i], dloss, changes
+
+    def _layer_change(self, li: int, m_in: int, m_out: int, dk: int) -> tuple[Change, float | None]:
+        """Layer ``li`` after its channels shift by ``m_in * dk`` / ``m_out * dk``, and the loss of the
+        pattern change this forces (None when its pattern still fits)."""
+        ev = self.ev
+        cin, cout, pat = self.cin[li] + m_in * dk, self.cout[li] + m_out * dk, self.pc[li]
+        c = ev.cost_at(li, cin, cout, pat)
+        dl = None
+        if c >= INFEASIBLE:
+            layer = ev.p.layers[li]
+            c, pat = min((ev.cost_at(li, cin, cout, q), q) for q in range(len(layer.patterns)))
+            dl = layer.nm_loss[pat] - layer.nm_loss[self.pc[li]]
+        return (li, c, pat, cin, cout), dl
+
+    def _group_move(self, i: int, new: int):
+        """(dcyc, dloss, changes, per-layer cycle changes, {position: forced pattern loss}) of group ``i``
+        moving to candidate ``new``."""
+        g, old = self.ev.p.groups[i], self.gc[i]
+        dk = g.candidates[new] - g.candidates[old]
+        changes, terms, forced = [], [], {}
+        for pos, (li, m_in, m_out) in enumerate(self.ev.shifts[i]):
+            ch, dl = self._layer_change(li, m_in, m_out, dk)
+            changes.append(ch)
+            terms.append(ch[1] - self.cost[li])
+            if dl is not None:
+                forced[pos] = dl
+        return sum(terms), self._group_loss(g, new, old, forced), changes, terms, forced
+
+    @staticmethod
+    def _group_loss(g, new: int, old: int, forced: dict[int, float]) -> float:
+        dloss = g.loss[new] - g.loss[old]
+        for pos in sorted(forced):  # layer order, as the moves are summed everywhere
+            dloss += forced[pos]
+        return dloss
+
+    def _patch(self, i: int, new: int, terms: list[int], changes: list[Change], forced: dict[int, float],
+               positions: list[int]):
+        """``_group_move(i, new)`` from its result before only the layers at ``positions`` changed."""
+        g = self.ev.p.groups[i]
+        dk = g.candidates[new] - g.candidates[self.gc[i]]
+        terms, changes, forced = list(terms), list(changes), dict(forced)
+        shifts = self.ev.shifts[i]
+        for pos in positions:
+            li, m_in, m_out = shifts[pos]
+            ch, dl = self._layer_change(li, m_in, m_out, dk)
+            changes[pos] = ch
+            terms[pos] = ch[1] - self.cost[li]
+            if dl is None:
+                forced.pop(pos, None)
+            else:
+                forced[pos] = dl
+        return sum(terms), self._group_loss(g, new, self.gc[i], forced), changes, terms, forced
 
     def apply(self, move: Move, dcyc: int, dloss: float, changes: list[Change]) -> None:
         kind, i, new = move
@@ -92,6 +136,7 @@ class _State:
         if kind == "g":
             self.gc[i] = new
             self._gstamp[i] = self._clock
+            self._dirty.add(i)
         for li, c, pat, cin, cout in changes:
             self.cost[li] = c
             self.pc[li] = pat
@@ -103,8 +148,10 @@ class _State:
 
     def _touch_layer(self, li: int) -> None:
         self._lstamp[li] = self._clock
+        self._dirty.add(len(self.gc) + li)
         for v in self.ev.vars_of[li]:
             self._gstamp[v] = self._clock
+            self._dirty.add(v)
 
     def variables(self) -> Iterator[Var]:
         """Every variable that may move, in the fixed scan order: groups, then layers' patterns."""
@@ -114,55 +161,98 @@ class _State:
             for li in range(len(self.pc)):
                 yield ("p", li)
 
-    def _cached(self, key: tuple, var: Var, compute):
-        stamp = self._gstamp[var[1]] if var[0] == "g" else self._lstamp[var[1]]
-        hit = self._memo.get(key)
-        if hit is not None and hit[0] == stamp:
-            return hit[1]
-        out = compute()
-        self._memo[key] = (stamp, out)
-        return out
+    def _stamp(self, var: Var) -> int:
+        return self._gstamp[var[1]] if var[0] == "g" else self._lstamp[var[1]]
 
     def var_moves(self, var: Var, down: bool, jump: int = JUMP) -> list[Eval]:
         """A variable's moves down (or up), nearest first, each with its delta.
 
-        Pattern variables have the same moves either way: every other pattern, in index order.
+        Pattern variables have the same moves either way: every other pattern, in index order. A group
+        whose kept count has not moved since its moves were last evaluated has only the layers
+        restamped since then re-evaluated (a stage-wide residual group feeds a hundred layers).
         """
         kind, i = var
+        stamp = self._stamp(var)
+        key = (var, down, jump) if kind == "g" else var
+        hit = self._moves.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
         if kind == "p":
-            return self._cached(("m", var), var, lambda: [
-                (mv, *self.delta(mv)) for mv in (("p", i, new) for new in range(len(self.ev.p.layers[i].patterns)))
-                if mv[2] != self.pc[i]])
-
-        def compute() -> list[Eval]:
+            out = [(mv, *self.delta(mv)) for mv in (("p", i, new) for new in range(len(self.ev.p.layers[i].patterns)))
+                   if mv[2] != self.pc[i]]
+            self._moves[key] = (stamp, out)
+            return out
+        lstamp = self._lstamp
+        layers = [li for li, _, _ in self.ev.shifts[i]]
+        seen = [lstamp[li] for li in layers]
+        if hit is not None and hit[2] == self.gc[i]:
+            positions = [pos for pos, (a, b) in enumerate(zip(hit[3], seen, strict=True)) if a != b]
+            full = [self._patch(i, mv[2], terms, nc, forced, positions)
+                    for (mv, _, _, nc), (terms, forced) in zip(hit[1], hit[4], strict=True)]
+            moves = [mv for mv, *_ in hit[1]]
+        else:
             cur, n = self.gc[i], len(self.ev.p.groups[i].candidates)
             rng = range(cur - 1, max(-1, cur - 1 - jump), -1) if down else range(cur + 1, min(n, cur + 1 + jump))
-            return [(mv, *self.delta(mv)) for mv in (("g", i, new) for new in rng)]
-        return self._cached(("m", var, down, jump), var, compute)
+            moves = [("g", i, new) for new in rng]
+            full = [self._group_move(i, mv[2]) for mv in moves]
+        out = [(mv, f[0], f[1], f[2]) for mv, f in zip(moves, full, strict=True)]
+        self._moves[key] = (stamp, out, self.gc[i], seen, [(f[3], f[4]) for f in full])
+        return out
 
     def best_saving(self, var: Var, jump: int) -> tuple | None:
         """The variable's down move with the least loss per cycle saved (ties: the bigger saving, then the
         nearer move), as (score, move, dcyc, dloss, changes); None when no move saves cycles."""
-        def compute():
-            best = None
-            for mv, dcyc, dloss, nc in self.var_moves(var, True, jump):
-                if dcyc >= 0:
-                    continue
-                score = (max(dloss, 0.0) / -dcyc, dcyc)
-                if best is None or score < best[0]:
-                    best = (score, mv, dcyc, dloss, nc)
-            return best
-        return self._cached(("s", var, jump), var, compute)
+        key, stamp = ("s", var, jump), self._stamp(var)
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        best = None
+        for mv, dcyc, dloss, nc in self.var_moves(var, True, jump):
+            if dcyc >= 0:
+                continue
+            score = (max(dloss, 0.0) / -dcyc, dcyc)
+            if best is None or score < best[0]:
+                best = (score, mv, dcyc, dloss, nc)
+        self._memo[key] = (stamp, best)
+        return best
+
+    def best_saving_all(self, frozen: Var | None) -> tuple | None:
+        """``best_saving(var, JUMP)`` of the first variable (in scan order) whose is least, skipping
+        ``frozen``: the best entry of a per-variable table refreshed only where variables were restamped."""
+        n_groups = len(self.gc)
+        table = self._savings
+        if table is None:
+            table = self._savings = [None] * (n_groups + len(self.pc))
+            self._dirty = set(range(len(table)))
+        for idx in self._dirty:
+            var = ("g", idx) if idx < n_groups else ("p", idx - n_groups)
+            b = self.best_saving(var, JUMP)
+            table[idx] = None if b is None else (b[0], idx, b)  # (score, scan position): ties go to the first
+        self._dirty.clear()
+        live = table if self.patterns else table[:n_groups]
+        skip = None if frozen is None else (frozen[1] if frozen[0] == "g" else n_groups + frozen[1])
+        if skip is not None and skip < len(live):
+            held, live[skip] = live[skip], None
+            try:
+                best = min(filter(None, live), default=None)
+            finally:
+                live[skip] = held
+        else:
+            best = min(filter(None, live), default=None)
+        return None if best is None else best[2]
 
     def gains(self, var: Var) -> list[tuple]:
         """The variable's up moves that recover loss, as (loss recovered per cycle, move, dcyc, dloss,
         changes), best first (ties: the nearer move first)."""
-        def compute():
-            out = [(-dloss / max(dcyc, 1), mv, dcyc, dloss, nc)
-                   for mv, dcyc, dloss, nc in self.var_moves(var, False) if dloss < -_EPS]
-            out.sort(key=lambda t: -t[0])  # stable: equal scores keep move order
-            return out
-        return self._cached(("u", var), var, compute)
+        key, stamp = ("u", var), self._stamp(var)
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        out = [(-dloss / max(dcyc, 1), mv, dcyc, dloss, nc)
+               for mv, dcyc, dloss, nc in self.var_moves(var, False) if dloss < -_EPS]
+        out.sort(key=lambda t: -t[0])  # stable: equal scores keep move order
+        self._memo[key] = (stamp, out)
+        return out
 
     def set_min(self) -> None:
         """Every group at its smallest candidate, every layer at its cheapest pattern there."""
@@ -179,6 +269,8 @@ class _State:
         self.cycles = p.const_cycles + sum(self.cost)
         self.loss = ev.loss(self.gc, self.pc)
         self._memo.clear()
+        self._moves.clear()
+        self._savings = None
 
     def snapshot(self):
         return list(self.gc), list(self.pc), list(self.cost), self.cycles, self.loss, list(self.cin), list(self.cout)
@@ -189,6 +281,7 @@ class _State:
         for v, (a, b) in enumerate(zip(self.gc, gc, strict=True)):
             if a != b:
                 self._gstamp[v] = self._clock
+                self._dirty.add(v)
         for li in range(len(pc)):
             if self.pc[li] != pc[li] or self.cin[li] != cin[li] or self.cout[li] != cout[li] or self.cost[li] != cost[li]:
                 self._touch_layer(li)
@@ -203,14 +296,15 @@ def _repair(st: _State, budget: int, frozen: Var | None = None) -> bool:
     """
     jump = JUMP
     while st.cycles > budget:
-        best = None
-        for var in st.variables():
-            if var == frozen:
-                continue
-            # least loss per cycle saved; among equals prefer the bigger saving
-            b = st.best_saving(var, jump)
-            if b is not None and (best is None or b[0] < best[0]):
-                best = b
+        # least loss per cycle saved; among equals prefer the bigger saving
+        best = st.best_saving_all(frozen) if jump == JUMP else None
+        if jump != JUMP:
+            for var in st.variables():
+                if var == frozen:
+                    continue
+                b = st.best_saving(var, jump)
+                if b is not None and (best is None or b[0] < best[0]):
+                    best = b
         if best is None:
             if jump < 1 << 30:  # every step within reach is flat here: look all the way down once
                 jump = 1 << 30
