@@ -29,7 +29,7 @@ PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
 _SYSTOLIC = ("os", "ws", "is")  # systolic-32x32-<dataflow>
 
 DDR_PEAK_BYTES_PER_S = 19.2e9  # 64-bit DDR4-2400 (ZCU102 UG1182, ZCU104 UG1267)
-DDR_EFFICIENCY = 0.6  # fraction of DDR peak the DPU cores sustain together (fitted: reports/dpu_vs_model_zoo.md)
+DDR_EFFICIENCY = 0.5  # fraction of DDR peak the DPU cores sustain together (assumption; the report shows the fit)
 # board -> (cores, clock MHz): Vitis AI model-zoo tables, "ZCU102 3 * B4096 @ 281MHz", "ZCU104 2 * B4096 @ 300MHz"
 BOARDS: dict[str, tuple[int, float]] = {"zcu102": (3, 281.0), "zcu104": (2, 300.0)}
 

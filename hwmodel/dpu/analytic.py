@@ -50,7 +50,7 @@ def analytic_args(*args: int) -> dict[str, int]:
 
 def _totals(groups: int, n_chunks: int, n_small: int, small_tiles: int, cyc_tile: int, row_tiles: int, out_h: int,
             in_h: int, pad: int, stride: int, eff: int, in_row: int, out_tile_row: int, w_small: int, w_big: int,
-            streamed: int, open_ends: int, bw: int) -> tuple[int, ...]:
+            streamed: int, open_ends: int, stretch: int, bw: int) -> tuple[int, ...]:
     first = rows_new(0, in_h, pad, stride, eff) * in_row
     n0 = min(stride, eff) * in_row
     lo, hi = _interior(out_h, in_h, pad, stride, eff)
@@ -64,7 +64,7 @@ def _totals(groups: int, n_chunks: int, n_small: int, small_tiles: int, cyc_tile
 
     def chunk_cost(t: int, wk: int, wn: int, prev_save: int, last_load: int) -> tuple[int, int, int, int]:
         """(stepped cycles, ifmap, filter, ofmap bytes) of one chunk between its neighbours."""
-        c = row_tiles * t * cyc_tile
+        c = -(-row_tiles * t * cyc_tile * stretch // 100)
         save = out_tile_row * t
         cycles = ifm = flt = 0
         for e, lb in (*rows, (last_e, last_load)):
@@ -109,17 +109,11 @@ def _totals(groups: int, n_chunks: int, n_small: int, small_tiles: int, cyc_tile
     for k, n in _positions(n_chunks, n_small):
         n *= groups
         add(cyclic(k), n)
-        compute += n * row_tiles * size(k)[0] * cyc_tile * out_h
-    if open_ends:  # the layer's first chunk saves no predecessor; its last prefetches nothing
+        compute += n * -(-row_tiles * size(k)[0] * cyc_tile * stretch // 100) * out_h
+    if open_ends:  # the layer's last chunk prefetches no input rows (they load at start-up)
         kl = n_chunks - 1
-        tl, wl = size(kl)
-        if groups * n_chunks == 1:
-            add(chunk_cost(tl, wl, 0, 0, 0), 1)
-        else:
-            t0, w0 = size(0)
-            add(chunk_cost(t0, w0, size(1)[1], 0, first), 1)
-            add(chunk_cost(tl, wl, 0, out_tile_row * size(kl - 1)[0], 0), 1)
-            add(cyclic(0), -1)
+        t, wk = size(kl)
+        add(chunk_cost(t, wk, size(kl + 1)[1], out_tile_row * size(kl - 1)[0], 0), 1)
         add(cyclic(kl), -1)
     return compute, stepped - compute, dram_if, dram_w, dram_of, groups * n_chunks * out_h
 

@@ -11,9 +11,10 @@ so the loads a layer needs first overlap the previous layer's last row, and its 
 next layer's first row. We approximate the neighbours by the layer itself: the step sequence is
 cyclic (the last step prefetches the first rows and chunk, the first step saves the last row). This
 keeps layer costs additive and order-free, and makes latency monotone in channel counts.
-With ``open_ends`` (``DpuParams.layer_startup``) the sequence is not cyclic: the first step saves
-nothing, the last chunk prefetches no next chunk and the last step no next rows; the first loads and
-the last save are then costed once per layer by the plan (``DpuPlan.startup``).
+With ``open_ends`` (``DpuParams.layer_startup``) the input side is not cyclic: the layer's last step
+prefetches no rows, and its first rows are loaded before its first tile, costed once per layer by the
+plan (``DpuPlan.startup``). Weights and saves stay cyclic (the neighbouring layers' steps hide them):
+a finer weight chunking must never make a layer cheaper.
 ``hwmodel.dpu.reference`` is the readable definition this kernel must match exactly;
 ``hwmodel.dpu.analytic`` is its closed form.
 """
@@ -41,7 +42,7 @@ def _rows_new(e, in_h, pad, stride, eff):
 
 @njit(cache=True)
 def dpu_layer_kernel(groups, n_chunks, n_small, small_tiles, cyc_tile, row_tiles, out_h, in_h, pad, stride, eff,
-                     in_row, out_tile_row, w_small, w_big, streamed, open_ends, bw, out):
+                     in_row, out_tile_row, w_small, w_big, streamed, open_ends, stretch, bw, out):
     """Step through one layer; write the totals named in ``OUT_FIELDS`` into ``out`` (int64[6])."""
     first = _rows_new(0, in_h, pad, stride, eff) * in_row
     compute = 0
@@ -58,9 +59,7 @@ def dpu_layer_kernel(groups, n_chunks, n_small, small_tiles, cyc_tile, row_tiles
         t = small_tiles if k < n_small else small_tiles + 1
         wk = w_small if k < n_small else w_big
         wn = w_small if kn < n_small else w_big
-        if open_ends and ci == total - 1:
-            wn = 0
-        c = row_tiles * t * cyc_tile
+        c = (row_tiles * t * cyc_tile * stretch + 99) // 100
         save_row = out_tile_row * t
         prev_save = out_tile_row * (small_tiles if kp < n_small else small_tiles + 1)
         for e in range(out_h):
@@ -71,8 +70,6 @@ def dpu_layer_kernel(groups, n_chunks, n_small, small_tiles, cyc_tile, row_tiles
                 lb = 0 if (open_ends and ci == total - 1) else first
                 wb = wn if streamed else (wn * (e + 1)) // out_h - (wn * e) // out_h
             sb = prev_save if e == 0 else save_row
-            if open_ends and ci == 0 and e == 0:
-                sb = 0
             d = -(-(lb + wb + sb) // bw)
             compute += c
             if d > c:

@@ -23,19 +23,25 @@ AMD's default:
   ZCU102/ZCU104 DPU TRD builds: for a layer with fewer input channels than ICP, the kernel-width taps of
   one kernel row are packed into the ICP lanes, so a tile takes ``kh * ceil(kw * Cin / ICP)`` cycles
   instead of ``kh * kw * ceil(Cin / ICP)`` (a 7x7 conv on RGB: 14 instead of 49).
-* ``layer_startup`` (on): a layer's first input rows and first weight chunk load before its first
-  tile, its last output row saves after its last (PG338: LOAD -> CONV -> SAVE dependencies within a
-  layer); the steps in between overlap as before. Off: the steady-state cyclic model.
+* ``layer_startup`` (on): a layer's first input rows load before its first tile and its last tile's
+  output row saves after its last (PG338: LOAD -> CONV -> SAVE dependencies within a layer); weights
+  and the other saves stay hidden behind the neighbouring layers' steps (PG338's engines run
+  concurrently), which keeps latency monotone in channels. Off: the steady-state cyclic model.
 * ``fc_bytes_per_cycle``: the DRAM bytes/cycle a GEMM (fully connected) layer's weight stream sustains;
   0 means ``dram_bytes_per_cycle``. PG338 measures 5.3 GB/s peak for ResNet-50 on B4096 (17.7 B/cycle
   at 300 MHz); FC weights are one long sequential burst, so the default is the full port.
 * ``fuse_eltwise`` (on): the Vitis AI compiler fuses conv + BN + ReLU always, and conv + elementwise add
-  through the ELEW path of the save engine (workloads mark this with ``Layer.residual_inputs`` /
-  ``Layer.fused``): the add reads its other operand while the conv saves and costs no pass of its own.
+  through the ELEW path (workloads mark this with ``Layer.residual_inputs`` / ``Layer.fused``): the
+  conv's output stays in the banks, the ALU adds the other operand loaded from DRAM and saves the sum.
+  (An add that is free inside the conv's save fits AMD's figures worse: ResNet-50 0.82 of its time.)
 * ``onchip_fmap_kb``: a feature map whose bank image (channels padded to ICP) fits in this many KiB
   stays in the on-chip banks between producer and consumer and never goes to DRAM (the compiler's
   memory allocation; PG338's measured per-model bandwidths are far below a load/save-everything
   model). 0 means half the input feature-map bank; -1 disables it.
+* ``conv_stretch_pct``: the conv engine's cycles per step in percent of its ideal tile cycles (100 =
+  every cycle does PP x ICP x OCP MACs). PG338 publishes peak ops only; the measured zoo latencies
+  say the engine sustains less (bubbles between tiles, weight switching): this is one of the two
+  constants fitted against the model zoo (``reports/dpu_vs_model_zoo.md``, on half the models).
 * ``layer_overhead``: cycles every layer with work costs besides its tiles and transfers (instruction
   fetch and engine synchronisation between layers). PG338 publishes no figure; 0 by default (fitted
   against the model zoo it came out at ~4,500 cycles, but then the small MobileNets exceed the DPU time
@@ -69,6 +75,7 @@ DPU_ARCHS: dict[str, tuple[int, int, int]] = {
 DPU_NAMES: tuple[str, ...] = tuple(DPU_ARCHS)
 
 BANK_DEPTH = 2048
+CONV_STRETCH_PCT = 116  # fitted against the Vitis AI model zoo (reports/dpu_vs_model_zoo.md)
 LAYER_OVERHEAD = 0  # cycles per layer: no published figure; a constant fitted here breaks the zoo's throughput bounds  # words per bank unit (assumption, see module docstring)
 
 
@@ -90,10 +97,11 @@ class DpuParams:
         pipeline_fill: cycles to fill the conv/ALU pipeline once per layer.
         name: architecture label, e.g. ``"B4096"``.
         channel_augmentation: pack kernel-width taps into ICP lanes when Cin < ICP (PG338; on).
-        layer_startup: cost each layer's first loads and last save (on) instead of steady state.
+        layer_startup: cost each layer's first input rows and last tile save (on) instead of steady state.
         fc_bytes_per_cycle: DRAM bytes/cycle of GEMM weight streams (0: ``dram_bytes_per_cycle``).
-        fuse_eltwise: run marked residual adds inside the producing conv's save (ELEW; on).
+        fuse_eltwise: keep a marked conv's output on chip for its residual add (ELEW; on).
         onchip_fmap_kb: feature maps up to this size stay on chip (0: half the ifmap bank; -1: never).
+        conv_stretch_pct: conv step cycles in percent of the ideal tile cycles (fitted; see above).
         layer_overhead: cycles per layer for instruction fetch and synchronisation (0; see above).
         cores: DPU cores on the board (throughput; latency uses one).
         ddr_bytes_per_cycle: board DDR bandwidth shared by all cores, bytes per DPU cycle (0: unlimited).
@@ -117,6 +125,7 @@ class DpuParams:
     fuse_eltwise: bool = True
     onchip_fmap_kb: int = 0
     layer_overhead: int = LAYER_OVERHEAD
+    conv_stretch_pct: int = CONV_STRETCH_PCT
     cores: int = 1
     ddr_bytes_per_cycle: int = 0
 
@@ -132,7 +141,8 @@ class DpuParams:
         for f in ("channel_augmentation", "layer_startup", "fuse_eltwise"):
             if not isinstance(getattr(self, f), bool):
                 raise ConfigError(f"DPU {self.name!r}: {f} must be true or false, got {getattr(self, f)!r}")
-        for f, lo in (("fc_bytes_per_cycle", 0), ("onchip_fmap_kb", -1), ("layer_overhead", 0), ("cores", 1), ("ddr_bytes_per_cycle", 0)):
+        for f, lo in (("fc_bytes_per_cycle", 0), ("onchip_fmap_kb", -1), ("layer_overhead", 0),
+                      ("conv_stretch_pct", 100), ("cores", 1), ("ddr_bytes_per_cycle", 0)):
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v < lo:
                 raise ConfigError(f"DPU {self.name!r}: {f} must be an integer >= {lo}, got {v!r}")

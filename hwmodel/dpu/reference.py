@@ -14,7 +14,8 @@ __all__ = ["reference_steps", "reference_layer"]
 
 def reference_steps(groups: int, n_chunks: int, n_small: int, small_tiles: int, cyc_tile: int, row_tiles: int,
                     out_h: int, in_h: int, pad: int, stride: int, eff: int, in_row: int, out_tile_row: int,
-                    w_small: int, w_big: int, streamed: int, open_ends: int, bw: int) -> list[dict[str, int]]:
+                    w_small: int, w_big: int, streamed: int, open_ends: int, stretch: int,
+                    bw: int) -> list[dict[str, int]]:
     """The step list: dicts with the step's compute cycles and the ifmap/filter/ofmap bytes it moves."""
     group = [(small_tiles, w_small) if k < n_small else (small_tiles + 1, w_big) for k in range(n_chunks)]
     chunks = group * groups  # (tiles, weight bytes) in execution order
@@ -26,16 +27,15 @@ def reference_steps(groups: int, n_chunks: int, n_small: int, small_tiles: int, 
         tiles, _ = chunks[ci]
         nxt_chunk, nxt_row = order[(i + 1) % len(order)]
         prv_chunk, _ = order[i - 1]
-        # open ends: nothing follows the layer's last chunk and nothing precedes its first step
-        no_next = open_ends and ci == len(chunks) - 1
         if streamed:  # every row re-loads the weights of the chunk it runs
-            filt = 0 if (no_next and i == last) else chunks[nxt_chunk][1]
+            filt = chunks[nxt_chunk][1]
         else:  # the next chunk's weights, spread evenly over this chunk's rows
-            wn = 0 if no_next else chunks[(ci + 1) % len(chunks)][1]
+            wn = chunks[(ci + 1) % len(chunks)][1]
             filt = wn * (e + 1) // out_h - wn * e // out_h
-        steps.append({"compute": row_tiles * tiles * cyc_tile,
+        # open ends: the layer's last step prefetches no input rows (the first ones load at start-up)
+        steps.append({"compute": -(-row_tiles * tiles * cyc_tile * stretch // 100),
                       "ifmap": 0 if (open_ends and i == last) else rows[nxt_row], "filter": filt,
-                      "ofmap": 0 if (open_ends and i == 0) else out_tile_row * chunks[prv_chunk][0]})
+                      "ofmap": out_tile_row * chunks[prv_chunk][0]})
     return steps
 
 

@@ -24,10 +24,10 @@ row-by-row instruction stream):
   least 1). Concat costs nothing: the compiler points producers at offsets of one output buffer.
 * GEMM/linear: a 1x1 conv over one row of M pixels; its bytes move at ``DpuParams.fc_bw``.
 * Fidelity switches (``hwmodel.dpu.params``): channel augmentation shortens the tile of a conv with
-  Cin < ICP; ``layer_startup`` opens the cyclic step sequence and adds the first loads and the last
-  save as ``startup`` cycles; a feature map that fits ``onchip_fmap_bytes`` moves no DRAM bytes; a
-  fused residual add (``Layer.residual_inputs``) reads its operand with the conv's save (counted in
-  the ofmap traffic), and the ``fused`` add layer itself costs nothing.
+  Cin < ICP; ``layer_startup`` opens the input side of the cyclic step sequence and adds the first
+  input rows and the last tile's output row as ``startup`` cycles; a feature map that fits ``onchip_fmap_bytes`` moves no DRAM bytes; a
+  conv whose output feeds a fused residual add (``Layer.residual_inputs``) keeps it in the banks (no
+  save), and the ``fused`` add runs on the ALU loading only its other operands from DRAM.
 """
 
 from __future__ import annotations
@@ -80,6 +80,8 @@ class DpuPlan:
         half_bank: bytes of half the weight bank (a chunk's budget).
         open_ends: the step sequence starts and ends at the layer (``DpuParams.layer_startup``).
         startup: cycles of the layer's first loads and last save when ``open_ends`` (else 0).
+        stretch: a step's compute in percent of its tile cycles (``DpuParams.conv_stretch_pct``; 100
+            for the ALU engine).
     """
 
     engine: str
@@ -110,6 +112,7 @@ class DpuPlan:
     half_bank: int = 0
     open_ends: bool = False
     startup: int = 0
+    stretch: int = 100
 
     @property
     def tiles_per_group(self) -> int:
@@ -123,18 +126,17 @@ class DpuPlan:
         return self.groups * self.out_h * self.row_tiles * self.tiles_per_group
 
     def edge_bytes(self) -> tuple[int, int, int]:
-        """(ifmap, filter, ofmap) bytes of the layer's first loads and last save (open ends only)."""
+        """(ifmap, filter, ofmap) bytes loaded at the layer's start-up, outside the steps (open ends only)."""
         if not self.open_ends or self.engine == "none":
             return 0, 0, 0
-        last_tiles = self.small_tiles + (self.n_small < self.n_chunks)
-        return (rows_new(0, self.in_h, self.pad, self.stride, self.eff) * self.in_row_bytes, self.w_small,
-                self.out_tile_row_bytes * last_tiles)
+        return rows_new(0, self.in_h, self.pad, self.stride, self.eff) * self.in_row_bytes, 0, 0
 
     def kernel_args(self) -> tuple[int, ...]:
         """The scalars the step kernels take, in their order."""
         return (self.groups, self.n_chunks, self.n_small, self.small_tiles, self.cyc_tile, self.row_tiles,
                 self.out_h, self.in_h, self.pad, self.stride, self.eff, self.in_row_bytes,
-                self.out_tile_row_bytes, self.w_small, self.w_big, int(self.streamed), int(self.open_ends), self.bw)
+                self.out_tile_row_bytes, self.w_small, self.w_big, int(self.streamed), int(self.open_ends),
+                self.stretch, self.bw)
 
 
 def rows_new(e: int, in_h: int, pad: int, stride: int, eff: int) -> int:
@@ -179,11 +181,12 @@ def plan_layer(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> Dpu
     plan = replace(plan, fill=plan.fill + dpu.layer_overhead)
     if not dpu.layer_startup:
         return plan
-    # start-up: the first input rows and the first weight chunk; drain: the last chunk's last row
+    # start-up: the first input rows load before the first tile; drain: the last tile's output row
+    # saves after it. Weights and the other saves stay hidden behind neighbouring steps (cyclic), so a
+    # finer weight chunking never makes a layer cheaper.
     plan = replace(plan, open_ends=True)
-    rows, weights, save = plan.edge_bytes()
-    return replace(plan, startup=_cdiv(rows + weights, plan.bw) + _cdiv(save, plan.bw))
-
+    rows, _, _ = plan.edge_bytes()
+    return replace(plan, startup=_cdiv(rows, plan.bw) + _cdiv(plan.out_tile_row_bytes, plan.bw))
 
 def _check_sparsity(layer: Layer, sparse: SparseEngine | None) -> None:
     nm = layer.weight_nm if layer.weight_nm is not None and not layer.weight_nm.dense else None
@@ -240,7 +243,8 @@ def _plan_conv(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> Dpu
     onchip = dpu.onchip_fmap_bytes
     if in_h * layer.groups * in_row <= onchip:  # the input stays in the banks: no DRAM loads
         in_row = 0
-    out_row *= 1 + (layer.residual_inputs if dpu.fuse_eltwise else 0)  # fused add: operand read at save
+    if layer.residual_inputs and dpu.fuse_eltwise:  # fused add: the sum, not this output, goes to DRAM
+        out_row = 0
     if out_h * out_w * groups_oc <= onchip:
         out_row = 0
     bw = dpu.fc_bw if layer.kind is LayerKind.GEMM else dpu.dram_bytes_per_cycle
@@ -248,7 +252,7 @@ def _plan_conv(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> Dpu
         "conv", layer.groups, n_chunks, n_chunks - n_big, small, cyc_tile, _cdiv(out_w, pp), out_h,
         in_h, pad, stride, eff, in_row, out_row, small * w_tile, (small + 1) * w_tile,
         w_tile > half, bw, dpu.pipeline_fill, macs, dpu.peak_macs_per_cycle, pp * icp,
-        icp * ocp, layer.groups * oc_tiles * ocp * meta_per_oc, macs, half,
+        icp * ocp, layer.groups * oc_tiles * ocp * meta_per_oc, macs, half, stretch=dpu.conv_stretch_pct,
     )
 
 
@@ -285,10 +289,10 @@ def _plan_pool(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> Dpu
 
 @_planner(LayerKind.ELTWISE_ADD, LayerKind.ELTWISE_MUL)
 def _plan_eltwise(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> DpuPlan:
-    if layer.fused and dpu.fuse_eltwise and layer.kind is LayerKind.ELTWISE_ADD:  # done in the conv's save
-        return DpuPlan("none", bw=dpu.dram_bytes_per_cycle, lane_macs=dpu.peak_macs_per_cycle)
     n = layer.num_inputs
-    return _alu_plan(layer, dpu, taps=1, cyc_tile=max(1, n - 1), n_in=n, weights=False)
+    # fused (ELEW): the conv's output is already in the banks; only the other operands come from DRAM
+    loaded = n - 1 if (layer.fused and dpu.fuse_eltwise and layer.kind is LayerKind.ELTWISE_ADD) else n
+    return _alu_plan(layer, dpu, taps=1, cyc_tile=max(1, n - 1), n_in=loaded, weights=False)
 
 
 @_planner(LayerKind.CONCAT)

@@ -139,10 +139,10 @@ class Layer:
         weight_nm: N:M weight sparsity, or None for dense.
         act_sparsity: activation sparsity fraction (0 or 0.5 on the sparse engine).
         residual_inputs: conv only: ofmap-sized operands a following elementwise add sums into this
-            conv's output; an engine that fuses the add (the DPU's ELEW path) reads them during the
-            conv's save, others ignore the field and run the add layer.
-        fused: elementwise add only: its work is absorbed by the producing conv (``residual_inputs``)
-            on an engine that fuses adds; other engines run it as usual.
+            conv's output; an engine that fuses the add (the DPU's ELEW path) keeps this conv's
+            output on chip for it; other engines ignore the field.
+        fused: elementwise add only: one operand comes straight from the producing conv
+            (``residual_inputs``) on an engine that fuses adds; other engines run it as usual.
     """
 
     name: str

@@ -39,11 +39,13 @@ def resnet50_layers(size: int = 224, *, adds: bool = True) -> list[Layer]:
             out.append(_conv(f"{p}.conv1", h, cin, width, 1))
             out.append(_conv(f"{p}.conv2", h, width, width, 3, s, 1))
             ho = out[-1].ofmap_h
-            out.append(_conv(f"{p}.conv3", ho, width, 4 * width, 1))
+            # the residual add is fused into conv3 as the Vitis AI compiler does (ELEW path)
+            out.append(_conv(f"{p}.conv3", ho, width, 4 * width, 1).with_(residual_inputs=int(adds)))
             if b == 0:
                 out.append(_conv(f"{p}.downsample", h, cin, 4 * width, 1, s))
             if adds:
-                out.append(Layer(f"{p}.add", LayerKind.ELTWISE_ADD, ho, ho, 4 * width, 4 * width, num_inputs=2))
+                out.append(Layer(f"{p}.add", LayerKind.ELTWISE_ADD, ho, ho, 4 * width, 4 * width, num_inputs=2,
+                                 fused=True))
             h, cin = ho, 4 * width
     out.append(Layer("avgpool", LayerKind.POOL, h, h, cin, cin, h, h, 1, 1))
     out.append(Layer.gemm("fc", 1, cin, 1000))

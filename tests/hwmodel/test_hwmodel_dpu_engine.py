@@ -20,7 +20,8 @@ from hwmodel.errors import ConfigError
 from hwmodel.workloads.layers import Layer, LayerKind
 
 # the bare step model (fidelity switches off): the hand-checked numbers below are about its mechanics
-BARE = {"channel_augmentation": False, "layer_startup": False, "onchip_fmap_kb": -1, "layer_overhead": 0}
+BARE = {"channel_augmentation": False, "layer_startup": False, "onchip_fmap_kb": -1, "layer_overhead": 0,
+        "conv_stretch_pct": 100}
 B512 = dpu_params("dpu-b512", **BARE)
 B4096 = dpu_params("dpu-b4096", **BARE)
 FAST = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -75,9 +76,9 @@ def layers(draw) -> Layer:
 
 # --- three models agree -------------------------------------------------------------------------
 @FAST
-@given(plans(), st.booleans())
-def test_kernel_equals_reference_equals_closed_form(plan, open_ends):
-    args = dataclasses.replace(plan, open_ends=open_ends).kernel_args()
+@given(plans(), st.booleans(), st.sampled_from([100, 117, 150]))
+def test_kernel_equals_reference_equals_closed_form(plan, open_ends, stretch):
+    args = dataclasses.replace(plan, open_ends=open_ends, stretch=stretch).kernel_args()
     ref = reference_layer(*args)
     assert run_kernel(args) == ref
     assert analytic_args(*args) == ref

@@ -1,4 +1,4 @@
-"""ResNet-50 on dpu-b4096: the modelled DPU latency sits just under AMD's end-to-end 13.3 ms (ZCU104)."""
+"""ResNet-50 on dpu-b4096: the modelled DPU latency sits under what AMD's ZCU104 figures allow."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from hwmodel.dpu.params import dpu_params
 from hwmodel.workloads.layers import Layer
 from hwmodel.workloads.nets import resnet50_layers
 
-ZOO_E2E_MS = 13.3
+# Vitis AI 2.5 model zoo, resnet50_pt on ZCU104: 83.56 fps single thread (end to end), 157.2 fps on
+# two cores: one frame's DPU time is at most min(1000 / 83.56, 2000 / 157.2) ms
+ZOO_BOUND_MS = min(1000 / 83.56, 2000 / 157.2)
 
 
 def resnet50(adds: bool = True) -> list[Layer]:
@@ -34,8 +36,8 @@ def test_latency_is_below_end_to_end_and_above_ideal(b4096, adds):
     assert cycles == sum(estimate_cycles(x, b4096) for x in layers)
     ms = cycles / (b4096.clock_mhz * 1e3)
     ideal = sum(x.macs for x in layers) / b4096.peak_macs_per_cycle / (b4096.clock_mhz * 1e3)
-    # DPU-only time must leave room for the host's pre/post-processing, and not beat the ideal by far
-    assert 1.25 * ideal < ms < ZOO_E2E_MS
+    # DPU-only time must leave room for the host's pre/post-processing, and not beat the ideal
+    assert 1.1 * ideal < ms < ZOO_BOUND_MS
 
 
 def test_reports_agree_layer_by_layer(b4096):
