@@ -50,3 +50,16 @@ def test_a_conv_with_other_readers_is_not_fused():
     layers = [lw.layer for lw in lower(trace(_Shared(), torch.zeros(1, 8, 16, 16)))]
     add = next(x for x in layers if x.kind is LayerKind.ELTWISE_ADD)
     assert not add.fused and not any(x.residual_inputs for x in layers)
+
+
+def test_resnet18_on_zcu104_is_within_what_amds_figures_allow():
+    """Vitis AI 2.5 zoo, chen_color_resnet18_pt on ZCU104: 217.68 fps one thread, 437.02 fps two cores."""
+    from hwmodel.dpu.board import latency_ms
+
+    torch.manual_seed(0)
+    m = models.get("resnet18", num_classes=15)
+    layers = [lw.layer for lw in lower(trace(m, torch.zeros(1, 3, 224, 224)))]
+    cfg = hwprune.lower.simulate.resolve_hw("zcu104")
+    ms = latency_ms(layers, cfg)
+    ideal = sum(x.macs for x in layers) / cfg.dpu.peak_macs_per_cycle / (cfg.clock_mhz * 1e3)
+    assert 1.2 * ideal < ms <= min(1000 / 217.68, 2000 / 437.02)
