@@ -69,6 +69,15 @@ def _conv_transpose(op: Op, g: Graph) -> tuple[int, int]:
     return macs, 0 if _shared(op) else params
 
 
+@register("count", OpKind.MATMUL)
+def _matmul(op: Op, g: Graph) -> tuple[int, int]:
+    y = g.value(op.output).shape
+    a = g.value(op.inputs[0]).shape
+    if not y or not a or len(y) < 2:
+        return 0, 0
+    return _numel(y[1:]) * a[-1], 0  # per sample: every output element sums K products
+
+
 @register("count", OpKind.LINEAR)
 def _linear(op: Op, g: Graph) -> tuple[int, int]:
     y = g.value(op.output).shape

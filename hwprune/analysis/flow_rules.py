@@ -65,9 +65,25 @@ def _opaque(op: Op, ctx: FlowCtx) -> None:
         ctx.pin_value(op, v, f"channels cannot flow through opaque op {op.name!r} ({op.target}{why})")
 
 
+def _slides_over_channels(op: Op, ctx: FlowCtx, x: str | None) -> Chan | None:
+    """ECA's pattern: a 1-in 1-out conv over a tensor whose spatial dim holds the channels, size kept."""
+    c = ctx.chan(x) if x else None
+    if c is None or len(c.dims) != 1 or c.dims[0] < 2 or op.attr("in_channels") != 1 or op.attr("out_channels") != 1:
+        return None
+    d = c.dims[0]
+    stride = op.attr("stride")
+    s = stride[d - 2] if isinstance(stride, tuple) else stride
+    return c if s == 1 and ctx.shape(x)[d] == ctx.shape(op.output)[d] else None
+
+
 @register("flow", OpKind.CONV)
 def _conv(op: Op, ctx: FlowCtx) -> None:
     x = ctx.first_input(op)
+    c = _slides_over_channels(op, ctx, x)
+    if c is not None:  # each output position is its channel; the window over neighbours changes when pruned
+        ctx.mix(op, c, f"{op.name} slides a window along the channels (ECA): pruning changes the neighbourhoods")
+        ctx.set(op.output, c)
+        return
     cin, cout, g = op.attr("in_channels"), op.attr("out_channels"), op.attr("groups")
     in_ids = ctx.ids_along(op, x, 1) if x else None
     cpg, opg = cin // g, cout // g
@@ -288,6 +304,35 @@ def _reduce(op: Op, ctx: FlowCtx) -> None:
         ctx.set(op.output, c)
     else:
         ctx.set(op.output, Chan(tuple(d - sum(1 for r in dims if r < d) for d in c.dims), c.ids, c.axis))
+
+
+@register("flow", OpKind.MATMUL)
+def _matmul(op: Op, ctx: FlowCtx) -> None:
+    # (..., M, K) @ (..., K, N): channels on M (left) or N (right) pass to the output; on K they are summed
+    ins = ctx.tensor_inputs(op)
+    out = ctx.shape(op.output)
+    if len(ins) != 2 or out is None:
+        for v in ins:
+            ctx.pin_value(op, v, f"{op.name}: a matmul of this form is not understood")
+        return
+    (a, b), ro = ins, len(out)
+    ca, cb = ctx.chan(a), ctx.chan(b)
+    ra, rb = len(ctx.shape(a)), len(ctx.shape(b))
+    for c, r in ((ca, ra), (cb, rb)):  # a single channel on a batch dim (a 1-channel attention map)
+        if c is not None and c.ids.size == 1 and all(d < r - 2 for d in c.dims):
+            ctx.pin(op, c, f"{op.name}: a single channel used as a batch dim of a matmul")
+    ca = None if ca is not None and ca.ids.size == 1 and all(d < ra - 2 for d in ca.dims) else ca
+    cb = None if cb is not None and cb.ids.size == 1 and all(d < rb - 2 for d in cb.dims) else cb
+    left = ca is not None and ra >= 2 and ca.dims == (ra - 2,)
+    right = cb is not None and rb >= 2 and cb.dims == (rb - 1,)
+    if ca is not None and not left or cb is not None and not right or left and right:
+        for v in ins:
+            ctx.pin_value(op, v, f"{op.name} multiplies over (or across) the dims that carry channels")
+        return
+    if left:
+        ctx.set(op.output, Chan((ro - 2,), ca.ids))
+    elif right:
+        ctx.set(op.output, Chan((ro - 1,), cb.ids))
 
 
 _STATISTIC = re.compile(r"(^|\.)(mean|norm|vector_norm|std|var)$")

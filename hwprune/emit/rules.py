@@ -80,7 +80,7 @@ def _nothing(op: Op, ctx: EmitCtx) -> None:
 
 register("emit", OpKind.INPUT, OpKind.OUTPUT, OpKind.SIZE, OpKind.OPAQUE, OpKind.ACT, OpKind.POOL,
          OpKind.ADAPTIVE_POOL, OpKind.RESAMPLE, OpKind.ADD, OpKind.MUL, OpKind.CAT, OpKind.PERMUTE,
-         OpKind.REDUCE, OpKind.SOFTMAX, OpKind.FLATTEN)(_nothing)
+         OpKind.REDUCE, OpKind.SOFTMAX, OpKind.FLATTEN, OpKind.MATMUL)(_nothing)
 
 
 def _set_arg(node: fx.Node, index: int, name: str, value: Any) -> None:
@@ -112,7 +112,8 @@ def _conv(op: Op, ctx: EmitCtx) -> None:
     if op.target in ctx.root:
         return
     functional = bool(op.attr("weight_param"))
-    s_in, s_out = ctx.sel(op.inputs[0]), ctx.sel(op.output)
+    # a selection along a spatial dim (ECA's conv over channels) leaves the weight alone
+    s_in, s_out = (s if s is not None and s[0] == 1 else None for s in (ctx.sel(op.inputs[0]), ctx.sel(op.output)))
     out_idx = s_out[1] if s_out else None
     in_idx = s_in[1] if s_in else None
     if functional:
@@ -238,7 +239,8 @@ def get_attr(gm: nn.Module, target: str) -> Any:
 
 @register("emit", OpKind.RESHAPE)
 def _reshape(op: Op, ctx: EmitCtx) -> None:
-    if ctx.sel(op.output) is not None:
+    # view/reshape take target sizes; squeeze/unsqueeze a dim, reshape_as/view_as a tensor (kept)
+    if ctx.sel(op.output) is not None and not str(op.attr("type", "")).endswith("squeeze"):
         _rewrite_sizes(ctx.nodes[op.node], ctx.graph.value(op.output).shape, "shape")
 
 

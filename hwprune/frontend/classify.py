@@ -142,6 +142,12 @@ def _f_cat(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     return {"dim": int(_arg(node, 1, "dim", 0))}  # normalised by the caller from the output rank
 
 
+def _f_squeeze(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
+    if not isinstance(_arg(node, 1, "dim"), int):
+        raise fn.Unsupported("it has no literal dim (a squeeze of every size-1 dim may remove channels)")
+    return {"type": _name(node.target)}
+
+
 def _f_split(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     arg1 = _arg(node, 1, "split_size_or_sections", None)
     if arg1 is None:
@@ -244,6 +250,7 @@ _FUNCS: dict[Any, tuple[OpKind, _FExtract]] = {
     operator.getitem: (OpKind.GETITEM, _f_getitem),
     torch.flatten: (OpKind.FLATTEN, _f_flatten),
     torch.reshape: (OpKind.RESHAPE, _f_act),
+    torch.unsqueeze: (OpKind.RESHAPE, _f_squeeze), torch.squeeze: (OpKind.RESHAPE, _f_squeeze),
     torch.permute: (OpKind.PERMUTE, _f_permute), torch.transpose: (OpKind.PERMUTE, _f_permute),
     torch.mean: (OpKind.REDUCE, _f_reduce), torch.sum: (OpKind.REDUCE, _f_reduce),
     torch.amax: (OpKind.REDUCE, _f_reduce),
@@ -258,6 +265,8 @@ _FUNCS: dict[Any, tuple[OpKind, _FExtract]] = {
     F.group_norm: (OpKind.GROUPNORM, fn.f_group_norm),
     F.linear: (OpKind.LINEAR, fn.f_linear), torch._C._nn.linear: (OpKind.LINEAR, fn.f_linear),
     F.conv1d: (OpKind.CONV, fn.f_conv), F.conv2d: (OpKind.CONV, fn.f_conv), F.conv3d: (OpKind.CONV, fn.f_conv),
+    operator.matmul: (OpKind.MATMUL, _f_act), torch.matmul: (OpKind.MATMUL, _f_act),
+    torch.bmm: (OpKind.MATMUL, _f_act),
     torch.addcmul: (OpKind.MUL, _f_act), torch.addcdiv: (OpKind.MUL, _f_act),
     torch.norm: (OpKind.REDUCE, fn.f_norm), torch.linalg.vector_norm: (OpKind.REDUCE, fn.f_norm),
     torch.std: (OpKind.REDUCE, fn.f_stat), torch.var: (OpKind.REDUCE, fn.f_stat),
@@ -277,8 +286,10 @@ _METHODS: dict[str, tuple[OpKind, _FExtract]] = {
     "permute": (OpKind.PERMUTE, _f_permute), "transpose": (OpKind.PERMUTE, _f_permute),
     "mean": (OpKind.REDUCE, _f_reduce), "sum": (OpKind.REDUCE, _f_reduce), "amax": (OpKind.REDUCE, _f_reduce),
     "softmax": (OpKind.SOFTMAX, _f_dim(None)),
+    "matmul": (OpKind.MATMUL, _f_act), "bmm": (OpKind.MATMUL, _f_act),
     "addcmul": (OpKind.MUL, _f_act), "addcdiv": (OpKind.MUL, _f_act),
-    "reshape_as": (OpKind.RESHAPE, _f_act), "view_as": (OpKind.RESHAPE, _f_act),
+    "reshape_as": (OpKind.RESHAPE, _f_act),
+    "unsqueeze": (OpKind.RESHAPE, _f_squeeze), "squeeze": (OpKind.RESHAPE, _f_squeeze), "view_as": (OpKind.RESHAPE, _f_act),
     "norm": (OpKind.REDUCE, fn.f_norm), "std": (OpKind.REDUCE, fn.f_stat), "var": (OpKind.REDUCE, fn.f_stat),
     "expand": (OpKind.EXPAND, fn.f_expand), "expand_as": (OpKind.EXPAND, fn.f_expand),
     "repeat": (OpKind.EXPAND, fn.f_expand), "broadcast_to": (OpKind.EXPAND, fn.f_expand),

@@ -25,6 +25,7 @@ class OpKind(str, enum.Enum):
     RESAMPLE = "resample"  # spatial up/down sampling, padding of spatial dims
     ADD = "add"  # elementwise sum or difference of tensors (broadcasting)
     MUL = "mul"  # elementwise product or quotient (squeeze-excitation, layer scale)
+    MATMUL = "matmul"  # product of two activations (matmul/bmm/@): attention, global context pooling
     CAT = "cat"  # concatenation along a dim
     SPLIT = "split"  # split/chunk into a tuple of tensors along a dim
     GETITEM = "getitem"  # item of a tuple, or basic slicing of a tensor

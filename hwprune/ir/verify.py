@@ -32,6 +32,14 @@ def _conv(op: Op, g: Graph, x: Shape, y: Shape) -> str | None:
     return None
 
 
+@register("verify", OpKind.MATMUL)
+def _matmul(op: Op, g: Graph, x: Shape, y: Shape) -> str | None:
+    b = _shape(g, op.inputs[1]) if len(op.inputs) > 1 else None
+    if b is not None and len(x) >= 2 and len(b) >= 2 and x[-1] != b[-2]:
+        return f"matmul of {x} and {b}: inner sizes differ"
+    return None
+
+
 @register("verify", OpKind.LINEAR)
 def _linear(op: Op, g: Graph, x: Shape, y: Shape) -> str | None:
     if x[-1] != op.attr("in_features") or y[-1] != op.attr("out_features"):

@@ -121,6 +121,18 @@ def _conv_transpose(op: Op, graph: Graph) -> Lowered | None:
     return Lowered(op.name, layer, op.inputs[0], 1, op.output, 1, tied=tied)
 
 
+@handles(OpKind.MATMUL)
+def _matmul(op: Op, graph: Graph) -> Lowered | None:
+    a, y = _shape(graph, op.inputs[0]), _shape(graph, op.output)
+    if len(a) < 2 or len(y) < 2:
+        return None
+    m = 1
+    for d in y[1:-1]:  # per sample: batched products run one after another
+        m *= d
+    # a product of two activations: its size does not follow a group here, so it is priced unpruned
+    return Lowered(op.name, Layer.gemm(op.name, m, a[-1], y[-1]), None, 0, None, 0)
+
+
 @handles(OpKind.LINEAR)
 def _linear(op: Op, graph: Graph) -> Lowered:
     x = _shape(graph, op.inputs[0])

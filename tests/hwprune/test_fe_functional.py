@@ -61,8 +61,8 @@ def test_functional_zoo_prunes_exactly(name: str) -> None:
     model, x = ZOO[name](), _input(name)
     graph, groups = check_model(model, x)
     assert not graph.ops_of(OpKind.OPAQUE), [op.target for op in graph.ops_of(OpKind.OPAQUE)]
-    for g in groups:  # only the model input and output are blocked
-        if not g.prunable:
+    for g in groups:  # only the model input and output are blocked (and single channels, never pruned)
+        if not g.prunable and g.size > 1:
             assert "model input" in g.reason or "model output" in g.reason, (g.key, g.reason)
     check_ratio(model, x)
 
@@ -173,3 +173,14 @@ def test_1d_and_3d_layers_prune() -> None:
         slim = hwprune.prune(model, _input(name), ratio=0.5)
         assert slim.get_submodule(conv).out_channels < model.get_submodule(conv).out_channels
         assert slim.bn.num_features == slim.a.out_channels < 6 + 2 * (name == "seq1d")
+
+
+def test_eca_window_over_channels_is_inexact_and_global_context_exact() -> None:
+    graph = trace(ZOO["attention"]().eval(), _input())
+    groups = {g.key: g for g in channel_groups(graph)}
+    assert groups["stem"].prunable and not groups["stem"].exact  # ECA's conv slides over these channels
+    assert any("window along the channels" in s.note for s in groups["stem"].slots)
+    assert groups["mid"].prunable and groups["mid"].exact  # global context: matmul over pixels, not channels
+    assert graph.ops_of(OpKind.MATMUL) and not graph.ops_of(OpKind.OPAQUE)
+    slim = hwprune.prune(ZOO["attention"]().eval(), _input(), ratio=0.5)
+    assert slim.eca.conv.weight.shape == (1, 1, 3) and slim.gc.fc2.out_channels == 8

@@ -317,6 +317,50 @@ class Vol3dNet(nn.Module):
         return self.head(F.relu(self.up(x))).mean((2, 3, 4))
 
 
+class ECA(nn.Module):
+    """timm's efficient channel attention: a 1-channel Conv1d sliding along the channels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, 3, padding=1, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.conv(x.mean((2, 3)).view(x.shape[0], 1, -1))
+        return x * torch.sigmoid(y).view(x.shape[0], -1, 1, 1).expand_as(x)
+
+
+class GlobalContext(nn.Module):
+    """timm's global context block: softmax attention over pixels (matmul), unsqueeze, an MLP on channels."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.conv_attn = nn.Conv2d(c, 1, 1)
+        self.fc1 = nn.Conv2d(c, c // 2, 1)
+        self.fc2 = nn.Conv2d(c // 2, c, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        attn = torch.softmax(self.conv_attn(x).reshape(b, 1, h * w).unsqueeze(-1), dim=2)
+        context = (x.reshape(b, c, h * w).unsqueeze(1) @ attn).view(b, c, 1, 1)
+        return x + self.fc2(F.relu(self.fc1(context)))
+
+
+class AttentionNet(nn.Module):
+    """ECA (inexact: its window runs over the channels) and a global-context block (exact)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 12, 3, padding=1)
+        self.eca = ECA()
+        self.mid = nn.Conv2d(12, 16, 3, padding=1)
+        self.gc = GlobalContext(16)
+        self.head = nn.Conv2d(16, 4, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.relu(self.mid(self.eca(F.relu(self.stem(x)))))
+        return self.head(self.gc(x)).mean((2, 3))
+
+
 FUNCTIONAL_ZOO = {
     "bnact": BNActNet,
     "weight_std": WSNet,
@@ -327,6 +371,7 @@ FUNCTIONAL_ZOO = {
     "decoder": DecoderNet,
     "seq1d": Seq1dNet,
     "vol3d": Vol3dNet,
+    "attention": AttentionNet,
 }
 # input shapes other than (2, 3, 16, 16)
 INPUT_SHAPES = {"seq1d": (2, 3, 32), "vol3d": (2, 3, 6, 8, 8)}
