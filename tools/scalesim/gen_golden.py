@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import gzip
 import json
 import sys
 import tempfile
@@ -74,6 +75,7 @@ class Case:
     covers: str = ""
     note: str = ""
     layer_multiplicity: tuple[int, ...] = field(default=())
+    traces: bool = False  # keep SCALE-Sim's per-layer trace CSVs (gzipped) in <case>/traces/
 
     def __post_init__(self) -> None:
         if self.dataflow not in ("os", "ws", "is"):
@@ -137,6 +139,7 @@ UseRamulatorTrace = False
 
 SHAPES = ((8, 8), (16, 8), (8, 16), (32, 32))
 DATAFLOWS = ("os", "ws", "is")
+USER_BANDWIDTHS = (4, 10, 50)
 RESNET18_64_MULT = (1, 4, 1, 3, 1, 1, 3, 1, 1, 3, 1, 1)
 
 
@@ -210,6 +213,57 @@ def _cases() -> tuple[Case, ...]:
             )
         )
     for df in DATAFLOWS:
+        for r, c in SHAPES[:2]:
+            for bw in USER_BANDWIDTHS:
+                if (r, c, bw) == (8, 8, 4):
+                    continue  # that is user_bw_{df}_8x8
+                out.append(
+                    Case(
+                        f"user_bw{bw}_{df}_{r}x{c}",
+                        df,
+                        r,
+                        c,
+                        "conv_mix.csv",
+                        bandwidth_mode="USER",
+                        bandwidth=bw,
+                        sram_kb=(2, 2, 1),
+                        covers=f"USER bandwidth mode, {bw} words/cycle, 2/2/1 KiB SRAMs: exact stall cycles "
+                        "and DRAM start/stop cycles (im2col duplicates looked up by address)",
+                    )
+                )
+        out.append(
+            Case(
+                f"traces_{df}_8x8",
+                df,
+                8,
+                8,
+                "traces.csv",
+                bandwidth_mode="USER",
+                bandwidth=4,
+                sram_kb=(1, 2, 1),
+                covers="SCALE-Sim's six trace CSVs per layer (kept gzipped in traces/), byte for byte",
+                traces=True,
+            )
+        )
+    out.append(
+        Case(
+            "resnet18_224_user_bw10",
+            "ws",
+            32,
+            32,
+            "resnet18_224_head_unique.csv",
+            bandwidth_mode="USER",
+            bandwidth=10,
+            sram_kb=(64, 64, 32),
+            covers="USER-mode stalls on ResNet-18 at 224x224: the distinct layers of its first eight "
+            "conv layers (conv1 7x7/2, 3x3 64->64 on 56x56, 3x3/2 64->128, 3x3 128->128 on 28x28, "
+            "1x1/2 downsample), WS 32x32, 64/64/32 KiB SRAM, 10 words/cycle",
+            note="the distinct layers only (SCALE-Sim takes minutes per 224x224 layer); "
+            "layer_multiplicity counts them in those eight layers",
+            layer_multiplicity=(1, 4, 1, 1, 1),
+        )
+    )
+    for df in DATAFLOWS:
         out.append(
             Case(
                 f"quirks_{df}_8x8",
@@ -271,9 +325,14 @@ def _run_case(case: Case, dest: Path) -> dict:
     cfg.write_text(render_cfg(case))
     topo.write_text((TOPOLOGIES / case.topology).read_text())
     with tempfile.TemporaryDirectory(prefix=f"golden_{case.name}_") as tmp:
-        run = run_scalesim(cfg, topo, Path(tmp), gemm=case.mode == "gemm", traces=False)
+        run = run_scalesim(cfg, topo, Path(tmp), gemm=case.mode == "gemm", traces=case.traces)
         for name in REPORTS:
             (dest / name).write_bytes((run.report_dir / name).read_bytes())
+        if case.traces:  # gzip with mtime 0, so regenerating gives identical bytes
+            for trace in sorted(run.report_dir.glob("layer*/*_TRACE.csv")):
+                out = dest / "traces" / trace.parent.name / (trace.name + ".gz")
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(gzip.compress(trace.read_bytes(), mtime=0))
     rows = read_report(dest / "COMPUTE_REPORT.csv")
     names = _layer_names(case)
     if len(rows) != len(names):
