@@ -10,12 +10,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
+
 from hwmodel.config.accelerator import AcceleratorConfig
 from hwmodel.errors import HwModelError
 from hwmodel.reports.model import AccessWindows, LayerReport, Traffic, Window
 from hwmodel.systolic import kernel as K
 from hwmodel.systolic.analytic import gemm_compute_cycles, gemm_cost, memory_estimate
 from hwmodel.systolic.mapping import DF_CODE, gemm_job, spatial_dims
+from hwmodel.systolic.operands import address_index, ifmap_stream, operand_matrices
 from hwmodel.workloads.layers import Layer, LayerKind
 
 __all__ = ["HANDLERS", "STALL_FACTOR", "simulate_layer", "estimate_layer", "layer_cycles"]
@@ -109,9 +112,12 @@ def _array_layer(layer: Layer, cfg: AcceleratorConfig, cycle: bool) -> LayerRepo
     sram_writes_o = cost.sram_ofmap_writes * rep
     if cycle:
         sr, sc, t = spatial_dims(df, job.m, job.k, job.n)
+        a_set, a_next, a_nsets = _address_mode(layer, cfg, job.m * job.k) if user else _NO_ADDRESSES
+        # SCALE-Sim's CALC mode drains the ofmap at one word per array column per cycle
+        bw_o = cfg.stream_bw("ofmap") if user else float(cols)
         o = K.simulate_gemm(DF_CODE[df], rows, cols, sr, sc, t, si, sf, so, cfg.stream_bw("ifmap"),
-                            cfg.stream_bw("filter"), cfg.stream_bw("ofmap"), int(user), STALL_FACTOR,
-                            int(_im2col_repeats(layer)))
+                            cfg.stream_bw("filter"), bw_o, int(user), STALL_FACTOR,
+                            a_set, a_next, a_nsets)
         compute, stall = int(o[K.OUT_COMPUTE]), int(o[K.OUT_STALL])
         assert compute == cost.compute_cycles, "kernel and closed form disagree on compute cycles"
         dram_r = Traffic(int(o[K.OUT_DRAM_IFMAP]), int(o[K.OUT_DRAM_FILTER]), 0).scaled(rep)
@@ -120,8 +126,8 @@ def _array_layer(layer: Layer, cfg: AcceleratorConfig, cycle: bool) -> LayerRepo
         one = compute + stall  # one repetition's last cycle is compute + stall
         windows = AccessWindows(
             sram_ifmap=Window(0, one), sram_filter=Window(0, one), sram_ofmap=Window(0, one),
-            dram_ifmap=Window(-pre_i, max(int(o[K.OUT_STOP_IFMAP]), 0)),
-            dram_filter=Window(-pre_f, max(int(o[K.OUT_STOP_FILTER]), 0)),
+            dram_ifmap=Window(-pre_i, int(o[K.OUT_STOP_IFMAP]) if user else max(int(o[K.OUT_STOP_IFMAP]), 0)),
+            dram_filter=Window(-pre_f, int(o[K.OUT_STOP_FILTER]) if user else max(int(o[K.OUT_STOP_FILTER]), 0)),
             dram_ofmap=Window(int(o[K.OUT_START_OFMAP]), int(o[K.OUT_STOP_OFMAP])),
         )
         prefetch = max(pre_i, pre_f) + max(0, int(o[K.OUT_STOP_OFMAP]) - one)
@@ -142,6 +148,37 @@ def _array_layer(layer: Layer, cfg: AcceleratorConfig, cycle: bool) -> LayerRepo
         prefetch_cycles=prefetch, folds=cost.folds * rep, engine="systolic", windows=windows,
         exact_stalls=exact,
     )
+
+
+_NO_ADDRESSES = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 0)
+_INDEX_CACHE: dict[tuple, tuple] = {}  # repeated layer shapes (ResNet blocks) share one index
+
+
+def _address_mode(layer: Layer, cfg: AcceleratorConfig, entries: int) -> tuple:
+    """The kernel's address-mode arrays for the ifmap stream, or none when positions suffice.
+
+    Needed when im2col repeats words or leaves windows off the input, unless the whole stream fits
+    the active half (then every lookup hits).
+    """
+    words = cfg.sram_words("ifmap")
+    per_set = -(-words // 100)
+    if entries // per_set + 1 <= -(-((words + 1) // 2) // per_set):
+        return _NO_ADDRESSES
+    holes = (layer.ofmap_h - 1) * layer.stride_h + layer.filt_h > layer.padded_h or \
+        (layer.ofmap_w - 1) * layer.stride_w + layer.filt_w > layer.padded_w
+    if not (holes or _im2col_repeats(layer)):
+        return _NO_ADDRESSES
+    key = (layer.padded_h, layer.padded_w, layer.channels // layer.groups, layer.filt_h, layer.filt_w,
+           layer.stride_h, layer.stride_w, layer.gemm_n, str(layer.weight_nm) if cfg.nm_support else "",
+           cfg.dataflow, cfg.rows, cfg.cols, words)
+    hit = _INDEX_CACHE.get(key)
+    if hit is None:
+        ifmap = operand_matrices(layer.with_(name="_", num_filter=layer.groups), cfg.nm_support).ifmap
+        hit = address_index(ifmap_stream(cfg.dataflow, cfg.rows, cfg.cols, ifmap), words)
+        if len(_INDEX_CACHE) >= 8:
+            _INDEX_CACHE.pop(next(iter(_INDEX_CACHE)))
+        _INDEX_CACHE[key] = hit
+    return hit
 
 
 def _im2col_repeats(layer: Layer) -> bool:

@@ -8,25 +8,29 @@ outer, row folds inner) and models SCALE-Sim v3's memory system:
   by anti-diagonals, so the last elements of a fold and the first of the next interleave; the
   stationary operand (WS filter, IS ifmap) is per-fold R x C tiles, row-major, loaded bottom row
   first. Each demand line asks for a contiguous run [lo, hi] of stream positions.
-* Half of an SRAM is the active window, counted in SCALE-Sim's lines of ceil(words / 100) elements.
+* Half of an SRAM is the active window, counted in SCALE-Sim's sets of ceil(words / 100) elements.
   Before cycle 0 the window is filled (SCALE-Sim's prefetch). A demand outside the window slides the
   window forward by the prefetch half (fewer lines when the stream is shorter), wrapping around the
   stream, one DRAM fetch per slide; a demand *behind* the window therefore wraps all the way round,
   as in SCALE-Sim. Fetches are back to back: fetch k arrives at k * (ceil(H / bw) + 1) - 1, H = half
   the SRAM (SCALE-Sim's DRAM lines of one transfer plus one cycle of latency).
-* SCALE-Sim looks SRAM contents up by address and im2col repeats ifmap words, so a demand just
-  behind the window (within a fold-boundary interleave) finds a resident copy (``ifmap_dup``). Other
-  duplicate hits are not modelled: layers whose im2col matrix is much larger than its unique words
-  and than half the SRAM (e.g. a 7x7 stride-2 conv1) get more stalls here than in SCALE-Sim.
+* SCALE-Sim looks SRAM contents up by address and im2col repeats ifmap words: an element hits when
+  *any* copy of its word is in an active set. For such streams (and for windows that run off the
+  input, which SCALE-Sim leaves out of the stream) the caller passes, per stream position, the set
+  holding it and the next copy's position (address mode); the line is then served element by
+  element, as ``hwmodel.systolic.memory_model`` (the address-level definition) does.
 * A late fetch delays the line exactly as SCALE-Sim's read buffer does: ``offset += late`` and, when
   late > 0, once more (so a wait of w cycles costs 2w); an early one lowers the offset.
-* The ofmap SRAM is SCALE-Sim's write buffer: when more than half is occupied and no drain is
-  running, half is drained at ``bw`` words per cycle; a write into a full buffer waits for the drain.
+* The ofmap SRAM is SCALE-Sim's write buffer, DRAM line by DRAM line (``bw`` words): when more than
+  half is occupied and no drain is running, the open line is closed and up to half the buffer's lines
+  drain, one per cycle; a write into a full buffer waits for the drain; after the last demand line
+  everything left drains.
 * A line's stall is the largest of the three; the array (all later lines) shifts by it.
 
 With ``user_bw == 0`` (SCALE-Sim CALC mode) the same fetches are counted but nothing stalls.
-Only scalars cross into the kernel; it returns an int64 vector indexed by the ``OUT_*`` constants.
-``hwmodel.systolic.reference`` is the pure-Python definition it must match exactly.
+Only scalars and two contiguous int64 arrays cross into the kernel; it returns an int64 vector indexed by the ``OUT_*`` constants.
+``hwmodel.systolic.reference`` is the pure-Python definition it must match exactly, and
+``hwmodel.systolic.memory_model`` the same model over real addresses (equal to SCALE-Sim).
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ OUT_FETCHES = 11
 OUT_LEN = 12
 
 # read-stream state vector
-_WE, _K, _ARR, _ACT, _JUMP, _MOD, _LC, _RES, _TOL = 0, 1, 2, 3, 4, 5, 6, 7, 8
+_WE, _K, _ARR, _ACT, _JUMP, _MOD, _LC, _RES = 0, 1, 2, 3, 4, 5, 6, 7
 
 
 @njit(cache=True)
@@ -94,49 +98,193 @@ def _diag_pos(row, col, width, nrows, t, last_used):
 
 
 @njit(cache=True)
-def _init_stream(st, words, stream_len, bw, tol):
-    # SCALE-Sim keeps a read SRAM as lines of ceil(words / 100) elements; the active half holds
-    # ceil(half / e) lines and a slide moves by the prefetch half's lines, never by more lines than
-    # the stream has beyond the window.
+def _init_stream(st, words, stream_len, bw, nsets):
+    # SCALE-Sim keeps a read SRAM as sets of e = ceil(words / 100) real elements (len // e + 1 sets:
+    # the last may be empty); the active half holds A = ceil(ceil(words/2) / e) sets and a slide moves
+    # P = ceil((words - ceil(words/2)) / e) sets, never more than the stream has beyond the window.
+    # Position mode (nsets == 0) keeps the window in elements (sets * e); address mode in sets.
     e = (words + 99) // 100
-    half = (words + 1) // 2
-    lines = (stream_len + e - 1) // e
-    act_lines = min((half + e - 1) // e, lines)
-    pre_lines = max(1, min((words - half + e - 1) // e, lines - act_lines))
-    st[_ACT] = act_lines * e
-    st[_JUMP] = pre_lines * e
-    st[_MOD] = lines * e
+    active = (words + 1) // 2
+    lines = stream_len // e + 1 if nsets <= 0 else nsets
+    act_lines = min((active + e - 1) // e, lines)
+    pre_lines = max(1, min((words - active + e - 1) // e, lines - act_lines))
+    unit = e if nsets <= 0 else 1
+    st[_ACT] = act_lines * unit
+    st[_JUMP] = pre_lines * unit
+    st[_MOD] = lines * unit
     st[_RES] = 1 if lines <= act_lines else 0
-    st[_WE] = min(st[_ACT], stream_len)
+    st[_WE] = min(st[_ACT], stream_len) if nsets <= 0 else 0  # address mode: the window's first set
     st[_K] = 0
-    st[_ARR] = 0
-    st[_LC] = int(np.ceil(half / bw)) + 1  # request lines of a half + 1 cycle latency
-    st[_TOL] = tol
+    st[_ARR] = -1
+    st[_LC] = int(np.ceil((words - active) / bw)) + 1  # request lines of a prefetch half + 1 cycle latency
+
+
+@njit(cache=True)
+def _slide(st, now, offset, user_bw, stall_factor):
+    # one DRAM fetch per slide of the window; a line waits for a late one (twice, as SCALE-Sim counts)
+    st[_K] += 1
+    if user_bw:
+        st[_ARR] = st[_K] * st[_LC] - 1  # SCALE-Sim starts from last_prefetch = -1
+        late = st[_ARR] - (now + offset)
+        offset += late
+        if late > 0 and stall_factor == 2:
+            offset += late
+    else:
+        st[_ARR] = now
+    return offset
 
 
 @njit(cache=True)
 def _serve(st, pos, now, offset, user_bw, stall_factor):
-    # make stream position ``pos`` resident; returns the line's updated service offset
+    # position mode: make stream position ``pos`` resident; returns the line's updated service offset
     if st[_RES] == 1:
         return offset
     ws = st[_WE] - st[_ACT]
     u = pos
-    if u < ws:
+    if u < ws:  # behind the window: its next copy is a wrap round the stream later
         u += st[_MOD] * ((ws - u + st[_MOD] - 1) // st[_MOD])
-    if u >= st[_WE] and u - st[_MOD] >= 0 and ws - (u - st[_MOD]) <= st[_TOL]:
-        return offset  # just behind the window: an im2col duplicate of it is still resident
     while u >= st[_WE]:
         st[_WE] += st[_JUMP]
-        st[_K] += 1
-        if user_bw:
-            st[_ARR] = st[_K] * st[_LC] - 1  # SCALE-Sim starts from last_prefetch = -1
-            late = st[_ARR] - (now + offset)
-            offset += late
-            if late > 0 and stall_factor == 2:
-                offset += late
-        else:
-            st[_ARR] = now
+        offset = _slide(st, now, offset, user_bw, stall_factor)
     return offset
+
+
+@njit(cache=True)
+def _window_distance(st, s):
+    d = s - st[_WE]
+    return d + st[_MOD] if d < 0 else d
+
+
+@njit(cache=True)
+def _hit(st, p, a_set, a_next):
+    # address lookup: is any copy of the word at position p in an active set?
+    q = p
+    while True:
+        if _window_distance(st, a_set[q]) < st[_ACT]:
+            return True
+        q = a_next[q]
+        if q == p:
+            return False
+
+
+@njit(cache=True)
+def _serve_addr(st, lo, hi, now, offset, user_bw, stall_factor, a_set, a_next):
+    # address mode: serve positions lo..hi in SCALE-Sim's column order; a_set -1 marks a hole
+    if st[_RES] == 1:
+        return offset
+    while lo <= hi and a_set[lo] < 0:
+        lo += 1
+    while hi >= lo and a_set[hi] < 0:
+        hi -= 1
+    if lo > hi:
+        return offset
+    if _window_distance(st, a_set[lo]) <= _window_distance(st, a_set[hi]) < st[_ACT]:
+        return offset  # every element's own set is active (sets rise along the stream)
+    for p in range(lo, hi + 1):
+        if a_set[p] < 0:
+            continue
+        while not _hit(st, p, a_set, a_next):
+            st[_WE] = (st[_WE] + st[_JUMP]) % st[_MOD]
+            offset = _slide(st, now, offset, user_bw, stall_factor)
+    return offset
+
+
+# ofmap write-buffer state vector (SCALE-Sim's write_buffer, DRAM line by DRAM line)
+_FREE, _DEND, _FILL, _HEAD, _COUNT, _ACC, _FIRST, _STOP, _LINE, _ACTV, _PERD = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+
+
+@njit(cache=True)
+def _wb_init(ob, words, bw):
+    line = int(bw) if bw >= 1 else 1  # a DRAM line holds bw words
+    active = (words + 1) // 2
+    ob[_FREE] = words
+    ob[_DEND] = 0
+    ob[_FILL] = 0
+    ob[_HEAD] = 0
+    ob[_COUNT] = 0
+    ob[_ACC] = 0
+    ob[_FIRST] = -1
+    ob[_STOP] = -1
+    ob[_LINE] = line
+    ob[_ACTV] = active
+    ob[_PERD] = (words - active + line - 1) // line  # DRAM lines per drain
+
+
+@njit(cache=True)
+def _wb_push(ob, ring, fill):
+    ring[(ob[_HEAD] + ob[_COUNT]) % ring.shape[0]] = fill
+    ob[_COUNT] += 1
+
+
+@njit(cache=True)
+def _wb_add(ob, ring, k):
+    # store k words: full DRAM lines close as they fill
+    ob[_FREE] -= k
+    fill = ob[_FILL] + k
+    full = fill // ob[_LINE]
+    for _ in range(full):
+        _wb_push(ob, ring, ob[_LINE])
+    ob[_FILL] = fill - full * ob[_LINE]
+
+
+@njit(cache=True)
+def _wb_drain(ob, ring, start, bw):
+    # write the oldest lines (up to a drain half) to DRAM, one line per cycle at bw words/cycle
+    n = min(ob[_PERD], ob[_COUNT])
+    last_fill = ring[(ob[_HEAD] + n - 1) % ring.shape[0]]
+    words = n * ob[_LINE] - (ob[_LINE] - last_fill)  # SCALE-Sim counts the padding of all but the last line
+    ob[_HEAD] = (ob[_HEAD] + n) % ring.shape[0]
+    ob[_COUNT] -= n
+    ob[_ACC] += words
+    ob[_FREE] += words
+    cycles = n if bw == ob[_LINE] else int(np.ceil(n * ob[_LINE] / bw))
+    end = start + cycles - 1
+    if ob[_FIRST] < 0:
+        ob[_FIRST] = start
+    if end > ob[_STOP]:
+        ob[_STOP] = end
+    ob[_DEND] = end
+    return end
+
+
+@njit(cache=True)
+def _wb_write(ob, ring, left, now, bw):
+    # a demand line's ``left`` writes at cycle ``now``, in bulk between buffer events; returns the
+    # cycle its last write is served (a write into a full buffer waits for the running drain; the
+    # caller charges that wait as a stall in USER mode only)
+    while left > 0:
+        if now < ob[_DEND]:
+            k = ob[_FREE] if ob[_FREE] >= 1 else 1
+            if left < k:
+                _wb_add(ob, ring, left)
+                break
+            _wb_add(ob, ring, k)
+            left -= k
+            now = ob[_DEND]
+        else:
+            k = ob[_FREE] - ob[_ACTV] + 1
+            if k < 1:
+                k = 1
+            if left < k:
+                _wb_add(ob, ring, left)
+                break
+            _wb_add(ob, ring, k)
+            left -= k
+            if ob[_FILL] > 0:  # the open line is closed early and drained with the others
+                _wb_push(ob, ring, ob[_FILL])
+                ob[_FILL] = 0
+            _wb_drain(ob, ring, now, bw)
+    return now
+
+
+@njit(cache=True)
+def _wb_flush(ob, ring, cycle, bw):
+    # after the last line: everything left drains, one drain after another from ``cycle``
+    if ob[_FILL] > 0:
+        _wb_push(ob, ring, ob[_FILL])
+        ob[_FILL] = 0
+    while ob[_COUNT] > 0:
+        cycle = _wb_drain(ob, ring, cycle, bw) + 1
 
 
 @njit(cache=True)
@@ -159,7 +307,7 @@ def _line_range(kind, j, blk, t, used, width, nrows, last_used, delay, off, rows
 
 @njit(cache=True)
 def simulate_gemm(df, r, c, sr, sc, t, ifmap_words, filter_words, ofmap_words, bw_i, bw_f, bw_o, user_bw,
-                  stall_factor, ifmap_dup):
+                  stall_factor, a_set, a_next, a_nsets):
     """Step one GEMM through the array and its memories.
 
     Args:
@@ -170,9 +318,11 @@ def simulate_gemm(df, r, c, sr, sc, t, ifmap_words, filter_words, ofmap_words, b
         bw_i, bw_f, bw_o: DRAM words per cycle of the ifmap, filter and ofmap buffers.
         user_bw: 1 if the bandwidth limits fills (stalls), 0 to only count traffic.
         stall_factor: 2 charges a late read twice as SCALE-Sim v3 does; 1 charges the wait once.
-        ifmap_dup: 1 when im2col repeats ifmap words (overlapping conv windows): a demand just behind
-            the window (within the fold-boundary interleave) then hits a resident copy, as SCALE-Sim's
-            address lookup does, instead of wrapping round the stream.
+        a_set, a_next, a_nsets: address mode for the ifmap stream (``a_nsets`` > 0): per stream
+            position (partial-fold padding left out) the set holding it (-1: a window off the input)
+            and the position of the next copy of the same word (a cycle through all copies), and the
+            number of sets. An element then hits when any copy is active, as SCALE-Sim's lookup by
+            address does. Empty arrays and 0: position mode (every word appears once).
 
     Returns:
         int64 vector indexed by the ``OUT_*`` constants.
@@ -196,20 +346,22 @@ def simulate_gemm(df, r, c, sr, sc, t, ifmap_words, filter_words, ofmap_words, b
     last_b = sc - (cf - 1) * c if df == 0 else sr - (rf - 1) * r
     ls_a = t * (na * wa - wa + last_a) if ka == 0 else sr * sc
     ls_b = t * (nb * wb - wb + last_b) if kb == 0 else sr * sc
-    sa = np.zeros(9, dtype=np.int64)
-    sb = np.zeros(9, dtype=np.int64)
-    tol_a = 0
-    if ifmap_dup:
-        tol_a = r * c if ka == 1 else wa * (wa + 1) // 2
-    _init_stream(sa, ifmap_words, ls_a, bw_i, tol_a)
+    sa = np.zeros(8, dtype=np.int64)
+    sb = np.zeros(8, dtype=np.int64)
+    _init_stream(sa, ifmap_words, ls_a, bw_i, a_nsets)
     _init_stream(sb, filter_words, ls_b, bw_f, 0)
-    out[OUT_PREFETCH_IFMAP] = int(np.ceil(min(sa[_ACT], ls_a) / bw_i))
-    out[OUT_PREFETCH_FILTER] = int(np.ceil(min(sb[_ACT], ls_b) / bw_f))
+    # DRAM lines before cycle 0: half the SRAM, at most the stream (partial-fold padding included)
+    pad_a = t * na * wa if ka == 0 else sr * c * cf
+    pad_b = t * nb * wb if kb == 0 else sr * c * cf
+    pre_a = min(int(np.ceil(((ifmap_words + 1) // 2) / bw_i)), int(np.ceil(pad_a / bw_i)))
+    pre_b = min(int(np.ceil(((filter_words + 1) // 2) / bw_f)), int(np.ceil(pad_b / bw_f)))
+    out[OUT_PREFETCH_IFMAP] = pre_a
+    out[OUT_PREFETCH_FILTER] = pre_b
     # ofmap write buffer (SCALE-Sim write_buffer: drain half when more than half is occupied)
-    half_o = ofmap_words - (ofmap_words + 1) // 2
-    occupied = 0
-    drain_end = -1
-    first_drain = -1
+    ob = np.zeros(11, dtype=np.int64)
+    ring = np.zeros(ofmap_words + 8, dtype=np.int64)  # fills of the lines not yet drained (each >= 1 word)
+    _wb_init(ob, ofmap_words, bw_o)
+    last_o = 0
     now = 0
     stall = 0
     for fc in range(cf):
@@ -229,40 +381,19 @@ def simulate_gemm(df, r, c, sr, sc, t, ifmap_words, filter_words, ofmap_words, b
                 off_i = 1
                 lo, hi = _line_range(ka, j, blk_a, t, ru, wa, t * na, last_a, da, tile_off, ru, cu, r)
                 if lo >= 0:
-                    off_i = _serve(sa, lo, now, off_i, user_bw, stall_factor)
-                    off_i = _serve(sa, hi, now, off_i, user_bw, stall_factor)
+                    if a_nsets > 0:
+                        off_i = _serve_addr(sa, lo, hi, now, off_i, user_bw, stall_factor, a_set, a_next)
+                    else:
+                        off_i = _serve(sa, lo, now, off_i, user_bw, stall_factor)
+                        off_i = _serve(sa, hi, now, off_i, user_bw, stall_factor)
                 off_f = 1
                 lo, hi = _line_range(kb, j, blk_b, t, used_b, wb, t * nb, last_b, db, tile_off, ru, cu, r)
                 if lo >= 0:
                     off_f = _serve(sb, lo, now, off_f, user_bw, stall_factor)
                     off_f = _serve(sb, hi, now, off_f, user_bw, stall_factor)
                 w = _skew(j - wd + 1, wn, wl)
-                cur = now
-                left = w - written
-                while left > 0:  # the line's writes, in bulk between buffer events
-                    if cur < drain_end:
-                        if not user_bw:
-                            occupied += left
-                            break
-                        step = ofmap_words - occupied if ofmap_words - occupied > 1 else 1
-                        if left < step:
-                            occupied += left
-                            break
-                        occupied += step
-                        left -= step
-                        cur = drain_end  # a write into the full buffer waits for the drain
-                    else:
-                        step = half_o - occupied + 1 if half_o - occupied + 1 > 1 else 1
-                        if left < step:
-                            occupied += left
-                            break
-                        occupied += step
-                        left -= step
-                        if first_drain < 0:
-                            first_drain = cur
-                        drained = half_o if half_o < occupied else occupied
-                        drain_end = cur + int(np.ceil(drained / bw_o)) - 1
-                        occupied -= drained
+                cur = _wb_write(ob, ring, w - written, now, bw_o)
+                last_o = cur
                 written = w
                 late = off_i - 1
                 if off_f - 1 > late:
@@ -275,18 +406,17 @@ def simulate_gemm(df, r, c, sr, sc, t, ifmap_words, filter_words, ofmap_words, b
                 now += 1
     out[OUT_COMPUTE] = rf * cf * fold_len - 1
     out[OUT_STALL] = stall
-    out[OUT_DRAM_IFMAP] = min(sa[_ACT], ls_a) + sa[_K] * (ifmap_words - (ifmap_words + 1) // 2)
-    out[OUT_DRAM_FILTER] = min(sb[_ACT], ls_b) + sb[_K] * (filter_words - (filter_words + 1) // 2)
-    out[OUT_DRAM_OFMAP] = sr * sc if df == 0 else t * sc * rf
+    if user_bw:  # SCALE-Sim counts whole DRAM lines: the first fill, then a prefetch half per fetch
+        out[OUT_DRAM_IFMAP] = int(pre_a * bw_i) + sa[_K] * int((sa[_LC] - 1) * bw_i)
+        out[OUT_DRAM_FILTER] = int(pre_b * bw_f) + sb[_K] * int((sb[_LC] - 1) * bw_f)
+    else:
+        out[OUT_DRAM_IFMAP] = min(sa[_ACT], ls_a) + sa[_K] * (ifmap_words - (ifmap_words + 1) // 2)
+        out[OUT_DRAM_FILTER] = min(sb[_ACT], ls_b) + sb[_K] * (filter_words - (filter_words + 1) // 2)
     out[OUT_STOP_IFMAP] = sa[_ARR]
     out[OUT_STOP_FILTER] = sb[_ARR]
-    last = now - 1
-    if occupied > 0:  # SCALE-Sim empties the buffer after the last line, one half after another
-        start = last if last > drain_end else drain_end + 1
-        if first_drain < 0:
-            first_drain = start
-        drain_end = start + int(np.ceil(occupied / bw_o)) - 1
-    out[OUT_STOP_OFMAP] = drain_end if drain_end > last else last
-    out[OUT_START_OFMAP] = first_drain if first_drain >= 0 else last
+    _wb_flush(ob, ring, last_o, bw_o)
+    out[OUT_DRAM_OFMAP] = ob[_ACC]
+    out[OUT_STOP_OFMAP] = ob[_STOP]
+    out[OUT_START_OFMAP] = ob[_FIRST]
     out[OUT_FETCHES] = sa[_K] + sb[_K]
     return out

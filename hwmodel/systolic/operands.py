@@ -24,7 +24,8 @@ import numpy as np
 from hwmodel.errors import HwModelError
 from hwmodel.workloads.layers import Layer, LayerKind
 
-__all__ = ["Offsets", "Operands", "operand_matrices", "prefetch_streams", "demand_matrices", "PAD"]
+__all__ = ["Offsets", "Operands", "operand_matrices", "prefetch_streams", "ifmap_stream", "demand_matrices",
+           "address_index", "PAD"]
 
 PAD = -2  # padding of partial folds in a stream (SCALE-Sim writes -1 for it too; kept apart here)
 
@@ -104,15 +105,56 @@ def _diagonal(mat: np.ndarray) -> np.ndarray:
     return mat.ravel()[order]
 
 
+def ifmap_stream(df: str, r: int, c: int, ifmap: np.ndarray) -> np.ndarray:
+    """The ifmap in SCALE-Sim's DRAM prefetch order; partial-fold padding is ``PAD``, holes -1."""
+    if df == "os":
+        return _diagonal(_blocks(ifmap.T, r))
+    if df == "ws":
+        return _diagonal(_blocks(ifmap, r))
+    if df == "is":
+        return _blocks(ifmap.T, c).ravel()
+    raise HwModelError(f"unknown dataflow {df!r}; use os, ws or is")
+
+
 def prefetch_streams(df: str, r: int, c: int, ops: Operands) -> tuple[np.ndarray, np.ndarray]:
     """(ifmap, filter) in SCALE-Sim's DRAM prefetch order; partial-fold padding is ``PAD``, holes -1."""
     if df == "os":
-        return _diagonal(_blocks(ops.ifmap.T, r)), _diagonal(_blocks(ops.filter, c))
+        return ifmap_stream(df, r, c, ops.ifmap), _diagonal(_blocks(ops.filter, c))
     if df == "ws":
-        return _diagonal(_blocks(ops.ifmap, r)), _blocks(ops.filter, c).ravel()
+        return ifmap_stream(df, r, c, ops.ifmap), _blocks(ops.filter, c).ravel()
     if df == "is":
-        return _blocks(ops.ifmap.T, c).ravel(), _diagonal(_blocks(ops.filter.T, r))
+        return ifmap_stream(df, r, c, ops.ifmap), _diagonal(_blocks(ops.filter.T, r))
     raise HwModelError(f"unknown dataflow {df!r}; use os, ws or is")
+
+
+def address_index(stream: np.ndarray, words: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The kernel's address mode of a read stream (see ``hwmodel.systolic.kernel``).
+
+    Args:
+        stream: a prefetch stream (``PAD`` and -1 allowed).
+        words: the SRAM's size in words (sets of ceil(words / 100) real elements).
+
+    Returns:
+        (set of each position or -1, next position holding the same address (cyclic), number of
+        sets), over the stream without its ``PAD`` entries.
+    """
+    s = stream[stream != PAD]
+    valid = s >= 0
+    per_set = -(-words // 100)
+    a_set = np.where(valid, (np.cumsum(valid) - 1) // per_set, -1).astype(np.int64)
+    nsets = int(valid.sum()) // per_set + 1
+    pos = np.flatnonzero(valid)
+    order = np.argsort(s[pos], kind="stable")
+    sp, sa = pos[order], s[pos][order]
+    a_next = np.arange(len(s), dtype=np.int64)
+    n = len(sp)
+    if n:
+        idx = np.arange(n)
+        same = np.zeros(n, dtype=bool)
+        same[:-1] = sa[1:] == sa[:-1]
+        first = np.maximum.accumulate(np.where(np.r_[True, ~same[:-1]], idx, 0))
+        a_next[sp] = np.where(same, sp[np.minimum(idx + 1, n - 1)], sp[first])
+    return a_set, a_next, nsets
 
 
 def _tile(mat: np.ndarray, rows: int, cols: int) -> np.ndarray:

@@ -8,6 +8,8 @@ kernel on seeded random shapes; keep shapes small.
 
 SCALE-Sim v3's read buffer adds a late fetch's delay to the request offset twice
 (``offset += late; if late > 0: offset += late``); ``stall_factor`` 2 follows it, 1 charges it once.
+With ``a_set``/``a_next``/``a_nsets`` (address mode, see the kernel) an element hits when any copy of
+its word is active; ``hwmodel.systolic.memory_model`` is the same model written over real addresses.
 """
 
 from __future__ import annotations
@@ -36,49 +38,63 @@ def _tile_stream(col_folds: int, sr: int, cols_used: list[int]) -> list:
 
 
 class _ReadSram:
-    """A double-buffered read SRAM over one stream, with SCALE-Sim's window and fetch timing."""
+    """A double-buffered read SRAM over one stream, with SCALE-Sim's window and fetch timing.
 
-    def __init__(self, words: int, stream: list, bw: float, user_bw: int, stall_factor: int,
-                 tolerance: int = 0) -> None:
-        self.tolerance = tolerance  # how far behind the window an im2col duplicate may still be resident
+    The window is a run of ``active`` sets out of ``nsets`` (sets of ceil(words / 100) elements; the
+    last may be empty). Position mode: an element is its own stream position. Address mode (``a_set``
+    given): it hits when any position in its cycle of copies (``a_next``) lies in an active set.
+    """
+
+    def __init__(self, words: int, stream: list, bw: float, user_bw: int, stall_factor: int, padded: int,
+                 a_set=None, a_next=None, a_nsets: int = 0) -> None:
         self.position = {key: i for i, key in enumerate(stream)}
         self.user_bw, self.stall_factor = user_bw, stall_factor
-        line = math.ceil(words / 100)  # SCALE-Sim's hashed-buffer line: 1% of the SRAM
-        half = math.ceil(words / 2)
-        self.fetch_words = words - half  # a fetch refills the prefetch half
-        stream_lines = math.ceil(len(stream) / line)
-        active_lines = min(math.ceil(half / line), stream_lines)
-        jump_lines = max(1, min(math.ceil(self.fetch_words / line), stream_lines - active_lines))
-        self.active, self.jump, self.modulus = active_lines * line, jump_lines * line, stream_lines * line
-        self.fetch_cycles = math.ceil(half / bw) + 1  # request lines of a half + 1 cycle DRAM latency
-        self.resident = stream_lines <= active_lines
-        self.stream_len = len(stream)
-        self.window_end = min(self.active, len(stream))
-        self.prefetch_cycles = math.ceil(self.window_end / bw)
+        self.a_set, self.a_next = (list(a_set), list(a_next)) if a_nsets else (None, None)
+        self.per_set = math.ceil(words / 100)
+        active_words = math.ceil(words / 2)
+        self.fetch_words = words - active_words  # a fetch refills the prefetch half
+        self.nsets = a_nsets if a_nsets else len(stream) // self.per_set + 1
+        self.active = min(math.ceil(active_words / self.per_set), self.nsets)
+        self.jump = max(1, min(math.ceil(self.fetch_words / self.per_set), self.nsets - self.active))
+        self.start = 0
+        self.fetch_cycles = math.ceil(self.fetch_words / bw) + 1  # DRAM lines of a half + 1 cycle latency
+        self.resident = self.nsets <= self.active
+        self.prefetch_cycles = min(math.ceil(active_words / bw), math.ceil(padded / bw))
+        self.bw = bw
         self.fetches = 0
-        self.arrival = 0
+        self.arrival = -1
+
+    def _set(self, pos: int) -> int:
+        return self.a_set[pos] if self.a_set is not None else pos // self.per_set
+
+    def _active(self, s: int) -> bool:
+        return (s - self.start) % self.nsets < self.active
+
+    def _hit(self, pos: int) -> bool:
+        if self.a_set is None:
+            return self._active(self._set(pos))
+        q = pos
+        while True:
+            if self._active(self.a_set[q]):
+                return True
+            q = self.a_next[q]
+            if q == pos:
+                return False
 
     def serve_line(self, keys: list, now: int) -> int:
         """Serve one demand line; return its stall (SCALE-Sim: service cycle - request cycle - 1).
 
-        A line asks for a contiguous run of stream positions; it is served as its first and its last
-        element (the elements between change nothing, except near a tolerated duplicate).
+        Elements are looked up in stream order (a line asks for a contiguous run of positions in
+        SCALE-Sim's column order); a miss slides the window one fetch at a time until it hits.
         """
         offset = 1
-        ends = [min(keys, key=self.position.__getitem__), max(keys, key=self.position.__getitem__)] if keys else []
-        for key in ends:
-            if self.resident:
-                continue
-            pos = self.position[key]
-            behind = None
-            while pos < self.window_end - self.active:  # behind the window: its next copy, a wrap later
-                behind = pos
-                pos += self.modulus
-            if pos >= self.window_end and behind is not None \
-                    and self.window_end - self.active - behind <= self.tolerance:
-                continue
-            while pos >= self.window_end:
-                self.window_end += self.jump
+        if self.resident:
+            return 0
+        for pos in sorted(self.position[k] for k in keys):
+            if self.a_set is not None and self.a_set[pos] < 0:
+                continue  # a window off the input: SCALE-Sim has no address there
+            while not self._hit(pos):
+                self.start = (self.start + self.jump) % self.nsets
                 self.fetches += 1
                 if not self.user_bw:
                     self.arrival = now
@@ -88,32 +104,64 @@ class _ReadSram:
                 offset += late * (self.stall_factor if late > 0 else 1)
         return offset - 1
 
-    @property
-    def dram_words(self) -> int:
-        return min(self.active, self.stream_len) + self.fetches * self.fetch_words
+    def dram_words(self, stream_len: int, words: int) -> int:
+        if self.user_bw:
+            return int(self.prefetch_cycles * self.bw) + self.fetches * int((self.fetch_cycles - 1) * self.bw)
+        return min(self.active * (self.per_set if self.a_set is None else 1), stream_len) \
+            + self.fetches * self.fetch_words
 
 
 class _WriteSram:
-    """SCALE-Sim's ofmap write buffer: drain half when over half full; a full buffer waits."""
+    """SCALE-Sim's ofmap write buffer, word by word: DRAM lines of ``bw`` words fill in write order;
+    when more than half the buffer is occupied and no drain runs, the open line closes early and up to
+    half the buffer's lines drain, one line per cycle; a write into a full buffer waits for the drain.
+    """
 
     def __init__(self, words: int, bw: float, user_bw: int) -> None:
-        self.words, self.half, self.bw, self.user_bw = words, words - math.ceil(words / 2), bw, user_bw
-        self.occupied, self.drain_end, self.first_drain = 0, -1, -1
+        self.line = int(bw) if bw >= 1 else 1
+        self.bw, self.user_bw = bw, user_bw
+        self.active = math.ceil(words / 2)
+        self.per_drain = math.ceil((words - self.active) / self.line)
+        self.free, self.drain_end = words, 0
+        self.open_fill = 0
+        self.queued: list[int] = []  # fill of each closed line not yet drained
+        self.accesses, self.first, self.stop = 0, -1, -1
+
+    def _close(self) -> None:
+        if self.open_fill:
+            self.queued.append(self.open_fill)
+            self.open_fill = 0
+
+    def _drain(self, start: int) -> int:
+        taken, self.queued = self.queued[: self.per_drain], self.queued[self.per_drain:]
+        words = len(taken) * self.line - (self.line - taken[-1])  # padding counted except in the last line
+        self.accesses += words
+        self.free += words
+        cycles = len(taken) if self.bw == self.line else math.ceil(len(taken) * self.line / self.bw)
+        self.drain_end = start + cycles - 1
+        self.first = start if self.first < 0 else self.first
+        self.stop = max(self.stop, self.drain_end)
+        return self.drain_end
 
     def write(self, count: int, now: int) -> int:
         cur = now
         for _ in range(count):
-            self.occupied += 1
+            self.open_fill += 1
+            self.free -= 1
+            if self.open_fill == self.line:
+                self._close()
             if cur < self.drain_end:
-                if self.occupied >= self.words and self.user_bw:
+                if self.free <= 0:
                     cur = self.drain_end
-            elif self.occupied > self.half:
-                if self.first_drain < 0:
-                    self.first_drain = cur
-                drained = min(self.half, self.occupied)
-                self.drain_end = cur + math.ceil(drained / self.bw) - 1
-                self.occupied -= drained
+            elif self.free < self.active:
+                self._close()
+                self._drain(cur)
         return cur - now
+
+    def flush(self, cycle: int) -> None:
+        self._close()
+        while self.queued:
+            cycle = self._drain(cycle) + 1
 
 
 def _demand(df: int, j: int, fr: int, fc: int, r: int, t: int, ru: int, cu: int) -> tuple[list, list, int]:
@@ -140,7 +188,7 @@ def _demand(df: int, j: int, fr: int, fc: int, r: int, t: int, ru: int, cu: int)
 
 def simulate_gemm_reference(df: int, r: int, c: int, sr: int, sc: int, t: int, ifmap_words: int,
                             filter_words: int, ofmap_words: int, bw_i: float, bw_f: float, bw_o: float,
-                            user_bw: int, stall_factor: int, ifmap_dup: int) -> list[int]:
+                            user_bw: int, stall_factor: int, a_set=(), a_next=(), a_nsets: int = 0) -> list[int]:
     """Same arguments and result layout as ``hwmodel.systolic.kernel.simulate_gemm``."""
     rf, cf = math.ceil(sr / r), math.ceil(sc / c)
     row_used = [min(r, sr - f * r) for f in range(rf)]
@@ -151,28 +199,25 @@ def simulate_gemm_reference(df: int, r: int, c: int, sr: int, sc: int, t: int, i
         a, b = _diagonal_stream(rf, t, r, row_used), _tile_stream(cf, sr, col_used)
     else:
         a, b = _tile_stream(cf, sr, col_used), _diagonal_stream(rf, t, r, row_used)
-    tolerance = 0 if not ifmap_dup else (r * c if df == 2 else r * (r + 1) // 2)
-    ifmap = _ReadSram(ifmap_words, a, bw_i, user_bw, stall_factor, tolerance)
-    filt = _ReadSram(filter_words, b, bw_f, user_bw, stall_factor)
+    pad_a = t * rf * r if df != 2 else sr * c * cf
+    pad_b = (t * cf * c if df == 0 else t * rf * r) if df != 1 else sr * c * cf
+    ifmap = _ReadSram(ifmap_words, a, bw_i, user_bw, stall_factor, pad_a, a_set, a_next, a_nsets)
+    filt = _ReadSram(filter_words, b, bw_f, user_bw, stall_factor, pad_b)
     ofmap = _WriteSram(ofmap_words, bw_o, user_bw)
     fold_len = t + r + c - 2 if df == 0 else 2 * r + c + t - 2
-    now = stall = 0
+    now = stall = last_o = 0
     for fc in range(cf):
         for fr in range(rf):
             for j in range(fold_len):
                 keys_a, keys_b, writes = _demand(df, j, fr, fc, r, t, row_used[fr], col_used[fc])
-                late = max(ifmap.serve_line(keys_a, now), filt.serve_line(keys_b, now), ofmap.write(writes, now))
+                wait_o = ofmap.write(writes, now)
+                last_o = now + wait_o
+                late = max(ifmap.serve_line(keys_a, now), filt.serve_line(keys_b, now), wait_o)
                 if user_bw and late > 0:
                     stall += late
                     now += late
                 now += 1
-    last = now - 1
-    drain_end, first_drain = ofmap.drain_end, ofmap.first_drain
-    if ofmap.occupied > 0:
-        start = max(last, drain_end + 1)
-        first_drain = start if first_drain < 0 else first_drain
-        drain_end = start + math.ceil(ofmap.occupied / bw_o) - 1
-    written = sr * sc if df == 0 else t * sc * rf
-    return [rf * cf * fold_len - 1, stall, ifmap.dram_words, filt.dram_words, written, ifmap.prefetch_cycles,
-            filt.prefetch_cycles, ifmap.arrival, filt.arrival, max(drain_end, last),
-            first_drain if first_drain >= 0 else last, ifmap.fetches + filt.fetches]
+    ofmap.flush(last_o)
+    return [rf * cf * fold_len - 1, stall, ifmap.dram_words(len(a), ifmap_words), filt.dram_words(len(b), filter_words),
+            ofmap.accesses, ifmap.prefetch_cycles, filt.prefetch_cycles, ifmap.arrival, filt.arrival, ofmap.stop,
+            ofmap.first, ifmap.fetches + filt.fetches]

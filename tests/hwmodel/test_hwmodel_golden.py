@@ -2,8 +2,9 @@
 
 Every case runs through the CLI path (``hwmodel simulate -c config.cfg -t topology.csv``), as a
 SCALE-Sim user would. Compared exactly: compute cycles (Total Cycles - Stall Cycles), mapping
-efficiency, per-fold compute utilization and SRAM read/write counts. Stall cycles (USER bandwidth
-cases) are compared within ``STALL_TOLERANCE`` of SCALE-Sim's per-case total and printed per layer.
+efficiency, per-fold compute utilization and SRAM read/write counts; in USER bandwidth cases also the
+stall cycles of every layer, Total Cycles (incl. prefetch) and the DRAM start/stop cycles and counts
+of DETAILED_ACCESS_REPORT.
 
 Goldens are never regenerated here: ``--update-golden`` only points at tools/scalesim/gen_golden.py.
 """
@@ -22,11 +23,13 @@ from hwmodel.config.files import load_config
 from hwmodel.workloads.topology import read_topology
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-# relative, on a case's total stall cycles; measured: 8x8 os +6%, ws -5%, is -1%, ResNet-18 WS +1.3%
-STALL_TOLERANCE = 0.10
-ESTIMATE_FACTOR = 2.5
-# cases whose USER-mode stalls the position-based kernel is held to within STALL_TOLERANCE
-KERNEL_STALL_CASES = ("user_bw_os_8x8", "user_bw_ws_8x8", "user_bw_is_8x8", "resnet18_user_bw")  # measured: 8x8 os x1.22, ws x1.06, is x1.11, ResNet-18 x0.48
+DRAM_WINDOW_COLUMNS = tuple(f"DRAM {op} {edge} Cycle" for op in ("IFMAP", "Filter", "OFMAP")
+                            for edge in ("Start", "Stop"))
+ESTIMATE_FACTOR = 2.5  # measured: 8x8 os x1.22, ws x1.06, is x1.11, ResNet-18 x0.48
+# The closed form has no model of SCALE-Sim's wrap-around refetch (NOTES.md section 8): it is held to
+# ESTIMATE_FACTOR on these cases only. Measured on the others (estimate / SCALE-Sim): user_bw4_*_16x8
+# os 0.84, ws 0.42, is 0.90; user_bw10_* os 1.70 (8x8), 0.32 (16x8), ws 0.03 (16x8), is 1.16, 0.81.
+ESTIMATE_CASES = ("user_bw_os_8x8", "user_bw_ws_8x8", "user_bw_is_8x8", "resnet18_user_bw")
 
 
 def _cases() -> list[dict]:
@@ -78,9 +81,16 @@ def test_matches_scalesim(case, tmp_path, capsys):
             print(f"\n{case['name']}: stall cycles hwmodel vs SCALE-Sim per layer: "
                   + ", ".join(f"{x}/{y}" for x, y in zip(stalls_a, stalls_b, strict=True))
                   + f"; total {sum(stalls_a)}/{sum(stalls_b)}")
-        if case["name"] not in KERNEL_STALL_CASES:
-            return  # stalls of these cases are checked exactly against the address-level model (test_hwmodel_traces)
-        assert sum(stalls_a) == pytest.approx(sum(stalls_b), rel=STALL_TOLERANCE)
+        assert stalls_a == stalls_b
+        for i, (a, b) in enumerate(zip(det_a, det_b, strict=True)):
+            for col in DRAM_WINDOW_COLUMNS:
+                assert float(a[col]) == float(b[col]), f"layer {i}: {col} {a[col]} != SCALE-Sim {b[col]}"
+            for col in ("DRAM IFMAP Reads", "DRAM Filter Reads", "DRAM OFMAP Writes"):
+                assert float(a[col]) == float(b[col]), f"layer {i}: {col} {a[col]} != SCALE-Sim {b[col]}"
+        assert [int(r["Total Cycles (incl. prefetch)"]) for r in ours] == \
+            [int(r["Total Cycles (incl. prefetch)"]) for r in theirs]
+        if case["name"] not in ESTIMATE_CASES:
+            return
         # the analytic (closed-form) estimate is looser: within ESTIMATE_FACTOR of SCALE-Sim
         cfg = load_config(folder / "config.cfg")
         est = estimate(read_topology(folder / "topology.csv", case["topology_mode"]), cfg).stall_cycles

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hwmodel
+from hwmodel.config.accelerator import AcceleratorConfig
 from hwmodel.systolic import engine
 from hwmodel.systolic.analytic import gemm_compute_cycles, gemm_cost
 from hwmodel.systolic.kernel import OUT_COMPUTE, simulate_gemm
 from hwmodel.systolic.mapping import DF_CODE, spatial_dims
+from hwmodel.systolic.operands import address_index, ifmap_stream, operand_matrices
 from hwmodel.systolic.reference import simulate_gemm_reference
-from hwmodel.workloads.layers import LayerKind
+from hwmodel.systolic.traces import layer_memory_run
+from hwmodel.workloads.layers import Layer, LayerKind
+
+NO_ADDR = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 0)
+DFS = ("os", "ws", "is")
 
 
 def _random_case(rng: random.Random) -> tuple:
@@ -23,7 +30,7 @@ def _random_case(rng: random.Random) -> tuple:
     sr, sc, t = rng.randint(1, 30), rng.randint(1, 30), rng.randint(1, 30)
     words = [rng.randint(2, 300) for _ in range(3)]
     bws = [float(rng.choice([0.5, 1, 2, 3, 7])) for _ in range(3)]
-    return (df, r, c, sr, sc, t, *words, *bws, rng.randint(0, 1), rng.choice([1, 2]), rng.randint(0, 1))
+    return (df, r, c, sr, sc, t, *words, *bws, rng.randint(0, 1), rng.choice([1, 2]), *NO_ADDR)
 
 
 def test_kernel_equals_reference_on_seeded_random_shapes():
@@ -33,15 +40,56 @@ def test_kernel_equals_reference_on_seeded_random_shapes():
         assert list(simulate_gemm(*args)) == simulate_gemm_reference(*args), args
 
 
+def _random_conv(rng: random.Random) -> tuple:
+    """A small conv (overlapping windows, strides, SCALE-Sim's ceil output size) on a small array."""
+    k = rng.randint(1, 4)
+    h, w = rng.randint(k, 12), rng.randint(k, 12)
+    layer = Layer.conv("x", h, w, rng.randint(1, 6), rng.randint(1, 12), k, stride=rng.randint(1, 3),
+                       weight_nm=rng.choice([None, None, "2:4"]))
+    cfg = AcceleratorConfig(name="t", rows=rng.randint(2, 8), cols=rng.randint(2, 8), dataflow=rng.choice(DFS),
+                            ifmap_sram_kb=1, filter_sram_kb=1, ofmap_sram_kb=1, bandwidth_mode="USER",
+                            dram_bw=rng.choice([1, 2, 4, 10]), nm_support=rng.random() < 0.5)
+    return layer, cfg.replace(**{f"{op}_sram_kb": rng.choice([1, 2]) for op in ("ifmap", "filter", "ofmap")})
+
+
+def test_kernel_address_mode_equals_reference_on_seeded_random_convs():
+    rng = random.Random(77)
+    for _ in range(60):
+        layer, cfg = _random_conv(rng)
+        words = cfg.sram_words("ifmap")
+        ifmap = operand_matrices(layer, cfg.nm_support).ifmap
+        index = address_index(ifmap_stream(cfg.dataflow, cfg.rows, cfg.cols, ifmap), words)
+        m, k = ifmap.shape
+        sr, sc, t = spatial_dims(cfg.dataflow, m, k, layer.gemm_n)
+        args = (DF_CODE[cfg.dataflow], cfg.rows, cfg.cols, sr, sc, t, words, cfg.sram_words("filter"),
+                cfg.sram_words("ofmap"), float(cfg.dram_bw), float(cfg.dram_bw), float(cfg.dram_bw), 1, 2, *index)
+        assert list(simulate_gemm(*args)) == simulate_gemm_reference(*args), (layer, cfg)
+
+
+def test_cycle_mode_equals_address_level_memory_model_on_seeded_random_convs():
+    """Stalls, Total Cycles and DRAM start/stop cycles of the engine equal SCALE-Sim's memory system."""
+    rng = random.Random(2024)
+    for _ in range(60):
+        layer, cfg = _random_conv(rng)
+        rep = engine.simulate_layer(layer, cfg)
+        run = layer_memory_run(layer, cfg)
+        assert (rep.stall_cycles, rep.compute_cycles + rep.stall_cycles) == (run.stall_cycles, run.total_cycles), \
+            (layer, cfg)
+        w = rep.windows
+        assert (w.dram_ifmap.start, w.dram_ifmap.stop) == run.dram_window("ifmap"), (layer, cfg)
+        assert (w.dram_filter.start, w.dram_filter.stop) == run.dram_window("filter"), (layer, cfg)
+        assert (rep.dram_reads.ifmap, rep.dram_reads.filter) == (run.dram_words["ifmap"], run.dram_words["filter"])
+
+
 def test_kernel_stalls_only_with_user_bandwidth():
     # 3x3 64->64 on a 16x16 map, 8x8 OS array, 4 KiB SRAMs: DRAM bound at 2 words/cycle
     sr, sc, t = spatial_dims("os", 196, 576, 64)
-    user = simulate_gemm(0, 8, 8, sr, sc, t, 4096, 4096, 4096, 2.0, 2.0, 2.0, 1, 2, 1)
-    calc = simulate_gemm(0, 8, 8, sr, sc, t, 4096, 4096, 4096, 2.0, 2.0, 2.0, 0, 2, 1)
+    user = simulate_gemm(0, 8, 8, sr, sc, t, 4096, 4096, 4096, 2.0, 2.0, 2.0, 1, 2, *NO_ADDR)
+    calc = simulate_gemm(0, 8, 8, sr, sc, t, 4096, 4096, 4096, 2.0, 2.0, 2.0, 0, 2, *NO_ADDR)
     assert calc[1] == 0 and user[1] > 0
     assert user[OUT_COMPUTE] == calc[OUT_COMPUTE]
     # more bandwidth never adds stalls
-    fast = simulate_gemm(0, 8, 8, sr, sc, t, 4096, 4096, 4096, 64.0, 64.0, 64.0, 1, 2, 1)
+    fast = simulate_gemm(0, 8, 8, sr, sc, t, 4096, 4096, 4096, 64.0, 64.0, 64.0, 1, 2, *NO_ADDR)
     assert fast[1] < user[1]
 
 
@@ -55,7 +103,7 @@ def test_kernel_stalls_only_with_user_bandwidth():
 def test_scalesim_worked_examples(df, m, k, n, rows, cols, expected):
     assert gemm_compute_cycles(df, rows, cols, m, k, n) == expected
     sr, sc, t = spatial_dims(df, m, k, n)
-    out = simulate_gemm(DF_CODE[df], rows, cols, sr, sc, t, 65536, 65536, 32768, 10.0, 10.0, 10.0, 0, 2, 0)
+    out = simulate_gemm(DF_CODE[df], rows, cols, sr, sc, t, 65536, 65536, 32768, 10.0, 10.0, 10.0, 0, 2, *NO_ADDR)
     assert out[OUT_COMPUTE] == expected
 
 
