@@ -16,9 +16,9 @@ from hwmodel.config.accelerator import AcceleratorConfig
 from hwmodel.errors import HwModelError
 from hwmodel.reports.model import AccessWindows, LayerReport, Traffic, Window
 from hwmodel.systolic import kernel as K
+from hwmodel.systolic.addresses import ifmap_address_index
 from hwmodel.systolic.analytic import gemm_compute_cycles, gemm_cost, memory_estimate
 from hwmodel.systolic.mapping import DF_CODE, gemm_job, spatial_dims
-from hwmodel.systolic.operands import address_index, ifmap_stream, operand_matrices
 from hwmodel.workloads.layers import Layer, LayerKind
 
 __all__ = ["HANDLERS", "STALL_FACTOR", "simulate_layer", "estimate_layer", "layer_cycles"]
@@ -173,8 +173,7 @@ def _address_mode(layer: Layer, cfg: AcceleratorConfig, entries: int) -> tuple:
            cfg.dataflow, cfg.rows, cfg.cols, words)
     hit = _INDEX_CACHE.get(key)
     if hit is None:
-        ifmap = operand_matrices(layer.with_(name="_", num_filter=layer.groups), cfg.nm_support).ifmap
-        hit = address_index(ifmap_stream(cfg.dataflow, cfg.rows, cfg.cols, ifmap), words)
+        hit = ifmap_address_index(layer, cfg.dataflow, cfg.rows, cfg.cols, words, cfg.nm_support)
         if len(_INDEX_CACHE) >= 8:
             _INDEX_CACHE.pop(next(iter(_INDEX_CACHE)))
         _INDEX_CACHE[key] = hit

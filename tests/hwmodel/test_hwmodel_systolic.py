@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import hwmodel
 from hwmodel.config.accelerator import AcceleratorConfig
 from hwmodel.systolic import engine
+from hwmodel.systolic.addresses import ifmap_address_index
 from hwmodel.systolic.analytic import gemm_compute_cycles, gemm_cost
 from hwmodel.systolic.kernel import OUT_COMPUTE, simulate_gemm
 from hwmodel.systolic.mapping import DF_CODE, spatial_dims
@@ -64,6 +65,17 @@ def test_kernel_address_mode_equals_reference_on_seeded_random_convs():
         args = (DF_CODE[cfg.dataflow], cfg.rows, cfg.cols, sr, sc, t, words, cfg.sram_words("filter"),
                 cfg.sram_words("ofmap"), float(cfg.dram_bw), float(cfg.dram_bw), float(cfg.dram_bw), 1, 2, *index)
         assert list(simulate_gemm(*args)) == simulate_gemm_reference(*args), (layer, cfg)
+
+
+def test_address_index_kernel_equals_numpy_definition():
+    rng = random.Random(5)
+    for _ in range(80):
+        layer, cfg = _random_conv(rng)
+        words = cfg.sram_words("ifmap")
+        ifmap = operand_matrices(layer, cfg.nm_support).ifmap
+        want = address_index(ifmap_stream(cfg.dataflow, cfg.rows, cfg.cols, ifmap), words)
+        got = ifmap_address_index(layer, cfg.dataflow, cfg.rows, cfg.cols, words, cfg.nm_support)
+        assert got[2] == want[2] and np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), layer
 
 
 def test_cycle_mode_equals_address_level_memory_model_on_seeded_random_convs():
