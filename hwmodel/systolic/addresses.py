@@ -20,36 +20,56 @@ __all__ = ["ifmap_address_index"]
 def _index(df, r, c, m_all, k_all, kcol, f, h, w, ch, sf, sh, sw, per_set):
     # stream geometry: diagonal unroll of stacked blocks (OS: K x r slices of the transposed im2col
     # matrix, WS: M x r slices) or row-major K x c tiles per column fold (IS)
+    # per im2col row m and column k, the input offsets of its word (tables: no division per entry)
+    base_y = np.empty(m_all, dtype=np.int64)
+    base_x = np.empty(m_all, dtype=np.int64)
+    for m in range(m_all):
+        base_y[m] = (m // f) * sh
+        base_x[m] = (m % f) * sw
+    ky = np.empty(k_all, dtype=np.int64)
+    kx = np.empty(k_all, dtype=np.int64)
+    kc = np.empty(k_all, dtype=np.int64)
+    for k in range(k_all):
+        ko = kcol[k]
+        ky[k] = ko // (sf * ch)
+        kx[k] = (ko // ch) % sf
+        kc[k] = ko % ch
     if df == 2:
         folds = (m_all + c - 1) // c
-        total = k_all * m_all
+        t = k_all
+        nrows = 0
+        spatial = m_all
     else:
         t = k_all if df == 0 else m_all
-        width = r
         spatial = m_all if df == 0 else k_all
         folds = (spatial + r - 1) // r
         nrows = folds * t
-        total = t * spatial
+    total = t * spatial
     a_set = np.empty(total, dtype=np.int64)
     a_next = np.arange(total)
     first = np.full(h * w * ch, -1, dtype=np.int64)
     last = np.full(h * w * ch, -1, dtype=np.int64)
     p = 0
-    real = 0
-    if df == 2:
-        for fc in range(folds):
-            cu = min(c, m_all - fc * c)
-            for k in range(k_all):
-                for col in range(cu):
-                    real = _place(fc * c + col, k, p, real, a_set, a_next, first, last, kcol, f, h, w, ch, sf, sh, sw,
-                                  per_set)
-                    p += 1
-    else:
-        last_used = spatial - (folds - 1) * r
-        for d in range(nrows + width - 1):
+    cur_set = 0
+    in_set = 0
+    last_used = spatial - (folds - 1) * (c if df == 2 else r)
+    n_diag = 1 if df == 2 else nrows + r - 1
+    for d in range(n_diag):
+        if df == 2:
+            top, bottom = 0, 0  # unused: the IS stream is walked fold by fold below
+        else:
             top = d if d < nrows - 1 else nrows - 1
-            bottom = d - width + 1 if d - width + 1 > 0 else 0
-            for row in range(top, bottom - 1, -1):
+            bottom = d - r + 1 if d - r + 1 > 0 else 0
+        n_here = (top - bottom + 1) if df != 2 else total
+        for i in range(n_here):
+            if df == 2:
+                fc = i // (t * c)
+                rest = i - fc * t * c
+                cu = c if fc < folds - 1 else last_used  # the last fold has only its real columns
+                k = rest // cu
+                m = fc * c + rest - k * cu
+            else:
+                row = top - i
                 col = d - row
                 blk = row // t
                 if blk == folds - 1 and col >= last_used:
@@ -58,31 +78,27 @@ def _index(df, r, c, m_all, k_all, kcol, f, h, w, ch, sf, sh, sw, per_set):
                     m, k = blk * r + col, row - blk * t
                 else:
                     m, k = row - blk * t, blk * r + col
-                real = _place(m, k, p, real, a_set, a_next, first, last, kcol, f, h, w, ch, sf, sh, sw, per_set)
-                p += 1
+            y = base_y[m] + ky[k]
+            x = base_x[m] + kx[k]
+            if y >= h or x >= w:
+                a_set[p] = -1  # the window runs off the input: no address (SCALE-Sim writes -1)
+            else:
+                a = (y * w + x) * ch + kc[k]
+                a_set[p] = cur_set
+                in_set += 1
+                if in_set == per_set:
+                    cur_set += 1
+                    in_set = 0
+                if first[a] < 0:
+                    first[a] = p
+                else:
+                    a_next[last[a]] = p
+                last[a] = p
+            p += 1
     for a in range(h * w * ch):
         if first[a] >= 0:
             a_next[last[a]] = first[a]
-    return a_set, a_next, real // per_set + 1
-
-
-@njit(cache=True)
-def _place(m, k, p, real, a_set, a_next, first, last, kcol, f, h, w, ch, sf, sh, sw, per_set):
-    # one stream entry: its address (im2col pixel m, window index k), set and place among its copies
-    ko = kcol[k]
-    y = (m // f) * sh + ko // (sf * ch)
-    x = (m % f) * sw + (ko // ch) % sf
-    if y >= h or x >= w:
-        a_set[p] = -1  # the window runs off the input: no address (SCALE-Sim writes -1)
-        return real
-    a = (y * w + x) * ch + ko % ch
-    a_set[p] = real // per_set
-    if first[a] < 0:
-        first[a] = p
-    else:
-        a_next[last[a]] = p
-    last[a] = p
-    return real + 1
+    return a_set, a_next, cur_set + 1
 
 
 def ifmap_address_index(layer: Layer, df: str, rows: int, cols: int, words: int,
