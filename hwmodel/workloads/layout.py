@@ -36,7 +36,7 @@ def _bool(path: Path, key: str, raw: str) -> bool:
     return value == "true"
 
 
-def read_cfg_extras(path: str | os.PathLike) -> ScaleSimExtras:
+def read_cfg_extras(path: str | os.PathLike[str]) -> ScaleSimExtras:
     """Offsets and custom-layout switches of a SCALE-Sim ``.cfg`` (defaults where absent).
 
     Raises:
@@ -69,7 +69,7 @@ def read_cfg_extras(path: str | os.PathLike) -> ScaleSimExtras:
     return ScaleSimExtras(Offsets(**offsets), custom["IfmapCustomLayout"], custom["FilterCustomLayout"])
 
 
-def check_layout_file(path: str | os.PathLike) -> Path:
+def check_layout_file(path: str | os.PathLike[str]) -> Path:
     """Check that a SCALE-Sim layout CSV exists and has a header line; it is not used otherwise.
 
     Raises:
