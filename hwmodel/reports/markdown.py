@@ -1,4 +1,7 @@
-"""Markdown report with matplotlib plots: per-layer cycles (compute + stall), utilization, stall share."""
+"""Markdown report with one SVG chart (``hwmodel.reports.svg``): per-layer cycles, utilization, stall share.
+
+The chart is written as SVG text, without matplotlib: a report costs milliseconds, not seconds.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["write_markdown_report", "markdown_text", "PLOT_FILES"]
 
-PLOT_FILES = ("cycles.png", "utilization.png", "stall_share.png")
+PLOT_FILES = ("cycles.svg",)
 
 
 def _fmt(x: float) -> str:
@@ -46,8 +49,7 @@ def markdown_text(report: NetworkReport) -> str:
     ]
     if not all(r.exact_stalls for r in report.layers):
         lines += ["Stall cycles marked * are closed-form estimates (analytic mode); run cycle mode for exact ones.", ""]
-    lines += ["![cycles per layer](cycles.png)", "", "![utilization per layer](utilization.png)", "",
-              "![stall share per layer](stall_share.png)", "",
+    lines += ["![cycles, utilization and stall share per layer](cycles.svg)", "",
               "| # | layer | kind | compute | stall | total | util % | mapping % | DRAM words |",
               "|---|---|---|---|---|---|---|---|---|"]
     for i, r in enumerate(report.layers):
@@ -59,35 +61,13 @@ def markdown_text(report: NetworkReport) -> str:
 
 
 def _plots(report: NetworkReport, folder: Path) -> None:
-    import matplotlib
+    from hwmodel.reports.svg import layer_chart_svg
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    xs = list(range(len(report.layers)))
-    compute = [r.compute_cycles for r in report.layers]
-    stall = [r.stall_cycles for r in report.layers]
-    width = max(6.0, min(24.0, 0.25 * len(xs) + 4))
-    specs = (
-        ("cycles.png", "cycles", lambda ax: (ax.bar(xs, compute, label="compute"),
-                                             ax.bar(xs, stall, bottom=compute, label="stall"), ax.legend())),
-        ("utilization.png", "utilization %", lambda ax: ax.bar(xs, [100 * r.utilization for r in report.layers])),
-        ("stall_share.png", "stall share %", lambda ax: ax.bar(
-            xs, [100 * r.stall_cycles / r.total_cycles if r.total_cycles else 0 for r in report.layers])),
-    )
-    for name, ylabel, draw in specs:
-        fig, ax = plt.subplots(figsize=(width, 3.2))
-        draw(ax)
-        ax.set_xlabel("layer")
-        ax.set_ylabel(ylabel)
-        ax.set_title(f"{report.topology} on {report.config.name}: {ylabel}")
-        fig.tight_layout()
-        fig.savefig(folder / name, dpi=90)
-        plt.close(fig)
+    (folder / PLOT_FILES[0]).write_text(layer_chart_svg(report), encoding="utf-8")
 
 
 def write_markdown_report(report: NetworkReport, outdir: str | os.PathLike) -> Path:
-    """Write ``REPORT.md`` and its three PNG plots into ``outdir`` (together, atomically).
+    """Write ``REPORT.md`` and ``cycles.svg`` (cycles, utilization, stall share per layer), atomically.
 
     Args:
         report: the network report.

@@ -109,8 +109,11 @@ def test_csv_json_markdown_writers(tmp_path):
     md = write_markdown_report(rep, tmp_path / "out")
     text = md.read_text()
     assert "| total cycles |" in text and "conv1" in text
-    for png in ("cycles.png", "utilization.png", "stall_share.png"):
-        assert (tmp_path / "out" / png).stat().st_size > 1000
+    svg = (tmp_path / "out" / "cycles.svg").read_text()
+    assert "](cycles.svg)" in text and svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    assert svg.count("<rect") == 4 * len(NET)  # compute + stall, utilization, stall share per layer
+    for r in rep.layers:
+        assert f"{r.name}: {r.compute_cycles:,} cycles" in svg
 
 
 def test_dilation_grouped_and_vector_layers():

@@ -24,7 +24,7 @@ def test_simulate_writes_scalesim_reports_under_run_name(files, capsys):
     folder = out / "tiny"
     names = {p.name for p in folder.iterdir()}
     assert {"COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv", "DETAILED_ACCESS_REPORT.csv", "REPORT.json", "REPORT.md",
-            "cycles.png"} <= names
+            "cycles.svg"} <= names
     lines = (folder / "COMPUTE_REPORT.csv").read_text().splitlines()
     assert len(lines) == 1 + 5  # header + conv1, conv2, three DP channels
     # conv1: M=64, K=36, N=12 on 8x8 OS -> 16 folds * 50 - 1 (SCALE-Sim: 799)
