@@ -190,7 +190,8 @@ def _serve_addr(st, lo, hi, now, offset, user_bw, stall_factor, a_set, a_next):
 
 
 # ofmap write-buffer state vector (SCALE-Sim's write_buffer, DRAM line by DRAM line)
-_FREE, _DEND, _FILL, _HEAD, _COUNT, _ACC, _FIRST, _STOP, _LINE, _ACTV, _PERD = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+# (lines are counted; only the lines closed early, part full, are kept: (line number, fill) in a ring)
+_FREE, _DEND, _FILL, _HEAD, _COUNT, _ACC, _FIRST, _STOP, _LINE, _ACTV, _PERD, _PHEAD, _PCOUNT = range(13)
 
 
 @njit(cache=True)
@@ -208,11 +209,17 @@ def _wb_init(ob, words, bw):
     ob[_LINE] = line
     ob[_ACTV] = active
     ob[_PERD] = (words - active + line - 1) // line  # DRAM lines per drain
+    ob[_PHEAD] = 0
+    ob[_PCOUNT] = 0
 
 
 @njit(cache=True)
-def _wb_push(ob, ring, fill):
-    ring[(ob[_HEAD] + ob[_COUNT]) % ring.shape[0]] = fill
+def _wb_push_partial(ob, ring, fill):
+    # close the open line early (fill < line): remember its number and fill
+    slot = 2 * ((ob[_PHEAD] + ob[_PCOUNT]) % (ring.shape[0] // 2))
+    ring[slot] = ob[_HEAD] + ob[_COUNT]
+    ring[slot + 1] = fill
+    ob[_PCOUNT] += 1
     ob[_COUNT] += 1
 
 
@@ -222,8 +229,7 @@ def _wb_add(ob, ring, k):
     ob[_FREE] -= k
     fill = ob[_FILL] + k
     full = fill // ob[_LINE]
-    for _ in range(full):
-        _wb_push(ob, ring, ob[_LINE])
+    ob[_COUNT] += full
     ob[_FILL] = fill - full * ob[_LINE]
 
 
@@ -231,9 +237,16 @@ def _wb_add(ob, ring, k):
 def _wb_drain(ob, ring, start, bw):
     # write the oldest lines (up to a drain half) to DRAM, one line per cycle at bw words/cycle
     n = min(ob[_PERD], ob[_COUNT])
-    last_fill = ring[(ob[_HEAD] + n - 1) % ring.shape[0]]
+    last_line = ob[_HEAD] + n - 1
+    last_fill = ob[_LINE]
+    half = ring.shape[0] // 2
+    while ob[_PCOUNT] > 0 and ring[2 * ob[_PHEAD]] <= last_line:
+        if ring[2 * ob[_PHEAD]] == last_line:
+            last_fill = ring[2 * ob[_PHEAD] + 1]
+        ob[_PHEAD] = (ob[_PHEAD] + 1) % half
+        ob[_PCOUNT] -= 1
     words = n * ob[_LINE] - (ob[_LINE] - last_fill)  # SCALE-Sim counts the padding of all but the last line
-    ob[_HEAD] = (ob[_HEAD] + n) % ring.shape[0]
+    ob[_HEAD] += n
     ob[_COUNT] -= n
     ob[_ACC] += words
     ob[_FREE] += words
@@ -271,7 +284,7 @@ def _wb_write(ob, ring, left, now, bw):
             _wb_add(ob, ring, k)
             left -= k
             if ob[_FILL] > 0:  # the open line is closed early and drained with the others
-                _wb_push(ob, ring, ob[_FILL])
+                _wb_push_partial(ob, ring, ob[_FILL])
                 ob[_FILL] = 0
             _wb_drain(ob, ring, now, bw)
     return now
@@ -281,7 +294,7 @@ def _wb_write(ob, ring, left, now, bw):
 def _wb_flush(ob, ring, cycle, bw):
     # after the last line: everything left drains, one drain after another from ``cycle``
     if ob[_FILL] > 0:
-        _wb_push(ob, ring, ob[_FILL])
+        _wb_push_partial(ob, ring, ob[_FILL])
         ob[_FILL] = 0
     while ob[_COUNT] > 0:
         cycle = _wb_drain(ob, ring, cycle, bw) + 1
@@ -358,10 +371,14 @@ def simulate_gemm(df, r, c, sr, sc, t, ifmap_words, filter_words, ofmap_words, b
     out[OUT_PREFETCH_IFMAP] = pre_a
     out[OUT_PREFETCH_FILTER] = pre_b
     # ofmap write buffer (SCALE-Sim write_buffer: drain half when more than half is occupied)
-    ob = np.zeros(11, dtype=np.int64)
-    ring = np.zeros(ofmap_words + 8, dtype=np.int64)  # fills of the lines not yet drained (each >= 1 word)
+    ob = np.zeros(13, dtype=np.int64)
+    writes = sr * sc if df == 0 else t * sc * rf
+    # part-full lines not yet drained: (line number, fill) pairs; there are fewer such lines than words
+    # in the buffer (its size plus one at most)
+    ring = np.zeros(2 * (min(ofmap_words, writes) + 8), dtype=np.int64)
     _wb_init(ob, ofmap_words, bw_o)
     last_o = 0
+    lag = 0
     now = 0
     stall = 0
     for fc in range(cf):
@@ -392,13 +409,19 @@ def simulate_gemm(df, r, c, sr, sc, t, ifmap_words, filter_words, ofmap_words, b
                     off_f = _serve(sb, lo, now, off_f, user_bw, stall_factor)
                     off_f = _serve(sb, hi, now, off_f, user_bw, stall_factor)
                 w = _skew(j - wd + 1, wn, wl)
-                cur = _wb_write(ob, ring, w - written, now, bw_o)
+                # the write buffer runs on SCALE-Sim's timeline: in CALC mode its waits (lag) shift it
+                # but are not charged to the array
+                cur = now + lag
+                if w > written:
+                    cur = _wb_write(ob, ring, w - written, now + lag, bw_o)
                 last_o = cur
                 written = w
                 late = off_i - 1
                 if off_f - 1 > late:
                     late = off_f - 1
-                if cur - now > late:
+                if not user_bw:
+                    lag = cur - now
+                elif cur - now > late:
                     late = cur - now
                 if user_bw and late > 0:
                     stall += late

@@ -205,13 +205,15 @@ def simulate_gemm_reference(df: int, r: int, c: int, sr: int, sc: int, t: int, i
     filt = _ReadSram(filter_words, b, bw_f, user_bw, stall_factor, pad_b)
     ofmap = _WriteSram(ofmap_words, bw_o, user_bw)
     fold_len = t + r + c - 2 if df == 0 else 2 * r + c + t - 2
-    now = stall = last_o = 0
+    now = stall = last_o = lag = 0
     for fc in range(cf):
         for fr in range(rf):
             for j in range(fold_len):
                 keys_a, keys_b, writes = _demand(df, j, fr, fc, r, t, row_used[fr], col_used[fc])
-                wait_o = ofmap.write(writes, now)
+                wait_o = ofmap.write(writes, now + lag) + lag
                 last_o = now + wait_o
+                if not user_bw:  # CALC mode: ofmap waits shift the write buffer's timeline, not the array's
+                    lag, wait_o = wait_o, 0
                 late = max(ifmap.serve_line(keys_a, now), filt.serve_line(keys_b, now), wait_o)
                 if user_bw and late > 0:
                     stall += late
