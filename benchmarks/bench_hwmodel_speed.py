@@ -109,12 +109,10 @@ def bench_scalesim(cfg: Path, topo: Path, tmp: Path) -> tuple[float, int] | None
     return run.wall_s, total
 
 
-def bench_analytic(cfg_path: Path, repeat: int) -> None:
+def bench_analytic(cfg, repeat: int) -> None:
     import hwmodel
-    from hwmodel.config.files import load_config
     from hwmodel.workloads.topology import read_topology
 
-    cfg = load_config(cfg_path)
     layers = read_topology(TOPOLOGIES / "resnet50.csv")
     n = 200
     runs = []
@@ -134,16 +132,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", type=Path, default=ROOT / "hwmodel" / "presets" / "scale.cfg")
     ap.add_argument("--no-scalesim", action="store_true")
     args = ap.parse_args(argv)
-    cfg = args.config.resolve()
-    print(f"config {cfg.name}; machine load {os.getloadavg()[0]:.1f} (1-min average)")
+    from hwmodel.config.files import load_config
+    from hwmodel.config.loaders import to_scalesim_cfg
+
+    print(f"config {args.config.name}; machine load {os.getloadavg()[0]:.1f} (1-min average)")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        # one cfg with every section SCALE-Sim 3.0.0 reads, used by both simulators
+        cfg = tmp / "bench.cfg"
+        cfg.write_text(to_scalesim_cfg(load_config(args.config)))
         layer = tmp / "resnet18_layer1.0.conv1.csv"
         layer.write_text(R18_LAYER)
         bench_startup(args.repeat, tmp)
         r50_s, r50_cycles = bench_whole_process(cfg, TOPOLOGIES / "resnet50.csv", "ResNet-50", args.repeat, tmp)
         one_s, one_cycles = bench_whole_process(cfg, layer, "ResNet-18 layer1.0.conv1", args.repeat, tmp)
         theirs = None if args.no_scalesim else bench_scalesim(cfg, layer, tmp)
+        analytic_cfg = load_config(cfg)
     if theirs is not None:
         ss_s, ss_cycles = theirs
         if ss_cycles != one_cycles:
@@ -152,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"speed-up    ResNet-50 whole process vs SCALE-Sim's whole process on one layer: "
               f"{r50_cycles / r50_s / rate:,.0f}x cycles/s (goal 1000x)")
         print(f"            same layer, both whole processes: {ss_s / one_s:,.0f}x wall")
-    bench_analytic(cfg, args.repeat)
+    bench_analytic(analytic_cfg, args.repeat)
     return 0
 
 
