@@ -20,6 +20,8 @@ __all__ = [
     "VerifyError",
     "DataError",
     "WeightsError",
+    "NothingPrunableError",
+    "UnmodelledOpWarning",
 ]
 
 
@@ -91,3 +93,13 @@ class DataError(TrainConfigError):
 
 class WeightsError(HwPruneError, ValueError):
     """A weights file cannot be read or does not fit the model (missing, unexpected or mis-shaped keys)."""
+
+
+class NothingPrunableError(BudgetError):
+    """No channel group of the model can be pruned (all excluded, blocked or touching input/output),
+    so no budget below the unpruned latency can be met; the message says why per group."""
+
+
+class UnmodelledOpWarning(UserWarning):
+    """Some ops of the model have no cost model and count as 0 cycles (``strict=True`` raises
+    :class:`UnsupportedOpError` instead); the message lists each op, its torch op and why."""

@@ -19,21 +19,28 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
-def read_json(path: str | os.PathLike, *, kind: str = "file") -> Any:
-    """Read a JSON document; a corrupt one raises :class:`StaleFileError` naming the file.
+def read_json(path: str | os.PathLike, *, kind: str = "file",
+              fix: str = "delete it or rerun with forced=True to rebuild it") -> Any:
+    """Read a JSON document; a missing, unreadable or corrupt one raises :class:`StaleFileError`.
 
     Args:
         path: the file to read.
         kind: what the file is, for the message (e.g. "sensitivity file").
+        fix: what the user should do about a corrupt file, for the message.
     """
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise StaleFileError(f"{kind} {path} does not exist") from e
+    except UnicodeDecodeError as e:
+        raise StaleFileError(f"{kind} {path} is not a text (JSON) file; {fix}") from e
+    except OSError as e:
+        raise StaleFileError(f"cannot read {kind} {path}: {e.strerror or e}") from e
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as e:
-        raise StaleFileError(
-            f"{kind} {path} is not valid JSON ({e.msg} at line {e.lineno}); "
-            "delete it or rerun with forced=True to rebuild it"
-        ) from e
+        raise StaleFileError(f"{kind} {path} is not valid JSON ({e.msg} at line {e.lineno}); {fix}") from e
 
 
 def save_state_dict(path: str | os.PathLike, state: dict[str, Any]) -> Path:

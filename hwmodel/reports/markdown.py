@@ -47,6 +47,8 @@ def markdown_text(report: NetworkReport) -> str:
         f"| utilization | {100 * report.utilization:.1f}% |",
         "",
     ]
+    if report.notes:
+        lines += ["**Not in these figures:**", ""] + [f"- {n}" for n in report.notes] + [""]
     if not all(r.exact_stalls for r in report.layers):
         lines += ["Stall cycles marked * are closed-form estimates (analytic mode); run cycle mode for exact ones.", ""]
     lines += ["![cycles, utilization and stall share per layer](cycles.svg)", "",

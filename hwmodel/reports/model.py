@@ -184,12 +184,15 @@ class NetworkReport:
         config: the accelerator configuration they were simulated on.
         mode: ``"cycle"`` (stepped simulation) or ``"analytic"`` (closed form).
         topology: the topology name (file stem or user label), for report titles.
+        notes: caveats the figures carry, one line each (e.g. ops of the network that have no cost
+            model and count as 0 cycles); shown in every report.
     """
 
     layers: tuple[LayerReport, ...]
     config: AcceleratorConfig
     mode: str = "cycle"
     topology: str = "network"
+    notes: tuple[str, ...] = ()
 
     @property
     def total_cycles(self) -> int:
@@ -247,6 +250,7 @@ class NetworkReport:
                 "utilization": self.utilization,
             },
             "layers": [r.to_dict() for r in self.layers],
+            "notes": list(self.notes),
         }
 
     def to_json(self, indent: int = 2) -> str:
@@ -257,4 +261,5 @@ class NetworkReport:
         from hwmodel.config.accelerator import AcceleratorConfig
 
         return cls(tuple(LayerReport.from_dict(x) for x in d["layers"]),
-                   AcceleratorConfig.from_dict(d["config"]), d.get("mode", "cycle"), d.get("topology", "network"))
+                   AcceleratorConfig.from_dict(d["config"]), d.get("mode", "cycle"), d.get("topology", "network"),
+                   tuple(str(n) for n in d.get("notes", ())))

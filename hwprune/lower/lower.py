@@ -1,20 +1,31 @@
-"""IR -> hwmodel workloads. One handler per op kind, filled by a decorator; kinds without one are free.
+"""IR -> hwmodel workloads. Every op kind is in exactly one of three tables; nothing is silently free.
 
-Latency is per sample: the batch dimension of the example inputs is not simulated. Ops the DPU fuses
-into the producing conv (BatchNorm, activations) and pure data-layout ops (flatten, reshape, permute,
-getitem, split) cost nothing; a concat is a CONCAT layer (the engine decides what it costs).
+* ``LOWERING``: kinds with a cost model, one handler each (filled by a decorator). A handler returns
+  a :class:`Lowered` workload, ``None`` when this instance is free (``x + 1``: fused into the
+  producer), or an :class:`Unmodelled` entry when this instance has no cost model (a Conv1d).
+* ``FREE_KINDS``: kinds that cost no accelerator time, each with the reason (fused into the producing
+  conv, or pure data layout the engine reads in place).
+* ``NOT_MODELLED``: kinds whose cost is not modelled, each with the reason. OPAQUE ops get a reason
+  per torch op (``OPAQUE_WHY``: LSTM, GRU, attention, fft, einsum, sort, ...).
+
+:func:`lower_graph` returns the workloads and the list of unmodelled ops (name, torch op, why);
+``hwprune.simulate``/``plan`` warn with that list, report it, and raise under ``strict=True``.
+A kind in no table (a new one) is listed as unmodelled, never priced at 0 without saying so.
+
+Latency is per sample: the batch dimension of the example inputs is not simulated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from hwmodel.workloads.layers import DENSE, Layer, LayerKind, LayerSparsity
 from hwprune.ir.graph import Graph, Op
 from hwprune.ir.kinds import OpKind
 
-__all__ = ["Lowered", "lower", "mark_fusable_adds", "LOWERING", "FREE_KINDS", "resize"]
+__all__ = ["Lowered", "Unmodelled", "Lowering", "lower", "lower_graph", "mark_fusable_adds", "LOWERING", "FREE_KINDS",
+           "FREE_WHY", "NOT_MODELLED", "OPAQUE_WHY", "resize", "unmodelled_message"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,16 +51,83 @@ class Lowered:
     tied: bool = False
 
 
-_Handler = Callable[[Op, Graph], Lowered | None]
+@dataclass(frozen=True, slots=True)
+class Unmodelled:
+    """An op whose accelerator time the lowering does not model (it adds 0 cycles to every figure).
+
+    Attributes:
+        name: the IR op name (module qualified name where there is one).
+        op: the torch op: module type (``"LSTM"``) or function/method (``"torch.fft.fft2"``).
+        kind: the IR kind (``"opaque"``, ``"conv"``, ...).
+        why: why it is not modelled, in words.
+    """
+
+    name: str
+    op: str
+    kind: str
+    why: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "op": self.op, "kind": self.kind, "why": self.why}
+
+
+@dataclass(frozen=True, slots=True)
+class Lowering:
+    """Result of :func:`lower_graph`: the priced workloads and the ops left unpriced."""
+
+    layers: tuple[Lowered, ...]
+    unmodelled: tuple[Unmodelled, ...]
+
+
+_Handler = Callable[[Op, Graph], "Lowered | Unmodelled | None"]
 LOWERING: dict[OpKind, _Handler] = {}
 
-# kinds that cost no accelerator time: fused into the previous conv, or pure data layout
-# (EXPAND is a broadcast view: the elementwise op that reads it is priced at its full output size)
-FREE_KINDS = frozenset({
-    OpKind.INPUT, OpKind.OUTPUT, OpKind.PARAM, OpKind.BATCHNORM, OpKind.ACT, OpKind.FLATTEN,
-    OpKind.RESHAPE, OpKind.PERMUTE, OpKind.GETITEM, OpKind.SPLIT, OpKind.SIZE, OpKind.SOFTMAX,
-    OpKind.OPAQUE, OpKind.RESAMPLE, OpKind.EXPAND,
-})
+# kinds that cost no accelerator time, and why
+FREE_WHY: dict[OpKind, str] = {
+    OpKind.INPUT: "model input",
+    OpKind.OUTPUT: "model output",
+    OpKind.PARAM: "a stored tensor read in place",
+    OpKind.BATCHNORM: "folded into the producing conv's weights and bias",
+    OpKind.ACT: "fused into the producing conv's output stage",
+    OpKind.FLATTEN: "data layout: read in place",
+    OpKind.RESHAPE: "data layout: read in place",
+    OpKind.PERMUTE: "data layout: the next layer's load reorders it",
+    OpKind.GETITEM: "data layout: a slice or tuple item read in place",
+    OpKind.SPLIT: "data layout: parts read in place",
+    OpKind.SIZE: "shape arithmetic on the host, no tensor work",
+    # a broadcast view: the elementwise op that reads it is priced at its full output size
+    OpKind.EXPAND: "a broadcast view; its reader is priced at the full size",
+}
+FREE_KINDS = frozenset(FREE_WHY)
+
+# kinds that do cost time but have no cost model here, and why
+NOT_MODELLED: dict[OpKind, str] = {
+    OpKind.SOFTMAX: "softmax runs outside the conv engine (CPU or a softmax IP); no cost model",
+    OpKind.RESAMPLE: "up/down-sampling and padding have no cost model on the modelled engines",
+    OpKind.OPAQUE: "an op hwprune does not know; no cost model",
+}
+
+# OPAQUE ops by torch op name (module type or function): why they are not priced
+OPAQUE_WHY: dict[str, str] = {
+    "LSTM": "recurrent layer (LSTM): its per-time-step GEMMs are not lowered; no cost model",
+    "GRU": "recurrent layer (GRU): its per-time-step GEMMs are not lowered; no cost model",
+    "RNN": "recurrent layer (RNN): its per-time-step GEMMs are not lowered; no cost model",
+    "LSTMCell": "recurrent cell (LSTMCell): no cost model",
+    "GRUCell": "recurrent cell (GRUCell): no cost model",
+    "MultiheadAttention": "attention (MultiheadAttention): projections and score GEMMs not lowered; no cost model",
+    "scaled_dot_product_attention": "attention: score and value GEMMs not lowered; no cost model",
+    "Transformer": "transformer block: no cost model",
+    "TransformerEncoderLayer": "transformer block: no cost model",
+    "TransformerDecoderLayer": "transformer block: no cost model",
+    "matmul": "tensor matmul: no GEMM lowering for a product of two activations; no cost model",
+    "bmm": "batched matmul: no cost model",
+    "einsum": "einsum: no cost model (contraction not lowered to a GEMM)",
+    "fft": "FFT: the modelled engines have no FFT unit; no cost model",
+    "sort": "sort: no cost model on the modelled engines",
+    "argsort": "sort: no cost model on the modelled engines",
+    "topk": "top-k selection: no cost model on the modelled engines",
+    "roll": "roll (data movement with wrap-around): no cost model",
+}
 
 
 def handles(*kinds: OpKind) -> Callable[[_Handler], _Handler]:
@@ -85,11 +163,11 @@ def _tensor_inputs(op: Op, graph: Graph) -> list[str]:
 
 
 @handles(OpKind.CONV)
-def _conv(op: Op, graph: Graph) -> Lowered | None:
+def _conv(op: Op, graph: Graph) -> Lowered | Unmodelled:
     x = _shape(graph, op.inputs[0])
     y = _shape(graph, op.output)
-    if len(x) != 4:  # Conv1d/3d: not modelled on the 2-D engines
-        return None
+    if len(x) != 4:
+        return _unmodelled(op, f"{len(x) - 2}-D convolution: the modelled engines price 2-D convs only")
     padding = op.attr("padding")
     if isinstance(padding, str):  # "same"/"valid": recover the per-side padding from the output size
         kh, kw = _pair(op.attr("kernel_size"))
@@ -153,10 +231,10 @@ def _spatial(shape: tuple[int, ...]) -> tuple[int, int]:
 
 
 @handles(OpKind.POOL)
-def _pool(op: Op, graph: Graph) -> Lowered | None:
+def _pool(op: Op, graph: Graph) -> Lowered | Unmodelled:
     x = _shape(graph, op.inputs[0])
     if len(x) != 4:
-        return None
+        return _unmodelled(op, f"{len(x) - 2}-D pooling: the modelled engines price 2-D pooling only")
     k = _pair(op.attr("kernel_size"))
     s = op.attr("stride")
     s = k if s in (None, (), []) else _pair(s)
@@ -168,11 +246,11 @@ def _pool(op: Op, graph: Graph) -> Lowered | None:
 
 
 @handles(OpKind.ADAPTIVE_POOL)
-def _adaptive(op: Op, graph: Graph) -> Lowered | None:
+def _adaptive(op: Op, graph: Graph) -> Lowered | Unmodelled:
     x = _shape(graph, op.inputs[0])
     y = _shape(graph, op.output)
     if len(x) != 4:
-        return None
+        return _unmodelled(op, f"{len(x) - 2}-D adaptive pooling: the modelled engines price 2-D pooling only")
     h, w = x[2], x[3]
     oh, ow = y[2], y[3]
     if h % oh or w % ow:  # uneven adaptive windows: model as the largest window, stride = window
@@ -184,11 +262,12 @@ def _adaptive(op: Op, graph: Graph) -> Lowered | None:
 
 
 @handles(OpKind.REDUCE)
-def _reduce(op: Op, graph: Graph) -> Lowered | None:
+def _reduce(op: Op, graph: Graph) -> Lowered | Unmodelled:
     x = _shape(graph, op.inputs[0])
     dims = tuple(op.attr("dims") or ())
     if len(x) != 4 or sorted(dims) != [2, 3]:  # only the global spatial mean/sum is a pooling
-        return None
+        return _unmodelled(op, f"reduction over dims {list(dims)} of a rank-{len(x)} tensor: only the global "
+                               "spatial mean/sum of an NCHW tensor is modelled (as a pooling)")
     layer = Layer(op.name, LayerKind.POOL, x[2], x[3], x[1], x[1], x[2], x[3], x[2], x[3])
     return Lowered(op.name, layer, op.inputs[0], 1, op.output, 1, tied=True)
 
@@ -218,10 +297,10 @@ def _mul(op: Op, graph: Graph) -> Lowered | None:
 
 
 @handles(OpKind.LAYERNORM)
-def _layernorm(op: Op, graph: Graph) -> Lowered | None:
+def _layernorm(op: Op, graph: Graph) -> Lowered | Unmodelled:
     y = _shape(graph, op.output)
     if len(y) < 2:
-        return None
+        return _unmodelled(op, "layer norm of a rank-1 tensor: no cost model")
     c = y[-1]
     h, w = _spatial((1, 1, *y[1:-1]))
     # a normalisation is two elementwise passes on the ALU (statistics, then scale and shift)
@@ -230,10 +309,10 @@ def _layernorm(op: Op, graph: Graph) -> Lowered | None:
 
 
 @handles(OpKind.GROUPNORM)
-def _groupnorm(op: Op, graph: Graph) -> Lowered | None:
+def _groupnorm(op: Op, graph: Graph) -> Lowered | Unmodelled:
     y = _shape(graph, op.output)
     if len(y) < 3:
-        return None
+        return _unmodelled(op, "group norm of a rank-2 tensor: no cost model")
     h, w = _spatial(y)
     # not foldable into the conv (its statistics depend on the input): two ALU passes, as LayerNorm
     layer = Layer(op.name, LayerKind.ELTWISE_MUL, h, w, y[1], y[1], num_inputs=2)
@@ -241,17 +320,38 @@ def _groupnorm(op: Op, graph: Graph) -> Lowered | None:
 
 
 @handles(OpKind.CAT)
-def _cat(op: Op, graph: Graph) -> Lowered | None:
+def _cat(op: Op, graph: Graph) -> Lowered | Unmodelled:
     y = _shape(graph, op.output)
     if len(y) != 4 or int(op.attr("dim", 1)) % 4 != 1:
-        return None
+        return _unmodelled(op, "concatenation other than along the channels of an NCHW tensor: no cost model")
     ins = _tensor_inputs(op, graph)
     layer = Layer(op.name, LayerKind.CONCAT, y[2], y[3], y[1], y[1], num_inputs=max(1, len(ins)))
     return Lowered(op.name, layer, op.output, 1, op.output, 1, tied=True)
 
 
-def lower(graph: Graph) -> list[Lowered]:
-    """Lower every op that costs accelerator time to a workload, in graph order.
+def _torch_op(op: Op) -> str:
+    """The torch op behind an IR op: a module's type, else the function or method name."""
+    return str(op.attr("type") or op.target)
+
+
+def _opaque_why(op: Op) -> str:
+    name = _torch_op(op)
+    leaf = name.rsplit(".", 1)[-1]
+    why = OPAQUE_WHY.get(leaf)
+    if why is None and (leaf.startswith("fft_") or ".fft." in f".{name}." or "._fft." in name):
+        why = OPAQUE_WHY["fft"]
+    if why is None:
+        why = NOT_MODELLED[OpKind.OPAQUE]
+    extra = op.attr("why")
+    return f"{why} ({extra})" if extra else why
+
+
+def _unmodelled(op: Op, why: str) -> Unmodelled:
+    return Unmodelled(op.name, _torch_op(op), op.kind.value, why)
+
+
+def lower_graph(graph: Graph) -> Lowering:
+    """Lower every op to a workload, or list it as not modelled; free ops are skipped.
 
     Residual adds that an engine can fuse into their producing conv are marked (see
     :func:`mark_fusable_adds`); each engine decides whether it fuses them.
@@ -260,17 +360,41 @@ def lower(graph: Graph) -> list[Lowered]:
         graph: a traced (possibly pruned) IR graph.
 
     Returns:
-        The lowered layers; names equal the ops' (module) names.
+        The :class:`Lowering`: workloads in graph order (names equal the ops' names) and every op
+        whose time is not modelled, with the reason.
     """
-    out = []
+    layers: list[Lowered] = []
+    missing: list[Unmodelled] = []
     for op in graph.ops:
         handler = LOWERING.get(op.kind)
-        if handler is None:
+        if handler is not None:
+            got = handler(op, graph)
+            if isinstance(got, Lowered):
+                layers.append(got)
+            elif isinstance(got, Unmodelled):
+                missing.append(got)
+        elif op.kind in FREE_KINDS:
             continue
-        lowered = handler(op, graph)
-        if lowered is not None:
-            out.append(lowered)
-    return mark_fusable_adds(graph, out)
+        elif op.kind is OpKind.OPAQUE:
+            missing.append(_unmodelled(op, _opaque_why(op)))
+        elif op.kind in NOT_MODELLED:
+            missing.append(_unmodelled(op, NOT_MODELLED[op.kind]))
+        else:  # a kind added to the IR without a lowering rule: say so, never price it at 0 silently
+            missing.append(_unmodelled(op, f"op kind {op.kind.value!r} has no lowering rule in hwprune.lower"))
+    return Lowering(tuple(mark_fusable_adds(graph, layers)), tuple(missing))
+
+
+def lower(graph: Graph) -> list[Lowered]:
+    """The workloads of :func:`lower_graph` (ops without a cost model are left out; see there)."""
+    return list(lower_graph(graph).layers)
+
+
+def unmodelled_message(unmodelled: Sequence[Unmodelled], *, limit: int = 8) -> str:
+    """One line naming the unmodelled ops (the first ``limit``) and what they mean for the figures."""
+    items = [f"{u.name} ({u.op}: {u.why})" for u in unmodelled[:limit]]
+    more = f" and {len(unmodelled) - limit} more" if len(unmodelled) > limit else ""
+    return (f"{len(unmodelled)} op(s) have no cost model and count as 0 cycles: " + "; ".join(items) + more
+            + "; latencies exclude them (strict mode makes this an error)")
 
 
 # ops between a conv and the add that a fused conv+add still covers (folded into the conv)

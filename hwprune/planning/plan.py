@@ -46,6 +46,27 @@ class LayerPlan:
     params: int
 
 
+_INT_FIELDS = {
+    "GroupPlan": ("gid", "size", "kept"),
+    "LayerPlan": ("cin", "cout", "cin_before", "cout_before", "cycles_before", "cycles", "macs_before", "macs",
+                  "params_before", "params"),
+}
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _typed(cls: type, d: Any, where: str) -> Any:
+    """``cls(**d)`` after checking that its count fields are integers (a hand-edited plan may not be)."""
+    if not isinstance(d, dict):
+        raise TypeError(f"{cls.__name__} entry is {type(d).__name__}, not an object")
+    for name in _INT_FIELDS[cls.__name__]:
+        if name in d and not _is_int(d[name]):
+            raise ValueError(f"{cls.__name__} {d.get('key') or d.get('name')!r}: {name} = {d[name]!r} is not an integer")
+    return cls(**d)
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """A latency-budget plan for one model on one accelerator.
@@ -59,6 +80,10 @@ class Plan:
         clock_mhz: the accelerator clock, for milliseconds.
         groups / layers: per-group kept channels and per-layer choices.
         solver, loss: which solver and the proxy loss it reached.
+        inputs: everything that shaped the plan (model structure and weights, hardware config, budget,
+            N:M mode, excludes, solver, importance, rounding, sensitivity): the key under which a
+            saved plan may be reused (``hwprune.planning.reuse``).
+        unmodelled: ops with no cost model (name, op, kind, why); they count as 0 cycles above.
     """
 
     model_hash: str
@@ -77,6 +102,8 @@ class Plan:
     importance: str = "l1"
     hw_config: dict[str, Any] = field(default_factory=dict, compare=False)
     version: int = PLAN_VERSION
+    inputs: dict[str, Any] = field(default_factory=dict, compare=False)
+    unmodelled: tuple[dict[str, str], ...] = ()
 
     # derived figures --------------------------------------------------------------------------
     @property
@@ -132,11 +159,20 @@ class Plan:
             raise SpecError(f"{where}: not a hwprune plan of version {PLAN_VERSION} (found {got!r})")
         d = {k: v for k, v in d.items() if k != "summary"}
         try:
-            d["groups"] = tuple(GroupPlan(**g) for g in d["groups"])
-            d["layers"] = tuple(LayerPlan(**layer) for layer in d["layers"])
-            return cls(**d)
-        except (KeyError, TypeError) as e:
+            d["groups"] = tuple(_typed(GroupPlan, g, where) for g in d["groups"])
+            d["layers"] = tuple(_typed(LayerPlan, layer, where) for layer in d["layers"])
+            d["unmodelled"] = tuple(dict(u) for u in d.get("unmodelled", ()))
+            d["inputs"] = dict(d.get("inputs") or {})
+            plan = cls(**d)
+        except (KeyError, TypeError, ValueError) as e:
             raise SpecError(f"{where}: malformed plan ({e}); regenerate it with hwprune plan") from e
+        for name in ("budget_cycles", "unpruned_cycles", "cycles", "predicted_cycles"):
+            if not _is_int(getattr(plan, name)):
+                raise SpecError(f"{where}: malformed plan ({name} = {getattr(plan, name)!r} is not an integer); "
+                                "regenerate it with hwprune plan")
+        if not isinstance(plan.clock_mhz, (int, float)) or plan.clock_mhz <= 0:
+            raise SpecError(f"{where}: malformed plan (clock_mhz = {plan.clock_mhz!r}); regenerate it with hwprune plan")
+        return plan
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the plan as JSON (atomically)."""
@@ -145,7 +181,8 @@ class Plan:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Plan:
         """Read a plan written by :meth:`save`."""
-        return cls.from_dict(read_json(path, kind="plan file"), where=str(path))
+        return cls.from_dict(read_json(path, kind="plan file", fix="regenerate it with `hwprune plan`"),
+                             where=str(path))
 
     def check_model(self, model_hash: str, where: str = "model", note: str = "") -> None:
         """Raise :class:`PlanMismatchError` unless the plan was made for a model of this structure.

@@ -21,19 +21,20 @@ from hwmodel.config.accelerator import AcceleratorConfig
 from hwprune.analysis.groups import analyze
 from hwprune.analysis.hashing import structure_hash
 from hwprune.analysis.importance import group_importance
-from hwprune.errors import BudgetError, HardwareError, PruneConfigError
+from hwprune.errors import BudgetError, HardwareError, NothingPrunableError, PruneConfigError
 from hwprune.frontend.trace import as_input_tuple, trace
 from hwprune.ir.kinds import OpKind
-from hwprune.lower.lower import lower, resize
-from hwprune.lower.simulate import resolve_hw
+from hwprune.lower.lower import lower_graph, resize
+from hwprune.lower.simulate import check_unmodelled, resolve_hw
 from hwprune.planning.budget import parse_budget
 from hwprune.planning.build import DENSE, Built, build_problem, term_channels
 from hwprune.planning.exact import solve_exact
 from hwprune.planning.greedy import min_cycles, solve_greedy
 from hwprune.planning.plan import GroupPlan, LayerPlan, Plan
 from hwprune.planning.problem import Solution
+from hwprune.planning.reuse import plan_inputs, weights_hash
 
-__all__ = ["plan", "SOLVERS"]
+__all__ = ["plan", "plan_key", "SOLVERS"]
 
 SOLVERS = {"greedy": solve_greedy, "exact": solve_exact}
 MAX_TIGHTEN = 6
@@ -89,11 +90,37 @@ def _workloads(built: Built, lowered, sol: Solution | None) -> list:
     return out
 
 
+def _resolve_nm(nm: bool | str, cfg: AcceleratorConfig) -> bool:
+    if nm == "auto":
+        return cfg.sparse is not None
+    if nm and cfg.sparse is None:
+        raise HardwareError(
+            f"hardware {cfg.name!r} has no sparse engine, so N:M patterns cannot speed it up; "
+            f"use a sparse variant (e.g. {cfg.name}-sparse) or nm=False"
+        )
+    return bool(nm)
+
+
+def plan_key(model: nn.Module, example_inputs: Any, hw: str | AcceleratorConfig = "dpu-b4096",
+             budget: float | int | str = 0.5, *, nm: bool | str = "auto", excludes: Sequence[str] = (),
+             importance: str = "l1", round_to: int | None = None, min_keep: float = 0.0,
+             solver: str = "greedy", sensitivity: Mapping[str, float] | None = None, graph=None) -> dict[str, Any]:
+    """``plan(...).inputs`` without planning: the key a saved plan must match to be reused.
+
+    Args: as :func:`plan`; ``graph`` is an already traced graph of ``model`` (skips tracing).
+    """
+    cfg = resolve_hw(hw)
+    g = graph if graph is not None else trace(model, as_input_tuple(example_inputs))
+    return plan_inputs(model_hash=structure_hash(g), weights=weights_hash(model), hw_config=cfg.to_dict(),
+                       budget=str(parse_budget(budget)), nm=_resolve_nm(nm, cfg), excludes=excludes, solver=solver,
+                       importance=importance, round_to=round_to, min_keep=min_keep, sensitivity=sensitivity)
+
+
 def plan(model: nn.Module, example_inputs: Any, hw: str | AcceleratorConfig = "dpu-b4096",
          budget: float | int | str = 0.5, *, nm: bool | str = "auto", excludes: Sequence[str] = (),
          importance: str = "l1", round_to: int | None = None, min_keep: float = 0.0,
          solver: str = "greedy", sensitivity: Mapping[str, float] | None = None,
-         grads: Mapping[str, torch.Tensor] | None = None, check: bool = True) -> Plan:
+         grads: Mapping[str, torch.Tensor] | None = None, check: bool = True, strict: bool = False) -> Plan:
     """Plan kept channels per group and N:M patterns per layer that meet a latency budget.
 
     Args:
@@ -110,23 +137,21 @@ def plan(model: nn.Module, example_inputs: Any, hw: str | AcceleratorConfig = "d
         sensitivity: group key -> weight (e.g. from a .sens file); 1 where absent.
         grads: parameter name -> gradient, for Taylor importance.
         check: verify the plan with the cycle-mode simulator and tighten until it fits.
+        strict: raise when an op of the model has no cost model (else warn; the plan lists them).
 
     Returns:
-        The :class:`Plan`.
+        The :class:`Plan`; ``plan.inputs`` records everything that shaped it (the reuse key) and
+        ``plan.unmodelled`` the ops that have no cost model.
 
     Raises:
         BudgetError: the budget is below the smallest reachable latency (the message states it).
+        NothingPrunableError: no group or layer can be made faster (the message says why).
+        UnsupportedOpError: ``strict`` and an op has no cost model.
         HardwareError: N:M asked on hardware without a sparse engine, or unknown hardware.
         PruneConfigError: unknown solver or bad arguments.
     """
     cfg = resolve_hw(hw)
-    if nm == "auto":
-        nm = cfg.sparse is not None
-    elif nm and cfg.sparse is None:
-        raise HardwareError(
-            f"hardware {cfg.name!r} has no sparse engine, so N:M patterns cannot speed it up; "
-            f"use a sparse variant (e.g. {cfg.name}-sparse) or nm=False"
-        )
+    nm = _resolve_nm(nm, cfg)
     if solver not in SOLVERS:
         raise PruneConfigError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")
     if not 0.0 <= min_keep < 1.0:
@@ -136,7 +161,9 @@ def plan(model: nn.Module, example_inputs: Any, hw: str | AcceleratorConfig = "d
     graph = trace(model, inputs)
     analysis = analyze(graph, tuple(excludes))
     model_hash = structure_hash(graph)
-    lowered = lower(graph)
+    lowering = lower_graph(graph)
+    check_unmodelled(lowering.unmodelled, strict=strict)
+    lowered = list(lowering.layers)
     scores = group_importance(graph, analysis.groups, importance, grads=grads)
     weights = _weights(graph)
     layer_inputs = _layer_inputs(graph, list(weights), inputs) if nm and cfg.sparse and cfg.sparse.act_sparsities else None
@@ -149,12 +176,18 @@ def plan(model: nn.Module, example_inputs: Any, hw: str | AcceleratorConfig = "d
     target = b.cycles(unpruned_cycles, cfg.clock_mhz)
     common = {"model_hash": model_hash, "hw": cfg.name, "budget": str(b), "budget_cycles": target,
               "unpruned_cycles": unpruned_cycles, "clock_mhz": cfg.clock_mhz, "hw_config": cfg.to_dict(),
-              "importance": importance}
+              "importance": importance, "unmodelled": tuple(u.to_dict() for u in lowering.unmodelled),
+              "inputs": plan_inputs(model_hash=model_hash, weights=weights_hash(model), hw_config=cfg.to_dict(),
+                                    budget=str(b), nm=bool(nm), excludes=excludes, solver=solver,
+                                    importance=importance, round_to=round_to, min_keep=min_keep,
+                                    sensitivity=sensitivity)}
     if target >= unpruned_cycles:
         warnings.warn(f"latency budget {b} ({target} cycles) is not below the unpruned latency "
                       f"({unpruned_cycles} cycles); returning the unpruned plan", stacklevel=2)
         return _to_plan(built, lowered, None, unpruned, unpruned, analysis, common, "none", 0.0, check)
     lo = min_cycles(built.problem)
+    if target < lo and lo >= unpruned_cycles:
+        raise NothingPrunableError(_nothing_prunable(analysis, cfg.name, bool(nm)))
     if target < lo:
         raise BudgetError(
             f"latency budget {b} = {target} cycles ({target / (cfg.clock_mhz * 1e3):.4g} ms) is below the "
@@ -175,6 +208,24 @@ def plan(model: nn.Module, example_inputs: Any, hw: str | AcceleratorConfig = "d
             break
     raise BudgetError(f"could not meet {b} in cycle mode after {MAX_TIGHTEN} attempts "
                       f"(last {rep.total_cycles} cycles > {target}); raise the budget slightly")
+
+
+def _nothing_prunable(analysis, hw: str, nm: bool) -> str:
+    """Why no choice of the planner makes the model faster, in one line."""
+    pinned = [g for g in analysis.groups if not g.prunable]
+    prunable = len(analysis.groups) - len(pinned)
+    reasons: dict[str, int] = {}
+    for g in pinned:
+        reasons[g.reason or "pinned"] = reasons.get(g.reason or "pinned", 0) + 1
+    top = "; ".join(f"{why} ({n} group{'s' if n > 1 else ''})" for why, n in sorted(reasons.items(),
+                                                                                  key=lambda kv: -kv[1])[:4])
+    if prunable == 0:
+        head = f"nothing is prunable: none of the {len(analysis.groups)} channel groups can be pruned"
+    else:
+        head = (f"nothing is prunable to any effect: pruning the {prunable} prunable group(s) saves no cycles "
+                f"on {hw}")
+    tail = "" if nm else "; N:M sparsity is off"
+    return f"{head}{': ' + top if top else ''}{tail}; keep fewer excludes, or plan another model"
 
 
 def _to_plan(built: Built, lowered, sol: Solution | None, before, after, analysis, common: dict,

@@ -36,8 +36,9 @@ def plot_plan(plan: Plan, outdir: str | os.PathLike) -> dict[str, str]:
     ax.bar([i + 0.2 for i in x], [layer.cycles for layer in layers], 0.4, color=colors, label="planned")
     ax.set_xticks(list(x), names, rotation=90, fontsize=6)
     ax.set_ylabel("cycles")
-    ax.set_title(f"Per-layer latency on {plan.hw}: {plan.unpruned_ms:.3f} ms -> {plan.latency_ms:.3f} ms "
-                 "(green: N:M)", fontsize=9)
+    legend = " (green: N:M)" if any(layer.nm for layer in layers) else ""
+    ax.set_title(f"Per-layer latency on {plan.hw}: {plan.unpruned_ms:.3f} ms -> {plan.latency_ms:.3f} ms"
+                 f"{legend}", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     files["latency"] = "latency_per_layer.png"
@@ -88,6 +89,11 @@ def plan_markdown(plan: Plan, plots: dict[str, str] | None = None, extra: dict[s
     for k, v in (extra or {}).items():
         lines.append(f"- {k}: {v}")
     if extra:
+        lines.append("")
+    if plan.unmodelled:
+        lines += [f"**Not in these figures:** {len(plan.unmodelled)} op(s) have no cost model and count as "
+                  "0 cycles; the latencies above exclude them.", "", "| op | torch op | why |", "|---|---|---|"]
+        lines += [f"| {u.get('name')} | {u.get('op')} | {u.get('why')} |" for u in plan.unmodelled]
         lines.append("")
     for what, f in (plots or {}).items():
         lines += [f"![{what}]({f})", ""]
