@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterable
+import sys
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -82,9 +84,12 @@ def _layers(workload: Iterable[Layer] | Layer | str | os.PathLike, topology_mode
     return layers, "network"
 
 
+PROGRESS_EVERY_S = 5.0
+
+
 def simulate(layers_or_topology: Iterable[Layer] | Layer | str | os.PathLike,
              cfg: AcceleratorConfig | str, mode: str = "cycle", *, topology_mode: str = "conv",
-             name: str | None = None) -> NetworkReport:
+             name: str | None = None, progress: bool | Callable[[str], None] = False) -> NetworkReport:
     """Simulate a network (or one layer) on an accelerator.
 
     Args:
@@ -93,6 +98,10 @@ def simulate(layers_or_topology: Iterable[Layer] | Layer | str | os.PathLike,
         mode: ``"cycle"`` (stepped, exact stalls) or ``"analytic"`` (closed form, see :func:`estimate`).
         topology_mode: ``"conv"`` or ``"gemm"`` for a topology file.
         name: a label for reports (defaults to the topology file's stem).
+        progress: report progress of a long run: True prints to stderr, a callable receives each
+            line. A line is written after a layer when at least ``PROGRESS_EVERY_S`` seconds have
+            passed since the last one (so short runs stay silent), naming the layer, its cycles and
+            how far the run is.
 
     Returns:
         A ``NetworkReport`` with one ``LayerReport`` per layer.
@@ -107,8 +116,20 @@ def simulate(layers_or_topology: Iterable[Layer] | Layer | str | os.PathLike,
     config = resolve_config(cfg)
     layers, label = _layers(layers_or_topology, topology_mode)
     fn = _func(config.engine, "simulate" if mode == "cycle" else "estimate")
-    reports: tuple[LayerReport, ...] = tuple(fn(layer, config) for layer in layers)
-    return NetworkReport(reports, config, mode, name or label)
+    if not progress:
+        reports: tuple[LayerReport, ...] = tuple(fn(layer, config) for layer in layers)
+        return NetworkReport(reports, config, mode, name or label)
+    say = progress if callable(progress) else (lambda line: print(line, file=sys.stderr, flush=True))
+    out, start = [], time.monotonic()
+    last = start
+    for i, layer in enumerate(layers):
+        out.append(fn(layer, config))
+        now = time.monotonic()
+        if now - last >= PROGRESS_EVERY_S:
+            say(f"[hwmodel] {mode} mode: layer {i + 1}/{len(layers)} {layer.name} done "
+                f"({out[-1].total_cycles:,} cycles), {now - start:.0f}s elapsed")
+            last = now
+    return NetworkReport(tuple(out), config, mode, name or label)
 
 
 def estimate(layers: Iterable[Layer] | Layer | str | os.PathLike, cfg: AcceleratorConfig | str, *,

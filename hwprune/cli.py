@@ -1,54 +1,173 @@
 """The ``hwprune`` command line: optimize, plan, prune, simulate, report.
 
-Only this module prints and exits; the library raises typed errors.
+Only this module prints and exits; the library raises typed errors. Every user error (a malformed
+flag, a bad file, an unreachable budget, a read-only folder) ends with one line on stderr and exit
+code 2; no command leaves a file behind when it fails (outputs are built aside and moved in).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 import warnings
 from pathlib import Path
 
-from hwprune.errors import HwPruneError
+from hwmodel.errors import HwModelError
+from hwprune.errors import HwPruneError, PruneConfigError
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
+
+
+class _UsageError(Exception):
+    """A malformed command line (argparse's complaint), reported in one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse prints usage + message and exits; we want one line
+        raise _UsageError(message)
+
+
+# -- argument types: each rejects a malformed value with a message naming what is allowed ---------
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is below {low}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+def _ratio(text: str) -> float:
+    value = _positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction in (0, 1)")
+    return value
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not N,C,H,W (integers separated by commas)") from None
+    if len(dims) != 4 or any(d < 1 for d in dims):
+        raise argparse.ArgumentTypeError(f"{text!r} is not N,C,H,W with four positive integers")
+    return dims
+
+
+def _budget(text: str) -> str:
+    from hwprune.optimize import _budget_value
+    from hwprune.planning.budget import parse_budget
+
+    try:
+        parse_budget(_budget_value(text))
+    except HwPruneError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def _name(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty name")
+    return text
 
 
 def _model_and_input(args):
     import torch
 
     from hwprune import models
-    from hwprune.optimize import load_factory
+    from hwprune.optimize import make_model
 
     if ":" in args.model:
-        model = load_factory(args.model)()
-        shape = tuple(int(d) for d in args.input_shape.split(",")) if args.input_shape else (1, 3, 224, 224)
+        model = make_model(args.model)
+        shape = args.input_shape or (1, args.in_channels or 3, 224, 224)
+        if args.in_channels and args.input_shape and args.input_shape[1] != args.in_channels:
+            raise PruneConfigError(f"--in-channels {args.in_channels} contradicts --input-shape "
+                                   f"{','.join(map(str, args.input_shape))}")
     else:
-        model = models.get(args.model, num_classes=args.num_classes,
-                           **({"in_channels": args.in_channels} if args.in_channels else {}))
-        shape = tuple(int(d) for d in args.input_shape.split(",")) if args.input_shape else models.input_shape(
-            args.model, in_channels=args.in_channels)
+        if args.model not in models.names():
+            raise PruneConfigError(f"unknown model {args.model!r}; use one of {', '.join(models.names())} "
+                                   "or 'package.module:factory'")
+        channels = args.in_channels or (args.input_shape[1] if args.input_shape else None)
+        model = models.get(args.model, num_classes=args.num_classes, **({"in_channels": channels} if channels else {}))
+        shape = args.input_shape or models.input_shape(args.model, in_channels=channels)
     torch.manual_seed(0)
     return model.eval(), torch.randn(shape)
 
 
 def _common_model(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="resnet20", help="reference net name or package.module:factory")
-    p.add_argument("--input-shape", default=None, help="N,C,H,W of the example input (default: the net's)")
-    p.add_argument("--in-channels", type=int, default=None, help="input channels of a reference net")
-    p.add_argument("--num-classes", type=int, default=10)
+    p.add_argument("--model", default="resnet20", type=_name, help="reference net name or package.module:factory")
+    p.add_argument("--input-shape", default=None, type=_shape,
+                   help="N,C,H,W of the example input (default: the net's)")
+    p.add_argument("--in-channels", type=_int_at_least(1), default=None,
+                   help="input channels (a reference net's stem, or a factory model's default input)")
+    p.add_argument("--num-classes", type=_int_at_least(2), default=10)
+
+
+def _out_folder(text: str | None, what: str = "--out") -> Path | None:
+    """Check that ``text`` can become an output folder before any work starts."""
+    from hwprune.optimize import _writable
+
+    if text is None:
+        return None
+    out = Path(text)
+    if out.exists() and not out.is_dir():
+        raise PruneConfigError(f"{what} {out}: exists and is not a folder")
+    if not _writable(out):
+        raise PruneConfigError(f"{what} {out}: cannot create files there (read-only, or not a "
+                               f"folder); choose another {what}")
+    return out
+
+
+def _publish(build, out: Path) -> None:
+    """Run ``build(folder)`` in a temporary sibling of ``out`` and move its files in only on success."""
+    from hwprune.io import atomic_dir
+
+    with atomic_dir(out) as tmp:
+        build(tmp)
+
+
+def _hw_label(hw: str) -> str:
+    """A folder-name-safe label of ``--hw`` (a config file's stem, not its path)."""
+    return Path(hw).stem if (os.sep in hw or "/" in hw or Path(hw).suffix) else hw
 
 
 def _cmd_optimize(args) -> int:
     from hwprune.optimize import OptimizeConfig, optimize
 
-    out = args.out or f"runs/{args.model.replace(':', '_')}-{args.hw}-{args.budget}"
+    label = f"{args.model.replace(':', '_').replace('/', '_')}-{_hw_label(args.hw)}-{args.budget}"
+    out = args.out or f"runs/{label}"
+    in_channels, input_size = args.in_channels, args.input_size
+    if args.input_shape is not None:
+        _, c, h, w = args.input_shape
+        if h != w:
+            raise PruneConfigError(f"--input-shape {','.join(map(str, args.input_shape))}: optimize trains on "
+                                   "square images; give H = W (or use --input-size)")
+        if in_channels is not None and in_channels != c:
+            raise PruneConfigError(f"--in-channels {in_channels} contradicts --input-shape channels {c}")
+        in_channels, input_size = c, h
     cfg = OptimizeConfig(model=args.model, data=args.data, hw=args.hw, budget=args.budget, nm=args.nm,
                          epochs=args.epochs, finetune_epochs=args.finetune_epochs, batch_size=args.batch_size,
-                         lr=args.lr, importance=args.importance, solver=args.solver, seed=args.seed,
-                         input_size=args.input_size, in_channels=args.in_channels, excludes=tuple(args.exclude),
-                         out=out, progress=not args.quiet)
+                         lr=args.lr, finetune_lr=args.finetune_lr, importance=args.importance, solver=args.solver,
+                         seed=args.seed, input_size=input_size, in_channels=in_channels, num_classes=args.num_classes,
+                         excludes=tuple(args.exclude), out=out, cache_dir=args.cache_dir, progress=not args.quiet,
+                         strict=args.strict)
     optimize(cfg)
     return 0
 
@@ -58,15 +177,18 @@ def _cmd_plan(args) -> int:
     from hwprune.optimize import _budget_value
     from hwprune.report.plan_report import plan_markdown, plot_plan
 
+    out = _out_folder(args.out)
     model, x = _model_and_input(args)
     plan = hwprune.plan(model, x, hw=args.hw, budget=_budget_value(args.budget),
                         nm={"auto": "auto", "on": True, "off": False}[args.nm], excludes=tuple(args.exclude),
-                        importance=args.importance, solver=args.solver)
-    out = Path(args.out)
-    plan.save(out / "plan.json")
+                        importance=args.importance, solver=args.solver, strict=args.strict)
     from hwprune.io import atomic_write_text
 
-    atomic_write_text(out / "plan.md", plan_markdown(plan, plot_plan(plan, out)))
+    def build(tmp: Path) -> None:
+        plan.save(tmp / "plan.json")
+        atomic_write_text(tmp / "plan.md", plan_markdown(plan, plot_plan(plan, tmp)))
+
+    _publish(build, out)
     print(f"{plan.unpruned_ms:.4f} ms -> {plan.latency_ms:.4f} ms on {plan.hw} ({plan.speedup:.2f}x); "
           f"wrote {out / 'plan.json'}")
     return 0
@@ -78,14 +200,17 @@ def _cmd_prune(args) -> int:
     import hwprune
     from hwprune.emit.spec import save_spec
 
+    out = _out_folder(args.out)
     model, x = _model_and_input(args)
     slim = hwprune.prune(model, x, ratio=args.ratio, importance=args.importance, round_to=args.round_to,
                          excludes=tuple(args.exclude))
-    out = Path(args.out)
-    save_spec(slim, out / "slim.spec.json")
     from hwprune.io import save_state_dict
 
-    save_state_dict(out / "slim.pt", slim.state_dict())
+    def build(tmp: Path) -> None:
+        save_spec(slim, tmp / "slim.spec.json")
+        save_state_dict(tmp / "slim.pt", slim.state_dict())
+
+    _publish(build, out)
     before = sum(p.numel() for p in model.parameters())
     after = sum(p.numel() for p in slim.parameters())
     with torch.no_grad():
@@ -97,15 +222,20 @@ def _cmd_prune(args) -> int:
 def _cmd_simulate(args) -> int:
     import hwprune
 
+    out = _out_folder(args.out)
     model, x = _model_and_input(args)
-    rep = hwprune.simulate(model, x, hw=args.hw, mode=args.mode)
+    rep = hwprune.simulate(model, x, hw=args.hw, mode=args.mode, strict=args.strict,
+                           progress=not args.quiet)
     print(f"{args.model} on {args.hw}: {rep.total_cycles} cycles, {rep.latency_ms:.4f} ms, {rep.fps:.1f} FPS")
-    if args.out:
+    if out is not None:
         from hwmodel.reports import write_csv_reports, write_markdown_report
 
-        write_csv_reports(rep, args.out)
-        write_markdown_report(rep, args.out)
-        print(f"wrote {args.out}")
+        def build(tmp: Path) -> None:
+            write_csv_reports(rep, tmp)
+            write_markdown_report(rep, tmp)
+
+        _publish(build, out)
+        print(f"wrote {out}")
     return 0
 
 
@@ -115,8 +245,8 @@ def _cmd_report(args) -> int:
     from hwprune.report.plan_report import plan_markdown, plot_plan
 
     plan = Plan.load(args.plan)
-    out = Path(args.out or Path(args.plan).parent)
-    atomic_write_text(out / "plan.md", plan_markdown(plan, plot_plan(plan, out)))
+    out = _out_folder(args.out or str(Path(args.plan).parent))
+    _publish(lambda tmp: atomic_write_text(tmp / "plan.md", plan_markdown(plan, plot_plan(plan, tmp))), out)
     print(f"wrote {out / 'plan.md'}")
     return 0
 
@@ -124,6 +254,7 @@ def _cmd_report(args) -> int:
 def _cmd_reports(args) -> int:
     from hwprune.report.nets import write_net_reports
 
+    _out_folder(args.out)
     index = write_net_reports(args.out, tuple(args.hw) or ("dpu-b4096", "systolic-32x32-ws"),
                               tuple(args.net) if args.net else None, progress=not args.quiet)
     print(f"wrote {index}")
@@ -131,80 +262,112 @@ def _cmd_reports(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="hwprune", description="Hardware-aware pruning to a latency budget.")
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    ap = _Parser(prog="hwprune", description="Hardware-aware pruning to a latency budget.")
+    sub = ap.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
 
     p = sub.add_parser("optimize", help="train/load a baseline, plan, apply, fine-tune, report (the main job)")
     _common_model(p)
     p.add_argument("--data", default="digits", choices=("digits", "synthetic"))
-    p.add_argument("--hw", default="dpu-b4096", help="accelerator preset or config file")
+    p.add_argument("--hw", default="dpu-b4096", type=_name, help="accelerator preset or config file")
     # 0.6, not 0.5: ResNet-20's floor on dpu-b4096 is 0.57 of its unpruned latency (16-channel layers
     # are one ICP/OCP step and cannot get faster by pruning); see README
-    p.add_argument("--budget", default="0.6", help="fraction of unpruned latency, '2.5ms' or cycles")
+    p.add_argument("--budget", default="0.6", type=_budget, help="fraction of unpruned latency, '2.5ms' or cycles")
     p.add_argument("--nm", default="auto", choices=("auto", "on", "off"), help="plan N:M sparsity too")
-    p.add_argument("--epochs", type=int, default=15, help="baseline training epochs (cached)")
-    p.add_argument("--finetune-epochs", type=int, default=8)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--importance", default="l1")
+    p.add_argument("--epochs", type=_int_at_least(0), default=15, help="baseline training epochs (cached)")
+    p.add_argument("--finetune-epochs", type=_int_at_least(0), default=8)
+    p.add_argument("--batch-size", type=_int_at_least(1), default=64)
+    p.add_argument("--lr", type=_positive_float, default=0.05)
+    p.add_argument("--finetune-lr", type=_positive_float, default=0.02)
+    p.add_argument("--importance", default="l1", type=_name)
     p.add_argument("--solver", default="greedy", choices=("greedy", "exact"))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--input-size", type=int, default=32)
-    p.add_argument("--exclude", action="append", default=[], help="module name to keep unpruned (repeatable)")
-    p.add_argument("--out", default=None, help="run folder (default runs/<model>-<hw>-<budget>)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0)
+    p.add_argument("--input-size", type=_int_at_least(8), default=32)
+    p.add_argument("--exclude", action="append", default=[], type=_name,
+                   help="module name to keep unpruned (repeatable)")
+    p.add_argument("--out", default=None, type=_name, help="run folder (default runs/<model>-<hw>-<budget>)")
+    p.add_argument("--cache-dir", default=None, type=_name,
+                   help="baseline cache (default .hwprune/cache, or ~/.cache/hwprune when the working "
+                        "directory is read-only)")
+    p.add_argument("--strict", action="store_true", help="an op without a cost model is an error")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=_cmd_optimize)
 
     p = sub.add_parser("plan", help="plan kept channels and N:M patterns for a latency budget")
     _common_model(p)
-    p.add_argument("--hw", default="dpu-b4096")
-    p.add_argument("--budget", default="0.5")
+    p.add_argument("--hw", default="dpu-b4096", type=_name)
+    p.add_argument("--budget", default="0.5", type=_budget)
     p.add_argument("--nm", default="auto", choices=("auto", "on", "off"))
-    p.add_argument("--importance", default="l1")
+    p.add_argument("--importance", default="l1", type=_name)
     p.add_argument("--solver", default="greedy", choices=("greedy", "exact"))
-    p.add_argument("--exclude", action="append", default=[])
-    p.add_argument("--out", default="runs/plan")
+    p.add_argument("--exclude", action="append", default=[], type=_name)
+    p.add_argument("--strict", action="store_true", help="an op without a cost model is an error")
+    p.add_argument("--out", default="runs/plan", type=_name)
     p.set_defaults(fn=_cmd_plan)
 
     p = sub.add_parser("prune", help="uniform per-group channel pruning")
     _common_model(p)
-    p.add_argument("--ratio", type=float, required=True)
-    p.add_argument("--importance", default="l1")
-    p.add_argument("--round-to", type=int, default=None)
-    p.add_argument("--exclude", action="append", default=[])
-    p.add_argument("--out", default="runs/prune")
+    p.add_argument("--ratio", type=_ratio, required=True)
+    p.add_argument("--importance", default="l1", type=_name)
+    p.add_argument("--round-to", type=_int_at_least(1), default=None)
+    p.add_argument("--exclude", action="append", default=[], type=_name)
+    p.add_argument("--out", default="runs/prune", type=_name)
     p.set_defaults(fn=_cmd_prune)
 
     p = sub.add_parser("simulate", help="simulate a model on modelled hardware")
     _common_model(p)
-    p.add_argument("--hw", default="dpu-b4096")
+    p.add_argument("--hw", default="dpu-b4096", type=_name)
     p.add_argument("--mode", default="cycle", choices=("cycle", "analytic"))
-    p.add_argument("--out", default=None, help="folder for CSV and Markdown reports")
+    p.add_argument("--strict", action="store_true", help="an op without a cost model is an error")
+    p.add_argument("--quiet", action="store_true", help="no per-layer progress in long cycle-mode runs")
+    p.add_argument("--out", default=None, type=_name, help="folder for CSV and Markdown reports")
     p.set_defaults(fn=_cmd_simulate)
 
     p = sub.add_parser("reports", help="simulator reports of every reference net (writes reports/simulator)")
-    p.add_argument("--out", default="reports/simulator")
-    p.add_argument("--hw", action="append", default=[], help="preset (repeatable; default dpu-b4096 and "
+    p.add_argument("--out", default="reports/simulator", type=_name)
+    p.add_argument("--hw", action="append", default=[], type=_name, help="preset (repeatable; default dpu-b4096 and "
                    "systolic-32x32-ws)")
-    p.add_argument("--net", action="append", default=[], help="reference net (repeatable; default all)")
+    p.add_argument("--net", action="append", default=[], type=_name, help="reference net (repeatable; default all)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=_cmd_reports)
 
     p = sub.add_parser("report", help="Markdown + plots of a plan.json")
-    p.add_argument("plan")
-    p.add_argument("--out", default=None)
+    p.add_argument("plan", type=_name)
+    p.add_argument("--out", default=None, type=_name)
     p.set_defaults(fn=_cmd_report)
     return ap
 
 
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _command(argv: list[str]) -> str:
+    return next((a for a in argv if not a.startswith("-")), "")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except _UsageError as e:
+        cmd = _command(argv)
+        print(f"hwprune{' ' + cmd if cmd else ''}: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+
+    def show(message, category, filename, lineno, file=None, line=None):  # one line per warning
+        print(f"hwprune {args.cmd}: warning: {_one_line(message)}", file=sys.stderr)
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            warnings.showwarning = show
             return args.fn(args)
-    except HwPruneError as e:
-        print(f"hwprune {args.cmd}: error: {e}", file=sys.stderr)
+    except (HwPruneError, HwModelError) as e:
+        print(f"hwprune {args.cmd}: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a folder or file the user named cannot be read or written
+        where = f" {e.filename}" if e.filename else ""
+        print(f"hwprune {args.cmd}: error: cannot access{where}: {e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"hwprune {args.cmd}: interrupted; files written so far are complete (atomic)", file=sys.stderr)

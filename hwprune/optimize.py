@@ -2,9 +2,21 @@
 
 The run folder holds ``plan.json``, the slim model (``slim.spec.json`` + ``slim.pt`` state_dict with
 N:M masks baked in; rebuild with ``hwprune.get_slim_model(original, spec, state_dict)`` and re-apply
-the masks from the plan), ``metrics.json`` and ``report.md`` with plots. Baselines are cached under
-``.hwprune/cache`` so a second run (or a resumed one) skips training; an existing ``plan.json`` for
-the same model, hardware and budget is reused.
+the masks from the plan), ``metrics.json`` and ``report.md`` with plots.
+
+Honest by construction:
+
+* Every argument is checked before any training (:func:`validate`): budget syntax *and* reachability
+  (a dry plan of the untrained model), hardware, excludes, input shape, seed, classes, data, and that
+  the run and cache folders can be written.
+* Baselines are cached under ``cache_dir`` (``.hwprune/cache``, or the user cache folder when the
+  working directory is read-only); training writes a checkpoint every epoch and a rerun resumes it.
+* The run folder is all-or-nothing: the new run is built in a sibling staging folder and swapped in
+  at the end (``hwmodel.atomic.publish_dir``); the previous run is kept as ``<out>.prev``. A failed
+  run leaves no folder behind.
+* An existing ``plan.json`` is reused only when every input that shaped it matches
+  (``hwprune.planning.reuse``); otherwise the run says why and replans. A corrupt or foreign plan is
+  moved aside to ``plan.json.stale-<timestamp>``.
 """
 
 from __future__ import annotations
@@ -12,7 +24,11 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import math
+import os
+import shutil
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,10 +37,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from hwprune.errors import HwPruneError, PruneConfigError
+from hwmodel.atomic import clean_staging, publish_dir, recover_dir, staging_dir
+from hwprune.errors import PruneConfigError
 from hwprune.io import atomic_write_text, save_state_dict, write_json
 
-__all__ = ["OptimizeConfig", "optimize", "load_factory"]
+__all__ = ["OptimizeConfig", "optimize", "validate", "load_factory", "make_model", "default_cache_dir"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +55,11 @@ class OptimizeConfig:
         budget: latency budget (fraction, "2.5ms", cycles).
         nm: "auto", "on" or "off".
         epochs / finetune_epochs: baseline training and fine-tuning epochs.
+        input_size / in_channels / num_classes: example input side, its channels (None: the data's)
+            and the classifier width (digits has 10 classes).
         out: run folder.
+        cache_dir: baseline cache; None picks :func:`default_cache_dir`.
+        strict: an op without a cost model is an error, not a warning.
     """
 
     model: str = "resnet20"
@@ -59,8 +80,9 @@ class OptimizeConfig:
     num_classes: int = 10
     excludes: tuple[str, ...] = ()
     out: str = "runs/optimize"
-    cache_dir: str = ".hwprune/cache"
+    cache_dir: str | None = None
     progress: bool = True
+    strict: bool = False
 
 
 def load_factory(spec: str) -> Callable[[], nn.Module]:
@@ -78,14 +100,43 @@ def load_factory(spec: str) -> Callable[[], nn.Module]:
     return fn
 
 
+def make_model(spec: str) -> nn.Module:
+    """Call the factory ``"package.module:factory"`` names; any failure is a :class:`PruneConfigError`."""
+    fn = load_factory(spec)
+    try:
+        model = fn()
+    except Exception as e:  # the user's code: report what it raised, in one line
+        raise PruneConfigError(f"--model {spec!r}: calling {spec}() raised {type(e).__name__}: {e}") from e
+    if not isinstance(model, nn.Module):
+        raise PruneConfigError(f"--model {spec!r}: the factory returned {type(model).__name__}, not nn.Module")
+    return model
+
+
+def _writable(folder: Path) -> bool:
+    """True when ``folder`` (or, if missing, its nearest existing ancestor) accepts new files."""
+    p = folder.absolute()
+    while not p.exists():
+        if p.parent == p:
+            return False
+        p = p.parent
+    return p.is_dir() and os.access(p, os.W_OK | os.X_OK)
+
+
+def default_cache_dir() -> Path:
+    """``.hwprune/cache`` under the working directory, or the user cache folder when that is read-only
+    (``$XDG_CACHE_HOME/hwprune``, default ``~/.cache/hwprune``)."""
+    local = Path(".hwprune") / "cache"
+    if _writable(local):
+        return local
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hwprune"
+
+
 def _build_model(cfg: OptimizeConfig) -> tuple[nn.Module, int]:
     from hwprune import models
 
     if ":" in cfg.model:
-        model = load_factory(cfg.model)()
-        if not isinstance(model, nn.Module):
-            raise PruneConfigError(f"--model {cfg.model!r}: the factory returned {type(model).__name__}, not nn.Module")
-        return model, cfg.in_channels or 3
+        return make_model(cfg.model), cfg.in_channels or 3
     if cfg.model not in models.names():
         raise PruneConfigError(f"unknown model {cfg.model!r}; use one of {', '.join(models.names())} "
                                "or 'package.module:factory'")
@@ -94,15 +145,16 @@ def _build_model(cfg: OptimizeConfig) -> tuple[nn.Module, int]:
     return models.get(cfg.model, num_classes=cfg.num_classes, in_channels=channels), channels
 
 
+DATA = ("digits", "synthetic")
+
+
 def _loaders(cfg: OptimizeConfig, channels: int):
     from hwprune.train.data import digits_loaders, synthetic_loaders
 
     if cfg.data == "digits":
         return digits_loaders(cfg.batch_size, size=cfg.input_size, channels=channels, seed=cfg.seed)
-    if cfg.data == "synthetic":
-        return synthetic_loaders(batch_size=cfg.batch_size, num_classes=cfg.num_classes,
-                                 shape=(channels, cfg.input_size, cfg.input_size), seed=cfg.seed)
-    raise PruneConfigError(f"unknown data {cfg.data!r}; use 'digits' or 'synthetic'")
+    return synthetic_loaders(batch_size=cfg.batch_size, num_classes=cfg.num_classes,
+                             shape=(channels, cfg.input_size, cfg.input_size), seed=cfg.seed)
 
 
 def _say(cfg: OptimizeConfig, msg: str) -> None:
@@ -110,66 +162,182 @@ def _say(cfg: OptimizeConfig, msg: str) -> None:
         print(f"[hwprune] {msg}", flush=True)
 
 
+def _check_fields(cfg: OptimizeConfig) -> None:
+    """Range checks that need no model: each names the flag and says what is allowed."""
+    from hwprune.analysis.importance import criteria
+    from hwprune.planning.budget import parse_budget
+    from hwprune.planning.planner import SOLVERS
+
+    def count(name: str, value: Any, low: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise PruneConfigError(f"--{name} must be an integer >= {low}, got {value!r}")
+
+    def rate(name: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+            raise PruneConfigError(f"--{name} must be a positive number, got {value!r}")
+
+    count("epochs", cfg.epochs, 0)
+    count("finetune-epochs", cfg.finetune_epochs, 0)
+    count("batch-size", cfg.batch_size, 1)
+    count("seed", cfg.seed, 0)
+    count("input-size", cfg.input_size, 8)
+    count("num-classes", cfg.num_classes, 2)
+    if cfg.in_channels is not None:
+        count("in-channels", cfg.in_channels, 1)
+    rate("lr", cfg.lr)
+    rate("finetune-lr", cfg.finetune_lr)
+    if cfg.data not in DATA:
+        raise PruneConfigError(f"--data {cfg.data!r}: use one of {', '.join(DATA)}")
+    if cfg.data == "digits" and cfg.num_classes != 10:
+        raise PruneConfigError(f"--num-classes {cfg.num_classes}: the digits data has 10 classes; "
+                               "use --num-classes 10 or --data synthetic")
+    if cfg.nm not in ("auto", "on", "off"):
+        raise PruneConfigError(f"--nm {cfg.nm!r}: use auto, on or off")
+    if cfg.solver not in SOLVERS:
+        raise PruneConfigError(f"--solver {cfg.solver!r}: use one of {', '.join(SOLVERS)}")
+    if cfg.importance not in criteria():
+        raise PruneConfigError(f"--importance {cfg.importance!r}: use one of {', '.join(criteria())}")
+    if cfg.importance == "taylor":
+        raise PruneConfigError("--importance taylor needs gradients, which optimize does not collect; "
+                               f"use one of {', '.join(c for c in criteria() if c != 'taylor')}")
+    parse_budget(_budget_value(cfg.budget))
+    out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise PruneConfigError(f"--out {out}: exists and is not a folder")
+    if not _writable(out.parent):
+        raise PruneConfigError(f"--out {out}: cannot create files in {out.parent.absolute()} (read-only, or "
+                               "not a folder); choose another --out")
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    model: nn.Module
+    channels: int
+    train_loader: Any
+    test_loader: Any
+    example: torch.Tensor
+    cache_dir: Path
+
+
+def validate(cfg: OptimizeConfig) -> _Prepared:
+    """Check every argument before any training; returns the untrained model, loaders and cache folder.
+
+    The budget's reachability, the hardware, N:M mode and excludes are checked by planning the
+    untrained model (reachability depends on the structure, not on the weights).
+
+    Raises:
+        HwPruneError (and subclasses): the first problem found, naming the flag.
+    """
+    import hwprune
+    from hwprune.lower.simulate import resolve_hw
+
+    _check_fields(cfg)
+    resolve_hw(cfg.hw)
+    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
+    if not _writable(cache_dir):
+        raise PruneConfigError(f"--cache-dir {cache_dir}: cannot create files there (read-only, or not a "
+                               "folder); choose another --cache-dir")
+    torch.manual_seed(cfg.seed)
+    model, channels = _build_model(cfg)
+    train_loader, test_loader = _loaders(cfg, channels)
+    example = next(iter(test_loader))[0][:1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the real plan warns once, later
+        hwprune.plan(model, example, hw=cfg.hw, budget=_budget_value(cfg.budget), nm=_NM[cfg.nm],
+                     excludes=cfg.excludes, importance=cfg.importance, solver="greedy", check=False,
+                     strict=cfg.strict)
+    return _Prepared(model, channels, train_loader, test_loader, example, cache_dir)
+
+
+_NM = {"auto": "auto", "on": True, "off": False}
+
+
+def _baseline(cfg: OptimizeConfig, prep: _Prepared) -> tuple[Path, bool]:
+    """Train the baseline or load it from the cache; returns (cache file, loaded)."""
+    import hwprune
+    from hwprune.train.loop import train
+
+    model = prep.model
+    h = hwprune.structure_hash(hwprune.trace(model, prep.example))
+    recipe = json.dumps([cfg.model, cfg.data, cfg.input_size, prep.channels, cfg.epochs, cfg.lr, cfg.batch_size,
+                         cfg.seed, h], sort_keys=True)
+    key = hashlib.sha256(recipe.encode()).hexdigest()[:16]
+    cache = prep.cache_dir / f"{cfg.model.replace(':', '_').replace('.', '_')}-{cfg.data}-{key}.pt"
+    if cache.is_file():
+        try:
+            model.load_state_dict(torch.load(cache, map_location="cpu", weights_only=True))
+            return cache, True
+        except Exception as e:  # a truncated or foreign cache entry: set it aside and retrain
+            from hwprune.runtime.store import move_aside
+
+            moved = move_aside(cache)
+            _say(cfg, f"cached baseline {cache} is unreadable ({type(e).__name__}); moved it to {moved.name}")
+    ckpt = cache.with_suffix(".ckpt")
+    resumed = " (resuming its checkpoint)" if ckpt.is_file() else ""
+    _say(cfg, f"training baseline {cfg.model} on {cfg.data} for {cfg.epochs} epochs{resumed}")
+    train(model, prep.train_loader, cfg.epochs, lr=cfg.lr, seed=cfg.seed, progress=cfg.progress, checkpoint=ckpt)
+    save_state_dict(cache, model.state_dict())
+    return cache, False
+
+
 def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
     """Run the whole job; returns the metrics written to ``metrics.json``.
 
     Raises:
-        HwPruneError (and subclasses): bad configuration, unreachable budget, ...
+        HwPruneError (and subclasses): bad configuration, unreachable budget, ... (all found before
+        any training; see :func:`validate`).
     """
+    t0 = time.time()
+    out = Path(cfg.out)
+    recover_dir(out)  # a run killed mid-swap (non-Linux) put the previous run aside: restore it
+    clean_staging(out)
+    prep = validate(cfg)
+    stage = staging_dir(out)
+    try:
+        metrics = _run(cfg, prep, out, stage, t0)
+        publish_dir(stage, out)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    _say(cfg, f"wrote {out} ({metrics['seconds']}s)" + (f"; previous run kept as {out}.prev"
+                                                         if Path(f"{out}.prev").is_dir() else ""))
+    return metrics
+
+
+def _run(cfg: OptimizeConfig, prep: _Prepared, out: Path, stage: Path, t0: float) -> dict[str, Any]:
     import hwprune
     from hwprune.emit.spec import save_spec
-    from hwprune.lower.simulate import resolve_hw
+    from hwprune.planning.planner import plan_key
+    from hwprune.planning.reuse import reuse_plan
     from hwprune.report.plan_report import plan_markdown, plot_plan
     from hwprune.train.calibrate import adaptive_bn, loader_calibration
     from hwprune.train.loop import evaluate, train
     from hwprune.transforms.nm import bake
 
-    t0 = time.time()
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)
-    model, channels = _build_model(cfg)
-    train_loader, test_loader = _loaders(cfg, channels)
-    example = next(iter(test_loader))[0][:1]
+    model, train_loader, test_loader, example = prep.model, prep.train_loader, prep.test_loader, prep.example
 
     # 1. baseline: cached by model structure, data and recipe
-    h = hwprune.structure_hash(hwprune.trace(model, example))
-    recipe = json.dumps([cfg.model, cfg.data, cfg.input_size, channels, cfg.epochs, cfg.lr, cfg.batch_size,
-                         cfg.seed, h], sort_keys=True)
-    key = hashlib.sha256(recipe.encode()).hexdigest()[:16]
-    cache = Path(cfg.cache_dir) / f"{cfg.model.replace(':', '_').replace('.', '_')}-{cfg.data}-{key}.pt"
-    if cache.is_file():
-        model.load_state_dict(torch.load(cache, map_location="cpu", weights_only=True))
+    cache, loaded = _baseline(cfg, prep)
+    if loaded:
         _say(cfg, f"baseline loaded from {cache}")
-    else:
-        _say(cfg, f"training baseline {cfg.model} on {cfg.data} for {cfg.epochs} epochs")
-        train(model, train_loader, cfg.epochs, lr=cfg.lr, seed=cfg.seed, progress=cfg.progress)
-        save_state_dict(cache, model.state_dict())
     model.eval()
     base_acc = evaluate(model, test_loader)
     _say(cfg, f"baseline accuracy {base_acc:.4f}")
 
-    # 2. plan (reused when the run folder already has one for this model, hardware and budget)
-    plan_path = out / "plan.json"
-    plan = None
-    hw_name = resolve_hw(cfg.hw).name
-    if plan_path.is_file():
-        try:
-            old = hwprune.Plan.load(plan_path)
-        except HwPruneError:
-            old = None
-        if old is not None and (old.model_hash, old.hw, old.budget, old.importance) == (
-                h, hw_name, _budget_str(cfg.budget), cfg.importance):
-            plan = old
-            _say(cfg, f"reusing {plan_path}")
+    # 2. plan: reused only when everything that shaped it matches
+    key = plan_key(model, example, hw=cfg.hw, budget=_budget_value(cfg.budget), nm=_NM[cfg.nm],
+                   excludes=cfg.excludes, importance=cfg.importance, solver=cfg.solver)
+    reuse = reuse_plan(out / "plan.json", key)
+    if reuse.why:
+        _say(cfg, reuse.why)
+    plan = reuse.plan
     if plan is None:
         t = time.time()
-        plan = hwprune.plan(model, example, hw=cfg.hw, budget=_budget_value(cfg.budget),
-                            nm={"auto": "auto", "on": True, "off": False}[cfg.nm], excludes=cfg.excludes,
-                            importance=cfg.importance, solver=cfg.solver)
-        plan.save(plan_path)
+        plan = hwprune.plan(model, example, hw=cfg.hw, budget=_budget_value(cfg.budget), nm=_NM[cfg.nm],
+                            excludes=cfg.excludes, importance=cfg.importance, solver=cfg.solver, strict=cfg.strict)
         _say(cfg, f"planned in {time.time() - t:.1f}s: {plan.unpruned_ms:.4f} ms -> {plan.latency_ms:.4f} ms "
                   f"on {plan.hw} ({plan.speedup:.2f}x), budget {plan.budget}")
+    plan.save(stage / "plan.json")
 
     # 3. apply, evaluate, fine-tune with masks kept
     slim = hwprune.apply(model, example, plan)
@@ -183,13 +351,16 @@ def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
         train(slim, train_loader, cfg.finetune_epochs, lr=cfg.finetune_lr, seed=cfg.seed, progress=cfg.progress)
     slim.eval()
     final_acc = evaluate(slim, test_loader)
-    sim = hwprune.simulate(slim, example, hw=cfg.hw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the plan already reported the unmodelled ops
+        sim = hwprune.simulate(slim, example, hw=cfg.hw)
 
-    # 4. write the run folder
+    # 4. write the run into the staging folder (swapped in by the caller)
     baked = bake(slim)
-    save_spec(slim, out / "slim.spec.json")
-    save_state_dict(out / "slim.pt", baked.state_dict())
-    plots = plot_plan(plan, out)
+    save_spec(slim, stage / "slim.spec.json")
+    save_state_dict(stage / "slim.pt", baked.state_dict())
+    plots = plot_plan(plan, stage)
+    seconds = round(time.time() - t0, 1)
     metrics = {
         "model": cfg.model, "data": cfg.data, "hw": plan.hw, "budget": plan.budget,
         "baseline_accuracy": base_acc, "pruned_accuracy": pruned_acc, "bn_recalibrated_accuracy": calibrated_acc,
@@ -198,15 +369,22 @@ def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
         "latency_ms": plan.latency_ms, "unpruned_ms": plan.unpruned_ms, "speedup": plan.speedup,
         "macs": plan.macs, "macs_before": plan.macs_before, "params": sum(p.numel() for p in baked.parameters()),
         "params_before": sum(p.numel() for p in model.parameters()), "nm_layers": plan.nm(),
-        "seconds": round(time.time() - t0, 1), "config": asdict(cfg),
+        "unmodelled": list(plan.unmodelled), "plan_reused": reuse.plan is not None, "baseline_cache": str(cache),
+        "seconds": seconds, "config": asdict(cfg),
     }
-    write_json(out / "metrics.json", metrics)
-    extra = {"accuracy (baseline / pruned / BN recalibrated / fine-tuned)":
+    write_json(stage / "metrics.json", metrics)
+    extra = {"model": f"{cfg.model} ({metrics['params_before']} parameters)",
+             "data": f"{cfg.data}, {cfg.input_size}x{cfg.input_size}x{prep.channels}, {cfg.num_classes} classes",
+             "hardware": f"{plan.hw} ({cfg.hw})",
+             "epochs": f"baseline {cfg.epochs} ({'cached' if loaded else 'trained'}), fine-tuning {cfg.finetune_epochs}",
+             "wall time": f"{seconds} s",
+             "plan": "reused from the previous run (same inputs)" if reuse.plan is not None else "planned in this run",
+             "accuracy (baseline / pruned / BN recalibrated / fine-tuned)":
              f"{base_acc:.4f} / {pruned_acc:.4f} / {calibrated_acc:.4f} / {final_acc:.4f}",
              "parameters": f"{metrics['params_before']} -> {metrics['params']}",
              "slim model re-simulated (cycles)": sim.total_cycles}
-    atomic_write_text(out / "report.md", plan_markdown(plan, plots, extra))
-    _say(cfg, f"accuracy {base_acc:.4f} -> {final_acc:.4f}; wrote {out}/report.md ({metrics['seconds']}s)")
+    atomic_write_text(stage / "report.md", plan_markdown(plan, plots, extra))
+    _say(cfg, f"accuracy {base_acc:.4f} -> {final_acc:.4f}")
     return metrics
 
 

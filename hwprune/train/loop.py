@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -141,6 +143,39 @@ def _summed(*values: float, device: torch.device) -> list[float]:
     return t.tolist()
 
 
+def _save_checkpoint(path, epoch: int, steps: int, model: nn.Module, opt, sched, gen, history: dict,
+                     epochs: int) -> None:
+    from hwprune.io import save_state_dict
+
+    save_state_dict(path, {
+        "epoch": epoch, "epochs": epochs, "steps": steps, "model": model.state_dict(), "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict() if sched is not None else None, "rng": torch.get_rng_state(),
+        "generator": gen.get_state() if isinstance(gen, torch.Generator) else None, "history": history,
+    })
+
+
+def _resume(path, model: nn.Module, opt, sched, gen, epochs: int) -> tuple[int, int, dict]:
+    """Load a checkpoint of :func:`_save_checkpoint`; returns (first epoch to run, steps, history)."""
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+        if ck["epochs"] != epochs:
+            raise TrainConfigError(f"checkpoint {path} is for {ck['epochs']} epochs, this run trains {epochs}; "
+                                   "delete it to start over")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        if sched is not None and ck["scheduler"] is not None:
+            sched.load_state_dict(ck["scheduler"])
+        torch.set_rng_state(ck["rng"])
+        if isinstance(gen, torch.Generator) and ck["generator"] is not None:
+            gen.set_state(ck["generator"])
+    except TrainConfigError:
+        raise
+    except Exception as e:  # a truncated or foreign file: never train on top of half a state
+        raise TrainConfigError(f"checkpoint {path} cannot be resumed ({type(e).__name__}: {e}); delete it "
+                               "to start over") from e
+    return int(ck["epoch"]) + 1, int(ck["steps"]), {k: list(v) for k, v in ck["history"].items()}
+
+
 def train(
     model: nn.Module,
     loader: DataLoader,
@@ -157,6 +192,7 @@ def train(
     momentum: float = 0.9,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     steps_per_epoch: int | None = None,
+    checkpoint: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` in place with cross-entropy (or ``loss_fn``).
 
@@ -178,6 +214,10 @@ def train(
         momentum: SGD momentum.
         loss_fn: ``loss_fn(logits, targets) -> scalar``; cross-entropy by default.
         steps_per_epoch: Stop each epoch after this many batches (quick fine-tuning).
+        checkpoint: A file written (atomically) after every epoch with the model, optimizer,
+            scheduler and RNG states; if it exists when training starts, training resumes after its
+            last epoch and ends with the same weights as an uninterrupted run. Deleted when all
+            epochs have run (kept when ``callback`` stopped training early).
 
     Returns:
         ``{"epochs", "steps", "loss", "accuracy", "lr", "seconds", "stopped_early"}``; ``loss``,
@@ -214,10 +254,16 @@ def train(
     sched = make_sched(opt, epochs * (batches_per_epoch or 1))
     history: dict[str, Any] = {"loss": [], "accuracy": [], "lr": []}
     steps, stopped, start = 0, False, time.perf_counter()
+    first = 0
+    gen = getattr(loader, "generator", None)
+    lead = sampler is None or dist.get_rank() == 0  # one process writes checkpoints and log lines
+    plain = progress and lead and not sys.stderr.isatty()  # a log file gets one line per epoch, not bars
     try:
         with _seeded(seed, loader, dev):
+            if checkpoint is not None and Path(checkpoint).is_file():
+                first, steps, history = _resume(checkpoint, model, opt, sched, gen, epochs)
             model.train()
-            for epoch in range(epochs):
+            for epoch in range(first, epochs):
                 if sampler is not None:
                     sampler.set_epoch(epoch)
                 total_loss, correct, seen = 0.0, 0, 0
@@ -255,11 +301,19 @@ def train(
                 }
                 for key, value in stats.items():
                     history[key].append(value)
+                if checkpoint is not None and lead:
+                    _save_checkpoint(checkpoint, epoch, steps, model, opt, sched, gen, history, epochs)
+                if plain:
+                    print(f"[hwprune] epoch {epoch + 1}/{epochs}: loss {stats['loss']:.4f}, train accuracy "
+                          f"{stats['accuracy']:.4f}, {time.perf_counter() - start:.1f}s", file=sys.stderr, flush=True)
                 if callback is not None and callback(epoch, stats) is True:
                     stopped = True
                     break
     finally:
         model.train(was_training)
+    if checkpoint is not None and lead and not stopped:  # a run stopped early can still be resumed
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(checkpoint)
     return {
         "epochs": len(history["loss"]), "steps": steps, **history,
         "seconds": time.perf_counter() - start, "stopped_early": stopped,

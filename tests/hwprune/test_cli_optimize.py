@@ -33,7 +33,11 @@ def test_optimize_writes_a_complete_run_and_reuses_it(workdir, capsys) -> None:
     assert plan.budget_cycles == int(0.4 * plan.unpruned_cycles)
     assert 0.0 <= metrics["pruned_accuracy"] <= 1.0 and metrics["finetuned_accuracy"] > 0.5
     assert metrics["params"] < metrics["params_before"]
-    assert "![latency](latency_per_layer.png)" in (run / "report.md").read_text()
+    report = (run / "report.md").read_text()
+    assert "![latency](latency_per_layer.png)" in report
+    for line in ("- model: digits_cnn", "- data: digits, 32x32x1, 10 classes", "- hardware: dpu-b1024-sparse",
+                 "- epochs: baseline 2 (trained), fine-tuning 1", "- wall time: "):
+        assert line in report, line
 
     # the slim model rebuilds from the original + spec + state_dict (masks baked into the weights)
     torch.manual_seed(0)
@@ -48,11 +52,12 @@ def test_optimize_writes_a_complete_run_and_reuses_it(workdir, capsys) -> None:
         assert float((w == 0).float().mean()) >= 0.49  # N:M zeros survived fine-tuning and saving
 
     # a second run loads the cached baseline and reuses the plan
-    stamp = (run / "plan.json").stat().st_mtime_ns
+    before = (run / "plan.json").read_bytes()
     assert main(args[:-1]) == 0
     out = capsys.readouterr().out
     assert "baseline loaded from" in out and "reusing" in out
-    assert (run / "plan.json").stat().st_mtime_ns == stamp
+    assert (run / "plan.json").read_bytes() == before
+    assert (workdir / "run.prev" / "metrics.json").is_file()  # the replaced run is kept
 
 
 def test_plan_report_simulate_commands(workdir, capsys) -> None:
