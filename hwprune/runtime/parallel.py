@@ -9,6 +9,7 @@ arguments) is sent to each worker once, not with every task.
 - ``"process"`` (default): a local process pool. Workers are forked where the platform allows, so
   functions defined in a script or a test module reach them without being importable, and run
   torch with one thread each (``torch.set_num_threads(1)``): N workers on N cores, no oversubscription.
+  Workers die with their parent, even when it is killed with SIGKILL (no orphans holding memory).
 - ``"ray"``: tasks on a Ray cluster (``pip install "hwprune[ray]"``); connects to ``address`` or
   starts a local instance. Functions whose module cannot be imported on the workers are pickled by
   value.
@@ -66,7 +67,40 @@ class SerialBackend:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(fn: TaskFn, payload: Any, threads: int) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Make this worker exit when its parent dies, even by SIGKILL (no orphaned pool workers).
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``; elsewhere a daemon thread polls the parent pid.
+    """
+    import signal
+
+    armed = False
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import ctypes.util
+
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            armed = libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            armed = False
+    if not armed:
+        import threading
+        import time
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(1.0)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="hwprune-parent-watch", daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+
+def _init_worker(fn: TaskFn, payload: Any, threads: int, parent: int | None = None) -> None:
+    if parent is not None:
+        _die_with_parent(parent)
     torch.set_num_threads(threads)  # before any op: also keeps OpenMP from forking badly
     _WORKER["fn"] = fn
     _WORKER["payload"] = payload
@@ -105,7 +139,7 @@ class ProcessBackend:
             max_workers=workers,
             mp_context=ctx,
             initializer=_init_worker,
-            initargs=(fn, payload, self.threads),
+            initargs=(fn, payload, self.threads, os.getpid()),
         )
         try:
             futures = {pool.submit(_run_in_worker, task): i for i, task in enumerate(tasks)}
