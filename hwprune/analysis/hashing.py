@@ -9,7 +9,7 @@ from typing import Any
 from hwprune.ir.graph import Graph
 from hwprune.ir.kinds import OpKind
 
-__all__ = ["structure_hash"]
+__all__ = ["structure_hash", "weights_hash"]
 
 
 def _plain(v: Any) -> Any:
@@ -48,3 +48,17 @@ def structure_hash(graph: Graph) -> str:
         doc.append([op.name, op.kind.value, op.target, list(op.inputs), _plain(op.attrs), _unbatched(v.shape, b), parts])
     blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def weights_hash(model: Any) -> str:
+    """SHA-256 (16 hex chars) over the model's parameters and buffers, by name (importance reads them)."""
+    import torch
+
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        if not isinstance(t, torch.Tensor):
+            continue
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}:".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]

@@ -17,24 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import nn
-
+from hwprune.analysis.hashing import weights_hash
 from hwprune.errors import HwPruneError
 
 __all__ = ["plan_inputs", "weights_hash", "config_hash", "reuse_plan", "Reuse", "describe_difference"]
-
-
-def weights_hash(model: nn.Module) -> str:
-    """SHA-256 (16 hex chars) over the model's parameters and buffers, by name (importance reads them)."""
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        if not isinstance(t, torch.Tensor):
-            continue
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}:".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()[:16]
 
 
 def config_hash(obj: Any) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from hwprune.errors import EvalFnError
 
-__all__ = ["describe", "call_eval", "call_calibration", "as_args"]
+__all__ = ["describe", "identity", "call_eval", "call_calibration", "as_args"]
 
 
 def describe(fn: Callable[..., Any]) -> str:
@@ -22,6 +22,19 @@ def describe(fn: Callable[..., Any]) -> str:
     name = getattr(inner, "__qualname__", None) or type(inner).__name__
     module = getattr(inner, "__module__", None)
     return f"{module}.{name}" if module else name
+
+
+def identity(fn: Callable[..., Any] | None) -> str | None:
+    """What a result file records of a user function so a rerun with another one is noticed:
+    ``module.qualname`` (partial: plus its bound arguments' types); None for a lambda, whose
+    identity cannot be told apart from another lambda's."""
+    if fn is None:
+        return "none"
+    name = describe(fn)
+    if "<lambda>" in name:
+        return None
+    bound = getattr(fn, "args", None) if hasattr(fn, "func") else None
+    return f"{name}({', '.join(type(a).__name__ for a in bound)})" if bound else name
 
 
 def as_args(args: Any, what: str = "args") -> tuple[Any, ...]:

@@ -63,6 +63,7 @@ class PruningRunner:
         self.progress = progress
         self.last_spec: Path | None = None
         self.last_plan: Any = None  # the planner's Plan of the last prune(latency_budget=...)
+        self.last_removal_ratio: float | None = None  # MACs removed by the last prune(removal_ratio=...)
 
     # ----------------------------------------------------------------------------- files
     @property
@@ -105,7 +106,7 @@ class PruningRunner:
         spec = specfile.make_spec(self.view, self.name, indices, mode=mode, **extra)
         path = self.workdir / f"{self.name}_{re.sub(r'[^A-Za-z0-9._-]+', '_', tag)}.spec"
         specfile.save_spec(spec, path)
-        atomic_write_text(self.workdir / "latest_spec", f"{path}\n")
+        atomic_write_text(self.workdir / "latest_spec", f"{path.resolve()}\n")  # valid from any cwd
         self.last_spec = path
         return self.view.sparse(indices) if mode == "sparse" else self.view.slim(indices)
 

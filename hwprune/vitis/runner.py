@@ -15,6 +15,7 @@ Files, in ``workdir`` (default ``.hwprune``): ``<name>.sens`` (sensitivity), ``<
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,9 @@ from typing import Any
 from torch import nn
 
 from hwprune.errors import PruneConfigError, StaleFileError
+from hwprune.analysis.hashing import weights_hash
 from hwprune.runtime.store import ResultStore
-from hwprune.runtime.userfn import as_args
+from hwprune.runtime.userfn import as_args, identity
 from hwprune.train.calibrate import adaptive_bn
 from hwprune.vitis import allocate, specfile
 from hwprune.vitis.base import PruningRunner
@@ -74,9 +76,11 @@ class IterativeRunner(PruningRunner):
             self.sens_path,
             kind="sensitivity",
             structure_hash=self.view.structure_hash,
-            config={"importance": self.view.importance},
+            config={"importance": self.view.importance, "weights": weights_hash(self.model),
+                    "eval_fn": identity(eval_fn)},
             forced=forced,
         )
+        _note_unchecked(store, eval_fn=eval_fn)
         payload = EvalPayload(self.model, self.inputs, eval_fn, as_args(args), graph=self._shared_graph())
         groups = [(g.gid, g.key, g.size, g.order) for g in self.view.prunable(names)]
         sens = run_analysis(
@@ -159,7 +163,13 @@ class IterativeRunner(PruningRunner):
             keep = allocate.uniform_keep(
                 slots, cost_fn, target, divisible=channel_divisible, max_ratio=max_ratio
             )
-        return self._emit(keep, mode, f"ratio_{removal_ratio:g}", {"removal_ratio": removal_ratio})
+        full = cost_fn({g.key: g.size for g in self.view.groups})
+        achieved = 1.0 - cost_fn({**{g.key: g.size for g in self.view.groups}, **keep}) / max(full, 1)
+        self.last_removal_ratio = achieved
+        if self.progress:
+            print(f"[hwprune] removal ratio asked {removal_ratio:g}, achieved {achieved:.4f} of the MACs", flush=True)
+        return self._emit(keep, mode, f"ratio_{removal_ratio:g}",
+                          {"removal_ratio": removal_ratio, "achieved_removal_ratio": round(achieved, 6)})
 
     def _plan_keep(
         self, budget: Any, excludes: tuple[str, ...], sens: Sensitivity | None, divisible: int
@@ -243,6 +253,9 @@ class OneStepRunner(PruningRunner):
             "max_ratio": max_ratio,
             "seed": seed,
             "importance": self.view.importance,
+            "weights": weights_hash(self.model),
+            "eval_fn": identity(eval_fn),
+            "calibration_fn": identity(calibration_fn),
         }
         store = ResultStore(
             self.search_path,
@@ -251,6 +264,7 @@ class OneStepRunner(PruningRunner):
             config=config,
             forced=forced,
         )
+        _note_unchecked(store, eval_fn=eval_fn, calibration_fn=calibration_fn)
         prunable = self.view.prunable(names)
         slots = self.view.slots(names)
         candidates = sample_candidates(
@@ -332,6 +346,15 @@ class OneStepRunner(PruningRunner):
         if calib is not None:
             adaptive_bn(model, calib[0], calib[1], where=f"subnet {chosen.index}")
         return model
+
+
+def _note_unchecked(store: ResultStore, **fns: Any) -> None:
+    """Say so when stored results are reused but a function's identity could not be checked."""
+    unknown = [name for name, fn in fns.items() if fn is not None and identity(fn) is None]
+    if len(store) and unknown:
+        warnings.warn(f"reusing {len(store)} result(s) from {store.path}; {' and '.join(unknown)} is a lambda, "
+                      "so whether it is the function that made them cannot be checked (pass forced=True to "
+                      "redo them, or use a named function)", stacklevel=3)
 
 
 def get_pruning_runner(

@@ -95,4 +95,7 @@ def latest(workdir: str | os.PathLike) -> Path:
     pointer = Path(workdir) / "latest_spec"
     if not pointer.is_file():
         raise SpecError(f"no {pointer}: run runner.prune(...) first or pass spec_path=")
-    return Path(pointer.read_text(encoding="utf-8").strip())
+    path = Path(pointer.read_text(encoding="utf-8").strip())
+    if not path.is_absolute() and not path.exists():  # an older pointer, relative to another cwd
+        path = Path(workdir) / path.name
+    return path

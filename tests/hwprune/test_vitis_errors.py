@@ -172,13 +172,10 @@ _KILL_SCRIPT = textwrap.dedent(
     model = vs.trained_digits_cnn()
     model.load_state_dict(torch.load({weights!r}))
 
-    def slow(model, batches):
-        time.sleep(0.3)
-        return vs.accuracy(model, batches)
-
+    # the same eval function as the resumed run (the .sens records its identity), only slower
     runner = hwprune.get_pruning_runner(model, vs.example_input(), "iterative",
                                         workdir={work!r}, backend="serial", progress=False)
-    runner.ana(slow, args=(vs.eval_batches(),), ratios=(0.3, 0.6))
+    runner.ana(vs.FlakyEval(delay=0.3), args=(vs.eval_batches(),), ratios=(0.3, 0.6))
     """
 )
 

@@ -7,6 +7,7 @@ Digits at 8x8 keep every evaluation in the millisecond range.
 from __future__ import annotations
 
 import copy
+import time
 from functools import lru_cache
 
 import torch
@@ -83,17 +84,22 @@ class Interrupt(Exception):
 
 
 class FlakyEval:
-    """An eval function that counts calls and, after ``fail_after`` calls, raises ``exc``."""
+    """An eval function that counts calls and, after ``fail_after`` calls, raises ``exc``; ``delay``
+    seconds of sleep per call make a run slow enough to be killed mid-way."""
 
-    def __init__(self, fail_after: int | None = None, exc: type[BaseException] = KeyboardInterrupt) -> None:
+    def __init__(self, fail_after: int | None = None, exc: type[BaseException] = KeyboardInterrupt,
+                 delay: float = 0.0) -> None:
         self.calls = 0
         self.fail_after = fail_after
         self.exc = exc
+        self.delay = delay
 
     def __call__(self, model: nn.Module, batches: list) -> float:
         if self.fail_after is not None and self.calls >= self.fail_after:
             raise self.exc("simulated interruption")
         self.calls += 1
+        if self.delay:
+            time.sleep(self.delay)
         return accuracy(model, batches)
 
 
