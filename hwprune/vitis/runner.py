@@ -22,8 +22,8 @@ from typing import Any
 
 from torch import nn
 
-from hwprune.errors import PruneConfigError, StaleFileError
 from hwprune.analysis.hashing import weights_hash
+from hwprune.errors import PruneConfigError, StaleFileError
 from hwprune.runtime.store import ResultStore
 from hwprune.runtime.userfn import as_args, identity
 from hwprune.train.calibrate import adaptive_bn

@@ -11,7 +11,6 @@ import pytest
 import torch
 from torch import nn
 
-import hwmodel
 import hwprune
 from hwprune.errors import StaleFileError
 from hwprune.train.loop import train

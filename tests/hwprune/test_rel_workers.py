@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PARENT = """
 import os, signal, sys, time
 from pathlib import Path
-from hwprune.vitis.parallel import ProcessBackend
+from hwprune.runtime.parallel import ProcessBackend
 
 def task(payload, i):
     Path(payload, f"worker-{os.getpid()}").write_text("")
