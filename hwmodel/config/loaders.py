@@ -133,8 +133,10 @@ def parse_scalesim_cfg(path: str | os.PathLike[str]) -> AcceleratorConfig:
     if missing:
         shown = {"rows": "ArrayHeight", "cols": "ArrayWidth", "ifmap_sram_kb": "IfmapSramSzkB",
                  "filter_sram_kb": "FilterSramSzkB", "ofmap_sram_kb": "OfmapSramSzkB", "dataflow": "Dataflow"}
+        example = {"rows": "32", "cols": "32", "ifmap_sram_kb": "64", "filter_sram_kb": "64", "ofmap_sram_kb": "64",
+                   "dataflow": "ws"}
         raise located_error(path, None, "missing field(s) " + ", ".join(shown[f] for f in missing)
-                    + " in [architecture_presets]; add e.g. 'ArrayWidth: 32'")
+                    + f" in [architecture_presets]; add e.g. '{shown[missing[0]]}: {example[missing[0]]}'")
     values.setdefault("name", path.stem)
     if values.get("bandwidth_mode", "CALC") == "CALC":  # bank bandwidths only matter in USER mode
         values.pop("ifmap_dram_bw", None)

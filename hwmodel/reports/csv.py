@@ -50,8 +50,10 @@ def compute_rows(report: NetworkReport) -> list[tuple]:
         else:
             with_prefetch = r.total_cycles_with_prefetch
         util = 100.0 * (r.dense_macs or r.macs) / (peak * r.total_cycles) if r.total_cycles else 0.0
+        # the DPU has no folds: its per-layer compute utilization is the same quantity over the whole layer
+        fold = r.fold_utilization if report.config.engine == "systolic" else r.compute_utilization
         rows.append((i, with_prefetch, r.total_cycles, r.stall_cycles, util, 100.0 * r.mapping_efficiency,
-                     100.0 * r.fold_utilization))
+                     100.0 * fold))
     return rows
 
 

@@ -90,7 +90,9 @@ def test_simulate_warns_lists_in_report_and_strict_raises(tmp_path) -> None:
         rep = hwprune.simulate(model, X, hw="dpu-b4096", mode="analytic")
     assert "fft2" in str(rec[0].message)
     assert any("fft2" in n for n in rep.notes) and len(rep.notes) >= 4
-    rep.write_markdown(tmp_path)
+    from hwmodel.reports import write_markdown_report
+
+    write_markdown_report(rep, tmp_path)
     assert "Not in these figures" in (tmp_path / "REPORT.md").read_text()
     with pytest.raises(UnsupportedOpError, match="einsum"):
         hwprune.simulate(model, X, hw="dpu-b4096", mode="analytic", strict=True)
