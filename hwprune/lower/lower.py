@@ -185,11 +185,11 @@ def _conv(op: Op, graph: Graph) -> Lowered | Unmodelled:
 
 
 @handles(OpKind.CONV_TRANSPOSE)
-def _conv_transpose(op: Op, graph: Graph) -> Lowered | None:
+def _conv_transpose(op: Op, graph: Graph) -> Lowered | Unmodelled:
     x = _shape(graph, op.inputs[0])
     y = _shape(graph, op.output)
-    if len(x) != 4:  # ConvTranspose1d/3d: not modelled on the 2-D engines
-        return None
+    if len(x) != 4:
+        return _unmodelled(op, f"{len(x) - 2}-D transposed convolution: the modelled engines price 2-D only")
     (kh, kw), (dh, dw) = _pair(op.attr("kernel_size")), _pair(op.attr("dilation"))
     # priced as the stride-1 conv over the zero-inserted, padded input that gives the same output
     # (how engines without a native deconvolution run it: the inserted zeros cost MACs too)
