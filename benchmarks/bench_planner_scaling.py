@@ -75,7 +75,7 @@ def main() -> None:
     print(f"hwprune.plan on {args.hw}, solver {args.solver}, 224x224, 1000 classes; "
           f"{args.threads} torch thread(s); "
           f"medians of {args.runs} runs after one warm-up (seconds)")
-    head = f"{'net':12s} {'budget':>6s} {'groups':>6s} {'first':>7s} {'total':>7s} " + " ".join(
+    head = f"{'net':12s} {'budget':>6s} {'groups':>6s} {'first':>7s} {'total':>7s} {'cpu':>7s} " + " ".join(
         f"{s:>7s}" for s in (*STAGES, "rest")) + f" {'loss':>9s} {'cycles/budget':>22s}"
     print(head)
     print("-" * len(head))

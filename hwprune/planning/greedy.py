@@ -59,9 +59,10 @@ class _State:
         self._lstamp = [0] * len(p.layers)
         self._memo: dict[tuple, tuple[int, object]] = {}  # (phase, var, ...) -> (stamp, best move(s))
         self._moves: dict[tuple, tuple] = {}  # (var, down, jump) -> (stamp, moves, kept index, layer stamps, details)
-        # per variable (groups, then layers' patterns) its best saving move, refreshed where restamped
-        self._savings: list[tuple | None] | None = None
-        self._dirty: set[int] = set()  # variables restamped since the savings were refreshed
+        # per-variable tables (groups, then layers' patterns), each refreshed only where variables
+        # were restamped since its last use: name -> (entries, positions restamped since)
+        self._tables: dict[str, tuple[list, set[int]]] = {}
+        self._journal: list | None = None  # undo records while a snapshot is open
 
     def delta(self, move: Move) -> tuple[int, float, list[Change]]:
         """(cycles change, loss change, changes) of a move, without applying it.
@@ -133,10 +134,13 @@ class _State:
     def apply(self, move: Move, dcyc: int, dloss: float, changes: list[Change]) -> None:
         kind, i, new = move
         self._clock += 1
+        if self._journal is not None:  # what restore() needs to undo this move
+            self._journal.append((i if kind == "g" else -1, self.gc[i] if kind == "g" else 0,
+                                  [(li, self.cost[li], self.pc[li], self.cin[li], self.cout[li]) for li, *_ in changes]))
         if kind == "g":
             self.gc[i] = new
             self._gstamp[i] = self._clock
-            self._dirty.add(i)
+            self._restamped(i)
         for li, c, pat, cin, cout in changes:
             self.cost[li] = c
             self.pc[li] = pat
@@ -148,10 +152,26 @@ class _State:
 
     def _touch_layer(self, li: int) -> None:
         self._lstamp[li] = self._clock
-        self._dirty.add(len(self.gc) + li)
+        self._restamped(len(self.gc) + li)
         for v in self.ev.vars_of[li]:
             self._gstamp[v] = self._clock
-            self._dirty.add(v)
+            self._restamped(v)
+
+    def _restamped(self, idx: int) -> None:
+        for _, dirty in self._tables.values():
+            dirty.add(idx)
+
+    def _table(self, name: str, entry) -> list:
+        """The per-variable table ``name`` with ``entry(var, index)`` current at every position, in scan
+        order; only the groups when patterns are off."""
+        n_groups = len(self.gc)
+        if name not in self._tables:
+            self._tables[name] = ([None] * (n_groups + len(self.pc)), set(range(n_groups + len(self.pc))))
+        table, dirty = self._tables[name]
+        for idx in dirty:
+            table[idx] = entry(("g", idx) if idx < n_groups else ("p", idx - n_groups), idx)
+        dirty.clear()
+        return table if self.patterns else table[:n_groups]
 
     def variables(self) -> Iterator[Var]:
         """Every variable that may move, in the fixed scan order: groups, then layers' patterns."""
@@ -218,20 +238,13 @@ class _State:
 
     def best_saving_all(self, frozen: Var | None) -> tuple | None:
         """``best_saving(var, JUMP)`` of the first variable (in scan order) whose is least, skipping
-        ``frozen``: the best entry of a per-variable table refreshed only where variables were restamped."""
-        n_groups = len(self.gc)
-        table = self._savings
-        if table is None:
-            table = self._savings = [None] * (n_groups + len(self.pc))
-            self._dirty = set(range(len(table)))
-        for idx in self._dirty:
-            var = ("g", idx) if idx < n_groups else ("p", idx - n_groups)
+        ``frozen``."""
+        def entry(var: Var, idx: int) -> tuple | None:
             b = self.best_saving(var, JUMP)
-            table[idx] = None if b is None else (b[0], idx, b)  # (score, scan position): ties go to the first
-        self._dirty.clear()
-        live = table if self.patterns else table[:n_groups]
-        skip = None if frozen is None else (frozen[1] if frozen[0] == "g" else n_groups + frozen[1])
-        if skip is not None and skip < len(live):
+            return None if b is None else (b[0], idx, b)  # (score, scan position): ties go to the first
+        live = self._table("savings", entry)
+        skip = -1 if frozen is None else (frozen[1] if frozen[0] == "g" else len(self.gc) + frozen[1])
+        if 0 <= skip < len(live):
             held, live[skip] = live[skip], None
             try:
                 best = min(filter(None, live), default=None)
@@ -240,6 +253,18 @@ class _State:
         else:
             best = min(filter(None, live), default=None)
         return None if best is None else best[2]
+
+    def best_gain_within(self, slack: int) -> tuple | None:
+        """The move up with the most loss recovered per cycle among those costing at most ``slack``
+        cycles (ties: the first variable in scan order, then the nearer move), as (score, move, dcyc,
+        dloss, changes)."""
+        live = self._table("gains", lambda var, idx: [(-g[0], idx, pos, g[2], g) for pos, g in enumerate(self.gains(var))])
+        best = min((e for entries in live for e in entries if e[3] <= slack), default=None)
+        return None if best is None else best[4]
+
+    def down_moves(self) -> list[list[Eval]]:
+        """Every variable's moves down (``var_moves(var, True)``), in scan order."""
+        return self._table("downs", lambda var, idx: self.var_moves(var, True))
 
     def gains(self, var: Var) -> list[tuple]:
         """The variable's up moves that recover loss, as (loss recovered per cycle, move, dcyc, dloss,
@@ -270,23 +295,38 @@ class _State:
         self.loss = ev.loss(self.gc, self.pc)
         self._memo.clear()
         self._moves.clear()
-        self._savings = None
+        self._tables.clear()
+        self._journal = None
 
-    def snapshot(self):
-        return list(self.gc), list(self.pc), list(self.cost), self.cycles, self.loss, list(self.cin), list(self.cout)
+    def snapshot(self) -> tuple[int, float]:
+        """Start recording moves so that ``restore`` can undo them; returns (cycles, loss) now.
 
-    def restore(self, snap) -> None:
-        gc, pc, cost, cycles, loss, cin, cout = snap
+        One snapshot is open at a time: a new one forgets the last.
+        """
+        self._journal = []
+        return self.cycles, self.loss
+
+    def commit(self) -> None:
+        """Keep the moves since the snapshot (stop recording)."""
+        self._journal = None
+
+    def restore(self, snap: tuple[int, float]) -> None:
+        """Undo every move since ``snapshot`` (restamping what they touched)."""
+        assert self._journal is not None, "restore() without snapshot()"
         self._clock += 1
-        for v, (a, b) in enumerate(zip(self.gc, gc, strict=True)):
-            if a != b:
+        for v, old, layers in reversed(self._journal):
+            if v >= 0:
+                self.gc[v] = old
                 self._gstamp[v] = self._clock
-                self._dirty.add(v)
-        for li in range(len(pc)):
-            if self.pc[li] != pc[li] or self.cin[li] != cin[li] or self.cout[li] != cout[li] or self.cost[li] != cost[li]:
+                self._restamped(v)
+            for li, c, pat, cin, cout in layers:
+                self.cost[li] = c
+                self.pc[li] = pat
+                self.cin[li] = cin
+                self.cout[li] = cout
                 self._touch_layer(li)
-        self.gc, self.pc, self.cost, self.cycles, self.loss = list(gc), list(pc), list(cost), cycles, loss
-        self.cin, self.cout = list(cin), list(cout)
+        self.cycles, self.loss = snap
+        self._journal = None
 
 
 def _repair(st: _State, budget: int, frozen: Var | None = None) -> bool:
@@ -318,14 +358,7 @@ def _repair(st: _State, budget: int, frozen: Var | None = None) -> bool:
 def _refill(st: _State, budget: int) -> None:
     """Buy back loss with leftover cycles, best loss recovered per cycle first."""
     while True:
-        best = None
-        slack = budget - st.cycles
-        for var in st.variables():
-            for g in st.gains(var):
-                if g[2] <= slack:  # the variable's best move that fits
-                    if best is None or g[0] > best[0]:
-                        best = g
-                    break
+        best = st.best_gain_within(budget - st.cycles)
         if best is None:
             return
         st.apply(best[1], best[2], best[3], best[4])
@@ -391,7 +424,8 @@ def _local_search(st: _State, budget: int, max_swaps: int) -> None:
             st.apply(mv, dcyc, dloss, nc)
             if _repair(st, budget, frozen=mv[:2]):
                 _refill(st, budget)
-                if st.loss < snap[4] - 1e-9:
+                if st.loss < snap[1] - 1e-9:
+                    st.commit()
                     improved = True
                     failures = 0
                     break
@@ -421,13 +455,13 @@ def _exchange(st: _State, budget: int, top: int = 32) -> bool:
     for _, up, ucyc, uloss, unc in ups[:top]:
         snap = st.snapshot()
         st.apply(up, ucyc, uloss, unc)
-        for var in st.variables():
-            if var == up[:2]:
-                continue
-            for dn, dcyc, dloss, _ in st.var_moves(var, True):
-                gain = -(uloss + dloss)
-                if st.cycles + dcyc <= budget and gain > 1e-9 and (best is None or gain > best[0]):
-                    best = (gain, up, dn)
+        slack = budget - st.cycles
+        for moves in st.down_moves():
+            for dn, dcyc, dloss, _ in moves:
+                if dcyc <= slack and dn[:2] != up[:2]:
+                    gain = -(uloss + dloss)
+                    if gain > 1e-9 and (best is None or gain > best[0]):
+                        best = (gain, up, dn)
         st.restore(snap)
     if best is None:
         return False
