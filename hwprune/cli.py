@@ -167,7 +167,8 @@ def _cmd_optimize(args) -> int:
                          lr=args.lr, finetune_lr=args.finetune_lr, importance=args.importance, solver=args.solver,
                          seed=args.seed, input_size=input_size, in_channels=in_channels, num_classes=args.num_classes,
                          excludes=tuple(args.exclude), out=out, cache_dir=args.cache_dir, progress=not args.quiet,
-                         strict=args.strict)
+                         strict=args.strict, data_dir=args.data_dir, train_subset=args.train_subset,
+                         weights=args.weights, device=args.device)
     optimize(cfg)
     return 0
 
@@ -267,7 +268,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("optimize", help="train/load a baseline, plan, apply, fine-tune, report (the main job)")
     _common_model(p)
-    p.add_argument("--data", default="digits", choices=("digits", "synthetic"))
+    p.add_argument("--data", default="digits", type=_name,
+                   help="digits, synthetic, fashion-mnist, imagefolder:PATH (PATH/train/<class>/*, "
+                        "PATH/val/<class>/*) or package.module:factory returning (train_loader, val_loader)")
+    p.add_argument("--data-dir", default=None, type=_name,
+                   help="folder of the four Fashion-MNIST IDX files (default: where Debian's "
+                        "dataset-fashion-mnist installs them)")
+    p.add_argument("--train-subset", type=_int_at_least(1), default=None,
+                   help="train on a stratified subset of this many images (fashion-mnist; the test set stays full)")
+    p.add_argument("--weights", default=None, type=_name,
+                   help="trained state_dict (or checkpoint with state_dict/model) to start from; the baseline "
+                        "is then evaluated, not trained")
+    p.add_argument("--device", default="auto", type=_name,
+                   help="auto (CUDA when present), cpu, cuda or cuda:N; under torchrun training is data-parallel")
     p.add_argument("--hw", default="dpu-b4096", type=_name, help="accelerator preset or config file")
     # 0.6, not 0.5: ResNet-20's floor on dpu-b4096 is 0.57 of its unpruned latency (16-channel layers
     # are one ICP/OCP step and cannot get faster by pruning); see README
@@ -281,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--importance", default="l1", type=_name)
     p.add_argument("--solver", default="greedy", choices=("greedy", "exact"))
     p.add_argument("--seed", type=_int_at_least(0), default=0)
-    p.add_argument("--input-size", type=_int_at_least(8), default=32)
+    p.add_argument("--input-size", type=_int_at_least(8), default=None,
+                   help="image side (default: the data's; digits/synthetic/fashion-mnist 32)")
     p.add_argument("--exclude", action="append", default=[], type=_name,
                    help="module name to keep unpruned (repeatable)")
     p.add_argument("--out", default=None, type=_name, help="run folder (default runs/<model>-<hw>-<budget>)")
@@ -290,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "directory is read-only)")
     p.add_argument("--strict", action="store_true", help="an op without a cost model is an error")
     p.add_argument("--quiet", action="store_true")
-    p.set_defaults(fn=_cmd_optimize)
+    p.set_defaults(fn=_cmd_optimize, num_classes=None)  # classes come from the data unless given
 
     p = sub.add_parser("plan", help="plan kept channels and N:M patterns for a latency budget")
     _common_model(p)

@@ -7,8 +7,14 @@ the masks from the plan), ``metrics.json`` and ``report.md`` with plots.
 Honest by construction:
 
 * Every argument is checked before any training (:func:`validate`): budget syntax *and* reachability
-  (a dry plan of the untrained model), hardware, excludes, input shape, seed, classes, data, and that
-  the run and cache folders can be written.
+  (a dry plan of the untrained model), hardware, excludes, input shape, seed, classes, data, device,
+  weights, and that the run and cache folders can be written. The input shape and class count come
+  from the data (``--data digits|synthetic|fashion-mnist|imagefolder:PATH|package.module:factory``);
+  a model that does not accept them, or ``--weights`` whose keys or shapes do not fit, is refused.
+* ``--weights`` starts from the user's trained model: the baseline is evaluated, not trained.
+* Training, fine-tuning, BN calibration and evaluation run on ``--device``; launched under
+  ``torchrun --nproc_per_node N`` they run data-parallel, and rank 0 alone writes files. The
+  simulated latency never depends on the device.
 * Baselines are cached under ``cache_dir`` (``.hwprune/cache``, or the user cache folder when the
   working directory is read-only); training writes a checkpoint every epoch and a rerun resumes it.
 * The run folder is all-or-nothing: the new run is built in a sibling staging folder and swapped in
@@ -50,13 +56,20 @@ class OptimizeConfig:
 
     Attributes:
         model: a reference net name (``hwprune.models.names()``) or ``package.module:factory``.
-        data: "digits" (scikit-learn's bundled digits, upscaled) or "synthetic".
+        data: "digits" (scikit-learn's bundled digits, upscaled), "synthetic", "fashion-mnist",
+            "imagefolder:PATH" (``PATH/train/<class>/*`` and ``PATH/val/<class>/*``) or
+            "package.module:factory" returning ``(train_loader, val_loader)``.
+        data_dir: Fashion-MNIST's folder (default: where Debian's dataset-fashion-mnist puts it).
+        train_subset: train on a stratified subset of this many images (fashion-mnist only).
+        weights: a trained state_dict (or checkpoint holding one under state_dict/model) to start
+            from; the baseline is then evaluated, not trained.
+        device: "auto" (CUDA when present), "cpu", "cuda" or "cuda:N".
         hw: accelerator preset or config file.
         budget: latency budget (fraction, "2.5ms", cycles).
         nm: "auto", "on" or "off".
         epochs / finetune_epochs: baseline training and fine-tuning epochs.
-        input_size / in_channels / num_classes: example input side, its channels (None: the data's)
-            and the classifier width (digits has 10 classes).
+        input_size / in_channels / num_classes: image side, channels and class count; None takes
+            them from the data (a given value that contradicts the data is an error).
         out: run folder.
         cache_dir: baseline cache; None picks :func:`default_cache_dir`.
         strict: an op without a cost model is an error, not a warning.
@@ -64,6 +77,10 @@ class OptimizeConfig:
 
     model: str = "resnet20"
     data: str = "digits"
+    data_dir: str | None = None
+    train_subset: int | None = None
+    weights: str | None = None
+    device: str = "auto"
     hw: str = "dpu-b4096"
     budget: str = "0.6"
     nm: str = "auto"
@@ -75,9 +92,9 @@ class OptimizeConfig:
     importance: str = "l1"
     solver: str = "greedy"
     seed: int = 0
-    input_size: int = 32
+    input_size: int | None = None
     in_channels: int | None = None
-    num_classes: int = 10
+    num_classes: int | None = None
     excludes: tuple[str, ...] = ()
     out: str = "runs/optimize"
     cache_dir: str | None = None
@@ -132,29 +149,61 @@ def default_cache_dir() -> Path:
     return Path(base) / "hwprune"
 
 
-def _build_model(cfg: OptimizeConfig) -> tuple[nn.Module, int]:
+def _data(cfg: OptimizeConfig, channels: int | None):
+    """The loaders ``--data`` names, with the input shape and class count read from the data."""
+    from hwprune.errors import DataError
+    from hwprune.train.datasets import resolve_data
+
+    bundle = resolve_data(cfg.data, data_dir=cfg.data_dir, batch_size=cfg.batch_size, size=cfg.input_size,
+                          channels=channels, subset=cfg.train_subset, seed=cfg.seed,
+                          num_classes=cfg.num_classes if cfg.data == "synthetic" else None)
+    if len(bundle.input_shape) != 3:
+        raise DataError(f"--data {cfg.data}: samples have shape {bundle.input_shape}; optimize needs images "
+                        "(C, H, W)")
+    c, h, w = bundle.input_shape
+    if cfg.in_channels is not None and cfg.in_channels != c:
+        raise PruneConfigError(f"--in-channels {cfg.in_channels}: the data ({cfg.data}) has {c} channels")
+    if cfg.input_size is not None and (h, w) != (cfg.input_size, cfg.input_size):
+        raise PruneConfigError(f"--input-size {cfg.input_size}: the data ({cfg.data}) has {h}x{w} images")
+    if cfg.num_classes is not None and cfg.num_classes != bundle.num_classes:
+        raise PruneConfigError(f"--num-classes {cfg.num_classes}: the data ({cfg.data}) has "
+                               f"{bundle.num_classes} classes; leave --num-classes out to take it from the data")
+    return bundle
+
+
+def _first_in_channels(model: nn.Module) -> int | None:
+    """The input channels of a model's first convolution (how a user's model wants grey data fed)."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.conv._ConvNd):
+            return m.in_channels
+    return None
+
+
+def _build_model(cfg: OptimizeConfig, shape: tuple[int, ...], num_classes: int) -> nn.Module:
     from hwprune import models
 
-    if ":" in cfg.model:
-        return make_model(cfg.model), cfg.in_channels or 3
     if cfg.model not in models.names():
         raise PruneConfigError(f"unknown model {cfg.model!r}; use one of {', '.join(models.names())} "
                                "or 'package.module:factory'")
-    channels = cfg.in_channels or (1 if cfg.data == "digits" else 3)
     torch.manual_seed(cfg.seed)
-    return models.get(cfg.model, num_classes=cfg.num_classes, in_channels=channels), channels
+    return models.get(cfg.model, num_classes=num_classes, in_channels=shape[0])
 
 
-DATA = ("digits", "synthetic")
-
-
-def _loaders(cfg: OptimizeConfig, channels: int):
-    from hwprune.train.data import digits_loaders, synthetic_loaders
-
-    if cfg.data == "digits":
-        return digits_loaders(cfg.batch_size, size=cfg.input_size, channels=channels, seed=cfg.seed)
-    return synthetic_loaders(batch_size=cfg.batch_size, num_classes=cfg.num_classes,
-                             shape=(channels, cfg.input_size, cfg.input_size), seed=cfg.seed)
+def _check_fits(cfg: OptimizeConfig, model: nn.Module, example: torch.Tensor, num_classes: int) -> None:
+    """One forward pass of the example: the model must take the data's images and give its classes."""
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            out = model.eval()(example)
+    except Exception as e:  # the user's model: say which input it refused, in one line
+        raise PruneConfigError(f"--model {cfg.model} does not accept the inputs of --data {cfg.data} "
+                               f"(shape {tuple(example.shape)}): {type(e).__name__}: {e}") from e
+    finally:
+        model.train(was_training)
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[1] != num_classes:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise PruneConfigError(f"--model {cfg.model} outputs {got} for one image, but --data {cfg.data} has "
+                               f"{num_classes} classes: the model must output (N, {num_classes}) logits")
 
 
 def _say(cfg: OptimizeConfig, msg: str) -> None:
@@ -180,17 +229,21 @@ def _check_fields(cfg: OptimizeConfig) -> None:
     count("finetune-epochs", cfg.finetune_epochs, 0)
     count("batch-size", cfg.batch_size, 1)
     count("seed", cfg.seed, 0)
-    count("input-size", cfg.input_size, 8)
-    count("num-classes", cfg.num_classes, 2)
+    if cfg.input_size is not None:
+        count("input-size", cfg.input_size, 8)
+    if cfg.num_classes is not None:
+        count("num-classes", cfg.num_classes, 2)
     if cfg.in_channels is not None:
         count("in-channels", cfg.in_channels, 1)
+    if cfg.train_subset is not None:
+        count("train-subset", cfg.train_subset, 1)
+        if cfg.data != "fashion-mnist":
+            raise PruneConfigError(f"--train-subset applies to --data fashion-mnist, not {cfg.data!r}")
     rate("lr", cfg.lr)
     rate("finetune-lr", cfg.finetune_lr)
-    if cfg.data not in DATA:
-        raise PruneConfigError(f"--data {cfg.data!r}: use one of {', '.join(DATA)}")
-    if cfg.data == "digits" and cfg.num_classes != 10:
-        raise PruneConfigError(f"--num-classes {cfg.num_classes}: the digits data has 10 classes; "
-                               "use --num-classes 10 or --data synthetic")
+    if cfg.data_dir is not None and cfg.data != "fashion-mnist":
+        raise PruneConfigError(f"--data-dir applies to --data fashion-mnist, not {cfg.data!r} "
+                               "(an image folder is given as imagefolder:PATH)")
     if cfg.nm not in ("auto", "on", "off"):
         raise PruneConfigError(f"--nm {cfg.nm!r}: use auto, on or off")
     if cfg.solver not in SOLVERS:
@@ -217,56 +270,81 @@ class _Prepared:
     test_loader: Any
     example: torch.Tensor
     cache_dir: Path
+    device: torch.device
+    input_shape: tuple[int, ...]
+    num_classes: int
 
 
 def validate(cfg: OptimizeConfig) -> _Prepared:
-    """Check every argument before any training; returns the untrained model, loaders and cache folder.
+    """Check every argument before any training; returns the model (untrained, or with ``--weights``
+    loaded), loaders, device and cache folder.
 
-    The budget's reachability, the hardware, N:M mode and excludes are checked by planning the
-    untrained model (reachability depends on the structure, not on the weights).
+    The data is opened first (its input shape and class count size the model); the model must accept
+    its images and output its classes; ``--weights`` must match the model key by key. The budget's
+    reachability, the hardware, N:M mode and excludes are checked by planning the model
+    (reachability depends on the structure, not on the weights).
 
     Raises:
         HwPruneError (and subclasses): the first problem found, naming the flag.
     """
     import hwprune
     from hwprune.lower.simulate import resolve_hw
+    from hwprune.train.device import init_distributed, resolve_device
+    from hwprune.train.weights import load_weights
 
     _check_fields(cfg)
     resolve_hw(cfg.hw)
+    device = resolve_device(cfg.device)
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
     if not _writable(cache_dir):
         raise PruneConfigError(f"--cache-dir {cache_dir}: cannot create files there (read-only, or not a "
                                "folder); choose another --cache-dir")
+    if cfg.weights is not None and not Path(cfg.weights).is_file():
+        raise PruneConfigError(f"--weights {cfg.weights}: no such file")
     torch.manual_seed(cfg.seed)
-    model, channels = _build_model(cfg)
-    train_loader, test_loader = _loaders(cfg, channels)
-    example = next(iter(test_loader))[0][:1]
+    if ":" in cfg.model:  # a user's model: grey data is repeated to the channels its stem takes
+        model = make_model(cfg.model)
+        bundle = _data(cfg, cfg.in_channels or _first_in_channels(model))
+    else:
+        bundle = _data(cfg, cfg.in_channels)
+        model = _build_model(cfg, bundle.input_shape, bundle.num_classes)
+    example = next(iter(bundle.val_loader))[0][:1].cpu()
+    _check_fits(cfg, model, example, bundle.num_classes)
+    if cfg.weights is not None:
+        load_weights(model, cfg.weights)
+    init_distributed(device)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the real plan warns once, later
         hwprune.plan(model, example, hw=cfg.hw, budget=_budget_value(cfg.budget), nm=_NM[cfg.nm],
                      excludes=cfg.excludes, importance=cfg.importance, solver="greedy", check=False,
                      strict=cfg.strict)
-    return _Prepared(model, channels, train_loader, test_loader, example, cache_dir)
+    return _Prepared(model, bundle.input_shape[0], bundle.train_loader, bundle.val_loader, example, cache_dir,
+                     device, bundle.input_shape, bundle.num_classes)
 
 
 _NM = {"auto": "auto", "on": True, "off": False}
 
 
-def _baseline(cfg: OptimizeConfig, prep: _Prepared) -> tuple[Path, bool]:
-    """Train the baseline or load it from the cache; returns (cache file, loaded)."""
+def _baseline(cfg: OptimizeConfig, prep: _Prepared) -> tuple[Path, str]:
+    """Train the baseline, load it from the cache, or take ``--weights``; returns (file, how): how is
+    "weights", "cached" or "trained"."""
     import hwprune
+    from hwprune.train.device import barrier, is_distributed, is_main_process
     from hwprune.train.loop import train
 
+    if cfg.weights is not None:  # loaded (and checked) by validate: evaluated, never retrained
+        return Path(cfg.weights), "weights"
     model = prep.model
     h = hwprune.structure_hash(hwprune.trace(model, prep.example))
-    recipe = json.dumps([cfg.model, cfg.data, cfg.input_size, prep.channels, cfg.epochs, cfg.lr, cfg.batch_size,
-                         cfg.seed, h], sort_keys=True)
+    recipe = json.dumps([cfg.model, cfg.data, cfg.data_dir, cfg.train_subset, list(prep.input_shape),
+                         prep.num_classes, cfg.epochs, cfg.lr, cfg.batch_size, cfg.seed, h], sort_keys=True)
     key = hashlib.sha256(recipe.encode()).hexdigest()[:16]
     cache = prep.cache_dir / f"{cfg.model.replace(':', '_').replace('.', '_')}-{cfg.data}-{key}.pt"
+    barrier()  # every process decides on the same cache state
     if cache.is_file():
         try:
             model.load_state_dict(torch.load(cache, map_location="cpu", weights_only=True))
-            return cache, True
+            return cache, "cached"
         except Exception as e:  # a truncated or foreign cache entry: set it aside and retrain
             from hwprune.runtime.store import move_aside
 
@@ -275,9 +353,14 @@ def _baseline(cfg: OptimizeConfig, prep: _Prepared) -> tuple[Path, bool]:
     ckpt = cache.with_suffix(".ckpt")
     resumed = " (resuming its checkpoint)" if ckpt.is_file() else ""
     _say(cfg, f"training baseline {cfg.model} on {cfg.data} for {cfg.epochs} epochs{resumed}")
-    train(model, prep.train_loader, cfg.epochs, lr=cfg.lr, seed=cfg.seed, progress=cfg.progress, checkpoint=ckpt)
-    save_state_dict(cache, model.state_dict())
-    return cache, False
+    # under torchrun the processes train together; resuming one process's checkpoint is not supported
+    train(model, prep.train_loader, cfg.epochs, lr=cfg.lr, seed=cfg.seed, progress=cfg.progress,
+          checkpoint=None if is_distributed() else ckpt, device=prep.device)
+    model.cpu()
+    if is_main_process():
+        save_state_dict(cache, model.state_dict())
+    barrier()
+    return cache, "trained"
 
 
 def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
@@ -287,11 +370,24 @@ def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
         HwPruneError (and subclasses): bad configuration, unreachable budget, ... (all found before
         any training; see :func:`validate`).
     """
+    import tempfile
+
+    from hwprune.train.device import barrier, is_main_process, world
+
     t0 = time.time()
     out = Path(cfg.out)
-    recover_dir(out)  # a run killed mid-swap (non-Linux) put the previous run aside: restore it
-    clean_staging(out)
+    if world()[0] == 0:
+        recover_dir(out)  # a run killed mid-swap (non-Linux) put the previous run aside: restore it
+        clean_staging(out)
     prep = validate(cfg)
+    if not is_main_process():  # another torchrun process: the same work, its files thrown away
+        stage = Path(tempfile.mkdtemp(prefix="hwprune-rank-"))
+        try:
+            metrics = _run(cfg, prep, out, stage, t0)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+        barrier()
+        return metrics
     stage = staging_dir(out)
     try:
         metrics = _run(cfg, prep, out, stage, t0)
@@ -299,6 +395,7 @@ def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+    barrier()
     _say(cfg, f"wrote {out} ({metrics['seconds']}s)" + (f"; previous run kept as {out}.prev"
                                                          if Path(f"{out}.prev").is_dir() else ""))
     return metrics
@@ -315,13 +412,15 @@ def _run(cfg: OptimizeConfig, prep: _Prepared, out: Path, stage: Path, t0: float
     from hwprune.transforms.nm import bake
 
     model, train_loader, test_loader, example = prep.model, prep.train_loader, prep.test_loader, prep.example
+    dev = prep.device
 
-    # 1. baseline: cached by model structure, data and recipe
-    cache, loaded = _baseline(cfg, prep)
-    if loaded:
-        _say(cfg, f"baseline loaded from {cache}")
+    # 1. baseline: --weights, or cached by model structure, data and recipe, or trained
+    cache, source = _baseline(cfg, prep)
+    if source != "trained":
+        _say(cfg, f"baseline {'weights' if source == 'weights' else 'loaded'} from {cache}")
     model.eval()
-    base_acc = evaluate(model, test_loader)
+    base_acc = evaluate(model, test_loader, device=dev)
+    model.cpu()  # planning and simulation run on the CPU, whatever the training device
     _say(cfg, f"baseline accuracy {base_acc:.4f}")
 
     # 2. plan: reused only when everything that shaped it matches
@@ -341,16 +440,18 @@ def _run(cfg: OptimizeConfig, prep: _Prepared, out: Path, stage: Path, t0: float
 
     # 3. apply, evaluate, fine-tune with masks kept
     slim = hwprune.apply(model, example, plan)
-    pruned_acc = evaluate(slim, test_loader)
+    pruned_acc = evaluate(slim, test_loader, device=dev)
     # removed channels shift the statistics downstream BNs see: re-estimate them (EagleEye's adaptive BN)
     adaptive_bn(slim, loader_calibration, (train_loader, 20))
-    calibrated_acc = evaluate(slim, test_loader)
+    calibrated_acc = evaluate(slim, test_loader, device=dev)
     _say(cfg, f"pruned accuracy {pruned_acc:.4f}, {calibrated_acc:.4f} after BN recalibration; "
               f"fine-tuning {cfg.finetune_epochs} epochs")
     if cfg.finetune_epochs > 0:
-        train(slim, train_loader, cfg.finetune_epochs, lr=cfg.finetune_lr, seed=cfg.seed, progress=cfg.progress)
+        train(slim, train_loader, cfg.finetune_epochs, lr=cfg.finetune_lr, seed=cfg.seed, progress=cfg.progress,
+              device=dev)
     slim.eval()
-    final_acc = evaluate(slim, test_loader)
+    final_acc = evaluate(slim, test_loader, device=dev)
+    slim.cpu()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the plan already reported the unmodelled ops
         sim = hwprune.simulate(slim, example, hw=cfg.hw)
@@ -362,7 +463,10 @@ def _run(cfg: OptimizeConfig, prep: _Prepared, out: Path, stage: Path, t0: float
     plots = plot_plan(plan, stage)
     seconds = round(time.time() - t0, 1)
     metrics = {
-        "model": cfg.model, "data": cfg.data, "hw": plan.hw, "budget": plan.budget,
+        "model": cfg.model, "data": cfg.data, "input_shape": list(prep.input_shape),
+        "num_classes": prep.num_classes, "train_images": _count(train_loader), "val_images": _count(test_loader),
+        "device": str(dev), "world_size": _world_size(), "baseline_source": source,
+        "hw": plan.hw, "budget": plan.budget,
         "baseline_accuracy": base_acc, "pruned_accuracy": pruned_acc, "bn_recalibrated_accuracy": calibrated_acc,
         "finetuned_accuracy": final_acc,
         "unpruned_cycles": plan.unpruned_cycles, "cycles": plan.cycles, "slim_simulated_cycles": sim.total_cycles,
@@ -374,9 +478,13 @@ def _run(cfg: OptimizeConfig, prep: _Prepared, out: Path, stage: Path, t0: float
     }
     write_json(stage / "metrics.json", metrics)
     extra = {"model": f"{cfg.model} ({metrics['params_before']} parameters)",
-             "data": f"{cfg.data}, {cfg.input_size}x{cfg.input_size}x{prep.channels}, {cfg.num_classes} classes",
+             "data": f"{cfg.data}, {'x'.join(map(str, prep.input_shape[1:]))}x{prep.channels}, "
+                     f"{prep.num_classes} classes, {metrics['train_images']} training / "
+                     f"{metrics['val_images']} validation images",
+             "device": f"{dev} ({metrics['world_size']} process{'es' if metrics['world_size'] > 1 else ''})",
              "hardware": f"{plan.hw} ({cfg.hw})",
-             "epochs": f"baseline {cfg.epochs} ({'cached' if loaded else 'trained'}), fine-tuning {cfg.finetune_epochs}",
+             "epochs": (f"baseline from --weights {cfg.weights} (not trained)" if source == "weights" else
+                        f"baseline {cfg.epochs} ({source})") + f", fine-tuning {cfg.finetune_epochs}",
              "wall time": f"{seconds} s",
              "plan": "reused from the previous run (same inputs)" if reuse.plan is not None else "planned in this run",
              "accuracy (baseline / pruned / BN recalibrated / fine-tuned)":
@@ -386,6 +494,20 @@ def _run(cfg: OptimizeConfig, prep: _Prepared, out: Path, stage: Path, t0: float
     atomic_write_text(stage / "report.md", plan_markdown(plan, plots, extra))
     _say(cfg, f"accuracy {base_acc:.4f} -> {final_acc:.4f}")
     return metrics
+
+
+def _count(loader: Any) -> int | None:
+    try:
+        return len(loader.dataset)
+    except TypeError:
+        return None
+
+
+def _world_size() -> int:
+    """Processes training together (1 unless launched by torchrun)."""
+    from hwprune.train.device import is_distributed
+
+    return torch.distributed.get_world_size() if is_distributed() else 1
 
 
 def _budget_value(budget: str) -> float | int | str:

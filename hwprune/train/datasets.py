@@ -405,6 +405,7 @@ def resolve_data(
     channels: int | None = None,
     subset: int | None = None,
     seed: int = 0,
+    num_classes: int | None = None,
 ) -> DataBundle:
     """Loaders for a ``--data`` choice: ``digits``, ``synthetic``, ``fashion-mnist``,
     ``imagefolder:PATH`` or ``package.module:factory``.
@@ -417,6 +418,7 @@ def resolve_data(
         channels: 1 or 3; default the data's own (3 for synthetic).
         subset: Stratified training subset (Fashion-MNIST only).
         seed: Split, subset and shuffling seed.
+        num_classes: Classes of the synthetic set (default 10); the other data have their own.
 
     Returns:
         A ``DataBundle`` with the loaders, the input shape and the class count read from the data.
@@ -428,11 +430,14 @@ def resolve_data(
 
     if subset is not None and spec != "fashion-mnist":
         raise TrainConfigError(f"subset applies to --data fashion-mnist only, not {spec!r}")
+    if num_classes is not None and spec != "synthetic":
+        raise TrainConfigError(f"num_classes is chosen for --data synthetic only; {spec!r} has its own classes")
     if spec == "digits":
         train, val = digits_loaders(batch_size, size=size or 32, channels=channels or 1, seed=seed)
     elif spec == "synthetic":
         s = size or 32
-        train, val = synthetic_loaders(batch_size=batch_size, shape=(channels or 3, s, s), seed=seed)
+        train, val = synthetic_loaders(batch_size=batch_size, num_classes=num_classes or 10,
+                                       shape=(channels or 3, s, s), seed=seed)
     elif spec == "fashion-mnist":
         train, val = fashion_mnist_loaders(batch_size, data_dir, size or 32, channels or 1, subset, seed)
     elif spec.startswith("imagefolder:"):

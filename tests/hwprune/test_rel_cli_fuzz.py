@@ -18,7 +18,12 @@ for flag, bads in {
     "--input-shape": ["1,3,abc", "1,3,32", "0,1,32,32", ""],
     "--in-channels": ["0", "x"],
     "--num-classes": ["1", "x"],
-    "--data": ["imagenet"],
+    "--data": ["imagenet", "", "imagefolder:", "imagefolder:nowhere", "imagefolder:blocker", "no_such_mod_xyz:make",
+               "json:dumps", "json:nope"],
+    "--data-dir": ["", "nowhere"],
+    "--train-subset": ["0", "x", "5"],
+    "--weights": ["", "missing.pt", "binary.json", "notaplan.json", "mismatch.pt", "noweights.pt"],
+    "--device": ["", "gpu", "cuda:x", "cuda:99", "tpu:0"],
     "--hw": ["no-such-hw", "missing/file.cfg", ""],
     "--budget": ["abc", "0", "-1", "0.01", "5parsecs"],
     "--nm": ["maybe"],
@@ -40,6 +45,12 @@ for flag, bads in {
         CASES.append(["optimize", *(M if flag != "--model" else []), flag, bad, "--epochs", "1", "--quiet"]
                      if flag != "--epochs" else ["optimize", *M, flag, bad, "--quiet"])
 CASES.append(["optimize", *M, "--data", "digits", "--num-classes", "5", "--epochs", "1", "--quiet"])
+CASES.append(["optimize", *M, "--data", "digits", "--in-channels", "2", "--epochs", "1", "--quiet"])
+CASES.append(["optimize", *M, "--data", "digits", "--input-shape", "1,1,28,32", "--epochs", "1", "--quiet"])
+CASES.append(["optimize", *M, "--data", "fashion-mnist", "--data-dir", "nowhere", "--epochs", "1", "--quiet"])
+CASES.append(["optimize", *M, "--data", "fashion-mnist", "--data-dir", "good.json", "--epochs", "1", "--quiet"])
+CASES.append(["optimize", *M, "--data", "fashion-mnist", "--data-dir", ".", "--epochs", "1", "--quiet"])
+CASES.append(["optimize", "--model", "json:dumps", "--epochs", "1", "--quiet"])
 CASES.append(["optimize", *M, "--hw", "dpu-b1024", "--nm", "on", "--epochs", "1", "--quiet"])
 
 for flag, bads in {
@@ -110,6 +121,12 @@ def test_malformed_value_exits_2_with_one_line_and_writes_nothing(argv, tmp_path
     bad["groups"][0]["kept"] = "abc"
     (tmp_path / "badkept.json").write_text(json.dumps(bad))
     (tmp_path / "notaplan.json").write_text('{"hello": 1}')
+    import torch
+
+    from hwprune import models
+
+    torch.save(models.get("digits_cnn", num_classes=7, in_channels=1).state_dict(), tmp_path / "mismatch.pt")
+    torch.save({"epoch": 3}, tmp_path / "noweights.pt")
     before = _tree(tmp_path)
 
     import hwprune.train.loop as loop
