@@ -207,7 +207,9 @@ def _check_fits(cfg: OptimizeConfig, model: nn.Module, example: torch.Tensor, nu
 
 
 def _say(cfg: OptimizeConfig, msg: str) -> None:
-    if cfg.progress:
+    from hwprune.train.device import is_main_process
+
+    if cfg.progress and is_main_process():
         print(f"[hwprune] {msg}", flush=True)
 
 

@@ -8,7 +8,8 @@ fine-tuning can re-apply N:M masks. ``torch.set_num_threads`` is left to the cal
 Inside a process group of more than one process (``torchrun``, see ``hwprune.train.device``) ``train``
 runs data-parallel: the model is wrapped in ``DistributedDataParallel`` for the run and the loader is
 rebuilt over the same dataset with a ``DistributedSampler``, so each process sees its share of every
-epoch; the per-epoch statistics are summed over the processes.
+epoch; the per-epoch statistics are summed over the processes, and at the end every process takes
+rank 0's parameters and buffers (BN running statistics are gathered per process).
 """
 
 from __future__ import annotations
@@ -176,6 +177,12 @@ def _resume(path, model: nn.Module, opt, sched, gen, epochs: int) -> tuple[int, 
     return int(ck["epoch"]) + 1, int(ck["steps"]), {k: list(v) for k, v in ck["history"].items()}
 
 
+def _broadcast_state(model: nn.Module) -> None:
+    with torch.no_grad():
+        for t in [*model.parameters(), *model.buffers()]:
+            dist.broadcast(t.data, src=0)
+
+
 def train(
     model: nn.Module,
     loader: DataLoader,
@@ -311,6 +318,8 @@ def train(
                     break
     finally:
         model.train(was_training)
+    if sampler is not None:  # BN statistics are per process: every process keeps rank 0's
+        _broadcast_state(model)
     if checkpoint is not None and lead and not stopped:  # a run stopped early can still be resumed
         with contextlib.suppress(FileNotFoundError):
             os.unlink(checkpoint)

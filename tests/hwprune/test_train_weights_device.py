@@ -120,6 +120,10 @@ _WORKER = textwrap.dedent("""
     hist = train(net, loader, epochs=2, lr=0.1, seed=5, progress=False)
     rank = world()[0]
     torch.save(net.state_dict(), f"{out}/rank{rank}.pt")
+    torch.manual_seed(0)
+    bn = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3))
+    train(bn, loader, epochs=1, lr=0.1, seed=5, progress=False)
+    torch.save(bn.state_dict(), f"{out}/bn{rank}.pt")
     json.dump({"steps": hist["steps"], "loss": hist["loss"]}, open(f"{out}/rank{rank}.json", "w"))
 """)
 
@@ -157,6 +161,11 @@ def test_ddp_two_cpu_processes_match_one_process_on_the_union_batch(tmp_path):
     assert h0["loss"] == h1["loss"]
     for k in w0:
         assert torch.equal(w0[k], w1[k]), k
+    # BN running statistics are gathered per process; both end with rank 0's
+    b0, b1 = torch.load(tmp_path / "bn0.pt"), torch.load(tmp_path / "bn1.pt")
+    assert int(b0["1.num_batches_tracked"]) == 4
+    for k in b0:
+        assert torch.equal(b0[k], b1[k]), k
     # one process on the same sample order with the union batch (2 x 8) computes the same updates
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(64, 8, generator=g), torch.randint(0, 3, (64,), generator=g)
