@@ -9,7 +9,11 @@ Methods, each meeting the same latency budget on the same simulated hardware, th
   hw-nm        hwprune.plan(nm=True): channels and N:M patterns jointly.
 
 Usage: python benchmarks/bench_planner_vs_baselines.py [--quick] [--nets digits_cnn,resnet20]
-Results are appended to reports/planner_vs_baselines.json as they come (a rerun resumes).
+       python benchmarks/bench_planner_vs_baselines.py --data fashion-mnist --train-subset 6000 \
+           --nets resnet20 --hw dpu-b4096 --hw-sparse dpu-b4096-sparse
+Results are appended to reports/planner_vs_baselines[_fashion-mnist].json as they come (a rerun
+resumes); channel-only methods run on ``--hw``, hw-nm on ``--hw-sparse`` (default: ``--hw``), each
+budget a fraction of the unpruned latency on that method's hardware.
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ import torch
 
 import hwprune
 from hwprune.io import atomic_write_text, write_json
-from hwprune.planning.apply import bake
-from hwprune.train.data import digits_loaders
+from hwprune.train.datasets import resolve_data
 from hwprune.train.loop import evaluate, train
+from hwprune.transforms.nm import bake
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_MD = ROOT / "reports" / "planner_vs_baselines.md"
@@ -88,6 +92,16 @@ def _subset(loader, n_batches: int):
     return out
 
 
+def _hw_for(method: str, args) -> str:
+    return args.hw_sparse if method == "hw-nm" else args.hw
+
+
+def _load(args, seed: int):
+    b = resolve_data(args.data, batch_size=args.batch_size, size=32, channels=1, seed=seed,
+                     subset=args.train_subset)
+    return b.train_loader, b.val_loader
+
+
 def run(args) -> list[dict]:
     torch.set_num_threads(args.threads)
     results = json.loads(OUT_JSON.read_text()) if OUT_JSON.is_file() and not args.fresh else []
@@ -96,30 +110,32 @@ def run(args) -> list[dict]:
         for seed in args.seeds:
             torch.manual_seed(seed)
             model = hwprune.models.get(net, num_classes=10, in_channels=1)
-            train_loader, test_loader = digits_loaders(64, size=32, channels=1, seed=seed)
+            train_loader, test_loader = _load(args, seed)
             x = next(iter(test_loader))[0][:1]
             t = time.time()
             train(model, train_loader, args.base_epochs, lr=0.05, seed=seed, progress=False)
             model.eval()
             base_acc = evaluate(model, test_loader)
-            print(f"{net} seed {seed}: baseline {base_acc:.4f} ({time.time() - t:.0f}s)", flush=True)
-            full = hwprune.simulate(model, x, hw=args.hw).total_cycles
+            base_seconds = round(time.time() - t, 1)
+            print(f"{net} seed {seed}: baseline {base_acc:.4f} ({base_seconds}s)", flush=True)
+            fulls = {h: hwprune.simulate(model, x, hw=h).total_cycles for h in {args.hw, args.hw_sparse}}
             held_out = _subset(train_loader, 4)  # sensitivity on training data, never the test split
             runner = hwprune.get_pruning_runner(model, x, "iterative", hw=args.hw, name=f"{net}-s{seed}",
                                                 workdir=tempfile.mkdtemp(prefix="hwprune-bench-"),
                                                 backend="serial", progress=False)
             sens_ready = False
             for budget in args.budgets:
-                target = int(budget * full)
-
                 for method in METHODS:
                     if (net, seed, budget, method) in done:
                         continue
+                    hw = _hw_for(method, args)
+                    full = fulls[hw]
+                    target = int(budget * full)
                     t = time.time()
                     if method == "vitis-mac" and not sens_ready:
                         runner.ana(_accuracy, args=(held_out,))
                         sens_ready = True
-                    slim = _slim_for(method, model, x, runner, args.hw, budget, target)
+                    slim = _slim_for(method, model, x, runner, hw, budget, target)
                     if slim is None:
                         results.append({"net": net, "seed": seed, "budget": budget, "method": method,
                                         "reachable": False})
@@ -129,13 +145,15 @@ def run(args) -> list[dict]:
                     train(slim, train_loader, args.ft_epochs, lr=0.02, seed=seed, progress=False)
                     slim.eval()
                     acc = evaluate(slim, test_loader)
-                    rep = hwprune.simulate(slim, x, hw=args.hw)
+                    rep = hwprune.simulate(slim, x, hw=hw)
                     layers = [ly for ly in rep.layers if ly.kind in ("conv", "gemm", "depthwise")]
                     nonzero = sum(int(p.detach().ne(0).sum()) for p in bake(slim).parameters())
                     row = {"net": net, "seed": seed, "budget": budget, "method": method, "reachable": True,
                            "cycles": rep.total_cycles, "full_cycles": full, "latency_ms": rep.latency_ms,
                            "macs": sum(ly.macs for ly in layers), "params_nonzero": nonzero,
-                           "acc_before_ft": pre, "acc": acc, "baseline_acc": base_acc,
+                           "acc_before_ft": pre, "acc": acc, "baseline_acc": base_acc, "hw": hw,
+                           "data": args.data, "train_images": len(train_loader.dataset),
+                           "test_images": len(test_loader.dataset), "baseline_seconds": base_seconds,
                            "seconds": round(time.time() - t, 1)}
                     results.append(row)
                     write_json(OUT_JSON, results)
@@ -149,6 +167,30 @@ def _agg(rows, key):
     return statistics.mean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0)
 
 
+def _pooled_std_lines(rows: list[dict]) -> list[str]:
+    """Best hwprune method against each baseline per budget, in units of the pooled std over seeds."""
+    out = ["Best hwprune method vs each baseline (difference in mean accuracy / pooled std; n = seeds):", ""]
+    for budget in sorted({r["budget"] for r in rows}):
+        accs = {m: [r["acc"] for r in rows if r["budget"] == budget and r["method"] == m and r.get("reachable")]
+                for m in METHODS}
+        ours = {m: a for m, a in accs.items() if m.startswith("hw-") and a}
+        if not ours:
+            continue
+        best = max(ours, key=lambda m: statistics.mean(ours[m]))
+        parts = []
+        for m in METHODS:
+            if m.startswith("hw-") or not accs[m]:
+                continue
+            diff = statistics.mean(ours[best]) - statistics.mean(accs[m])
+            if min(len(ours[best]), len(accs[m])) < 2:
+                parts.append(f"{m}: {diff:+.4f} (one seed: no std)")
+                continue
+            pooled = ((statistics.variance(ours[best]) + statistics.variance(accs[m])) / 2) ** 0.5
+            parts.append(f"{m}: {diff:+.4f} = {diff / pooled:+.1f} std" if pooled > 0 else f"{m}: {diff:+.4f}")
+        out.append(f"- {budget}: {best} vs " + "; ".join(parts))
+    return [*out, ""]
+
+
 def write_report(results: list[dict], args) -> None:
     import matplotlib
 
@@ -156,14 +198,22 @@ def write_report(results: list[dict], args) -> None:
     import matplotlib.pyplot as plt
 
     nets = sorted({r["net"] for r in results})
+    reached = [r for r in results if r.get("reachable")]
+    n_train = reached[0].get("train_images", "?") if reached else "?"
+    n_test = reached[0].get("test_images", "?") if reached else "?"
+    data = ("scikit-learn digits at 32x32, 1 channel" if args.data == "digits" else
+            f"Fashion-MNIST padded to 32x32, 1 channel, training on {n_train} images "
+            f"({'a stratified subset' if args.train_subset else 'all'}), test on all {n_test}")
+    seeds_seen = sorted({r["seed"] for r in results})
+    hw_text = f"`{args.hw}`" + (f" (hw-nm on `{args.hw_sparse}`)" if args.hw_sparse != args.hw else "")
     lines = [
         "# Planner vs baselines at equal simulated latency",
         "",
-        f"Hardware: `{args.hw}` (simulated, cycle mode, per image). Data: scikit-learn digits at 32x32, "
-        f"1 channel. Each (net, seed): one baseline trained {args.base_epochs} epochs; every method then "
-        f"meets the same latency budget and gets the same fine-tune ({args.ft_epochs} epochs, SGD lr 0.02, "
-        f"cosine). Accuracy: digits test split (360 images), mean ± std over seeds {list(args.seeds)}. "
-        "Regenerate: `python benchmarks/bench_planner_vs_baselines.py`.",
+        f"Hardware: {hw_text} (simulated, cycle mode, per image). Data: {data}. Each (net, seed): one "
+        f"baseline trained {args.base_epochs} epochs; every method then meets the same latency budget and "
+        f"gets the same fine-tune ({args.ft_epochs} epochs, SGD lr 0.02, cosine). Accuracy on the test split "
+        f"({n_test} images), mean ± std over seeds {seeds_seen}. "
+        f"Regenerate: `{args.command}`.",
         "",
         "Methods: **uniform-l1** (same ratio in every group, L1; Torch-Pruning's default), **vitis-mac** "
         "(Vitis AI: sensitivity analysis, then the MAC reduction that meets the budget), **hw-channel** "
@@ -202,6 +252,7 @@ def write_report(results: list[dict], args) -> None:
                 best = [m for m, v in means.items() if v >= top - 1e-12]
                 wins.append(f"{budget}: {', '.join(best)} ({top:.4f})")
         lines += [f"Most accurate per budget: {'; '.join(wins)}.", ""]
+        lines += _pooled_std_lines(rows)
         for method in METHODS:
             pts = []
             for budget in sorted({r["budget"] for r in rows}):
@@ -211,7 +262,7 @@ def write_report(results: list[dict], args) -> None:
             if pts:
                 ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], marker="o",
                             capsize=3, label=method)
-        ax.set_title(f"{net} on {args.hw}")
+        ax.set_title(f"{net}, {args.data}, {args.hw}")
         ax.set_xlabel("simulated latency / unpruned")
         ax.set_ylabel("test accuracy after fine-tune")
         ax.legend(fontsize=8)
@@ -225,6 +276,11 @@ def write_report(results: list[dict], args) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nets", default="digits_cnn,resnet20")
+    ap.add_argument("--data", default="digits", choices=("digits", "fashion-mnist"))
+    ap.add_argument("--train-subset", type=int, default=None,
+                    help="stratified training subset (fashion-mnist); the test set is always complete")
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--hw-sparse", default=None, help="hardware of hw-nm (default: --hw)")
     ap.add_argument("--hw", default="dpu-b1024-sparse")
     ap.add_argument("--budgets", default="0.3,0.5,0.7")
     ap.add_argument("--seeds", default="0,1,2")
@@ -235,13 +291,19 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="one net, one seed, 1+1 epochs (a smoke run)")
     ap.add_argument("--report-only", action="store_true", help="rewrite the report from the saved results")
     args = ap.parse_args(argv)
+    args.command = "python benchmarks/bench_planner_vs_baselines.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    args.hw_sparse = args.hw_sparse or args.hw
+    global OUT_JSON, OUT_MD, OUT_PNG
+    if args.data != "digits":
+        OUT_JSON, OUT_MD, OUT_PNG = (p.with_name(f"{p.stem}_{args.data}{p.suffix}") for p in (OUT_JSON, OUT_MD, OUT_PNG))
     args.nets = args.nets.split(",")
     args.budgets = [float(b) for b in args.budgets.split(",")]
     args.seeds = [int(s) for s in args.seeds.split(",")]
     if args.quick:
-        global OUT_JSON, OUT_MD, OUT_PNG
         OUT_JSON, OUT_MD, OUT_PNG = (Path(tempfile.mkdtemp()) / p.name for p in (OUT_JSON, OUT_MD, OUT_PNG))
         args.nets, args.seeds, args.base_epochs, args.ft_epochs = ["digits_cnn"], [0], 1, 1
+        if args.data != "digits":
+            args.train_subset = args.train_subset or 1000
     if args.report_only:
         write_report(json.loads(OUT_JSON.read_text()), args)
     else:
