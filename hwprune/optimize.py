@@ -28,7 +28,6 @@ Honest by construction:
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import math
 import os
@@ -46,6 +45,7 @@ from torch import nn
 from hwmodel.atomic import clean_staging, publish_dir, recover_dir, staging_dir
 from hwprune.errors import PruneConfigError
 from hwprune.io import atomic_write_text, save_state_dict, write_json
+from hwprune.runtime.userfn import load_callable
 
 __all__ = ["OptimizeConfig", "optimize", "validate", "load_factory", "make_model", "default_cache_dir"]
 
@@ -104,16 +104,8 @@ class OptimizeConfig:
 
 def load_factory(spec: str) -> Callable[[], nn.Module]:
     """``"package.module:factory"`` -> the callable (clear errors for each way it can be wrong)."""
-    mod_name, sep, attr = spec.partition(":")
-    if not sep or not mod_name or not attr:
-        raise PruneConfigError(f"--model {spec!r}: give a reference net name or 'package.module:factory'")
-    try:
-        module = importlib.import_module(mod_name)
-    except ImportError as e:
-        raise PruneConfigError(f"--model {spec!r}: cannot import {mod_name!r} ({e}); is it on PYTHONPATH?") from e
-    fn = getattr(module, attr, None)
-    if not callable(fn):
-        raise PruneConfigError(f"--model {spec!r}: {mod_name} has no callable {attr!r}")
+    fn: Callable[[], nn.Module] = load_callable(spec, "--model", PruneConfigError,
+                                                "a reference net name or 'package.module:factory'")
     return fn
 
 

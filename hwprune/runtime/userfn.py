@@ -128,3 +128,27 @@ def call_calibration(
             f"{role} {describe(fn)} raised {type(e).__name__}: {e}{at}; it is called as "
             f"{role}(model, *args); fix it and rerun: finished work is reused"
         ) from e
+
+
+def load_callable(spec: str, flag: str, error: type[Exception], hint: str = "'package.module:factory'") -> Any:
+    """The callable named by ``"package.module:name"``; each way it can be wrong is an ``error`` naming ``flag``.
+
+    Args:
+        spec: ``"package.module:name"``.
+        flag: the option it came from, for the message (e.g. ``"--model"``).
+        error: the exception type to raise.
+        hint: what to write instead, for the message.
+    """
+    import importlib
+
+    mod_name, sep, attr = spec.partition(":")
+    if not sep or not mod_name or not attr:
+        raise error(f"{flag} {spec!r}: give {hint}")
+    try:
+        module = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise error(f"{flag} {spec!r}: cannot import {mod_name!r} ({e}); is it on PYTHONPATH?") from e
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise error(f"{flag} {spec!r}: {mod_name} has no callable {attr!r}")
+    return fn

@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from hwprune.errors import DataError, TrainConfigError
+from hwprune.runtime.userfn import load_callable
 from hwprune.train.idx import read_idx
 
 __all__ = [
@@ -318,19 +319,7 @@ def image_folder_loaders(
 
 
 def _import_factory(spec: str) -> Callable[[], object]:
-    import importlib
-
-    mod_name, sep, attr = spec.partition(":")
-    if not sep or not mod_name or not attr:
-        raise DataError(f"--data {spec!r}: give 'package.module:factory'")
-    try:
-        module = importlib.import_module(mod_name)
-    except ImportError as e:
-        raise DataError(f"--data {spec!r}: cannot import {mod_name!r} ({e}); is it on PYTHONPATH?") from e
-    fn = getattr(module, attr, None)
-    if not callable(fn):
-        raise DataError(f"--data {spec!r}: {mod_name} has no callable {attr!r}")
-    return fn
+    return load_callable(spec, "--data", DataError)
 
 
 def factory_loaders(spec: str) -> tuple[DataLoader, DataLoader]:
