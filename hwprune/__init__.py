@@ -33,6 +33,8 @@ _API: dict[str, str] = {
     # Vitis AI Optimizer style workflows
     "get_pruning_runner": "hwprune.vitis.runner:get_pruning_runner",
     "SparsePruner": "hwprune.vitis.sparse:SparsePruner",
+    # once-for-all
+    "OFAPruner": "hwprune.ofa.pruner:OFAPruner",
 }
 
 __all__ = [*_API, "errors", "models"]

@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("transforms", "emit"),
     ("lower", "pruning"),
     ("planning",),
-    ("vitis", "report"),
+    ("vitis", "report", "ofa"),
     ("optimize",),
     ("cli",),
 )

@@ -1,0 +1,158 @@
+"""Latency and MACs of many subnets at once, from per-layer tables of the shared latency model.
+
+Every lowered layer's input and output channels are a fixed part plus ``mult * kept`` of the groups
+that feed it (the planner's layer terms). For each layer the reachable (cin, cout) pairs over the
+space's choices are tabled once with :meth:`hwprune.planning.latency.LatencyModel.layer_cycles`
+(the planner's analytic per-layer cycles); pricing a batch of subnets is then a matrix product for the
+channel counts and one table gather per layer, so a thousand candidates cost milliseconds.
+The sum equals ``LatencyModel.cycles(kept)`` exactly (tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from hwmodel.workloads.layers import LayerKind
+from hwprune.lower.lower import resize
+from hwprune.ofa.space import ElasticGroup
+from hwprune.planning.latency import LatencyModel
+
+__all__ = ["CostTable", "group_step_costs"]
+
+_MAX_VALUES = 4096  # reachable channel counts tabled per layer side; beyond it the layer is priced lazily
+
+
+def group_step_costs(lm: LatencyModel, gids: Sequence[int]) -> dict[int, Callable[[int], int]]:
+    """Per group: ``cost(k)``, the cycles of the layers it touches when keeping ``k`` members, others full.
+
+    What :func:`hwprune.ofa.space.width_choices` snaps choices with (the planner's step rule). Costs are
+    computed on demand (a choice only looks up to the top of its step).
+    """
+    touching: dict[int, list[int]] = {gid: [] for gid in gids}
+    for i, (it, _, ot, _) in enumerate(lm.terms):
+        for gid in {v for v, _ in it} | {v for v, _ in ot}:
+            if gid in touching:
+                touching[gid].append(i)
+
+    def make(gid: int) -> Callable[[int], int]:
+        memo: dict[int, int] = {}
+
+        def cost(k: int) -> int:
+            if k not in memo:
+                counts = dict(lm.full)
+                counts[gid] = k
+                memo[k] = sum(lm.layer_cycles(i, *lm.channels(i, counts)) for i in touching[gid])
+            return memo[k]
+        return cost
+
+    return {gid: make(gid) for gid in gids}
+
+
+def _reachable(fixed: int, terms: Sequence[tuple[int, int]], choices: Sequence[Sequence[int]]) -> list[int] | None:
+    vals = {fixed}
+    for e, m in terms:
+        vals = {v + m * int(c) for v in vals for c in choices[e]}
+        if len(vals) > _MAX_VALUES:
+            return None
+    return sorted(vals)
+
+
+class CostTable:
+    """Analytic cycles and MACs of subnets given as choice-index codes (rows of an int array).
+
+    Args:
+        lm: the shared latency model of the traced graph on the target hardware.
+        groups: the space's elastic groups (the others keep all channels).
+    """
+
+    def __init__(self, lm: LatencyModel, groups: Sequence[ElasticGroup]) -> None:
+        self.lm = lm
+        self.groups = tuple(groups)
+        e_of = {g.gid: e for e, g in enumerate(self.groups)}
+        n_layers, n_e = len(lm.lowered), len(self.groups)
+        self.choices = [np.asarray(g.choices, dtype=np.int64) for g in self.groups]
+        self.a_in = np.zeros((n_e, n_layers), dtype=np.int64)
+        self.a_out = np.zeros((n_e, n_layers), dtype=np.int64)
+        self.f_in = np.zeros(n_layers, dtype=np.int64)
+        self.f_out = np.zeros(n_layers, dtype=np.int64)
+        for i, (it, fi, ot, fo) in enumerate(lm.terms):
+            self.f_in[i], self.f_out[i] = fi, fo
+            for gid, m in it:
+                if gid in e_of:
+                    self.a_in[e_of[gid], i] += m
+                else:
+                    self.f_in[i] += m * lm.full[gid]
+            for gid, m in ot:
+                if gid in e_of:
+                    self.a_out[e_of[gid], i] += m
+                else:
+                    self.f_out[i] += m * lm.full[gid]
+        self._tables: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None] = []
+        self._lazy: dict[tuple[int, int, int], tuple[int, int]] = {}
+        for i, lw in enumerate(lm.lowered):
+            tied = lw.tied or lw.layer.kind is LayerKind.DEPTHWISE  # cycles depend on cout only
+            ins = [(e, int(self.a_in[e, i])) for e in range(n_e) if self.a_in[e, i]]
+            outs = [(e, int(self.a_out[e, i])) for e in range(n_e) if self.a_out[e, i]]
+            vin = [int(self.f_in[i]) + sum(m * int(self.choices[e][-1]) for e, m in ins)] if tied else \
+                _reachable(int(self.f_in[i]), ins, self.choices)
+            vout = _reachable(int(self.f_out[i]), outs, self.choices)
+            if vin is None or vout is None or len(vin) * len(vout) > _MAX_VALUES * 4:
+                self._tables.append(None)
+                continue
+            cyc = np.empty((len(vin), len(vout)), dtype=np.int64)
+            mac = np.empty((len(vin), len(vout)), dtype=np.int64)
+            for a, ci in enumerate(vin):
+                for b, co in enumerate(vout):
+                    cyc[a, b], mac[a, b] = self._price(i, ci, co)
+            idx_in = np.full(max(vin) + 1, -1, dtype=np.int64)
+            idx_in[vin] = np.arange(len(vin))
+            idx_out = np.full(max(vout) + 1, -1, dtype=np.int64)
+            idx_out[vout] = np.arange(len(vout))
+            self._tables.append((idx_in, idx_out, cyc, mac) if not tied else (None, idx_out, cyc, mac))
+
+    def _price(self, i: int, cin: int, cout: int) -> tuple[int, int]:
+        lw = self.lm.lowered[i]
+        cin, cout = int(cin), int(cout)
+        return self.lm.layer_cycles(i, cin, cout), int(resize(lw, cin, cout).macs)
+
+    def channels(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(cin, cout) per subnet and layer, each of shape ``(n, layers)``."""
+        kept = self.kept_counts(codes)
+        return kept @ self.a_in + self.f_in, kept @ self.a_out + self.f_out
+
+    def kept_counts(self, codes: np.ndarray) -> np.ndarray:
+        codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
+        if not self.groups:
+            return np.zeros((len(codes), 0), dtype=np.int64)
+        return np.stack([c[codes[:, e]] for e, c in enumerate(self.choices)], axis=1)
+
+    def price(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(analytic cycles, MACs) of each subnet (one code per row), as int64 arrays."""
+        cin, cout = self.channels(codes)
+        n = cin.shape[0]
+        cycles = np.zeros(n, dtype=np.int64)
+        macs = np.zeros(n, dtype=np.int64)
+        for i, tab in enumerate(self._tables):
+            if tab is None:
+                for r in range(n):
+                    key = (i, int(cin[r, i]), int(cout[r, i]))
+                    if key not in self._lazy:
+                        self._lazy[key] = self._price(*key)
+                    c, m = self._lazy[key]
+                    cycles[r] += c
+                    macs[r] += m
+                continue
+            idx_in, idx_out, cyc, mac = tab
+            a = 0 if idx_in is None else idx_in[cin[:, i]]
+            b = idx_out[cout[:, i]]
+            cycles += cyc[a, b]
+            macs += mac[a, b]
+        return cycles, macs
+
+    def cycles(self, codes: np.ndarray) -> np.ndarray:
+        return self.price(codes)[0]
+
+    def macs(self, codes: np.ndarray) -> np.ndarray:
+        return self.price(codes)[1]

@@ -1,0 +1,221 @@
+"""``OFAPruner``: Vitis AI's once-for-all workflow, with latency on modelled hardware.
+
+The model is traced once (in the constructor); the supernet, its latency tables, static subnets and
+the search all reuse that trace, its channel groups and the shared latency model
+(:class:`hwprune.planning.latency.LatencyModel`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from hwprune.analysis.groups import Analysis, analyze
+from hwprune.analysis.hashing import structure_hash
+from hwprune.analysis.importance import group_importance
+from hwprune.errors import PruneConfigError, SpecError
+from hwprune.frontend.trace import as_input_tuple, trace
+from hwprune.io import read_json, write_json
+from hwprune.ir.kinds import OpKind
+from hwprune.lower.simulate import resolve_hw
+from hwprune.ofa.costs import CostTable, group_step_costs
+from hwprune.ofa.space import SearchSpace, build_groups, check_expand_ratios
+from hwprune.ofa.static import static_subnet
+from hwprune.ofa.supernet import OFASupernet
+from hwprune.planning.latency import LatencyModel
+from hwprune.planning.reuse import config_hash
+from hwprune.vitis.view import module_name_excludes
+
+__all__ = ["OFAPruner", "save_subnet_config", "load_subnet_config", "SAMPLE_MODES"]
+
+SAMPLE_MODES = ("max", "min", "random")
+
+
+def save_subnet_config(pareto: Mapping[str, Any], path: str | os.PathLike) -> None:
+    """Write a Pareto set (or any subnet configs) as JSON, atomically (Vitis ``save_subnet_config``)."""
+    write_json(path, {"format": "hwprune-ofa-subnets", "version": 1, "subnets": dict(pareto)})
+
+
+def load_subnet_config(path: str | os.PathLike) -> dict[str, Any]:
+    """Read what :func:`save_subnet_config` wrote (Vitis ``load_subnet_config``).
+
+    Raises:
+        StaleFileError: missing or corrupt file; SpecError: not a subnet config file.
+    """
+    doc = read_json(path, kind="subnet config", fix="write it again with save_subnet_config")
+    if not isinstance(doc, dict) or doc.get("format") != "hwprune-ofa-subnets" or not isinstance(doc.get("subnets"), dict):
+        raise SpecError(f"{path} is not a subnet config written by save_subnet_config")
+    return dict(doc["subnets"])
+
+
+class OFAPruner:
+    """Once-for-all: build a supernet, train it, search it under a latency range, emit static subnets.
+
+    Args:
+        model: the trained model (never modified).
+        inputs: example input tensor(s) (random data of the real shape is fine).
+        hw: the accelerator latencies refer to (preset name, config file or ``AcceleratorConfig``).
+        importance: how a group's channels are ranked ("l1", "l2", "bn_scale"); narrower subnets keep
+            the most important ones.
+        backend: how search candidates are evaluated: "process" (default), "serial", "ray" or a backend.
+        workers: evaluation processes (default: the core count).
+        progress: show progress bars.
+    """
+
+    def __init__(self, model: nn.Module, inputs: Any, hw: Any = "dpu-b4096", *, importance: str = "l1",
+                 backend: Any = "process", workers: int | None = None, progress: bool = True) -> None:
+        self.model = model
+        self.inputs = as_input_tuple(inputs)
+        self.hw = hw
+        self.cfg = resolve_hw(hw)
+        self.importance = importance
+        self.backend = backend
+        self.workers = workers
+        self.progress = progress
+        self.graph = trace(model, self.inputs)  # the one trace everything below reuses
+        self.structure_hash = structure_hash(self.graph)
+        self._latency: dict[tuple[str, ...], LatencyModel] = {}
+        self._tables: dict[int, CostTable] = {}
+
+    # ----------------------------------------------------------------------------- shared core
+    def analysis(self, excludes: Sequence[str] = ()) -> Analysis:
+        return analyze(self.graph, tuple(excludes))
+
+    def latency_model(self, excludes: Sequence[str] = ()) -> LatencyModel:
+        key = tuple(excludes)
+        if key not in self._latency:
+            self._latency[key] = LatencyModel(self.analysis(key), self.cfg)
+        return self._latency[key]
+
+    def _auto_excludes(self) -> tuple[str, ...]:
+        """Vitis's default: the first conv and the last conv/linear keep their width."""
+        layers = self.graph.ops_of(OpKind.CONV, OpKind.LINEAR)
+        return tuple(dict.fromkeys(op.name for op in (layers[:1] + layers[-1:])))
+
+    def table(self, supernet: OFASupernet) -> CostTable:
+        """The latency/MACs tables of a supernet's space (built once per space)."""
+        self._check_supernet(supernet)
+        tab = self._tables.get(id(supernet.space))
+        if tab is None:
+            excludes = tuple(supernet.space.identity["excludes"])
+            tab = self._tables[id(supernet.space)] = CostTable(self.latency_model(excludes), supernet.space.groups)
+        return tab
+
+    def _check_supernet(self, supernet: Any) -> None:
+        if not isinstance(supernet, OFASupernet):
+            raise PruneConfigError(f"expected the supernet ofa_model() returned, got {type(supernet).__name__}")
+        if supernet.space.identity.get("structure_hash") != self.structure_hash:
+            raise SpecError("this supernet was built from another model (structure hash "
+                            f"{supernet.space.identity.get('structure_hash')}, this pruner's model {self.structure_hash}); "
+                            "use the OFAPruner that built it")
+
+    # ----------------------------------------------------------------------------- supernet
+    def ofa_model(self, expand_ratio: Sequence[float] = (0.5, 0.75, 1.0), channel_divisible: int = 8,
+                  excludes: Sequence[Any] | None = None, auto_add_excludes: bool = True) -> OFASupernet:
+        """The supernet: elastic width per channel group, choices snapped to the hardware's channel steps.
+
+        Args:
+            expand_ratio: fractions of each group's channels a subnet may keep, each in (0, 1].
+            channel_divisible: kept counts are rounded to a multiple of it before snapping up to the
+                top of their latency step.
+            excludes: modules (names or module objects) whose output channels stay fixed.
+            auto_add_excludes: also fix the first conv and the last conv/linear (Vitis's default).
+
+        Returns:
+            An :class:`OFASupernet` (a new module; the model is copied, not changed), at its largest subnet.
+
+        Raises:
+            PruneConfigError: bad ratios or ``channel_divisible``, or nothing is elastic.
+            ExcludeError: an exclude names no module.
+        """
+        ratios = check_expand_ratios(expand_ratio)
+        if isinstance(channel_divisible, bool) or not isinstance(channel_divisible, int) or channel_divisible < 1:
+            raise PruneConfigError(f"channel_divisible must be a positive int, got {channel_divisible!r}")
+        names = module_name_excludes(self.model, excludes)
+        if auto_add_excludes:
+            names = tuple(sorted(set(names) | set(self._auto_excludes())))
+        analysis = self.analysis(names)
+        lm = self.latency_model(names)
+        scores = group_importance(self.graph, analysis.groups, self.importance)
+        cand = [g.id for g in analysis.groups if g.prunable and g.exact and g.size >= 2]
+        groups = build_groups(self.graph, analysis, scores, ratios, channel_divisible, group_step_costs(lm, cand))
+        if not groups:
+            raise PruneConfigError(
+                "no channel group of this model is elastic: every group is excluded, blocked, too small or "
+                f"has no choice below its full width with expand_ratio={list(ratios)} (excludes: {list(names)})")
+        identity = {"structure_hash": self.structure_hash, "hw": config_hash(self.cfg.to_dict()),
+                    "hw_name": self.cfg.name, "expand_ratio": list(ratios), "channel_divisible": channel_divisible,
+                    "excludes": list(names), "importance": self.importance,
+                    "choices": {g.key: list(g.choices) for g in groups}}
+        return OFASupernet(self.model, SearchSpace(groups, identity))
+
+    def sample_subnet(self, supernet: OFASupernet, mode: str = "random", *, seed: int | None = None,
+                      rng: np.random.Generator | None = None) -> tuple[OFASupernet, dict]:
+        """Activate the largest, the smallest or a random subnet (Vitis ``sample_subnet``).
+
+        Args:
+            supernet: from :meth:`ofa_model`.
+            mode: "max", "min" or "random".
+            seed / rng: randomness of "random" (default: numpy's fresh entropy).
+
+        Returns:
+            ``(supernet, setting)``: the supernet itself, now computing that subnet, and its setting.
+        """
+        self._check_supernet(supernet)
+        space = supernet.space
+        if mode == "max":
+            code = space.max_code()
+        elif mode == "min":
+            code = space.min_code()
+        elif mode == "random":
+            code = space.random_codes(rng if rng is not None else np.random.default_rng(seed), 1)[0]
+        else:
+            raise PruneConfigError(f"sample_subnet mode must be one of {SAMPLE_MODES}, got {mode!r}")
+        supernet.set_code(code)
+        return supernet, supernet.setting()
+
+    def get_static_subnet(self, supernet: OFASupernet, subnet_setting: Mapping[str, Any]
+                          ) -> tuple[nn.Module, dict, int, int]:
+        """A real slim model of a subnet, with the supernet's weights (Vitis ``get_static_subnet``).
+
+        Args:
+            supernet: from :meth:`ofa_model` (trained or not).
+            subnet_setting: a setting (``{"width": {...}}``), e.g. ``pareto[key]["subnet_setting"]``.
+
+        Returns:
+            ``(static_subnet, config, macs, params)``: the slim ``GraphModule`` (``.hwprune_spec`` holds its
+            spec), the setting, its MACs per sample and its parameter count.
+
+        Raises:
+            SpecError: the setting does not belong to this supernet.
+        """
+        self._check_supernet(supernet)
+        code = supernet.space.code(subnet_setting)
+        slim = static_subnet(self.graph, supernet, code)
+        params = sum(p.numel() for p in slim.parameters())
+        macs = int(self.table(supernet).macs(code[None, :])[0])
+        return slim, supernet.space.setting(code), macs, params
+
+    def subnet_latency(self, supernet: OFASupernet, subnet_setting: Mapping[str, Any] | None = None, *,
+                       mode: str = "analytic") -> int:
+        """Cycles of a subnet (default: the active one): "analytic" from the tables, or "cycle" mode."""
+        self._check_supernet(supernet)
+        code = supernet.code if subnet_setting is None else supernet.space.code(subnet_setting)
+        if mode == "analytic":
+            return int(self.table(supernet).cycles(code[None, :])[0])
+        if mode == "cycle":
+            lm = self.table(supernet).lm
+            return int(lm.simulate(supernet.space.kept(code), mode="cycle").total_cycles)
+        raise PruneConfigError(f"mode must be 'analytic' or 'cycle', got {mode!r}")
+
+    def unpruned_cycles(self) -> int:
+        """Analytic cycles of the model as given (every group at full width)."""
+        return int(self.latency_model().cycles())
+
+    # ----------------------------------------------------------------------------- files
+    save_subnet_config = staticmethod(save_subnet_config)
+    load_subnet_config = staticmethod(load_subnet_config)

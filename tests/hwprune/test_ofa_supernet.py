@@ -1,0 +1,165 @@
+"""OFA supernet: static subnets equal dynamic ones, latency tables equal the shared latency model."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import hwprune
+from hwprune.errors import ExcludeError, PruneConfigError, SpecError, StaleFileError
+from hwprune.ofa import OFASupernet, load_subnet_config, save_subnet_config
+from tests.hwprune.zoo import ZOO, zoo_input
+
+HW = "dpu-b1024"
+
+
+def _ofa(model, x, hw=HW, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unmodelled-op warnings of some zoo families
+        ofa = hwprune.OFAPruner(model, x, hw=hw, backend="serial", progress=False)
+        return ofa, ofa.ofa_model(**kw)
+
+
+def _check_static_equals_dynamic(ofa, sup, x, seed, n_random=2):
+    sup.eval()
+    rng = np.random.default_rng(seed)
+    codes = [sup.space.min_code(), *sup.space.random_codes(rng, n_random)]
+    for code in codes:
+        sup.set_code(code)
+        setting = sup.setting()
+        with torch.no_grad():
+            y = sup(x)
+            static, config, macs, params = ofa.get_static_subnet(sup, setting)
+            static.eval()
+            ys = static(x)
+        assert config == setting
+        torch.testing.assert_close(ys, y, rtol=1e-5, atol=1e-5 * float(y.abs().max()))
+        assert params == sum(p.numel() for p in static.parameters())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rep = hwprune.simulate(static, x, hw=ofa.hw, mode="analytic")
+        assert rep.total_cycles == ofa.subnet_latency(sup, setting)  # what the search reports
+        assert macs == ofa.table(sup).lm.macs(sup.space.kept(code))
+    narrow = [g for g, c in zip(sup.space.groups, codes[0], strict=True) if g.choices[c] < g.size]
+    assert narrow, "the smallest subnet must narrow some group"
+
+
+@pytest.mark.parametrize("name", ["resnet20", "mobilenet_v2"])
+def test_static_subnet_equals_dynamic_reference_nets(name):
+    torch.manual_seed(0)
+    model = hwprune.models.get(name, num_classes=10).eval()
+    x = torch.randn(2, 3, 32, 32)
+    ofa, sup = _ofa(model, x, expand_ratio=[0.25, 0.5, 0.75, 1.0], channel_divisible=4)
+    _check_static_equals_dynamic(ofa, sup, x, 1)
+
+
+@pytest.mark.parametrize("family", sorted(ZOO))
+def test_static_subnet_equals_dynamic_zoo(family):
+    model = ZOO[family]().eval()
+    x = zoo_input(family)
+    ofa, sup = _ofa(model, x, expand_ratio=[0.5, 0.75, 1.0], channel_divisible=2, auto_add_excludes=False)
+    _check_static_equals_dynamic(ofa, sup, x, 2, n_random=1)
+
+
+def test_cycle_mode_of_static_subnet_equals_search_recheck():
+    model = hwprune.models.get("resnet20", num_classes=10).eval()
+    x = torch.randn(1, 3, 32, 32)
+    ofa, sup = _ofa(model, x, hw="dpu-b4096")
+    _, setting = ofa.sample_subnet(sup, "random", seed=3)
+    static, *_ = ofa.get_static_subnet(sup, setting)
+    assert hwprune.simulate(static, x, hw="dpu-b4096").total_cycles == ofa.subnet_latency(sup, setting, mode="cycle")
+
+
+def test_choices_are_tops_of_latency_steps_and_tables_match_latency_model():
+    model = hwprune.models.get("resnet20", num_classes=10).eval()
+    x = torch.randn(1, 3, 32, 32)
+    ofa, sup = _ofa(model, x, hw="dpu-b4096")
+    lm = ofa.table(sup).lm
+    for g in sup.space.groups:
+        assert list(g.choices) == sorted(set(g.choices)) and g.choices[-1] == g.size
+        for k in g.choices[:-1]:  # one more channel must cost more: no choice has a wider twin
+            assert lm.cycles({g.gid: k + 1}) > lm.cycles({g.gid: k}), (g.key, k)
+    codes = sup.space.random_codes(np.random.default_rng(0), 40)
+    cycles, macs = ofa.table(sup).price(codes)
+    for code, c, m in zip(codes, cycles, macs, strict=True):
+        kept = sup.space.kept(code)
+        assert c == lm.cycles(kept) and m == lm.macs(kept)
+    # the first conv and the classifier are excluded by default (Vitis)
+    assert "conv1" not in sup.space.keys
+
+
+def test_sample_subnet_modes_and_settings():
+    model = hwprune.models.get("resnet20", num_classes=10).eval()
+    x = torch.randn(1, 3, 32, 32)
+    ofa, sup = _ofa(model, x)
+    _, big = ofa.sample_subnet(sup, "max")
+    assert all(k == g.size for g, k in zip(sup.space.groups, big["width"].values(), strict=True))
+    _, small = ofa.sample_subnet(sup, "min")
+    assert all(k == g.choices[0] for g, k in zip(sup.space.groups, small["width"].values(), strict=True))
+    assert ofa.subnet_latency(sup, small) < ofa.subnet_latency(sup, big) == ofa.unpruned_cycles()
+    _, r1 = ofa.sample_subnet(sup, "random", seed=5)
+    _, r2 = ofa.sample_subnet(sup, "random", seed=5)
+    assert r1 == r2 and sup.setting() == r2
+    with pytest.raises(PruneConfigError, match="max"):
+        ofa.sample_subnet(sup, "medium")
+    key = sup.space.keys[0]
+    with pytest.raises(SpecError, match="choices"):
+        sup.set_setting({"width": {key: 3}})
+    with pytest.raises(SpecError, match="not an elastic group"):
+        sup.set_setting({"width": {"nope": 3}})
+
+
+def test_masked_channels_get_no_gradient_and_model_is_not_mutated():
+    model = hwprune.models.get("resnet20", num_classes=10)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(4, 3, 32, 32)
+    ofa, sup = _ofa(model, x)
+    ofa.sample_subnet(sup, "min")
+    sup.train()
+    sup(x).sum().backward()
+    g = next(g for g in sup.space.groups if g.key == "layer3.0.conv1")
+    dead = sorted(set(range(g.size)) - set(g.kept_indices(g.choices[0])))
+    conv = sup.model.layer3[0].conv1
+    grad = conv.parametrizations.weight.original.grad
+    assert grad[dead].abs().sum() == 0 and grad.abs().sum() > 0
+    assert not hasattr(model.layer3[0].conv1, "parametrizations")
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+@pytest.mark.parametrize("bad", [[], [0.0], [1.5], [-0.2, 1.0], "half", [float("nan")]])
+def test_bad_expand_ratio(bad):
+    model = hwprune.models.get("resnet20", num_classes=10)
+    ofa = hwprune.OFAPruner(model, torch.randn(1, 3, 32, 32), hw=HW, backend="serial")
+    with pytest.raises(PruneConfigError, match="expand_ratio"):
+        ofa.ofa_model(bad)
+
+
+def test_bad_arguments_and_foreign_supernet():
+    model = hwprune.models.get("resnet20", num_classes=10)
+    x = torch.randn(1, 3, 32, 32)
+    ofa, sup = _ofa(model, x)
+    with pytest.raises(PruneConfigError, match="channel_divisible"):
+        ofa.ofa_model([0.5, 1], channel_divisible=0)
+    with pytest.raises(ExcludeError):
+        ofa.ofa_model([0.5, 1], excludes=["no.such.module"])
+    with pytest.raises(PruneConfigError, match="no channel group"):
+        ofa.ofa_model([1.0])
+    other = hwprune.OFAPruner(hwprune.models.get("resnet56", num_classes=10), x, hw=HW, backend="serial")
+    with pytest.raises(SpecError, match="another model"):
+        other.get_static_subnet(sup, sup.setting())
+    assert isinstance(sup, OFASupernet)
+
+
+def test_subnet_config_round_trip(tmp_path):
+    pareto = {"0.5": {"net_id": "net_evo_0_0", "acc1": 0.9, "subnet_setting": {"width": {"a": 8}}}}
+    save_subnet_config(pareto, tmp_path / "p.json")
+    assert load_subnet_config(tmp_path / "p.json") == pareto
+    (tmp_path / "bad.json").write_text('{"x": 1}')
+    with pytest.raises(SpecError):
+        load_subnet_config(tmp_path / "bad.json")
+    with pytest.raises(StaleFileError):
+        load_subnet_config(tmp_path / "missing.json")
