@@ -124,7 +124,7 @@ def _cached(args: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def analytic_totals(plan: DpuPlan) -> dict[str, int]:
-    """Closed-form totals of a plan (cached on the plan's integers); concat plans cost nothing."""
-    if plan.engine == "none":
+    """Closed-form totals of the plan's steps (cached on its integers); concat and CPU plans have none."""
+    if not plan.stepped:
         return dict.fromkeys(OUT_FIELDS, 0)
     return dict(zip(OUT_FIELDS, _cached(plan.kernel_args()), strict=True))

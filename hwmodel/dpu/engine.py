@@ -1,5 +1,8 @@
 """The DPU engine's entry points: cycle mode (Numba kernel), analytic mode (closed form), fast cycles.
 
+Layers the DPU cannot run (``LayerKind.CPU``) are host work: their report (``engine="cpu"``) carries
+the CPU's time as compute cycles and the DDR round trip as stall cycles (``hwmodel.dpu.tiling``).
+
 All three share one schedule (``hwmodel.dpu.tiling.plan_layer``) and agree exactly, stalls (and the per-layer start-up/drain of ``DpuParams.layer_startup``) included:
 ``estimate_layer(l, cfg) == simulate_layer(l, cfg)`` field by field, so the planner's latency model is
 the latency that cycle mode checks.
@@ -62,6 +65,11 @@ def _report(layer: Layer, plan: DpuPlan, totals: dict[str, int], dpu: DpuParams)
     compute = busy + fill
     # the layer's first loads and last save (layer_startup) wait on DRAM: stall cycles
     stall = totals["stall"] + (plan.startup if plan.engine != "none" else 0)
+    if plan.engine == "cpu":  # host work: the CPU's time, and the DDR round trip as stall
+        moved = layer.elements if dpu.cpu_transfer else 0
+        return LayerReport.make(
+            layer.name, layer.kind.value, compute, stall, 0, dpu.peak_macs_per_cycle, 0.0,
+            dram_reads=Traffic(moved, 0, 0), dram_writes=Traffic(0, 0, moved), engine="cpu", exact_stalls=True)
     e_if, e_w, e_of = plan.edge_bytes()
     totals = {**totals, "dram_ifmap": totals["dram_ifmap"] + e_if, "dram_filter": totals["dram_filter"] + e_w,
               "dram_ofmap": totals["dram_ofmap"] + e_of}
@@ -92,7 +100,7 @@ def simulate_layer(layer: Layer, cfg: Any) -> LayerReport:
     """
     dpu, _ = _engines(cfg)
     plan = layer_plan(layer, cfg)
-    totals = dict.fromkeys(OUT_FIELDS, 0) if plan.engine == "none" else run_kernel(plan.kernel_args())
+    totals = run_kernel(plan.kernel_args()) if plan.stepped else dict.fromkeys(OUT_FIELDS, 0)
     return _report(layer, plan, totals, dpu)
 
 
@@ -124,5 +132,7 @@ def estimate_cycles(layer: Layer, cfg: Any) -> int:
     plan = layer_plan(layer, cfg)
     if plan.engine == "none":
         return 0
+    if not plan.stepped:  # host work (CPU layers): its time and its transfers
+        return plan.fill + plan.startup
     t = analytic_totals(plan)
     return t["compute"] + plan.fill + t["stall"] + plan.startup

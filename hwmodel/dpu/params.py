@@ -46,6 +46,18 @@ AMD's default:
   fetch and engine synchronisation between layers). PG338 publishes no figure; 0 by default (fitted
   against the model zoo it came out at ~4,500 cycles, but then the small MobileNets exceed the DPU time
   their multi-thread fps allows, so it is left out).
+* ``cpu_elems_per_us`` (25): how fast the host CPU runs the ops the DPU cannot (``LayerKind.CPU``:
+  sigmoid, SiLU/swish, tanh, GELU, ELU, mish, softplus, PReLU, exp/log/sqrt, softmax), in elements per
+  microsecond. Which ops those are: UG1414 (Vitis AI 3.0) "Currently Supported Operators" lists, for
+  DPUCZDX8G_ISA1_B4096 on ZCU102/ZCU104, the activations ReLU, LeakyReLU, ReLU6, Hard-Swish and
+  Hard-Sigmoid only; every other op is assigned to the CPU (PG338's optional hardware softmax is not in
+  the ZCU102/ZCU104 builds the zoo figures come from). The rate is an assumption, not a measurement: the
+  Vitis AI runtime runs such ops as scalar float code on one Cortex-A53 core (1.2 GHz on ZCU104), about
+  50 CPU cycles per element for an exp-based function with its int8 dequantise/requantise, i.e. ~25
+  elements/us. A CPU layer costs ``ceil(elements * clock_mhz / cpu_elems_per_us)`` DPU cycles.
+* ``cpu_transfer`` (on): a CPU op's operand leaves the DPU and its result comes back through DDR: the
+  DPU saves ``elements`` bytes and loads ``elements`` bytes over its DRAM port (int8 feature maps), as
+  stall cycles of the CPU layer. Off: only the CPU's own time.
 * ``cores`` / ``ddr_bytes_per_cycle``: DPU cores on the board and the board DDR bandwidth they share
   (bytes per DPU cycle; 0 = unlimited). Single-thread latency uses one core at its full port;
   multi-core throughput gives each core ``min(port, ddr / cores)``.
@@ -53,6 +65,7 @@ AMD's default:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -76,7 +89,8 @@ DPU_NAMES: tuple[str, ...] = tuple(DPU_ARCHS)
 
 BANK_DEPTH = 2048
 CONV_STRETCH_PCT = 116  # fitted against the Vitis AI model zoo (reports/dpu_vs_model_zoo.md)
-LAYER_OVERHEAD = 0  # cycles per layer: no published figure; a constant fitted here breaks the zoo's throughput bounds  # words per bank unit (assumption, see module docstring)
+LAYER_OVERHEAD = 0  # cycles per layer: no published figure; a constant fitted here breaks the zoo's throughput bounds
+CPU_ELEMS_PER_US = 25.0  # host CPU elements per microsecond for ops the DPU cannot run (assumption, see above)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +117,8 @@ class DpuParams:
         onchip_fmap_kb: feature maps up to this size stay on chip (0: half the ifmap bank; -1: never).
         conv_stretch_pct: conv step cycles in percent of the ideal tile cycles (fitted; see above).
         layer_overhead: cycles per layer for instruction fetch and synchronisation (0; see above).
+        cpu_elems_per_us: host CPU speed on ops the DPU cannot run, elements per microsecond (see above).
+        cpu_transfer: a CPU op's operand and result cross DDR over the DPU's port (on; see above).
         cores: DPU cores on the board (throughput; latency uses one).
         ddr_bytes_per_cycle: board DDR bandwidth shared by all cores, bytes per DPU cycle (0: unlimited).
     """
@@ -126,6 +142,8 @@ class DpuParams:
     onchip_fmap_kb: int = 0
     layer_overhead: int = LAYER_OVERHEAD
     conv_stretch_pct: int = CONV_STRETCH_PCT
+    cpu_elems_per_us: float = CPU_ELEMS_PER_US
+    cpu_transfer: bool = True
     cores: int = 1
     ddr_bytes_per_cycle: int = 0
 
@@ -138,7 +156,7 @@ class DpuParams:
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise ConfigError(f"DPU {self.name!r}: {f} must be an integer >= 0 (0 = default), got {v!r}")
-        for f in ("channel_augmentation", "layer_startup", "fuse_eltwise"):
+        for f in ("channel_augmentation", "layer_startup", "fuse_eltwise", "cpu_transfer"):
             if not isinstance(getattr(self, f), bool):
                 raise ConfigError(f"DPU {self.name!r}: {f} must be true or false, got {getattr(self, f)!r}")
         for f, lo in (("fc_bytes_per_cycle", 0), ("onchip_fmap_kb", -1), ("layer_overhead", 0),
@@ -146,8 +164,10 @@ class DpuParams:
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v < lo:
                 raise ConfigError(f"DPU {self.name!r}: {f} must be an integer >= {lo}, got {v!r}")
-        if not isinstance(self.clock_mhz, (int, float)) or not self.clock_mhz > 0:
-            raise ConfigError(f"DPU {self.name!r}: clock_mhz must be > 0, got {self.clock_mhz!r}")
+        for f in ("clock_mhz", "cpu_elems_per_us"):
+            v = getattr(self, f)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < float("inf"):
+                raise ConfigError(f"DPU {self.name!r}: {f} must be a number > 0, got {v!r}")
         # zero means "derive from the array size", so a custom DPU needs only pp/icp/ocp
         defaults = {
             "weight_bank_kb": self.icp * self.ocp * BANK_DEPTH // 1024,
@@ -162,6 +182,7 @@ class DpuParams:
         if self.alu_pp > self.pp:
             raise ConfigError(f"DPU {self.name!r}: alu_pp {self.alu_pp} exceeds pp {self.pp} (PG338 allows 1..PP)")
         object.__setattr__(self, "clock_mhz", float(self.clock_mhz))
+        object.__setattr__(self, "cpu_elems_per_us", float(self.cpu_elems_per_us))
 
     @property
     def peak_macs_per_cycle(self) -> int:
@@ -179,6 +200,10 @@ class DpuParams:
         if self.onchip_fmap_kb < 0:
             return 0
         return (self.onchip_fmap_kb or self.ifmap_bank_kb // 2) * 1024
+
+    def cpu_cycles(self, elements: int) -> int:
+        """DPU cycles the host CPU takes for ``elements`` elements of an op the DPU cannot run."""
+        return math.ceil(elements * self.clock_mhz / self.cpu_elems_per_us)
 
     @property
     def fc_bw(self) -> int:

@@ -23,6 +23,9 @@ row-by-row instruction stream):
   depthwise/pool take ``taps`` cycles per tile, an n-input elementwise op ``n - 1`` cycles (at
   least 1). Concat costs nothing: the compiler points producers at offsets of one output buffer.
 * GEMM/linear: a 1x1 conv over one row of M pixels; its bytes move at ``DpuParams.fc_bw``.
+* CPU layers (``LayerKind.CPU``: ops the DPU cannot run): no steps; the host's time
+  (``DpuParams.cpu_cycles``) is the plan's ``fill`` and, with ``DpuParams.cpu_transfer``, the DDR round
+  trip (the operand saved, the result loaded back, one byte an element each way) its ``startup`` stall.
 * Fidelity switches (``hwmodel.dpu.params``): channel augmentation shortens the tile of a conv with
   Cin < ICP; ``layer_startup`` opens the input side of the cyclic step sequence and adds the first
   input rows and the last tile's output row as ``startup`` cycles; a feature map that fits ``onchip_fmap_bytes`` moves no DRAM bytes; a
@@ -57,7 +60,8 @@ class DpuPlan:
     ``n_chunks`` and the tile counts, which keeps latency monotone in channels.
 
     Attributes:
-        engine: ``"conv"``, ``"alu"`` or ``"none"`` (concat: no work).
+        engine: ``"conv"``, ``"alu"``, ``"cpu"`` (host work: ``fill`` and ``startup`` only) or ``"none"``
+            (concat: no work).
         groups: independent repetitions of the chunk sequence (conv groups).
         n_chunks: weight chunks per group.
         n_small: chunks of ``small_tiles`` tiles (the others have one tile more).
@@ -119,15 +123,20 @@ class DpuPlan:
         return self.n_chunks * self.small_tiles + (self.n_chunks - self.n_small)
 
     @property
+    def stepped(self) -> bool:
+        """Whether the layer runs as DPU steps (the kernel's work); concat and CPU layers do not."""
+        return self.engine in ("conv", "alu")
+
+    @property
     def tiles(self) -> int:
         """Tiles over the whole layer (the report's ``folds``)."""
-        if self.engine == "none":
+        if not self.stepped:
             return 0
         return self.groups * self.out_h * self.row_tiles * self.tiles_per_group
 
     def edge_bytes(self) -> tuple[int, int, int]:
         """(ifmap, filter, ofmap) bytes loaded at the layer's start-up, outside the steps (open ends only)."""
-        if not self.open_ends or self.engine == "none":
+        if not self.open_ends or not self.stepped:
             return 0, 0, 0
         return rows_new(0, self.in_h, self.pad, self.stride, self.eff) * self.in_row_bytes, 0, 0
 
@@ -176,7 +185,7 @@ def plan_layer(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> Dpu
     """
     _check_sparsity(layer, sparse)
     plan = PLANNERS[layer.kind](layer, dpu, sparse)
-    if plan.engine == "none":
+    if not plan.stepped:
         return plan
     plan = replace(plan, fill=plan.fill + dpu.layer_overhead)
     if not dpu.layer_startup:
@@ -300,9 +309,17 @@ def _plan_concat(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> D
     return DpuPlan("none", bw=dpu.dram_bytes_per_cycle, lane_macs=dpu.peak_macs_per_cycle)
 
 
+@_planner(LayerKind.CPU)
+def _plan_cpu(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> DpuPlan:
+    n = layer.elements
+    transfer = 2 * _cdiv(n, dpu.dram_bytes_per_cycle) if dpu.cpu_transfer else 0
+    return DpuPlan("cpu", bw=dpu.dram_bytes_per_cycle, fill=dpu.cpu_cycles(n), lane_macs=dpu.peak_macs_per_cycle,
+                   startup=transfer)
+
+
 def mapping_efficiency(plan: DpuPlan, compute_cycles: int) -> float:
     """Useful lane work / lane capacity over the compute cycles (pipeline fill excluded)."""
     busy = compute_cycles - plan.fill
-    if busy <= 0 or plan.engine == "none":
+    if busy <= 0 or not plan.stepped:
         return 0.0
     return min(1.0, plan.lane_work / (plan.lane_macs * busy))

@@ -49,6 +49,13 @@ def markdown_text(report: NetworkReport) -> str:
     ]
     if report.notes:
         lines += ["**Not in these figures:**", ""] + [f"- {n}" for n in report.notes] + [""]
+    host = [r for r in report.layers if r.engine == "cpu"]
+    if host:
+        cyc = sum(r.total_cycles for r in host)
+        share = cyc / report.total_cycles if report.total_cycles else 0.0
+        lines += [f"**On the host CPU** (ops the accelerator cannot run; time and DDR round trip included in the "
+                  f"totals): {len(host)} op(s), {cyc:,} cycles ({100 * share:.1f}% of the total): "
+                  + ", ".join(f"{r.name} ({r.total_cycles:,})" for r in host), ""]
     if not all(r.exact_stalls for r in report.layers):
         lines += ["Stall cycles marked * are closed-form estimates (analytic mode); run cycle mode for exact ones.", ""]
     lines += ["![cycles, utilization and stall share per layer](cycles.svg)", "",

@@ -1,7 +1,8 @@
 """Systolic engine: one ``LayerReport`` per layer in cycle mode (Numba kernel) or analytic mode.
 
 Per-kind behaviour lives in ``HANDLERS`` (filled by ``@handles``): conv, depthwise and GEMM layers run
-on the array; pooling, elementwise and concat run on a vector unit beside it (``cols`` lanes, one
+on the array; pooling, elementwise, concat and the ops a DPU would leave to the host CPU
+(``LayerKind.CPU``: sigmoid, SiLU, softmax, ...) run on a vector unit beside it (``cols`` lanes, one
 operation per lane per cycle), as on TPU-like designs; SCALE-Sim has no model for them.
 """
 
@@ -192,12 +193,14 @@ def _vector_ops(layer: Layer) -> tuple[int, int, int]:
     if layer.kind is LayerKind.POOL:
         return out * layer.filt_h * layer.filt_w, layer.ifmap_h * layer.ifmap_w * layer.channels, out
     inputs = layer.ifmap_h * layer.ifmap_w * layer.channels * layer.num_inputs
+    if layer.kind is LayerKind.CPU:  # one unary operation per element
+        return layer.elements, layer.elements, layer.elements
     if layer.kind is LayerKind.CONCAT:
         return 0, inputs, inputs
     return layer.ifmap_h * layer.ifmap_w * layer.channels * max(1, layer.num_inputs - 1), inputs, out
 
 
-@handles(LayerKind.POOL, LayerKind.ELTWISE_ADD, LayerKind.ELTWISE_MUL, LayerKind.CONCAT)
+@handles(LayerKind.POOL, LayerKind.ELTWISE_ADD, LayerKind.ELTWISE_MUL, LayerKind.CONCAT, LayerKind.CPU)
 def _vector_layer(layer: Layer, cfg: AcceleratorConfig, cycle: bool) -> LayerReport:
     ops, reads, writes = _vector_ops(layer)
     compute = math.ceil(ops / cfg.cols)

@@ -26,6 +26,10 @@ class LayerKind(str, enum.Enum):
     ELTWISE_ADD = "add"  # elementwise sum of ``num_inputs`` tensors of the same shape
     ELTWISE_MUL = "mul"  # elementwise product (squeeze-excitation scaling, layer scale)
     CONCAT = "concat"  # channel concatenation: pure data movement
+    # work the accelerator cannot run (sigmoid, SiLU, softmax, ...): the host CPU does it, elementwise over
+    # ifmap_h * ifmap_w * channels elements; each engine prices it with its host model (the DPU's
+    # ``DpuParams.cpu_elems_per_us``)
+    CPU = "cpu"
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +256,11 @@ class Layer:
         if self.kind in (LayerKind.CONV, LayerKind.DEPTHWISE, LayerKind.GEMM):
             return self.gemm_m * self.gemm_k * self.gemm_n * self.groups
         return 0
+
+    @property
+    def elements(self) -> int:
+        """Elements of the input tensor (per sample): what a CPU layer processes."""
+        return self.ifmap_h * self.ifmap_w * self.channels
 
     @property
     def sparsity(self) -> LayerSparsity:

@@ -1,11 +1,12 @@
 """Per-kind handler tables, filled by decorators.
 
-Three concerns each have one table keyed by :class:`OpKind`:
+The concerns each have one table keyed by :class:`OpKind`:
 
 * ``"flow"``  how channels propagate through the op (``hwprune.analysis.flow_rules``),
 * ``"count"`` its MACs and parameters (``hwprune.analysis.counts``),
 * ``"emit"``  how the slim model's module/node is rebuilt from kept channels (``hwprune.emit.rules``),
-* ``"verify"`` what must hold of its shapes and attributes (``hwprune.ir.verify``).
+* ``"verify"`` what must hold of its shapes and attributes (``hwprune.ir.verify``),
+* ``"lower"`` its hardware workload, or why it is free or not modelled (``hwprune.lower.lower``).
 
 A kind without a handler for a concern is a bug; ``tests/hwprune/test_fe_handlers.py`` checks coverage.
 """
@@ -26,6 +27,7 @@ CONCERNS: dict[str, str] = {
     "count": "hwprune.analysis.counts",
     "emit": "hwprune.emit.rules",
     "verify": "hwprune.ir.verify",
+    "lower": "hwprune.lower.lower",
 }
 _TABLES: dict[str, dict[OpKind, Callable[..., Any]]] = {c: {} for c in CONCERNS}
 

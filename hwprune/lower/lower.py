@@ -1,16 +1,25 @@
-"""IR -> hwmodel workloads. Every op kind is in exactly one of three tables; nothing is silently free.
+"""IR -> hwmodel workloads. Every op kind has exactly one lowering handler; nothing is silently free.
 
-* ``LOWERING``: kinds with a cost model, one handler each (filled by a decorator). A handler returns
-  a :class:`Lowered` workload, ``None`` when this instance is free (``x + 1``: fused into the
-  producer), or an :class:`Unmodelled` entry when this instance has no cost model (a Conv1d).
-* ``FREE_KINDS``: kinds that cost no accelerator time, each with the reason (fused into the producing
-  conv, or pure data layout the engine reads in place).
-* ``NOT_MODELLED``: kinds whose cost is not modelled, each with the reason. OPAQUE ops get a reason
-  per torch op (``OPAQUE_WHY``: LSTM, GRU, attention, fft, einsum, sort, ...).
+Handlers live in the one per-kind registry (``hwprune.ir.handlers``, concern ``"lower"``: double
+registration is an error, a test checks every kind is covered). Each kind is in exactly one of three
+tables, and the tables are what the handlers read:
+
+* ``LOWERING``: kinds with a cost model. A handler returns a :class:`Lowered` workload, ``None`` when
+  this instance is free (``x + 1``, a ReLU: fused into the producer), or an :class:`Unmodelled` entry
+  when this instance has no cost model (a Conv1d).
+* ``FREE_WHY`` / ``FREE_KINDS``: kinds that cost no accelerator time, each with the reason (fused into
+  the producing conv, or pure data layout the engine reads in place); one handler returns None for them.
+* ``NOT_MODELLED``: kinds whose cost is not modelled, each with the reason; one handler lists them.
+  OPAQUE ops get a reason per torch op (``OPAQUE_WHY``: LSTM, GRU, attention, fft, einsum, sort, ...).
+
+Ops the DPU cannot run (``CPU_ACT_WHY``: sigmoid, SiLU, tanh, GELU, ... and softmax) lower to
+``LayerKind.CPU`` workloads, tied to their channels: the engines price them with their host model
+(``hwmodel.dpu.params.DpuParams.cpu_elems_per_us``), reports list them, and the planner's latency
+tables include them, so pruning the channels that feed one saves host time too.
 
 :func:`lower_graph` returns the workloads and the list of unmodelled ops (name, torch op, why);
 ``hwprune.simulate``/``plan`` warn with that list, report it, and raise under ``strict=True``.
-A kind in no table (a new one) is listed as unmodelled, never priced at 0 without saying so.
+A kind without a handler (a new one) is listed as unmodelled, never priced at 0 without saying so.
 
 Latency is per sample: the batch dimension of the example inputs is not simulated.
 """
@@ -22,10 +31,12 @@ from dataclasses import dataclass, replace
 
 from hwmodel.workloads.layers import DENSE, Layer, LayerKind, LayerSparsity
 from hwprune.ir.graph import Graph, Op
+from hwprune.ir.handlers import register, table
 from hwprune.ir.kinds import OpKind
 
 __all__ = ["Lowered", "Unmodelled", "Lowering", "lower", "lower_graph", "mark_fusable_adds", "LOWERING", "FREE_KINDS",
-           "FREE_WHY", "NOT_MODELLED", "OPAQUE_WHY", "resize", "unmodelled_message"]
+           "FREE_WHY", "NOT_MODELLED", "OPAQUE_WHY", "DPU_ACTS", "NOOP_ACTS", "act_placement", "resize",
+           "unmodelled_message"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +91,7 @@ class Lowering:
 
 
 _Handler = Callable[[Op, Graph], "Lowered | Unmodelled | None"]
+# kinds with a cost model -> their handler (also registered as the kind's "lower" handler)
 LOWERING: dict[OpKind, _Handler] = {}
 
 # kinds that cost no accelerator time, and why
@@ -88,7 +100,6 @@ FREE_WHY: dict[OpKind, str] = {
     OpKind.OUTPUT: "model output",
     OpKind.PARAM: "a stored tensor read in place",
     OpKind.BATCHNORM: "folded into the producing conv's weights and bias",
-    OpKind.ACT: "fused into the producing conv's output stage",
     OpKind.FLATTEN: "data layout: read in place",
     OpKind.RESHAPE: "data layout: read in place",
     OpKind.PERMUTE: "data layout: the next layer's load reorders it",
@@ -102,10 +113,19 @@ FREE_KINDS = frozenset(FREE_WHY)
 
 # kinds that do cost time but have no cost model here, and why
 NOT_MODELLED: dict[OpKind, str] = {
-    OpKind.SOFTMAX: "softmax runs outside the conv engine (CPU or a softmax IP); no cost model",
     OpKind.RESAMPLE: "up/down-sampling and padding have no cost model on the modelled engines",
     OpKind.OPAQUE: "an op hwprune does not know; no cost model",
 }
+
+# activations the DPU runs in the producing conv's output stage (UG1414 3.0 "Currently Supported
+# Operators", DPUCZDX8G_ISA1_B4096 on ZCU102/ZCU104: ReLU, LeakyReLU, ReLU6, Hard-Swish, Hard-Sigmoid;
+# a clamp/hardtanh is taken as the ReLU6-style clip, whatever its bounds), by lower-case name without "_"
+DPU_ACTS = frozenset({"relu", "relu6", "leakyrelu", "hardswish", "hardsigmoid", "hardtanh", "clamp", "clip",
+                      "clampmin", "clampmax"})
+# unary ops that do nothing at inference (dropout, identity, copies and casts of an int8 tensor)
+NOOP_ACTS = frozenset({"dropout", "dropout1d", "dropout2d", "dropout3d", "alphadropout", "featurealphadropout",
+                       "identity", "contiguous", "clone", "float", "double", "half", "to", "typeas", "detach",
+                       "stochasticdepth"})
 
 # OPAQUE ops by torch op name (module type or function): why they are not priced
 OPAQUE_WHY: dict[str, str] = {
@@ -131,12 +151,23 @@ OPAQUE_WHY: dict[str, str] = {
 
 
 def handles(*kinds: OpKind) -> Callable[[_Handler], _Handler]:
-    def register(fn: _Handler) -> _Handler:
-        for k in kinds:
-            LOWERING[k] = fn
+    """Register a priced kind's lowering: its ``"lower"`` handler and its ``LOWERING`` entry."""
+    def deco(fn: _Handler) -> _Handler:
+        register("lower", *kinds)(fn)
+        LOWERING.update(dict.fromkeys(kinds, fn))
         return fn
 
-    return register
+    return deco
+
+
+@register("lower", *FREE_WHY)
+def _free(op: Op, graph: Graph) -> None:
+    return None
+
+
+@register("lower", *NOT_MODELLED)
+def _not_modelled(op: Op, graph: Graph) -> Unmodelled:
+    return _unmodelled(op, _opaque_why(op) if op.kind is OpKind.OPAQUE else NOT_MODELLED[op.kind])
 
 
 def _pair(v) -> tuple[int, int]:
@@ -329,6 +360,42 @@ def _cat(op: Op, graph: Graph) -> Lowered | Unmodelled:
     return Lowered(op.name, layer, op.output, 1, op.output, 1, tied=True)
 
 
+def act_placement(op: Op) -> str:
+    """Where a unary op (``OpKind.ACT``) runs: ``"dpu"`` (fused into the conv), ``"noop"`` or ``"cpu"``."""
+    leaf = _torch_op(op).rsplit(".", 1)[-1].lower().replace("_", "")
+    if leaf in DPU_ACTS:
+        return "dpu"
+    if leaf in NOOP_ACTS:
+        return "noop"
+    return "cpu"  # sigmoid, SiLU, tanh, GELU, ... and any unary op not known to run on the DPU
+
+
+def _cpu_layer(op: Op, graph: Graph) -> Lowered | None:
+    """A ``LayerKind.CPU`` workload over the op's output tensor, tied to its channels."""
+    y = _shape(graph, op.output)
+    if len(y) < 2:
+        return None  # a scalar or a 1-D tensor: host arithmetic on a handful of numbers
+    if len(y) == 4:
+        c, h, w, dim = y[1], y[2], y[3], 1
+    else:  # NC, NCL or token layouts: channels last
+        c, dim = y[-1], len(y) - 1
+        h, w = _spatial((1, 1, *y[1:-1]))
+    return Lowered(op.name, Layer(op.name, LayerKind.CPU, h, w, c, c), op.output, dim, op.output, dim, tied=True)
+
+
+@handles(OpKind.ACT)
+def _act(op: Op, graph: Graph) -> Lowered | None:
+    # ReLU-family activations run in the producing conv's output stage and inference no-ops cost nothing;
+    # the rest is host work (UG1414: operators the DPU does not support are assigned to the CPU)
+    return _cpu_layer(op, graph) if act_placement(op) == "cpu" else None
+
+
+@handles(OpKind.SOFTMAX)
+def _softmax(op: Op, graph: Graph) -> Lowered | None:
+    # the ZCU102/ZCU104 DPU builds have no softmax core (PG338's hardware softmax is an option): host work
+    return _cpu_layer(op, graph)
+
+
 def _torch_op(op: Op) -> str:
     """The torch op behind an IR op: a module's type, else the function or method name."""
     return str(op.attr("type") or op.target)
@@ -365,22 +432,15 @@ def lower_graph(graph: Graph) -> Lowering:
     """
     layers: list[Lowered] = []
     missing: list[Unmodelled] = []
+    handlers = table("lower")
     for op in graph.ops:
-        handler = LOWERING.get(op.kind)
-        if handler is not None:
-            got = handler(op, graph)
-            if isinstance(got, Lowered):
-                layers.append(got)
-            elif isinstance(got, Unmodelled):
-                missing.append(got)
-        elif op.kind in FREE_KINDS:
-            continue
-        elif op.kind is OpKind.OPAQUE:
-            missing.append(_unmodelled(op, _opaque_why(op)))
-        elif op.kind in NOT_MODELLED:
-            missing.append(_unmodelled(op, NOT_MODELLED[op.kind]))
-        else:  # a kind added to the IR without a lowering rule: say so, never price it at 0 silently
-            missing.append(_unmodelled(op, f"op kind {op.kind.value!r} has no lowering rule in hwprune.lower"))
+        handler = handlers.get(op.kind)
+        got = handler(op, graph) if handler is not None else _unmodelled(
+            op, f"op kind {op.kind.value!r} has no lowering rule in hwprune.lower")  # never 0 cycles silently
+        if isinstance(got, Lowered):
+            layers.append(got)
+        elif isinstance(got, Unmodelled):
+            missing.append(got)
     return Lowering(tuple(mark_fusable_adds(graph, layers)), tuple(missing))
 
 

@@ -95,6 +95,14 @@ def plan_markdown(plan: Plan, plots: dict[str, str] | None = None, extra: dict[s
                   "0 cycles; the latencies above exclude them.", "", "| op | torch op | why |", "|---|---|---|"]
         lines += [f"| {u.get('name')} | {u.get('op')} | {u.get('why')} |" for u in plan.unmodelled]
         lines.append("")
+    host = [layer for layer in plan.layers if layer.kind == "cpu"]
+    if host:
+        before, after = sum(h.cycles_before for h in host), sum(h.cycles for h in host)
+        lines += [f"**On the host CPU** (ops the accelerator cannot run, priced with the hardware's host model and "
+                  f"included above): {len(host)} op(s), {before} -> {after} cycles.", "",
+                  "| op | channels | cycles before | cycles |", "|---|---:|---:|---:|"]
+        lines += [f"| {h.name} | {h.cout}/{h.cout_before} | {h.cycles_before} | {h.cycles} |" for h in host]
+        lines.append("")
     for what, f in (plots or {}).items():
         lines += [f"![{what}]({f})", ""]
     lines += ["## Layers", "", "| layer | kind | in | out | N:M | cycles before | cycles | MACs before | MACs |",

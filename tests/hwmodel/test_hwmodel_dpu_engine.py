@@ -51,12 +51,14 @@ def plans(draw) -> DpuPlan:
 
 @st.composite
 def layers(draw) -> Layer:
-    kind = draw(st.sampled_from(["conv", "grouped", "depthwise", "gemm", "pool", "add", "mul", "concat"]))
+    kind = draw(st.sampled_from(["conv", "grouped", "depthwise", "gemm", "pool", "add", "mul", "concat", "cpu"]))
     h = draw(st.integers(1, 12))
     w = draw(st.integers(1, 12))
     c = draw(st.integers(1, 80))
     if kind == "gemm":
         return Layer.gemm("g", draw(st.integers(1, 40)), c, draw(st.integers(1, 300)))
+    if kind == "cpu":
+        return Layer("host", LayerKind.CPU, h, w, c, c)
     if kind in ("add", "mul", "concat"):
         lk = {"add": LayerKind.ELTWISE_ADD, "mul": LayerKind.ELTWISE_MUL, "concat": LayerKind.CONCAT}[kind]
         return Layer(kind, lk, h, w, c, c, num_inputs=draw(st.integers(2, 3)))

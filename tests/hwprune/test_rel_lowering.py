@@ -134,3 +134,23 @@ def test_lstm_only_model_says_nothing_is_prunable() -> None:
 def test_excluding_everything_is_nothing_prunable() -> None:
     with pytest.raises(NothingPrunableError, match="nothing is prunable"):
         hwprune.plan(Plain().eval(), X, hw="dpu-b4096", budget=0.5, excludes=("conv1", "conv2"))
+
+
+def test_lowering_uses_the_one_registry_and_rejects_double_registration() -> None:
+    from hwprune.errors import HwPruneError
+    from hwprune.ir.handlers import register, table
+
+    lower_table = table("lower")
+    assert set(lower_table) == set(OpKind)  # every kind: priced, free or listed
+    assert all(lower_table[k] is LOWERING[k] for k in LOWERING)
+    with pytest.raises(HwPruneError, match="registered twice"):
+        register("lower", OpKind.CONV)(lambda op, graph: None)
+
+
+def test_a_kind_without_a_lowering_rule_is_listed_not_free(monkeypatch) -> None:
+    from hwprune.ir import handlers
+
+    monkeypatch.delitem(handlers._TABLES["lower"], OpKind.CONV)
+    lowering = lower_graph(hwprune.trace(Plain().eval(), X))
+    assert [(u.name, u.kind) for u in lowering.unmodelled] == [("conv1", "conv"), ("conv2", "conv")]
+    assert "no lowering rule" in lowering.unmodelled[0].why
