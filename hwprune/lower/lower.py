@@ -513,6 +513,8 @@ def resize(lowered: Lowered, cin: int, cout: int, sparsity: LayerSparsity = DENS
     if lowered.tied or layer.kind is LayerKind.DEPTHWISE:
         k = cout
         groups = k if layer.kind is LayerKind.DEPTHWISE else layer.groups
-        return layer.with_(channels=k, num_filter=k, groups=groups, weight_nm=nm, act_sparsity=act)
+        # a depthwise conv pruned to one channel is a plain conv in the slim model (Layer.conv's rule)
+        kind = LayerKind.CONV if layer.kind is LayerKind.DEPTHWISE and k == 1 else layer.kind
+        return layer.with_(kind=kind, channels=k, num_filter=k, groups=groups, weight_nm=nm, act_sparsity=act)
     return layer.with_(channels=cin * lowered.in_scale if layer.kind is LayerKind.GEMM else cin,
                        num_filter=cout, weight_nm=nm, act_sparsity=act)

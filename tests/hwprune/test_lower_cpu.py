@@ -105,3 +105,12 @@ def test_planner_costs_and_reports_cpu_work():
     # the channels kept follow the CPU term: without it (ReLU) the plan keeps whole OCP steps
     relu = hwprune.plan(Net(nn.ReLU).eval(), X, hw="dpu-b4096", budget=0.5)
     assert all(g.kept % 16 == 0 for g in relu.groups if g.prunable)
+
+
+def test_a_depthwise_conv_pruned_to_one_channel_is_priced_as_the_slim_models_plain_conv():
+    from hwmodel.workloads.layers import Layer
+    from hwprune.lower.lower import Lowered, resize
+
+    dw = Layer.conv("dw", 8, 8, 32, 32, 3, padding=1, groups=32)
+    one = resize(Lowered("dw", dw, "x", 1, "y", 1, tied=True), 1, 1)
+    assert one == Layer.conv("dw", 8, 8, 1, 1, 3, padding=1)  # what lowering the slim model gives
