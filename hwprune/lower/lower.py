@@ -370,17 +370,40 @@ def act_placement(op: Op) -> str:
     return "cpu"  # sigmoid, SiLU, tanh, GELU, ... and any unary op not known to run on the DPU
 
 
+# kinds whose output carries channels last (token / NHWC layouts) or on dim 1 (NCHW)
+_CHANNELS_LAST = frozenset({OpKind.LINEAR, OpKind.LAYERNORM, OpKind.MATMUL})
+_CHANNELS_FIRST = frozenset({OpKind.CONV, OpKind.CONV_TRANSPOSE, OpKind.BATCHNORM, OpKind.GROUPNORM, OpKind.POOL,
+                             OpKind.ADAPTIVE_POOL, OpKind.CAT})
+
+
+def _channel_dim(graph: Graph, value: str) -> int:
+    """The channel dim of ``value``: found through unary and elementwise ops from the op that laid it out
+    (NCHW for convs and pooling, channels last after a linear or layer norm; else NCHW when 4-D)."""
+    rank = len(_shape(graph, value))
+    for _ in range(64):
+        op = graph.producer(value)
+        if op.kind in _CHANNELS_LAST:
+            return rank - 1
+        if op.kind in _CHANNELS_FIRST:
+            return 1
+        ins = [v for v in _tensor_inputs(op, graph) if len(_shape(graph, v)) == rank]
+        if op.kind not in (OpKind.ACT, OpKind.ADD, OpKind.MUL, OpKind.SOFTMAX) or not ins:
+            break
+        value = ins[0]
+    return 1 if rank == 4 else rank - 1
+
+
 def _cpu_layer(op: Op, graph: Graph) -> Lowered | None:
-    """A ``LayerKind.CPU`` workload over the op's output tensor, tied to its channels."""
+    """A ``LayerKind.CPU`` workload over the op's output tensor (per sample), tied to its channels."""
     y = _shape(graph, op.output)
     if len(y) < 2:
         return None  # a scalar or a 1-D tensor: host arithmetic on a handful of numbers
-    if len(y) == 4:
-        c, h, w, dim = y[1], y[2], y[3], 1
-    else:  # NC, NCL or token layouts: channels last
-        c, dim = y[-1], len(y) - 1
-        h, w = _spatial((1, 1, *y[1:-1]))
-    return Lowered(op.name, Layer(op.name, LayerKind.CPU, h, w, c, c), op.output, dim, op.output, dim, tied=True)
+    dim = _channel_dim(graph, op.output)
+    rest = 1
+    for d in (*y[1:dim], *y[dim + 1:]):
+        rest *= d
+    return Lowered(op.name, Layer(op.name, LayerKind.CPU, rest, 1, y[dim], y[dim]), op.output, dim, op.output, dim,
+                   tied=True)
 
 
 @handles(OpKind.ACT)

@@ -114,3 +114,27 @@ def test_a_depthwise_conv_pruned_to_one_channel_is_priced_as_the_slim_models_pla
     dw = Layer.conv("dw", 8, 8, 32, 32, 3, padding=1, groups=32)
     one = resize(Lowered("dw", dw, "x", 1, "y", 1, tied=True), 1, 1)
     assert one == Layer.conv("dw", 8, 8, 1, 1, 3, padding=1)  # what lowering the slim model gives
+
+
+class TokenMlp(nn.Module):
+    """ConvNeXt-style: NHWC after a permute, linear, GELU (host work on the last dim), linear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, padding=1)
+        self.fc1 = nn.Linear(16, 48)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(48, 16)
+
+    def forward(self, x):
+        y = self.conv(x).permute(0, 2, 3, 1)
+        return self.fc2(self.act(self.fc1(y))).permute(0, 3, 1, 2).mean((2, 3))
+
+
+def test_cpu_work_in_a_channels_last_layout_follows_the_last_dim():
+    lowering = lower_graph(hwprune.trace(TokenMlp().eval(), X))
+    act = next(lw for lw in lowering.layers if lw.op == "act")
+    assert act.out_dim == 3 and act.layer.channels == 48 and act.layer.elements == 16 * 16 * 48
+    plan = hwprune.plan(TokenMlp().eval(), X, hw="dpu-b4096", budget=0.6)
+    slim = hwprune.apply(TokenMlp().eval(), X, plan)
+    assert _sim(slim).total_cycles == plan.cycles
