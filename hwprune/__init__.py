@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 _API: dict[str, str] = {
     # frontend / IR
     "trace": "hwprune.frontend.trace:trace",
+    "Traced": "hwprune.traced:Traced",
     "Graph": "hwprune.ir.graph:Graph",
     "verify": "hwprune.ir.verify:verify",
     # analysis
@@ -26,9 +27,12 @@ _API: dict[str, str] = {
     "get_slim_model": "hwprune.pruning:get_slim_model",
     # hardware-aware planning
     "simulate": "hwprune.lower.simulate:simulate",
+    "simulate_graph": "hwprune.lower.simulate:simulate_graph",
     "plan": "hwprune.planning.planner:plan",
+    "plan_graph": "hwprune.planning.planner:plan_graph",
     "Plan": "hwprune.planning.plan:Plan",
     "apply": "hwprune.planning.apply:apply",
+    "apply_graph": "hwprune.planning.apply:apply_graph",
     "bake": "hwprune.transforms.nm:bake",
     # Vitis AI Optimizer style workflows
     "get_pruning_runner": "hwprune.vitis.runner:get_pruning_runner",

@@ -267,6 +267,7 @@ class _Prepared:
     device: torch.device
     input_shape: tuple[int, ...]
     num_classes: int
+    traced: Any  # hwprune.Traced of ``model``: the job's one trace
 
 
 def validate(cfg: OptimizeConfig) -> _Prepared:
@@ -307,13 +308,14 @@ def validate(cfg: OptimizeConfig) -> _Prepared:
     if cfg.weights is not None:
         load_weights(model, cfg.weights)
     init_distributed(device)
+    traced = hwprune.Traced(model, example)  # the job's one trace of the model
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the real plan warns once, later
-        hwprune.plan(model, example, hw=cfg.hw, budget=_budget_value(cfg.budget), nm=_NM[cfg.nm],
-                     excludes=cfg.excludes, importance=cfg.importance, solver="greedy", check=False,
-                     strict=cfg.strict)
+        hwprune.plan_graph(traced, hw=cfg.hw, budget=_budget_value(cfg.budget), nm=_NM[cfg.nm],
+                           excludes=cfg.excludes, importance=cfg.importance, solver="greedy", check=False,
+                           strict=cfg.strict)
     return _Prepared(model, bundle.input_shape[0], bundle.train_loader, bundle.val_loader, example, cache_dir,
-                     device, bundle.input_shape, bundle.num_classes)
+                     device, bundle.input_shape, bundle.num_classes, traced)
 
 
 _NM = {"auto": "auto", "on": True, "off": False}
@@ -322,14 +324,13 @@ _NM = {"auto": "auto", "on": True, "off": False}
 def _baseline(cfg: OptimizeConfig, prep: _Prepared) -> tuple[Path, str]:
     """Train the baseline, load it from the cache, or take ``--weights``; returns (file, how): how is
     "weights", "cached" or "trained"."""
-    import hwprune
     from hwprune.train.device import barrier, is_distributed, is_main_process
     from hwprune.train.loop import train
 
     if cfg.weights is not None:  # loaded (and checked) by validate: evaluated, never retrained
         return Path(cfg.weights), "weights"
     model = prep.model
-    h = hwprune.structure_hash(hwprune.trace(model, prep.example))
+    h = prep.traced.structure_hash
     recipe = json.dumps([cfg.model, cfg.data, cfg.data_dir, cfg.train_subset, list(prep.input_shape),
                          prep.num_classes, cfg.epochs, cfg.lr, cfg.batch_size, cfg.seed, h], sort_keys=True)
     key = hashlib.sha256(recipe.encode()).hexdigest()[:16]
@@ -398,6 +399,8 @@ def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
 def _run(cfg: OptimizeConfig, prep: _Prepared, out: Path, stage: Path, t0: float) -> dict[str, Any]:
     import hwprune
     from hwprune.emit.spec import save_spec
+    from hwprune.lower.simulate import simulate_graph
+    from hwprune.planning.apply import apply_graph, apply_ir
     from hwprune.planning.planner import plan_key
     from hwprune.planning.reuse import reuse_plan
     from hwprune.report.plan_report import plan_markdown, plot_plan
@@ -405,7 +408,7 @@ def _run(cfg: OptimizeConfig, prep: _Prepared, out: Path, stage: Path, t0: float
     from hwprune.train.loop import evaluate, train
     from hwprune.transforms.nm import bake
 
-    model, train_loader, test_loader, example = prep.model, prep.train_loader, prep.test_loader, prep.example
+    model, train_loader, test_loader = prep.model, prep.train_loader, prep.test_loader
     dev = prep.device
 
     # 1. baseline: --weights, or cached by model structure, data and recipe, or trained
@@ -415,10 +418,12 @@ def _run(cfg: OptimizeConfig, prep: _Prepared, out: Path, stage: Path, t0: float
     model.eval()
     base_acc = evaluate(model, test_loader, device=dev)
     model.cpu()  # planning and simulation run on the CPU, whatever the training device
+    traced = prep.traced
+    traced.sync()  # moving the model between devices replaced its buffers: the graph reads the new ones
     _say(cfg, f"baseline accuracy {base_acc:.4f}")
 
     # 2. plan: reused only when everything that shaped it matches
-    key = plan_key(model, example, hw=cfg.hw, budget=_budget_value(cfg.budget), nm=_NM[cfg.nm],
+    key = plan_key(traced, None, hw=cfg.hw, budget=_budget_value(cfg.budget), nm=_NM[cfg.nm],
                    excludes=cfg.excludes, importance=cfg.importance, solver=cfg.solver)
     reuse = reuse_plan(out / "plan.json", key)
     if reuse.why:
@@ -426,14 +431,15 @@ def _run(cfg: OptimizeConfig, prep: _Prepared, out: Path, stage: Path, t0: float
     plan = reuse.plan
     if plan is None:
         t = time.time()
-        plan = hwprune.plan(model, example, hw=cfg.hw, budget=_budget_value(cfg.budget), nm=_NM[cfg.nm],
+        plan = hwprune.plan_graph(traced, hw=cfg.hw, budget=_budget_value(cfg.budget), nm=_NM[cfg.nm],
                             excludes=cfg.excludes, importance=cfg.importance, solver=cfg.solver, strict=cfg.strict)
         _say(cfg, f"planned in {time.time() - t:.1f}s: {plan.unpruned_ms:.4f} ms -> {plan.latency_ms:.4f} ms "
                   f"on {plan.hw} ({plan.speedup:.2f}x), budget {plan.budget}")
     plan.save(stage / "plan.json")
 
     # 3. apply, evaluate, fine-tune with masks kept
-    slim = hwprune.apply(model, example, plan)
+    applied, kept = apply_ir(traced, plan)  # the pruned, N:M-annotated IR: the graph the plan describes
+    slim = apply_graph(traced, plan, applied=(applied, kept))
     pruned_acc = evaluate(slim, test_loader, device=dev)
     # removed channels shift the statistics downstream BNs see: re-estimate them (EagleEye's adaptive BN)
     adaptive_bn(slim, loader_calibration, (train_loader, 20))
@@ -448,7 +454,7 @@ def _run(cfg: OptimizeConfig, prep: _Prepared, out: Path, stage: Path, t0: float
     slim.cpu()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the plan already reported the unmodelled ops
-        sim = hwprune.simulate(slim, example, hw=cfg.hw)
+        sim = simulate_graph(applied, cfg.hw, name=f"Slim{type(model).__name__}")
 
     # 4. write the run into the staging folder (swapped in by the caller)
     baked = bake(slim)

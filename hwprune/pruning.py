@@ -23,7 +23,8 @@ from hwprune.ir.graph import Graph
 from hwprune.ir.verify import verify
 from hwprune.transforms.channels import prune_channels
 
-__all__ = ["prune", "prune_with_keep", "uniform_keep", "keep_top", "apply_keep", "transform", "get_slim_model"]
+__all__ = ["prune", "prune_with_keep", "uniform_keep", "keep_top", "resolve_keep", "apply_keep", "emit_pruned",
+           "transform", "get_slim_model"]
 
 
 def _check_ratio(ratio: Any) -> float:
@@ -54,9 +55,15 @@ def uniform_keep(size: int, ratio: float, round_to: int = 1) -> int:
     return max(1, n)
 
 
-def apply_keep(graph: Graph, keep: Mapping[int | str, Sequence[int] | int], *, importance: str = "l1",
-               model: nn.Module | None = None) -> fx.GraphModule:
-    """Prune an already traced graph: ``keep`` maps group id/key to kept indices or a kept count."""
+def resolve_keep(graph: Graph, keep: Mapping[int | str, Sequence[int] | int], *, importance: str = "l1",
+                 model: nn.Module | None = None) -> dict[int, list[int]]:
+    """``keep`` (group id/key -> kept indices or a kept count) as group id -> sorted kept indices.
+
+    Counts keep the most important members by ``importance``.
+
+    Raises:
+        PruneConfigError: a key names no group, or a count is out of range.
+    """
     groups = analyze(graph).groups
     by_key = {g.key: g for g in groups}
     scores: dict[int, np.ndarray] | None = None
@@ -77,10 +84,21 @@ def apply_keep(graph: Graph, keep: Mapping[int | str, Sequence[int] | int], *, i
             explicit[g.id] = keep_top(scores[g.id], int(v))
         else:
             explicit[g.id] = sorted(int(i) for i in v)
-    pruned = verify(prune_channels(graph, explicit))
+    return explicit
+
+
+def emit_pruned(graph: Graph, pruned: Graph, explicit: Mapping[int, Sequence[int]]) -> fx.GraphModule:
+    """Emit the (verified) ``pruned`` IR of ``graph``; ``.hwprune_spec`` is its spec."""
     slim = emit(pruned)
     slim.hwprune_spec = make_spec(graph, explicit)
     return slim
+
+
+def apply_keep(graph: Graph, keep: Mapping[int | str, Sequence[int] | int], *, importance: str = "l1",
+               model: nn.Module | None = None) -> fx.GraphModule:
+    """Prune an already traced graph: ``keep`` maps group id/key to kept indices or a kept count."""
+    explicit = resolve_keep(graph, keep, importance=importance, model=model)
+    return emit_pruned(graph, verify(prune_channels(graph, explicit)), explicit)
 
 
 def prune_with_keep(model: nn.Module, example_inputs: Any, keep: Mapping[int | str, Sequence[int] | int], *,

@@ -19,7 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "io", "ir", "models", "runtime"),
     ("frontend", "analysis", "train"),
     ("transforms", "emit"),
-    ("lower", "pruning"),
+    ("lower", "pruning", "traced"),
     ("planning",),
     ("vitis", "report", "ofa"),
     ("optimize",),

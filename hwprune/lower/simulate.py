@@ -13,9 +13,10 @@ from hwmodel.api import resolve_config
 from hwmodel.config.accelerator import AcceleratorConfig
 from hwmodel.errors import ConfigError
 from hwprune.errors import HardwareError, UnmodelledOpWarning, UnsupportedOpError
-from hwprune.lower.lower import Unmodelled, lower_graph, unmodelled_message
+from hwprune.ir.graph import Graph
+from hwprune.lower.lower import Lowering, Unmodelled, lower_graph, unmodelled_message
 
-__all__ = ["simulate", "resolve_hw", "check_unmodelled"]
+__all__ = ["simulate", "simulate_graph", "resolve_hw", "check_unmodelled"]
 
 
 def check_unmodelled(unmodelled: Sequence[Unmodelled], *, strict: bool, stacklevel: int = 3) -> None:
@@ -32,7 +33,7 @@ def check_unmodelled(unmodelled: Sequence[Unmodelled], *, strict: bool, stacklev
     warnings.warn(msg, UnmodelledOpWarning, stacklevel=stacklevel)
 
 
-def resolve_hw(hw: str | os.PathLike | AcceleratorConfig) -> AcceleratorConfig:
+def resolve_hw(hw: str | os.PathLike[str] | AcceleratorConfig) -> AcceleratorConfig:
     """An :class:`AcceleratorConfig` from a preset name, a config file (.toml/.json/.cfg) or a config.
 
     Raises:
@@ -44,13 +45,28 @@ def resolve_hw(hw: str | os.PathLike | AcceleratorConfig) -> AcceleratorConfig:
         raise HardwareError(f"hardware {str(hw)!r}: {e}") from e
 
 
+def simulate_graph(graph: Graph, hw: str | AcceleratorConfig = "dpu-b4096", *, mode: str = "cycle",
+                   name: str | None = None, strict: bool = False, progress: bool = False,
+                   lowering: Lowering | None = None) -> hwmodel.NetworkReport:
+    """:func:`simulate` of an IR graph (traced, or pruned and N:M-annotated by ``apply_ir``);
+    ``lowering`` is the graph's lowering when the caller has it already."""
+    cfg = resolve_hw(hw)
+    lowering = lower_graph(graph) if lowering is None else lowering
+    check_unmodelled(lowering.unmodelled, strict=strict, stacklevel=4)
+    layers = [lw.layer for lw in lowering.layers]
+    model_class = graph.source.model_class if graph.source is not None else "network"
+    rep = hwmodel.simulate(layers, cfg, mode=mode, name=name or model_class, progress=progress)
+    notes = tuple(f"not modelled: {u.name} ({u.op}): {u.why}" for u in lowering.unmodelled)
+    return dataclasses.replace(rep, notes=rep.notes + notes) if notes else rep
+
+
 def simulate(model: Any, example_inputs: Any, hw: str | AcceleratorConfig = "dpu-b4096", *,
-             mode: str = "cycle", graph=None, name: str | None = None, strict: bool = False,
+             mode: str = "cycle", graph: Graph | None = None, name: str | None = None, strict: bool = False,
              progress: bool = False) -> hwmodel.NetworkReport:
     """Simulate ``model`` on ``hw``; layer names in the report are the model's module names.
 
     Args:
-        model: an ``nn.Module`` (never modified).
+        model: an ``nn.Module`` (never modified), or a :class:`hwprune.Traced` of it.
         example_inputs: a tensor or tuple of tensors; latency is per sample.
         hw: preset name, config file or :class:`AcceleratorConfig`.
         mode: "cycle" (cycle-accurate) or "analytic" (closed form).
@@ -65,13 +81,11 @@ def simulate(model: Any, example_inputs: Any, hw: str | AcceleratorConfig = "dpu
     Raises:
         UnsupportedOpError: ``strict`` and some op has no cost model.
     """
-    from hwprune.frontend.trace import trace
+    if graph is not None:
+        return simulate_graph(graph, hw, mode=mode, name=name or type(model).__name__, strict=strict,
+                              progress=progress)
+    from hwprune.traced import as_traced
 
-    cfg = resolve_hw(hw)
-    g = graph if graph is not None else trace(model, example_inputs)
-    lowering = lower_graph(g)
-    check_unmodelled(lowering.unmodelled, strict=strict)
-    layers = [lw.layer for lw in lowering.layers]
-    rep = hwmodel.simulate(layers, cfg, mode=mode, name=name or type(model).__name__, progress=progress)
-    notes = tuple(f"not modelled: {u.name} ({u.op}): {u.why}" for u in lowering.unmodelled)
-    return dataclasses.replace(rep, notes=rep.notes + notes) if notes else rep
+    t = as_traced(model, example_inputs)
+    return simulate_graph(t.graph, hw, mode=mode, name=name or type(t.model).__name__, strict=strict,
+                          progress=progress, lowering=t.lowering)

@@ -16,65 +16,21 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-import hwmodel
 from hwmodel.config.accelerator import AcceleratorConfig
 from hwmodel.workloads.layers import DENSE, LayerKind, LayerSparsity
-from hwprune.analysis.flow import Chan, SlotRole
-from hwprune.analysis.groups import Analysis, ChannelGroup
-from hwprune.lower.lower import Lowered, resize
+from hwprune.analysis.flow import SlotRole
+from hwprune.analysis.groups import ChannelGroup
+from hwprune.planning.latency import LatencyModel, LayerTerms, layer_terms, term_channels
 from hwprune.planning.problem import INFEASIBLE, GroupVar, LayerVar, Problem
 
 __all__ = ["Built", "build_problem", "layer_terms", "term_channels", "sparse_patterns", "INFEASIBLE"]
 
 
 
+
 def sparse_patterns(cfg: AcceleratorConfig) -> tuple[LayerSparsity, ...]:
     """Every layer sparsity the hardware's sparse engine accepts, dense first."""
     return cfg.sparse.layer_choices() if cfg.sparse is not None else (DENSE,)
-
-
-def _value_terms(analysis: Analysis, value: str | None, dim: int, var_of: Mapping[int, int],
-                 comp_to_group: np.ndarray) -> tuple[tuple[tuple[int, int], ...], int]:
-    """((problem var, channels per kept member), fixed channels) of ``value`` along ``dim``."""
-    if value is None:
-        return (), 0
-    c = analysis.flow.chans.get(value)
-    shape = analysis.graph.value(value).shape
-    total = shape[dim] if shape else 0
-    if not isinstance(c, Chan) or dim not in c.dims:
-        return (), total
-    axis = c.dims.index(dim)
-    ids = np.moveaxis(c.ids, axis, 0).reshape(c.ids.shape[axis], -1)[:, 0]  # one element per position
-    gids, counts = np.unique(comp_to_group[analysis.flow.comp[ids]], return_counts=True)
-    terms, fixed = [], 0
-    for gid, n in zip(gids.tolist(), counts.tolist(), strict=True):
-        var = var_of.get(gid, -1) if gid >= 0 else -1
-        if var < 0:
-            fixed += n
-        else:
-            terms.append((var, n // len(analysis.members[gid])))
-    # a flattened value counts every feature: scale by the features per position
-    scale = total // len(ids) if len(ids) else 1
-    return tuple((v, m * scale) for v, m in terms), fixed * scale
-
-
-def term_channels(terms, counts: Mapping[int, int] | Sequence[int]) -> tuple[int, int]:
-    """(cin, cout) of a layer from its ``layer_terms`` entry and kept members per variable."""
-    it, fi, ot, fo = terms
-    return fi + sum(m * counts[v] for v, m in it), fo + sum(m * counts[v] for v, m in ot)
-
-
-def layer_terms(analysis: Analysis, lowered: Sequence[Lowered], var_of: Mapping[int, int]):
-    """Per lowered layer: (in_terms, in_fixed, out_terms, out_fixed)."""
-    comp_to_group = np.full(analysis.flow.n_comp, -1, dtype=np.int64)
-    for gid, comps in enumerate(analysis.members):
-        comp_to_group[comps] = gid
-    out = []
-    for lw in lowered:
-        it, fi = _value_terms(analysis, lw.in_value, lw.in_dim, var_of, comp_to_group)
-        ot, fo = _value_terms(analysis, lw.out_value, lw.out_dim, var_of, comp_to_group)
-        out.append((it, fi, ot, fo))
-    return out
 
 
 def _nm_weight_losses(weight: torch.Tensor, m: int) -> list[float] | None:
@@ -104,14 +60,6 @@ def _act_loss(x: torch.Tensor | None, block: int = 4, keep: int = 2) -> float:
     return float((x - activation_nm(x, keep, block)).abs().sum()) / total if total > 0 else 0.0
 
 
-def _shape_key(lw: Lowered) -> tuple:
-    """What a layer's cycles depend on besides its channel counts and pattern: everything but its name.
-
-    Repeated blocks (the 36 bottlenecks of a ResNet-152 stage) share one latency table this way.
-    """
-    return lw.layer.with_(name=""), lw.in_scale, lw.tied
-
-
 def _step_latency(v: int, ks: range, touching: Sequence[int], terms: Sequence[tuple], sizes: Sequence[int],
                   shapes: Sequence[tuple], layer_vars: Sequence[LayerVar | None]) -> dict[int, int]:
     """Dense cycles of the layers group ``v`` touches, per kept count k in ``ks``, every other group full.
@@ -137,45 +85,38 @@ class Built:
     problem: Problem
     group_vars: tuple[ChannelGroup, ...]  # groups that became variables, in variable order
     patterns: tuple[tuple[LayerSparsity, ...], ...]  # per lowered layer
-    terms: tuple
+    terms: tuple[LayerTerms, ...]  # per lowered layer, over the problem's variables
     order: dict[int, np.ndarray]  # group id -> member indices by descending importance
 
 
-def build_problem(analysis: Analysis, lowered: Sequence[Lowered], cfg: AcceleratorConfig,
-                  scores: Mapping[int, np.ndarray], *, budget: int, nm: bool, round_to: int | None,
-                  min_keep: float, sensitivity: Mapping[str, float] | None,
+def build_problem(latency: LatencyModel, scores: Mapping[int, np.ndarray], *, budget: int, nm: bool,
+                  round_to: int | None, min_keep: float, sensitivity: Mapping[str, float] | None,
                   layer_inputs: Mapping[str, torch.Tensor] | None, weights: Mapping[str, torch.Tensor],
                   cache: dict | None = None) -> Built:
     """Turn a traced, analysed model into a :class:`Problem` (see the module docstring).
 
-    ``cache`` (a dict the caller keeps) memoises layer cycles and N:M losses across rebuilds.
+    Every cycle count comes from ``latency`` (the one latency model, shared with the Vitis
+    workflows and OFA); ``cache`` (a dict the caller keeps) memoises N:M losses across rebuilds.
     """
     cache = {} if cache is None else cache
+    analysis, lowered, cfg = latency.analysis, latency.lowered, latency.cfg
     groups = [g for g in analysis.groups if g.prunable and g.id in scores and g.size > 1]
     var_of = {g.id: i for i, g in enumerate(groups)}
     terms = layer_terms(analysis, lowered, var_of)
     sizes = [g.size for g in groups]
     all_patterns = sparse_patterns(cfg) if nm else (DENSE,)
 
-    def cost_fn(lw: Lowered, pats: tuple[LayerSparsity, ...]):
-        shape = _shape_key(lw)
-
+    def cost_fn(index: int, pats: tuple[LayerSparsity, ...]):
         def cost(cin: int, cout: int, p: int) -> int:
             pat = pats[p]
-            key = (shape, cin, cout, pat)
-            c = cache.get(key)
-            if c is None:
-                if pat.weight is not None and cin % pat.weight.m:
-                    c = INFEASIBLE
-                else:
-                    c = hwmodel.layer_cycles(resize(lw, cin, cout, pat), cfg)
-                cache[key] = c
-            return c
+            if pat.weight is not None and cin % pat.weight.m:
+                return INFEASIBLE
+            return latency.layer_cycles(index, cin, cout, pat)
         return cost
 
     layer_vars, layer_pats, const = [], [], 0
     nm_kinds = (LayerKind.CONV, LayerKind.GEMM)
-    for lw, t in zip(lowered, terms, strict=True):
+    for li, (lw, t) in enumerate(zip(lowered, terms, strict=True)):
         sparse_ok = lw.layer.kind in nm_kinds and lw.layer.groups == 1 and lw.op in weights
         pats = all_patterns if sparse_ok else (DENSE,)
         losses = [0.0]
@@ -196,10 +137,10 @@ def build_problem(analysis: Analysis, lowered: Sequence[Lowered], cfg: Accelerat
         layer_pats.append(pats)
         it, fi, ot, fo = t
         if not it and not ot and len(pats) == 1:
-            const += hwmodel.layer_cycles(lw.layer, cfg)
+            const += latency.lowered_cycles(li)
             layer_vars.append(None)
             continue
-        layer_vars.append(LayerVar(lw.op, it, fi, ot, fo, tuple(str(p) for p in pats), losses, cost_fn(lw, pats)))
+        layer_vars.append(LayerVar(lw.op, it, fi, ot, fo, tuple(str(p) for p in pats), losses, cost_fn(li, pats)))
 
     # candidates: tops of latency steps of each group with the others at full size
     touching: list[list[int]] = [[] for _ in groups]
@@ -208,7 +149,7 @@ def build_problem(analysis: Analysis, lowered: Sequence[Lowered], cfg: Accelerat
             for v in lv.vars:
                 touching[v].append(li)
     gvars, order = [], {}
-    shapes = [_shape_key(lw) for lw in lowered]
+    shapes = latency.shapes
     for v, g in enumerate(groups):
         lo = max(1, math.ceil(min_keep * g.size))
         step = max(1, round_to or 1)

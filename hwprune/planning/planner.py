@@ -18,23 +18,22 @@ from torch import nn
 
 import hwmodel
 from hwmodel.config.accelerator import AcceleratorConfig
-from hwprune.analysis.groups import analyze
-from hwprune.analysis.hashing import structure_hash
+from hwmodel.workloads.layers import DENSE, Layer, LayerSparsity
 from hwprune.analysis.importance import group_importance
 from hwprune.errors import BudgetError, HardwareError, NothingPrunableError, PruneConfigError
-from hwprune.frontend.trace import as_input_tuple, trace
 from hwprune.ir.kinds import OpKind
-from hwprune.lower.lower import lower_graph, resize
 from hwprune.lower.simulate import check_unmodelled, resolve_hw
 from hwprune.planning.budget import parse_budget
-from hwprune.planning.build import DENSE, Built, build_problem, term_channels
+from hwprune.planning.build import Built, build_problem
 from hwprune.planning.exact import solve_exact
 from hwprune.planning.greedy import min_cycles, solve_greedy
+from hwprune.planning.latency import LatencyModel
 from hwprune.planning.plan import GroupPlan, LayerPlan, Plan
 from hwprune.planning.problem import Solution
-from hwprune.planning.reuse import plan_inputs, weights_hash
+from hwprune.planning.reuse import plan_inputs
+from hwprune.traced import Traced, as_traced
 
-__all__ = ["plan", "plan_key", "SOLVERS"]
+__all__ = ["plan", "plan_graph", "plan_key", "SOLVERS"]
 
 SOLVERS = {"greedy": solve_greedy, "exact": solve_exact}
 MAX_TIGHTEN = 6
@@ -73,21 +72,21 @@ def _layer_inputs(graph, names: Sequence[str], inputs: tuple[torch.Tensor, ...])
     return seen
 
 
-def _workloads(built: Built, lowered, sol: Solution | None) -> list:
-    """The lowered layers at the solution's channel counts and patterns (None: unpruned)."""
+def _subnet(latency: LatencyModel, built: Built, sol: Solution | None) -> tuple[dict[int, int], dict[str, LayerSparsity]]:
+    """A solution as (kept channels per group id, sparsity per layer name); None: the unpruned model."""
+    if sol is None:
+        return {}, {}
     p = built.problem
-    counts = {v: g.candidates[-1] for v, g in enumerate(p.groups)}
-    pat_of = {}
-    if sol is not None:
-        counts = {v: g.candidates[i] for v, (g, i) in enumerate(zip(p.groups, sol.group_choice, strict=True))}
-        names = [lv.name for lv in p.layers]
-        pat_of = dict(zip(names, sol.pattern_choice, strict=True))
-    out = []
-    for li, lw in enumerate(lowered):
-        cin, cout = term_channels(built.terms[li], counts)
-        pat = built.patterns[li][pat_of[lw.op]] if lw.op in pat_of else DENSE
-        out.append(resize(lw, cin, cout, pat))
-    return out
+    kept = {g.gid: g.candidates[i] for g, i in zip(p.groups, sol.group_choice, strict=True)}
+    index = {lw.op: li for li, lw in enumerate(latency.lowered)}
+    sparsity = {lv.name: built.patterns[index[lv.name]][choice]
+                for lv, choice in zip(p.layers, sol.pattern_choice, strict=True)}
+    return kept, {name: s for name, s in sparsity.items() if s != DENSE}
+
+
+def _workloads(latency: LatencyModel, built: Built, sol: Solution | None) -> list[Layer]:
+    """The lowered layers at the solution's channel counts and patterns (None: unpruned)."""
+    return latency.workloads(*_subnet(latency, built, sol))
 
 
 def _resolve_nm(nm: bool | str, cfg: AcceleratorConfig) -> bool:
@@ -101,22 +100,22 @@ def _resolve_nm(nm: bool | str, cfg: AcceleratorConfig) -> bool:
     return bool(nm)
 
 
-def plan_key(model: nn.Module, example_inputs: Any, hw: str | AcceleratorConfig = "dpu-b4096",
+def plan_key(model: nn.Module | Traced, example_inputs: Any, hw: str | AcceleratorConfig = "dpu-b4096",
              budget: float | int | str = 0.5, *, nm: bool | str = "auto", excludes: Sequence[str] = (),
              importance: str = "l1", round_to: int | None = None, min_keep: float = 0.0,
-             solver: str = "greedy", sensitivity: Mapping[str, float] | None = None, graph=None) -> dict[str, Any]:
+             solver: str = "greedy", sensitivity: Mapping[str, float] | None = None) -> dict[str, Any]:
     """``plan(...).inputs`` without planning: the key a saved plan must match to be reused.
 
-    Args: as :func:`plan`; ``graph`` is an already traced graph of ``model`` (skips tracing).
+    Args: as :func:`plan`; ``model`` may be a :class:`hwprune.Traced` (not traced again).
     """
     cfg = resolve_hw(hw)
-    g = graph if graph is not None else trace(model, as_input_tuple(example_inputs))
-    return plan_inputs(model_hash=structure_hash(g), weights=weights_hash(model), hw_config=cfg.to_dict(),
+    t = as_traced(model, example_inputs)
+    return plan_inputs(model_hash=t.structure_hash, weights=t.weights_hash(), hw_config=cfg.to_dict(),
                        budget=str(parse_budget(budget)), nm=_resolve_nm(nm, cfg), excludes=excludes, solver=solver,
                        importance=importance, round_to=round_to, min_keep=min_keep, sensitivity=sensitivity)
 
 
-def plan(model: nn.Module, example_inputs: Any, hw: str | AcceleratorConfig = "dpu-b4096",
+def plan(model: nn.Module | Traced, example_inputs: Any, hw: str | AcceleratorConfig = "dpu-b4096",
          budget: float | int | str = 0.5, *, nm: bool | str = "auto", excludes: Sequence[str] = (),
          importance: str = "l1", round_to: int | None = None, min_keep: float = 0.0,
          solver: str = "greedy", sensitivity: Mapping[str, float] | None = None,
@@ -124,7 +123,7 @@ def plan(model: nn.Module, example_inputs: Any, hw: str | AcceleratorConfig = "d
     """Plan kept channels per group and N:M patterns per layer that meet a latency budget.
 
     Args:
-        model: the model (never modified).
+        model: the model (never modified), or a :class:`hwprune.Traced` of it (not traced again).
         example_inputs: a tensor or tuple of tensors; latency is per sample.
         hw: accelerator preset name, config file or :class:`hwmodel.AcceleratorConfig`.
         budget: a fraction of the unpruned latency (0.5), a time ("2.5ms") or cycles (int, "1e6cycles").
@@ -150,6 +149,18 @@ def plan(model: nn.Module, example_inputs: Any, hw: str | AcceleratorConfig = "d
         HardwareError: N:M asked on hardware without a sparse engine, or unknown hardware.
         PruneConfigError: unknown solver or bad arguments.
     """
+    return plan_graph(as_traced(model, example_inputs), hw, budget, nm=nm, excludes=excludes,
+                      importance=importance, round_to=round_to, min_keep=min_keep, solver=solver,
+                      sensitivity=sensitivity, grads=grads, check=check, strict=strict)
+
+
+def plan_graph(traced: Traced, hw: str | AcceleratorConfig = "dpu-b4096", budget: float | int | str = 0.5, *,
+               nm: bool | str = "auto", excludes: Sequence[str] = (), importance: str = "l1",
+               round_to: int | None = None, min_keep: float = 0.0, solver: str = "greedy",
+               sensitivity: Mapping[str, float] | None = None, grads: Mapping[str, torch.Tensor] | None = None,
+               check: bool = True, strict: bool = False) -> Plan:
+    """:func:`plan` on an already traced model: analysis and lowering come from ``traced`` (each
+    computed once however many plans are made from it)."""
     cfg = resolve_hw(hw)
     nm = _resolve_nm(nm, cfg)
     if solver not in SOLVERS:
@@ -157,34 +168,34 @@ def plan(model: nn.Module, example_inputs: Any, hw: str | AcceleratorConfig = "d
     if not 0.0 <= min_keep < 1.0:
         raise PruneConfigError(f"min_keep must be in [0, 1), got {min_keep}")
     b = parse_budget(budget)
-    inputs = as_input_tuple(example_inputs)
-    graph = trace(model, inputs)
-    analysis = analyze(graph, tuple(excludes))
-    model_hash = structure_hash(graph)
-    lowering = lower_graph(graph)
-    check_unmodelled(lowering.unmodelled, strict=strict)
-    lowered = list(lowering.layers)
+    inputs = traced.inputs
+    graph = traced.graph
+    analysis = traced.analysis(excludes)
+    model_hash = traced.structure_hash
+    lowering = traced.lowering
+    check_unmodelled(lowering.unmodelled, strict=strict, stacklevel=4)  # the caller of plan()
+    latency = LatencyModel(analysis, cfg, list(lowering.layers))
     scores = group_importance(graph, analysis.groups, importance, grads=grads)
     weights = _weights(graph)
     layer_inputs = _layer_inputs(graph, list(weights), inputs) if nm and cfg.sparse and cfg.sparse.act_sparsities else None
 
-    built = build_problem(analysis, lowered, cfg, scores, budget=0, nm=bool(nm), round_to=round_to,
+    built = build_problem(latency, scores, budget=0, nm=bool(nm), round_to=round_to,
                           min_keep=min_keep, sensitivity=sensitivity, layer_inputs=layer_inputs, weights=weights)
-    full_layers = _workloads(built, lowered, None)
+    full_layers = _workloads(latency, built, None)
     unpruned = hwmodel.simulate(full_layers, cfg, mode="cycle" if check else "analytic")
     unpruned_cycles = unpruned.total_cycles
     target = b.cycles(unpruned_cycles, cfg.clock_mhz)
     common = {"model_hash": model_hash, "hw": cfg.name, "budget": str(b), "budget_cycles": target,
               "unpruned_cycles": unpruned_cycles, "clock_mhz": cfg.clock_mhz, "hw_config": cfg.to_dict(),
               "importance": importance, "unmodelled": tuple(u.to_dict() for u in lowering.unmodelled),
-              "inputs": plan_inputs(model_hash=model_hash, weights=weights_hash(model), hw_config=cfg.to_dict(),
+              "inputs": plan_inputs(model_hash=model_hash, weights=traced.weights_hash(), hw_config=cfg.to_dict(),
                                     budget=str(b), nm=bool(nm), excludes=excludes, solver=solver,
                                     importance=importance, round_to=round_to, min_keep=min_keep,
                                     sensitivity=sensitivity)}
     if target >= unpruned_cycles:
         warnings.warn(f"latency budget {b} ({target} cycles) is not below the unpruned latency "
                       f"({unpruned_cycles} cycles); returning the unpruned plan", stacklevel=2)
-        return _to_plan(built, lowered, None, unpruned, unpruned, analysis, common, "none", 0.0, check)
+        return _to_plan(latency, built, None, unpruned, unpruned, analysis, common, "none", 0.0, check)
     lo = min_cycles(built.problem)
     if target < lo and lo >= unpruned_cycles:
         raise NothingPrunableError(_nothing_prunable(analysis, cfg.name, bool(nm)))
@@ -199,10 +210,10 @@ def plan(model: nn.Module, example_inputs: Any, hw: str | AcceleratorConfig = "d
     for _ in range(MAX_TIGHTEN):
         built = dataclasses.replace(built, problem=dataclasses.replace(built.problem, budget=inner))
         sol = solve(built.problem)
-        layers = _workloads(built, lowered, sol)
+        layers = _workloads(latency, built, sol)
         rep = hwmodel.simulate(layers, cfg, mode="cycle" if check else "analytic")
         if rep.total_cycles <= target:
-            return _to_plan(built, lowered, sol, unpruned, rep, analysis, common, solver, sol.loss, check)
+            return _to_plan(latency, built, sol, unpruned, rep, analysis, common, solver, sol.loss, check)
         inner -= max(1, rep.total_cycles - target)  # the analytic model under-estimated: ask for less
         if inner < lo:
             break
@@ -228,7 +239,7 @@ def _nothing_prunable(analysis, hw: str, nm: bool) -> str:
     return f"{head}{': ' + top if top else ''}{tail}; keep fewer excludes, or plan another model"
 
 
-def _to_plan(built: Built, lowered, sol: Solution | None, before, after, analysis, common: dict,
+def _to_plan(latency: LatencyModel, built: Built, sol: Solution | None, before, after, analysis, common: dict,
              solver: str, loss: float, verified: bool) -> Plan:
     p = built.problem
     kept_by_gid = {}
@@ -237,10 +248,10 @@ def _to_plan(built: Built, lowered, sol: Solution | None, before, after, analysi
     groups = tuple(
         GroupPlan(g.key, g.id, g.size, kept_by_gid.get(g.id, g.size), g.prunable, g.reason)
         for g in analysis.groups)
-    full = _workloads(built, lowered, None)
-    now = _workloads(built, lowered, sol)
+    full = _workloads(latency, built, None)
+    now = _workloads(latency, built, sol)
     layers = []
-    for lw, a, b, ra, rb in zip(lowered, full, now, before.layers, after.layers, strict=True):
+    for lw, a, b, ra, rb in zip(latency.lowered, full, now, before.layers, after.layers, strict=True):
         frac = b.weight_nm.n / b.weight_nm.m if b.weight_nm is not None else 1.0
         params_a = _params(a)
         layers.append(LayerPlan(

@@ -174,11 +174,11 @@ class IterativeRunner(PruningRunner):
     def _plan_keep(
         self, budget: Any, excludes: tuple[str, ...], sens: Sensitivity | None, divisible: int
     ) -> dict[str, int]:
-        from hwprune.planning.planner import plan
+        from hwprune.planning.planner import plan_graph
 
-        result = plan(
-            self.model,
-            self.inputs,
+        self.view.traced.sync()  # the user may have moved or reloaded the model since the runner traced it
+        result = plan_graph(
+            self.view.traced,  # the runner's one trace of the model
             hw=self.hw,
             budget=budget,
             nm=False,

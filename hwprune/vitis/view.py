@@ -20,9 +20,10 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from hwprune.analysis.flow import WEIGHT_ROLES, SlotRole
-from hwprune.analysis.groups import ChannelGroup, analyze
+from hwprune.analysis.groups import ChannelGroup
 from hwprune.errors import ExcludeError, PruneConfigError
-from hwprune.frontend.trace import as_input_tuple, trace
+from hwprune.frontend.trace import as_input_tuple
+from hwprune.traced import Traced
 from hwprune.transforms.nm import WeightMask
 from hwprune.vitis.sampling import GroupSlot
 
@@ -75,17 +76,16 @@ class ModelView:
         self.importance = importance
         self.inputs = as_input_tuple(inputs)
         self.hw = hw
-        self.graph = trace(model, self.inputs)
-        self.analysis = analyze(self.graph)
+        self.traced = Traced(model, self.inputs)
+        self.graph = self.traced.graph
+        self.analysis = self.traced.analysis()
         self.groups: tuple[ChannelGroup, ...] = self.analysis.groups
         self._by_key = {g.key: g for g in self.groups}
 
     # ----------------------------------------------------------------------------- identity
-    @cached_property
+    @property
     def structure_hash(self) -> str:
-        from hwprune.analysis.hashing import structure_hash
-
-        return structure_hash(self.graph)
+        return self.traced.structure_hash
 
     # ----------------------------------------------------------------------------- groups
     def prunable(self, excludes: Sequence[Any] | None = ()) -> list[GroupInfo]:
@@ -95,7 +95,7 @@ class ModelView:
             ExcludeError: an exclude names no module of the model.
         """
         names = module_name_excludes(self.model, excludes)
-        blocked = {g.key for g in analyze(self.graph, names).groups if not g.prunable} if names else set()
+        blocked = {g.key for g in self.traced.analysis(names).groups if not g.prunable} if names else set()
         return [
             GroupInfo(g.id, g.key, g.size, self.order(g.id))
             for g in self.groups
@@ -168,7 +168,7 @@ class ModelView:
         from hwprune.lower.simulate import resolve_hw
         from hwprune.planning.latency import LatencyModel
 
-        return LatencyModel(self.analysis, resolve_hw(self.hw))
+        return LatencyModel.of(self.traced, resolve_hw(self.hw))
 
     # ----------------------------------------------------------------------------- models
     def slim(self, indices: Mapping[str, Sequence[int]], model: nn.Module | None = None) -> nn.Module:
