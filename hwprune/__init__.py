@@ -34,6 +34,7 @@ _API: dict[str, str] = {
     "apply": "hwprune.planning.apply:apply",
     "apply_graph": "hwprune.planning.apply:apply_graph",
     "bake": "hwprune.transforms.nm:bake",
+    "compress": "hwprune.pipeline:compress",
     # Vitis AI Optimizer style workflows
     "get_pruning_runner": "hwprune.vitis.runner:get_pruning_runner",
     "SparsePruner": "hwprune.vitis.sparse:SparsePruner",

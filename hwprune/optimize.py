@@ -399,8 +399,7 @@ def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
 def _run(cfg: OptimizeConfig, prep: _Prepared, out: Path, stage: Path, t0: float) -> dict[str, Any]:
     import hwprune
     from hwprune.emit.spec import save_spec
-    from hwprune.lower.simulate import simulate_graph
-    from hwprune.planning.apply import apply_graph, apply_ir
+    from hwprune.pipeline import compress
     from hwprune.planning.planner import plan_key
     from hwprune.planning.reuse import reuse_plan
     from hwprune.report.plan_report import plan_markdown, plot_plan
@@ -437,9 +436,10 @@ def _run(cfg: OptimizeConfig, prep: _Prepared, out: Path, stage: Path, t0: float
                   f"on {plan.hw} ({plan.speedup:.2f}x), budget {plan.budget}")
     plan.save(stage / "plan.json")
 
-    # 3. apply, evaluate, fine-tune with masks kept
-    applied, kept = apply_ir(traced, plan)  # the pruned, N:M-annotated IR: the graph the plan describes
-    slim = apply_graph(traced, plan, applied=(applied, kept))
+    # 3. apply and emit (checked step by step; the slim model's latency is its applied IR's), evaluate,
+    #    fine-tune with masks kept
+    done = compress(traced, plan=plan)
+    slim = done.model
     pruned_acc = evaluate(slim, test_loader, device=dev)
     # removed channels shift the statistics downstream BNs see: re-estimate them (EagleEye's adaptive BN)
     adaptive_bn(slim, loader_calibration, (train_loader, 20))
@@ -452,9 +452,7 @@ def _run(cfg: OptimizeConfig, prep: _Prepared, out: Path, stage: Path, t0: float
     slim.eval()
     final_acc = evaluate(slim, test_loader, device=dev)
     slim.cpu()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the plan already reported the unmodelled ops
-        sim = simulate_graph(applied, cfg.hw, name=f"Slim{type(model).__name__}")
+    sim = done.report
 
     # 4. write the run into the staging folder (swapped in by the caller)
     baked = bake(slim)

@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("transforms", "emit"),
     ("lower", "pruning", "traced"),
     ("planning",),
-    ("vitis", "report", "ofa"),
+    ("vitis", "report", "ofa", "pipeline"),
     ("optimize",),
     ("cli",),
 )

@@ -117,3 +117,28 @@ def test_plan_from_another_model_is_refused_by_apply_ir() -> None:
     with pytest.raises(PlanMismatchError, match="another model"):
         apply_ir(t, plan)
 
+
+
+def test_compress_runs_every_step_and_checks_the_latency() -> None:
+    model, x = _net(), torch.randn(1, 3, 32, 32)
+    t = Traced(model, x)
+    done = hwprune.compress(t, "dpu-b1024-sparse", 0.5)
+    assert done.report.total_cycles == done.plan.cycles <= done.plan.budget_cycles
+    assert {op.name: str(op.sparsity) for op in done.graph.ops if op.sparsity} == done.plan.nm()
+    model.eval()
+    done.model.eval()
+    assert done.model(x).shape == model(x).shape
+    again = hwprune.compress(t, plan=done.plan)  # a given (e.g. reused) plan is applied, not remade
+    assert again.plan is done.plan and again.report.total_cycles == done.report.total_cycles
+
+
+def test_emit_refuses_a_module_that_disagrees_with_its_op() -> None:
+    from hwprune.emit.module import check_emitted
+    from hwprune.errors import VerifyError
+
+    model, x = _net(), torch.randn(1, 3, 32, 32)
+    t = Traced(model, x)
+    slim = hwprune.apply(t, None, hwprune.plan(t, None, "dpu-b4096", 0.6))
+    check_emitted(t.graph, model)  # the unpruned model agrees with its own graph
+    with pytest.raises(VerifyError, match=r"emitted module '[\w.]+' \(conv\) has a weight of shape"):
+        check_emitted(t.graph, slim)  # the slim model's layers are smaller than the unpruned ops say
