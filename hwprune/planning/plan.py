@@ -27,7 +27,7 @@ class GroupPlan:
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LayerPlan:
     """One accelerator layer before and after the plan."""
 

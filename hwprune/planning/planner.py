@@ -253,18 +253,17 @@ def _to_plan(latency: LatencyModel, built: Built, sol: Solution | None, before, 
     layers = []
     for lw, a, b, ra, rb in zip(latency.lowered, full, now, before.layers, after.layers, strict=True):
         frac = b.weight_nm.n / b.weight_nm.m if b.weight_nm is not None else 1.0
-        params_a = _params(a)
         layers.append(LayerPlan(
-            lw.op, a.kind.value, b.channels, b.num_filter, a.channels, a.num_filter,
-            str(b.sparsity) if b.weight_nm else None,
-            ra.total_cycles, rb.total_cycles, a.macs, int(round(b.macs * frac)), params_a,
-            int(round(_params(b) * frac))))
+            name=lw.op, kind=a.kind.value, cin=b.channels, cout=b.num_filter, cin_before=a.channels,
+            cout_before=a.num_filter, nm=str(b.sparsity) if b.weight_nm else None,
+            cycles_before=ra.total_cycles, cycles=rb.total_cycles, macs_before=a.macs,
+            macs=int(round(b.macs * frac)), params_before=_params(a), params=int(round(_params(b) * frac))))
     predicted = sol.cycles if sol is not None else before.total_cycles
     return Plan(cycles=after.total_cycles, predicted_cycles=predicted, groups=groups, layers=tuple(layers),
                 solver=solver, loss=float(loss), verified=verified, **common)
 
 
-def _params(layer) -> int:
+def _params(layer: Layer) -> int:
     """Weights of a conv/GEMM workload (bias and norm parameters not counted)."""
     if layer.kind.value in ("conv", "depthwise", "gemm"):
         return layer.gemm_k * layer.num_filter
