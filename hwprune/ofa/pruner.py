@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,17 +18,20 @@ from torch import nn
 from hwprune.analysis.groups import Analysis, analyze
 from hwprune.analysis.hashing import structure_hash
 from hwprune.analysis.importance import group_importance
-from hwprune.errors import PruneConfigError, SpecError
+from hwprune.errors import BudgetError, PruneConfigError, SpecError
 from hwprune.frontend.trace import as_input_tuple, trace
 from hwprune.io import read_json, write_json
 from hwprune.ir.kinds import OpKind
 from hwprune.lower.simulate import resolve_hw
 from hwprune.ofa.costs import CostTable, group_step_costs
+from hwprune.ofa.search import Range, flops_range, latency_range
 from hwprune.ofa.space import SearchSpace, build_groups, check_expand_ratios
 from hwprune.ofa.static import static_subnet
 from hwprune.ofa.supernet import OFASupernet
+from hwprune.planning.budget import parse_budget
 from hwprune.planning.latency import LatencyModel
 from hwprune.planning.reuse import config_hash
+from hwprune.runtime.store import ResultStore
 from hwprune.vitis.view import module_name_excludes
 
 __all__ = ["OFAPruner", "save_subnet_config", "load_subnet_config", "SAMPLE_MODES"]
@@ -64,11 +68,16 @@ class OFAPruner:
         backend: how search candidates are evaluated: "process" (default), "serial", "ray" or a backend.
         workers: evaluation processes (default: the core count).
         progress: show progress bars.
+        name: file name stem of the search file (default: the model's class name).
+        workdir: folder of the search file (``<workdir>/<name>.ofasearch``).
     """
 
     def __init__(self, model: nn.Module, inputs: Any, hw: Any = "dpu-b4096", *, importance: str = "l1",
-                 backend: Any = "process", workers: int | None = None, progress: bool = True) -> None:
+                 backend: Any = "process", workers: int | None = None, progress: bool = True,
+                 name: str | None = None, workdir: str | os.PathLike = ".hwprune") -> None:
         self.model = model
+        self.name = name or type(model).__name__
+        self.workdir = Path(workdir)
         self.inputs = as_input_tuple(inputs)
         self.hw = hw
         self.cfg = resolve_hw(hw)
@@ -215,6 +224,151 @@ class OFAPruner:
     def unpruned_cycles(self) -> int:
         """Analytic cycles of the model as given (every group at full width)."""
         return int(self.latency_model().cycles())
+
+    # ----------------------------------------------------------------------------- training
+    def train(self, supernet: OFASupernet, loader: Any, epochs: int, **kwargs: Any) -> dict[str, Any]:
+        """Train the supernet with the sandwich rule, distilling from the original model.
+
+        Keyword arguments are those of :func:`hwprune.ofa.train.train_supernet` (``lr``, ``device``,
+        ``checkpoint``, ``n_random``, ``kd_weight``, ``clip_grad``, ...); ``teacher`` defaults to the
+        pruner's model. Runs data-parallel under ``torchrun``.
+        """
+        from hwprune.ofa.train import train_supernet
+
+        self._check_supernet(supernet)
+        kwargs.setdefault("teacher", self.model)
+        kwargs.setdefault("progress", self.progress)
+        return train_supernet(supernet, loader, epochs, **kwargs)
+
+    # ----------------------------------------------------------------------------- search
+    @property
+    def search_path(self) -> Path:
+        return self.workdir / f"{self.name}.ofasearch"
+
+    def search_range(self, supernet: OFASupernet, *, min_latency: Any = None, max_latency: Any = None,
+                     latency_step: Any = None, min_flops: Any = None, max_flops: Any = None,
+                     flops_step: Any = None) -> Range:
+        """The targets of a latency range (preferred) or a Vitis FLOPs range, checked against what the
+        smallest and largest subnets reach."""
+        table = self.table(supernet)
+        space = supernet.space
+        ends = np.stack([space.min_code(), space.max_code()])
+        cycles, macs = table.price(ends)
+        if min_latency is not None or max_latency is not None:
+            if min_latency is None or max_latency is None:
+                raise BudgetError("give both min_latency and max_latency (latency_step defaults to their distance / 4)")
+            if latency_step is None:
+                lo, hi = parse_budget(min_latency), parse_budget(max_latency)
+                latency_step = {"ms": f"{max((hi.value - lo.value) / 4, 1e-9):g}ms",
+                                "cycles": max(2, int((hi.value - lo.value) / 4))}.get(
+                    lo.kind, max((hi.value - lo.value) / 4, 1e-6))
+            return latency_range(min_latency, max_latency, latency_step, unpruned=self.unpruned_cycles(),
+                                 clock_mhz=self.cfg.clock_mhz, reachable=(int(cycles[0]), int(cycles[1])))
+        if min_flops is None or max_flops is None:
+            raise BudgetError("give a latency range (min_latency, max_latency[, latency_step]) or a FLOPs range "
+                              "(min_flops, max_flops[, flops_step]) in MMACs")
+        return flops_range(min_flops, max_flops, flops_step if flops_step is not None else 10,
+                           reachable=(int(macs[0]), int(macs[1])))
+
+    def run_evolutionary_search(
+        self, ofa_model: OFASupernet, calibration_fn: Any = None, calib_args: Sequence[Any] = (),
+        eval_fn: Any = None, eval_args: Sequence[Any] = (), evaluation_metric: str = "acc1",
+        min_or_max_metric: str = "max", min_flops: Any = None, max_flops: Any = None, flops_step: Any = None,
+        parent_popu_size: int = 16, iteration: int = 10, mutate_size: int = 8, mutate_prob: float = 0.2,
+        crossover_size: int = 4, *, min_latency: Any = None, max_latency: Any = None, latency_step: Any = None,
+        seed: int = 0, search_file: str | os.PathLike | None = None, forced: bool = False,
+        recheck: bool = True,
+    ) -> dict[str, dict[str, Any]]:
+        """Evolutionary search under a latency range (or Vitis's FLOPs range); see :mod:`hwprune.ofa.search`.
+
+        Args:
+            ofa_model: the (trained) supernet.
+            calibration_fn / calib_args: adaptive-BN calibration of each candidate, called as
+                ``calibration_fn(model, *calib_args)`` (e.g. ``hwprune.train.calibrate.loader_calibration``
+                with ``(loader, batches)``); None: no calibration.
+            eval_fn / eval_args: ``eval_fn(model, *eval_args) -> number``.
+            evaluation_metric: the name the score has in the result ("acc1").
+            min_or_max_metric: "max" (accuracy) or "min" (a loss).
+            min_flops / max_flops / flops_step: a Vitis FLOPs range in MMACs.
+            parent_popu_size / iteration / mutate_size / mutate_prob / crossover_size: the evolution.
+            min_latency / max_latency / latency_step: a latency range: fractions of the unpruned
+                latency (0.4), times ("2.5ms") or cycles (ints).
+            seed: seed of the evolution.
+            search_file: results file (default ``<workdir>/<name>.ofasearch``); an interrupted search
+                resumes from it.
+            forced: move an existing search file of another supernet or setting aside and start over.
+            recheck: re-simulate each latency pick in cycle mode (it must lie in its range there too).
+
+        Returns:
+            The Pareto set: target key ("0.5", "2.5ms", "230") -> ``{"net_id", "mode", <metric>, "flops",
+            "macs", "params", "latency_cycles", "latency_ms", "latency_fraction", "subnet_setting",
+            "latency_cycles_cycle_mode"}``; the metric never gets worse as the target grows.
+
+        Raises:
+            BudgetError: a range outside what the subnets reach (stated), malformed or missing.
+            StaleFileError: the search file belongs to another model, supernet, weights or settings.
+            EvalFnError: the eval or calibration function failed (finished evaluations are kept).
+        """
+        from hwprune.ofa.search import evolve, make_payload, pareto_set, search_config
+        from hwprune.ofa.static import keep_indices
+        from hwprune.runtime.parallel import get_backend
+
+        self._check_supernet(ofa_model)
+        if eval_fn is None or not callable(eval_fn):
+            raise PruneConfigError("eval_fn must be a function eval_fn(model, *eval_args) -> score")
+        if min_or_max_metric not in ("max", "min"):
+            raise PruneConfigError(f"min_or_max_metric must be 'max' or 'min', got {min_or_max_metric!r}")
+        sizes = {"parent_popu_size": parent_popu_size, "iteration": iteration, "mutate_size": mutate_size,
+                 "crossover_size": crossover_size}
+        for k, v in sizes.items():
+            if isinstance(v, bool) or not isinstance(v, int) or v < (1 if k == "parent_popu_size" else 0):
+                raise PruneConfigError(f"{k} must be a non-negative int (parent_popu_size >= 1), got {v!r}")
+        if not 0.0 <= mutate_prob <= 1.0:
+            raise PruneConfigError(f"mutate_prob must be in [0, 1], got {mutate_prob!r}")
+        rng_ = self.search_range(ofa_model, min_latency=min_latency, max_latency=max_latency,
+                                 latency_step=latency_step, min_flops=min_flops, max_flops=max_flops,
+                                 flops_step=flops_step)
+        table = self.table(ofa_model)
+        backend = get_backend(self.backend, self.workers)
+        config = search_config(ofa_model, rng_, metric=evaluation_metric, direction=min_or_max_metric,
+                               sizes={**sizes, "mutate_prob": mutate_prob}, seed=seed, eval_fn=eval_fn,
+                               calibration_fn=calibration_fn, eval_args=tuple(eval_args),
+                               calib_args=tuple(calib_args))
+        store = ResultStore(search_file or self.search_path, kind="ofa-search", structure_hash=self.structure_hash,
+                            config=config, forced=forced)
+        store.save()
+        payload = make_payload(ofa_model, self.model, backend, eval_fn, eval_args, calibration_fn, calib_args)
+
+        def evaluate(codes: list[np.ndarray]):
+            return backend.run(evaluate_code, payload, [tuple(int(c) for c in code) for code in codes])
+
+        from tqdm.auto import tqdm
+
+        from hwprune.ofa.search import evaluate_code
+
+        with tqdm(total=iteration + 1, desc="ofa search", leave=False, disable=not self.progress) as bar:
+            pool = evolve(ofa_model.space, table, store, rng_, direction=min_or_max_metric, evaluate=evaluate,
+                          parent_popu_size=parent_popu_size, iteration=iteration, mutate_size=mutate_size,
+                          mutate_prob=mutate_prob, crossover_size=crossover_size, seed=seed,
+                          progress=lambda gen: bar.update(1))
+        store.mark_complete()
+        self.last_search = pool
+        unpruned, clock = self.unpruned_cycles(), self.cfg.clock_mhz
+        lm = table.lm
+
+        def describe(r: dict[str, Any]) -> dict[str, Any]:
+            from hwprune.analysis.counts import count
+            from hwprune.transforms.channels import prune_channels
+
+            params = count(prune_channels(self.graph, keep_indices(ofa_model.space, r["code"]))).params
+            return {"flops": r["macs"], "macs": r["macs"], "params": int(params), "latency_cycles": r["cycles"],
+                    "latency_ms": r["cycles"] / (clock * 1e3), "latency_fraction": r["cycles"] / unpruned}
+
+        def cycle_mode(code: np.ndarray) -> int:
+            return int(lm.simulate(ofa_model.space.kept(code), mode="cycle").total_cycles)
+
+        return pareto_set(pool, rng_, metric=evaluation_metric, describe=describe,
+                          recheck=cycle_mode if (recheck and rng_.kind == "latency") else None)
 
     # ----------------------------------------------------------------------------- files
     save_subnet_config = staticmethod(save_subnet_config)

@@ -168,15 +168,18 @@ class ResultStore:
         return self._complete
 
     # ----------------------------------------------------------------------------- writing
-    def add(self, key: str, value: Any) -> None:
+    def add(self, key: str, value: Any, *, write: bool = True) -> None:
         """Store one result and rewrite the file atomically.
 
         Args:
             key: the result's name (e.g. ``"layer1.0.conv1@0.3"`` or a subnet index).
             value: a JSON-able result.
+            write: rewrite the file now; False defers it to the next write or :meth:`save` (for
+                callers that store many cheap results and bound what a crash loses by time).
         """
         self._records[str(key)] = _jsonable(value)
-        self._write()
+        if write:
+            self._write()
 
     def mark_complete(self, complete: bool = True) -> None:
         """Record that the run finished (or, with False, that more results are expected)."""

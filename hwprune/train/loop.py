@@ -145,20 +145,24 @@ def _summed(*values: float, device: torch.device) -> list[float]:
 
 
 def _save_checkpoint(path, epoch: int, steps: int, model: nn.Module, opt, sched, gen, history: dict,
-                     epochs: int) -> None:
+                     epochs: int, meta: str | None = None) -> None:
     from hwprune.io import save_state_dict
 
     save_state_dict(path, {
         "epoch": epoch, "epochs": epochs, "steps": steps, "model": model.state_dict(), "optimizer": opt.state_dict(),
         "scheduler": sched.state_dict() if sched is not None else None, "rng": torch.get_rng_state(),
         "generator": gen.get_state() if isinstance(gen, torch.Generator) else None, "history": history,
+        "meta": meta,
     })
 
 
-def _resume(path, model: nn.Module, opt, sched, gen, epochs: int) -> tuple[int, int, dict]:
+def _resume(path, model: nn.Module, opt, sched, gen, epochs: int, meta: str | None = None) -> tuple[int, int, dict]:
     """Load a checkpoint of :func:`_save_checkpoint`; returns (first epoch to run, steps, history)."""
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
+        if ck.get("meta") != meta:
+            raise TrainConfigError(f"checkpoint {path} was written for another model or setup ({ck.get('meta')!r:.120}, "
+                                   f"this run: {meta!r:.120}); delete it to start over")
         if ck["epochs"] != epochs:
             raise TrainConfigError(f"checkpoint {path} is for {ck['epochs']} epochs, this run trains {epochs}; "
                                    "delete it to start over")
@@ -200,6 +204,8 @@ def train(
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     steps_per_epoch: int | None = None,
     checkpoint: str | os.PathLike | None = None,
+    step_fn: Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
+    checkpoint_meta: str | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` in place with cross-entropy (or ``loss_fn``).
 
@@ -225,6 +231,11 @@ def train(
             scheduler and RNG states; if it exists when training starts, training resumes after its
             last epoch and ends with the same weights as an uninterrupted run. Deleted when all
             epochs have run (kept when ``callback`` stopped training early).
+        step_fn: ``step_fn(net, x, y) -> (loss, logits)`` runs one step's forward and backward passes
+            (several, e.g. OFA's sandwich rule; ``net`` is the DDP wrapper when data-parallel), after
+            ``zero_grad`` and before the optimizer step, instead of one forward, ``loss_fn`` and backward.
+        checkpoint_meta: a string identifying what is trained (e.g. a supernet's identity); a
+            checkpoint written with another one is refused instead of resumed.
 
     Returns:
         ``{"epochs", "steps", "loss", "accuracy", "lr", "seconds", "stopped_early"}``; ``loss``,
@@ -268,7 +279,7 @@ def train(
     try:
         with _seeded(seed, loader, dev):
             if checkpoint is not None and Path(checkpoint).is_file():
-                first, steps, history = _resume(checkpoint, model, opt, sched, gen, epochs)
+                first, steps, history = _resume(checkpoint, model, opt, sched, gen, epochs, checkpoint_meta)
             model.train()
             for epoch in range(first, epochs):
                 if sampler is not None:
@@ -281,14 +292,18 @@ def train(
                 for x, y in bar:
                     x, y = x.to(dev), y.to(dev)
                     opt.zero_grad(set_to_none=True)
-                    out = net(x)
-                    loss = loss_fn(out, y)
+                    if step_fn is None:
+                        out = net(x)
+                        loss = loss_fn(out, y)
+                    else:
+                        loss, out = step_fn(net, x, y)
                     if not torch.isfinite(loss):
                         raise TrainConfigError(
                             f"training diverged: loss is {loss.item()} at epoch {epoch + 1}, step {steps + 1}; "
                             f"lower lr (now {opt.param_groups[0]['lr']:.3g}) or check the data"
                         )
-                    loss.backward()
+                    if step_fn is None:
+                        loss.backward()
                     opt.step()
                     if post_step is not None:
                         post_step(model)
@@ -309,7 +324,8 @@ def train(
                 for key, value in stats.items():
                     history[key].append(value)
                 if checkpoint is not None and lead:
-                    _save_checkpoint(checkpoint, epoch, steps, model, opt, sched, gen, history, epochs)
+                    _save_checkpoint(checkpoint, epoch, steps, model, opt, sched, gen, history, epochs,
+                                     checkpoint_meta)
                 if plain:
                     print(f"[hwprune] epoch {epoch + 1}/{epochs}: loss {stats['loss']:.4f}, train accuracy "
                           f"{stats['accuracy']:.4f}, {time.perf_counter() - start:.1f}s", file=sys.stderr, flush=True)
