@@ -1,4 +1,4 @@
-"""The ``hwprune`` command line: optimize, plan, prune, simulate, report.
+"""The ``hwprune`` command line: optimize, plan, prune, simulate, report, ofa.
 
 Only this module prints and exits; the library raises typed errors. Every user error (a malformed
 flag, a bad file, an unreachable budget, a read-only folder) ends with one line on stderr and exit
@@ -173,6 +173,75 @@ def _cmd_optimize(args) -> int:
     return 0
 
 
+def _latency_range(text: str) -> tuple:
+    """``MIN:MAX[:STEP]`` with each a fraction, a time ("2.5ms") or cycles; STEP defaults to a quarter."""
+    from hwprune.optimize import _budget_value
+    from hwprune.planning.budget import parse_budget
+
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+        raise argparse.ArgumentTypeError(f"{text!r} is not MIN:MAX or MIN:MAX:STEP (e.g. 0.4:0.8 or 2ms:4ms:0.5ms)")
+    values = [_budget_value(p) for p in parts]
+    try:
+        budgets = [parse_budget(v) for v in values]
+    except HwPruneError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if len({b.kind for b in budgets}) != 1:
+        raise argparse.ArgumentTypeError(f"{text!r} mixes units; write all parts as fractions, times or cycles")
+    if budgets[0].value >= budgets[1].value:
+        raise argparse.ArgumentTypeError(f"{text!r}: MIN must be below MAX")
+    if len(values) == 2:
+        lo, hi = budgets[0].value, budgets[1].value
+        step = (hi - lo) / 4
+        values.append({"ms": f"{step:g}ms", "cycles": max(1, int(step))}.get(budgets[0].kind, round(step, 6)))
+    return tuple(values)
+
+
+def _ratios(text: str) -> tuple[float, ...]:
+    try:
+        out = tuple(float(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of ratios in (0, 1]") from None
+    if not out or any(not (0 < r <= 1) for r in out):
+        raise argparse.ArgumentTypeError(f"{text!r}: every expand ratio must be in (0, 1]")
+    return out
+
+
+def _cmd_ofa(args) -> int:
+    from hwprune.io import atomic_dir
+    from hwprune.ofa.run import OFARunConfig, check_range, run_ofa
+    from hwprune.optimize import OptimizeConfig, _baseline, validate
+    from hwprune.train.device import is_main_process
+
+    label = f"{args.model.replace(':', '_').replace('/', '_')}-{_hw_label(args.hw)}"
+    out = Path(args.out or f"runs/ofa-{label}-{args.latency[0]}-{args.latency[1]}")
+    _out_folder(str(out))
+    ocfg = OptimizeConfig(model=args.model, data=args.data, hw=args.hw, budget="1.0", nm="off",
+                          epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                          in_channels=args.in_channels, num_classes=args.num_classes, excludes=tuple(args.exclude),
+                          out=str(out), cache_dir=args.cache_dir, progress=not args.quiet, data_dir=args.data_dir,
+                          train_subset=args.train_subset, weights=args.weights, device=args.device)
+    prep = validate(ocfg)
+    cfg = OFARunConfig(hw=args.hw, latency=args.latency, expand_ratio=args.expand_ratio,
+                       channel_divisible=args.channel_divisible, excludes=tuple(args.exclude), epochs=args.ofa_epochs,
+                       lr=args.ofa_lr, n_random=args.n_random, parent_popu_size=args.parent_popu_size,
+                       iteration=args.iteration, mutate_size=args.mutate_size, crossover_size=args.crossover_size,
+                       calib_batches=args.calib_batches, eval_batches=args.eval_batches,
+                       finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr, seed=args.seed,
+                       progress=not args.quiet, backend=args.backend, workers=args.workers, device=str(prep.device))
+    check_range(prep.model, prep.example, cfg)  # before any training
+    _baseline(ocfg, prep)
+    say = (lambda msg: print(f"[hwprune ofa] {msg}", file=sys.stderr, flush=True)) if not args.quiet else (
+        lambda msg: None)
+    if not is_main_process():
+        return 0
+    with atomic_dir(out) as stage:
+        run_ofa(prep.model.cpu().eval(), prep.example, prep.train_loader, prep.test_loader, cfg, Path(stage),
+                prep.cache_dir, label, say)
+    print(f"wrote {out} (pareto.json, pareto.png, supernet.pt, subnets/)")
+    return 0
+
+
 def _cmd_plan(args) -> int:
     import hwprune
     from hwprune.optimize import _budget_value
@@ -343,6 +412,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--net", action="append", default=[], type=_name, help="reference net (repeatable; default all)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=_cmd_reports)
+
+    p = sub.add_parser("ofa", help="once-for-all: supernet, sandwich training, search under a latency range")
+    _common_model(p)
+    p.add_argument("--data", default="digits", type=_name,
+                   help="digits, synthetic, fashion-mnist, imagefolder:PATH or package.module:factory")
+    p.add_argument("--data-dir", default=None, type=_name)
+    p.add_argument("--train-subset", type=_int_at_least(1), default=None)
+    p.add_argument("--weights", default=None, type=_name, help="trained weights of the model (else it is trained)")
+    p.add_argument("--device", default="auto", type=_name)
+    p.add_argument("--hw", default="dpu-b4096", type=_name, help="accelerator preset or config file")
+    p.add_argument("--latency", default=_latency_range("0.4:0.8:0.1"), type=_latency_range,
+                   help="MIN:MAX[:STEP] of the searched latency: fractions of unpruned, times or cycles")
+    p.add_argument("--expand-ratio", default=(0.5, 0.75, 1.0), type=_ratios, help="e.g. 0.5,0.75,1")
+    p.add_argument("--channel-divisible", type=_int_at_least(1), default=8)
+    p.add_argument("--epochs", type=_int_at_least(0), default=15, help="baseline training epochs (cached)")
+    p.add_argument("--batch-size", type=_int_at_least(1), default=64)
+    p.add_argument("--lr", type=_positive_float, default=0.05, help="baseline learning rate")
+    p.add_argument("--ofa-epochs", type=_int_at_least(0), default=5, help="supernet training epochs")
+    p.add_argument("--ofa-lr", type=_positive_float, default=0.02)
+    p.add_argument("--n-random", type=_int_at_least(0), default=2, help="random subnets per batch (sandwich rule)")
+    p.add_argument("--parent-popu-size", type=_int_at_least(1), default=16)
+    p.add_argument("--iteration", type=_int_at_least(0), default=10)
+    p.add_argument("--mutate-size", type=_int_at_least(0), default=8)
+    p.add_argument("--crossover-size", type=_int_at_least(0), default=4)
+    p.add_argument("--calib-batches", type=_int_at_least(1), default=10)
+    p.add_argument("--eval-batches", type=_int_at_least(1), default=20,
+                   help="training batches scoring each candidate")
+    p.add_argument("--finetune-epochs", type=_int_at_least(0), default=0, help="fine-tuning of each Pareto subnet")
+    p.add_argument("--finetune-lr", type=_positive_float, default=0.01)
+    p.add_argument("--backend", default="process", choices=("serial", "process", "ray"))
+    p.add_argument("--workers", type=_int_at_least(1), default=None)
+    p.add_argument("--exclude", action="append", default=[], type=_name)
+    p.add_argument("--seed", type=_int_at_least(0), default=0)
+    p.add_argument("--out", default=None, type=_name, help="run folder (default runs/ofa-<model>-<hw>-<range>)")
+    p.add_argument("--cache-dir", default=None, type=_name)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(fn=_cmd_ofa, num_classes=None)
 
     p = sub.add_parser("report", help="Markdown + plots of a plan.json")
     p.add_argument("plan", type=_name)

@@ -8,6 +8,7 @@ the search all reuse that trace, its channel groups and the shared latency model
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -346,7 +347,8 @@ class OFAPruner:
 
         from hwprune.ofa.search import evaluate_code
 
-        with tqdm(total=iteration + 1, desc="ofa search", leave=False, disable=not self.progress) as bar:
+        with tqdm(total=iteration + 1, desc="ofa search", leave=False,
+                  disable=not (self.progress and sys.stderr.isatty())) as bar:
             pool = evolve(ofa_model.space, table, store, rng_, direction=min_or_max_metric, evaluate=evaluate,
                           parent_popu_size=parent_popu_size, iteration=iteration, mutate_size=mutate_size,
                           mutate_prob=mutate_prob, crossover_size=crossover_size, seed=seed,
