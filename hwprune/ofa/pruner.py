@@ -16,11 +16,10 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from hwprune.analysis.groups import Analysis, analyze
-from hwprune.analysis.hashing import structure_hash
+from hwprune.analysis.groups import Analysis
 from hwprune.analysis.importance import group_importance
 from hwprune.errors import BudgetError, PruneConfigError, SpecError
-from hwprune.frontend.trace import as_input_tuple, trace
+from hwprune.frontend.trace import as_input_tuple
 from hwprune.io import read_json, write_json
 from hwprune.ir.kinds import OpKind
 from hwprune.lower.simulate import resolve_hw
@@ -33,6 +32,7 @@ from hwprune.planning.budget import parse_budget
 from hwprune.planning.latency import LatencyModel
 from hwprune.planning.reuse import config_hash
 from hwprune.runtime.store import ResultStore
+from hwprune.traced import Traced
 from hwprune.vitis.view import module_name_excludes
 
 __all__ = ["OFAPruner", "save_subnet_config", "load_subnet_config", "SAMPLE_MODES"]
@@ -86,19 +86,22 @@ class OFAPruner:
         self.backend = backend
         self.workers = workers
         self.progress = progress
-        self.graph = trace(model, self.inputs)  # the one trace everything below reuses
-        self.structure_hash = structure_hash(self.graph)
+        self.traced = Traced(model, self.inputs)  # the one trace everything below reuses
+        self.graph = self.traced.graph
+        self.structure_hash = self.traced.structure_hash
         self._latency: dict[tuple[str, ...], LatencyModel] = {}
         self._tables: dict[int, CostTable] = {}
 
     # ----------------------------------------------------------------------------- shared core
     def analysis(self, excludes: Sequence[str] = ()) -> Analysis:
-        return analyze(self.graph, tuple(excludes))
+        """The channel groups with ``excludes`` pinned (the trace's, computed once per list)."""
+        return self.traced.analysis(tuple(excludes))
 
     def latency_model(self, excludes: Sequence[str] = ()) -> LatencyModel:
+        """The shared latency model of the trace with ``excludes`` (built once per list)."""
         key = tuple(excludes)
         if key not in self._latency:
-            self._latency[key] = LatencyModel(self.analysis(key), self.cfg)
+            self._latency[key] = LatencyModel.of(self.traced, self.cfg, key)
         return self._latency[key]
 
     def _auto_excludes(self) -> tuple[str, ...]:

@@ -81,8 +81,11 @@ def latency_range(min_latency: Any, max_latency: Any, latency_step: Any, *, unpr
                   reachable: tuple[int, int]) -> Range:
     """Targets of a latency range given as fractions of the unpruned latency, "ms" strings or cycles.
 
+    The targets are ``min + step, ..., max``; ``min`` is the floor of the first bucket and may lie
+    below the smallest subnet, but every target must be reachable.
+
     Raises:
-        BudgetError: malformed values, mixed units, ``min > max``, or a range outside ``reachable``
+        BudgetError: malformed values, mixed units, ``min > max``, or a target outside ``reachable``
             (the message states the reachable range).
     """
     lo_b, hi_b, st_b = parse_budget(min_latency), parse_budget(max_latency), parse_budget(latency_step)
@@ -95,10 +98,10 @@ def latency_range(min_latency: Any, max_latency: Any, latency_step: Any, *, unpr
     cycles = [b.cycles(unpruned, clock_mhz) for b in budgets]
     lo, hi = lo_b.cycles(unpruned, clock_mhz), hi_b.cycles(unpruned, clock_mhz)
     r_lo, r_hi = reachable
-    if lo < r_lo or hi > r_hi:
+    if cycles[0] < r_lo or hi > r_hi:  # every target must be reachable; lo itself is only a floor
         def say(c: int) -> str:
             return f"{c} cycles = {c / (clock_mhz * 1e3):.4g} ms = {c / unpruned:.3g} of unpruned"
-        raise BudgetError(f"latency range [{lo_b}, {hi_b}] = [{lo}, {hi}] cycles is outside what this supernet's "
+        raise BudgetError(f"latency targets {cycles[0]}..{hi} cycles of the range [{lo_b}, {hi_b}] lie outside what this supernet's "
                           f"subnets reach: [{say(r_lo)}, {say(r_hi)}] (smallest and largest subnet); choose a range "
                           "inside it, or change expand_ratio / excludes")
     return Range("latency", lo, hi, tuple(cycles), tuple(_key(b) for b in budgets))
@@ -119,7 +122,7 @@ def flops_range(min_flops: float, max_flops: float, flops_step: float, *, reacha
     macs = [int(v * 1e6) for v in vals]
     lo = int(min_flops * 1e6)
     r_lo, r_hi = reachable
-    if lo < r_lo or macs[-1] > r_hi:
+    if macs[0] < r_lo or macs[-1] > r_hi:
         raise BudgetError(f"FLOPs range [{min_flops}, {max_flops}] MMACs is outside what this supernet's subnets "
                           f"reach: [{r_lo / 1e6:.4g}, {r_hi / 1e6:.4g}] MMACs (smallest and largest subnet)")
     return Range("flops", lo, macs[-1], tuple(macs), tuple(f"{v:g}" for v in vals))

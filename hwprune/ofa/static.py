@@ -1,15 +1,16 @@
 """Static subnets: a real slim model (smaller layers, copied weights) with the supernet's trained weights.
 
-The model was traced once; its graph's source module holds the weights it was traced with. To emit a
-subnet with the supernet's (trained) weights, those are loaded into the source module for the
-duration of :func:`hwprune.pruning.apply_keep` and the traced weights restored afterwards, so the
-trace is reused and the graph's owner sees no change.
+The model was traced once; its graph's module tree shares the user's weight tensors. To emit a
+subnet with the supernet's (trained) weights, that tree points at the supernet's tensors for the
+duration of :func:`hwprune.pruning.apply_keep` (references only: no tensor is written, the user's
+model never changes) and at the user's again afterwards, so the trace is reused.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import torch
 from torch import fx, nn
@@ -25,18 +26,37 @@ __all__ = ["static_subnet", "swapped_weights", "keep_indices"]
 
 @contextlib.contextmanager
 def swapped_weights(module: nn.Module, state: Mapping[str, torch.Tensor]) -> Iterator[None]:
-    """Load ``state`` (entries ``module`` has) into ``module``; restore its own on exit."""
-    own = module.state_dict()
-    saved = {k: v.detach().clone() for k, v in own.items() if k in state}
-    for k in saved:
-        if own[k].shape != state[k].shape:
-            raise SpecError(f"weight {k!r} has shape {tuple(state[k].shape)} in the supernet but "
-                            f"{tuple(own[k].shape)} in the traced model; the supernet was built for another model")
+    """Point ``module``'s parameters and buffers named in ``state`` at those tensors; restore on exit.
+
+    Only references change (no tensor is written): the traced graph shares the user's tensors.
+
+    Raises:
+        SpecError: a tensor of another shape (the supernet was built for another model).
+    """
+    saved: list[tuple[dict, str, Any]] = []
     try:
-        module.load_state_dict({k: state[k] for k in saved}, strict=False)
+        for name, tensor in state.items():
+            owner_name, _, leaf = name.rpartition(".")
+            try:
+                owner = module.get_submodule(owner_name) if owner_name else module
+            except AttributeError:
+                continue  # a module the traced graph never uses
+            table = owner._parameters if leaf in owner._parameters else (
+                owner._buffers if leaf in owner._buffers else None)
+            if table is None or table[leaf] is None:
+                continue
+            if table[leaf].shape != tensor.shape:
+                raise SpecError(f"weight {name!r} has shape {tuple(tensor.shape)} in the supernet but "
+                                f"{tuple(table[leaf].shape)} in the traced model; the supernet was built for "
+                                "another model")
+            saved.append((table, leaf, table[leaf]))
+            old_grad = table[leaf].requires_grad
+            table[leaf] = nn.Parameter(tensor.detach(), requires_grad=old_grad) if table is owner._parameters \
+                else tensor.detach()
         yield
     finally:
-        module.load_state_dict(saved, strict=False)
+        for table, leaf, old in reversed(saved):
+            table[leaf] = old
 
 
 def keep_indices(space: SearchSpace, code) -> dict[str, list[int]]:

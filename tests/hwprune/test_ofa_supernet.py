@@ -163,3 +163,25 @@ def test_subnet_config_round_trip(tmp_path):
         load_subnet_config(tmp_path / "bad.json")
     with pytest.raises(StaleFileError):
         load_subnet_config(tmp_path / "missing.json")
+
+
+def test_static_subnet_takes_the_supernets_trained_weights_not_the_models():
+    model = hwprune.models.get("resnet20", num_classes=10).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(2, 3, 32, 32)
+    ofa, sup = _ofa(model, x)
+    with torch.no_grad():  # stands for training: every weight and BN statistic of the supernet changes
+        for name, t in sup.state_dict().items():
+            if t.is_floating_point() and "mask" not in name:
+                t.mul_(1.1).add_(0.01)
+    sup.eval()
+    _, setting = ofa.sample_subnet(sup, "random", seed=7)
+    static, *_ = ofa.get_static_subnet(sup, setting)
+    static.eval()
+    with torch.no_grad():
+        y, ys = sup(x), static(x)
+    torch.testing.assert_close(ys, y, rtol=1e-5, atol=1e-5 * float(y.abs().max()))
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    with torch.no_grad():
+        assert not torch.allclose(model(x), y)
