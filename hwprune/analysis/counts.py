@@ -46,7 +46,7 @@ def _numel(shape: tuple[int, ...] | None) -> int:
 
 def _shared(op: Op) -> bool:
     # a repeated call of a shared module (or a functional op reusing a weight): its parameters count once
-    return "#" in op.name or bool(op.attr("shared_weight"))
+    return op.call > 0 or bool(op.attr("shared_weight"))
 
 
 @register("count", OpKind.CONV)

@@ -175,7 +175,7 @@ def _tie_shared_modules(graph: Graph, ctx: FlowCtx) -> None:
     names = {op.name: op for op in graph.ops}
     for s in ctx.slots:
         op = names[s.op]
-        if s.role in (SlotRole.PIN, SlotRole.MIX) or op.name == op.target or "#" not in op.name:
+        if s.role in (SlotRole.PIN, SlotRole.MIX) or op.call == 0:
             key = (op.target, s.role, s.dim)
             by_target.setdefault(key, s.ids)
             continue

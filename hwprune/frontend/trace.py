@@ -268,6 +268,7 @@ def _lower(gm: fx.GraphModule, meta: dict[str, dict[str, Any]], leaves: tuple[st
         kind, target, attrs = classify(node, gm, shapes, out_is_tensor)
         if kind is OpKind.CAT and "shape" in m:
             attrs["dim"] %= len(m["shape"])
+        k = 0
         if node.op == "call_module":
             k = used.get(target, 0)
             used[target] = k + 1
@@ -283,7 +284,7 @@ def _lower(gm: fx.GraphModule, meta: dict[str, dict[str, Any]], leaves: tuple[st
         sparsity = module_sparsity(gm.get_submodule(target)) if kind in (OpKind.CONV, OpKind.LINEAR) and \
             node.op == "call_module" else None
         ops.append(Op(name, kind, target, ins, node.name, tuple(sorted((k, _freeze(v)) for k, v in attrs.items())),
-                      node.name, sparsity))
+                      node.name, sparsity, k))
     example = tuple((tuple(t.shape), str(t.dtype).replace("torch.", "")) for t in inputs)
     source = GraphSource(gm, leaves, example, model_class, specialised)
     return Graph(_mark_weights(ops), tuple(values), tuple(graph_inputs), tuple(graph_outputs), source=source)

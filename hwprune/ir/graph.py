@@ -63,6 +63,8 @@ class Op:
         node: the name of the fx node this op came from.
         sparsity: what a sparse engine may skip in this conv/linear (weight N:M, activation
             sparsity), as masked models (``hwprune.apply``, ``SparsePruner``) carry it; None: dense.
+        call: for a module called more than once, which call this is (0: the first, named after the
+            module; call ``k`` is named ``"<module>#<k>"``); 0 for every other op.
     """
 
     name: str
@@ -73,6 +75,7 @@ class Op:
     attrs: tuple[tuple[str, Any], ...] = ()
     node: str = ""
     sparsity: LayerSparsity | None = None
+    call: int = 0
 
     @property
     def outputs(self) -> tuple[str, ...]:

@@ -118,10 +118,8 @@ def test_greedy_within_one_percent_of_exact_on_resnet20(net) -> None:
         g = hwprune.plan(model, x, hw=hw, budget=budget, solver="greedy")
         e = hwprune.plan(model, x, hw=hw, budget=budget, solver="exact")
         assert e.cycles <= e.budget_cycles and g.cycles <= g.budget_cycles
-        assert e.loss <= g.loss + 1e-9
-        n_groups = sum(1 for grp in g.groups if grp.prunable)
-        worst = 3.0 * n_groups + 2.0 * len(g.layers)  # an upper bound on the proxy loss
-        assert worst - g.loss >= 0.99 * (worst - e.loss)
+        assert e.loss <= g.loss + 1e-9  # the MILP's optimum is a lower bound for any solver
+        assert g.loss <= 1.01 * e.loss + 1e-9, (hw, budget, g.loss, e.loss)  # greedy within 1% of it
 
 
 def test_plan_roundtrip_and_wrong_model(net, plans, tmp_path) -> None:
