@@ -397,84 +397,104 @@ def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
 
 
 def _run(cfg: OptimizeConfig, prep: _Prepared, out: Path, stage: Path, t0: float) -> dict[str, Any]:
-    import hwprune
-    from hwprune.emit.spec import save_spec
-    from hwprune.pipeline import compress
-    from hwprune.planning.planner import plan_key
-    from hwprune.planning.reuse import reuse_plan
-    from hwprune.report.plan_report import plan_markdown, plot_plan
-    from hwprune.train.calibrate import adaptive_bn, loader_calibration
-    from hwprune.train.loop import evaluate, train
-    from hwprune.transforms.nm import bake
+    """The job after validation: baseline, plan, compress + fine-tune, write the run into ``stage``."""
+    cache, source, base_acc = _baseline_step(cfg, prep)
+    plan, reused = _plan_step(cfg, prep, out)
+    plan.save(stage / "plan.json")
+    slim, sim, accs = _compress_step(cfg, prep, plan)
+    return _write_run(cfg, prep, stage, t0, plan=plan, reused=reused, slim=slim, sim=sim,
+                      accs={"baseline_accuracy": base_acc, **accs}, cache=cache, source=source)
 
-    model, train_loader, test_loader = prep.model, prep.train_loader, prep.test_loader
-    dev = prep.device
 
-    # 1. baseline: --weights, or cached by model structure, data and recipe, or trained
+def _baseline_step(cfg: OptimizeConfig, prep: _Prepared) -> tuple[Path, str, float]:
+    """1. baseline: --weights, or cached by model structure, data and recipe, or trained; evaluated."""
+    from hwprune.train.loop import evaluate
+
     cache, source = _baseline(cfg, prep)
     if source != "trained":
         _say(cfg, f"baseline {'weights' if source == 'weights' else 'loaded'} from {cache}")
-    model.eval()
-    base_acc = evaluate(model, test_loader, device=dev)
-    model.cpu()  # planning and simulation run on the CPU, whatever the training device
-    traced = prep.traced
-    traced.sync()  # moving the model between devices replaced its buffers: the graph reads the new ones
+    prep.model.eval()
+    base_acc = evaluate(prep.model, prep.test_loader, device=prep.device)
+    prep.model.cpu()  # planning and simulation run on the CPU, whatever the training device
+    prep.traced.sync()  # moving the model between devices replaced its buffers: the graph reads the new ones
     _say(cfg, f"baseline accuracy {base_acc:.4f}")
+    return cache, source, base_acc
 
-    # 2. plan: reused only when everything that shaped it matches
-    key = plan_key(traced, None, hw=cfg.hw, budget=_budget_value(cfg.budget), nm=_NM[cfg.nm],
-                   excludes=cfg.excludes, importance=cfg.importance, solver=cfg.solver)
-    reuse = reuse_plan(out / "plan.json", key)
+
+def _plan_step(cfg: OptimizeConfig, prep: _Prepared, out: Path) -> tuple[Any, bool]:
+    """2. plan: the previous run's, when everything that shaped it matches; else a new one."""
+    import hwprune
+    from hwprune.planning.planner import plan_key
+    from hwprune.planning.reuse import reuse_plan
+
+    args = {"hw": cfg.hw, "budget": _budget_value(cfg.budget), "nm": _NM[cfg.nm], "excludes": cfg.excludes,
+            "importance": cfg.importance, "solver": cfg.solver}
+    reuse = reuse_plan(out / "plan.json", plan_key(prep.traced, None, **args))
     if reuse.why:
         _say(cfg, reuse.why)
-    plan = reuse.plan
-    if plan is None:
-        t = time.time()
-        plan = hwprune.plan_graph(traced, hw=cfg.hw, budget=_budget_value(cfg.budget), nm=_NM[cfg.nm],
-                            excludes=cfg.excludes, importance=cfg.importance, solver=cfg.solver, strict=cfg.strict)
-        _say(cfg, f"planned in {time.time() - t:.1f}s: {plan.unpruned_ms:.4f} ms -> {plan.latency_ms:.4f} ms "
-                  f"on {plan.hw} ({plan.speedup:.2f}x), budget {plan.budget}")
-    plan.save(stage / "plan.json")
+    if reuse.plan is not None:
+        return reuse.plan, True
+    t = time.time()
+    plan = hwprune.plan_graph(prep.traced, **args, strict=cfg.strict)
+    _say(cfg, f"planned in {time.time() - t:.1f}s: {plan.unpruned_ms:.4f} ms -> {plan.latency_ms:.4f} ms "
+              f"on {plan.hw} ({plan.speedup:.2f}x), budget {plan.budget}")
+    return plan, False
 
-    # 3. apply and emit (checked step by step; the slim model's latency is its applied IR's), evaluate,
-    #    fine-tune with masks kept
-    done = compress(traced, plan=plan)
+
+def _compress_step(cfg: OptimizeConfig, prep: _Prepared, plan: Any) -> tuple[nn.Module, Any, dict[str, float]]:
+    """3. apply and emit (checked step by step; the slim model's latency is its applied IR's), evaluate,
+    recalibrate BN, fine-tune with the masks kept; returns (slim, its simulation report, accuracies)."""
+    from hwprune.pipeline import compress
+    from hwprune.train.calibrate import adaptive_bn, loader_calibration
+    from hwprune.train.loop import evaluate, train
+
+    dev, test_loader = prep.device, prep.test_loader
+    done = compress(prep.traced, plan=plan)
     slim = done.model
     pruned_acc = evaluate(slim, test_loader, device=dev)
     # removed channels shift the statistics downstream BNs see: re-estimate them (EagleEye's adaptive BN)
-    adaptive_bn(slim, loader_calibration, (train_loader, 20))
+    adaptive_bn(slim, loader_calibration, (prep.train_loader, 20))
     calibrated_acc = evaluate(slim, test_loader, device=dev)
     _say(cfg, f"pruned accuracy {pruned_acc:.4f}, {calibrated_acc:.4f} after BN recalibration; "
               f"fine-tuning {cfg.finetune_epochs} epochs")
     if cfg.finetune_epochs > 0:
-        train(slim, train_loader, cfg.finetune_epochs, lr=cfg.finetune_lr, seed=cfg.seed, progress=cfg.progress,
-              device=dev)
+        train(slim, prep.train_loader, cfg.finetune_epochs, lr=cfg.finetune_lr, seed=cfg.seed,
+              progress=cfg.progress, device=dev)
     slim.eval()
     final_acc = evaluate(slim, test_loader, device=dev)
     slim.cpu()
-    sim = done.report
+    return slim, done.report, {"pruned_accuracy": pruned_acc, "bn_recalibrated_accuracy": calibrated_acc,
+                               "finetuned_accuracy": final_acc}
 
-    # 4. write the run into the staging folder (swapped in by the caller)
+
+def _write_run(cfg: OptimizeConfig, prep: _Prepared, stage: Path, t0: float, *, plan: Any, reused: bool,
+               slim: nn.Module, sim: Any, accs: dict[str, float], cache: Path, source: str) -> dict[str, Any]:
+    """4. write the run into the staging folder (swapped in by the caller); returns the metrics."""
+    from hwprune.emit.spec import save_spec
+    from hwprune.report.plan_report import plan_markdown, plot_plan
+    from hwprune.transforms.nm import bake
+
     baked = bake(slim)
     save_spec(slim, stage / "slim.spec.json")
     save_state_dict(stage / "slim.pt", baked.state_dict())
     plots = plot_plan(plan, stage)
     seconds = round(time.time() - t0, 1)
+    train_loader, test_loader, dev = prep.train_loader, prep.test_loader, prep.device
     metrics = {
         "model": cfg.model, "data": cfg.data, "input_shape": list(prep.input_shape),
         "num_classes": prep.num_classes, "train_images": _count(train_loader), "val_images": _count(test_loader),
         "device": str(dev), "world_size": _world_size(), "baseline_source": source,
-        "hw": plan.hw, "budget": plan.budget,
-        "baseline_accuracy": base_acc, "pruned_accuracy": pruned_acc, "bn_recalibrated_accuracy": calibrated_acc,
-        "finetuned_accuracy": final_acc,
+        "hw": plan.hw, "budget": plan.budget, **accs,
         "unpruned_cycles": plan.unpruned_cycles, "cycles": plan.cycles, "slim_simulated_cycles": sim.total_cycles,
         "latency_ms": plan.latency_ms, "unpruned_ms": plan.unpruned_ms, "speedup": plan.speedup,
         "macs": plan.macs, "macs_before": plan.macs_before, "params": sum(p.numel() for p in baked.parameters()),
-        "params_before": sum(p.numel() for p in model.parameters()), "nm_layers": plan.nm(),
-        "unmodelled": list(plan.unmodelled), "plan_reused": reuse.plan is not None, "baseline_cache": str(cache),
+        "params_before": sum(p.numel() for p in prep.model.parameters()), "nm_layers": plan.nm(),
+        "unmodelled": list(plan.unmodelled), "plan_reused": reused, "baseline_cache": str(cache),
         "seconds": seconds, "config": asdict(cfg),
     }
     write_json(stage / "metrics.json", metrics)
+    acc = " / ".join(f"{accs[k]:.4f}" for k in ("baseline_accuracy", "pruned_accuracy", "bn_recalibrated_accuracy",
+                                                "finetuned_accuracy"))
     extra = {"model": f"{cfg.model} ({metrics['params_before']} parameters)",
              "data": f"{cfg.data}, {'x'.join(map(str, prep.input_shape[1:]))}x{prep.channels}, "
                      f"{prep.num_classes} classes, {metrics['train_images']} training / "
@@ -484,13 +504,12 @@ def _run(cfg: OptimizeConfig, prep: _Prepared, out: Path, stage: Path, t0: float
              "epochs": (f"baseline from --weights {cfg.weights} (not trained)" if source == "weights" else
                         f"baseline {cfg.epochs} ({source})") + f", fine-tuning {cfg.finetune_epochs}",
              "wall time": f"{seconds} s",
-             "plan": "reused from the previous run (same inputs)" if reuse.plan is not None else "planned in this run",
-             "accuracy (baseline / pruned / BN recalibrated / fine-tuned)":
-             f"{base_acc:.4f} / {pruned_acc:.4f} / {calibrated_acc:.4f} / {final_acc:.4f}",
+             "plan": "reused from the previous run (same inputs)" if reused else "planned in this run",
+             "accuracy (baseline / pruned / BN recalibrated / fine-tuned)": acc,
              "parameters": f"{metrics['params_before']} -> {metrics['params']}",
              "slim model re-simulated (cycles)": sim.total_cycles}
     atomic_write_text(stage / "report.md", plan_markdown(plan, plots, extra))
-    _say(cfg, f"accuracy {base_acc:.4f} -> {final_acc:.4f}")
+    _say(cfg, f"accuracy {accs['baseline_accuracy']:.4f} -> {accs['finetuned_accuracy']:.4f}")
     return metrics
 
 

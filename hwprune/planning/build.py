@@ -89,6 +89,28 @@ class Built:
     order: dict[int, np.ndarray]  # group id -> member indices by descending importance
 
 
+def _pattern_losses(op: str, pats: tuple[LayerSparsity, ...], weights: Mapping[str, torch.Tensor],
+                    layer_inputs: Mapping[str, torch.Tensor] | None,
+                    cache: dict) -> tuple[tuple[LayerSparsity, ...], tuple[float, ...]]:
+    """The patterns layer ``op`` can take (those whose loss is finite) and the loss proxy of each."""
+    losses = [0.0]
+    for p in pats[1:]:
+        assert p.weight is not None  # every sparse choice has a weight pattern
+        key = ("w", op, p.weight.m)
+        if key not in cache:
+            cache[key] = _nm_weight_losses(weights[op], p.weight.m)
+        by_n = cache[key]
+        loss = math.inf if by_n is None else by_n[p.weight.n]
+        if p.act:
+            akey = ("a", op)
+            if akey not in cache:
+                cache[akey] = _act_loss((layer_inputs or {}).get(op))
+            loss += cache[akey]
+        losses.append(loss)
+    keep = [i for i, x in enumerate(losses) if math.isfinite(x)]
+    return tuple(pats[i] for i in keep), tuple(losses[i] for i in keep)
+
+
 def build_problem(latency: LatencyModel, scores: Mapping[int, np.ndarray], *, budget: int, nm: bool,
                   round_to: int | None, min_keep: float, sensitivity: Mapping[str, float] | None,
                   layer_inputs: Mapping[str, torch.Tensor] | None, weights: Mapping[str, torch.Tensor],
@@ -118,22 +140,7 @@ def build_problem(latency: LatencyModel, scores: Mapping[int, np.ndarray], *, bu
     nm_kinds = (LayerKind.CONV, LayerKind.GEMM)
     for li, (lw, t) in enumerate(zip(lowered, terms, strict=True)):
         sparse_ok = lw.layer.kind in nm_kinds and lw.layer.groups == 1 and lw.op in weights
-        pats = all_patterns if sparse_ok else (DENSE,)
-        losses = [0.0]
-        for p in pats[1:]:
-            key = ("w", lw.op, p.weight.m)
-            if key not in cache:
-                cache[key] = _nm_weight_losses(weights[lw.op], p.weight.m)
-            by_n = cache[key]
-            loss = math.inf if by_n is None else by_n[p.weight.n]
-            if p.act:
-                akey = ("a", lw.op)
-                if akey not in cache:
-                    cache[akey] = _act_loss((layer_inputs or {}).get(lw.op))
-                loss += cache[akey]
-            losses.append(loss)
-        keep = [i for i, x in enumerate(losses) if math.isfinite(x)]
-        pats, losses = tuple(pats[i] for i in keep), tuple(losses[i] for i in keep)
+        pats, losses = _pattern_losses(lw.op, all_patterns if sparse_ok else (DENSE,), weights, layer_inputs, cache)
         layer_pats.append(pats)
         it, fi, ot, fo = t
         if not it and not ot and len(pats) == 1:

@@ -187,6 +187,49 @@ def _broadcast_state(model: nn.Module) -> None:
             dist.broadcast(t.data, src=0)
 
 
+def _check_args(epochs: Any, lr: float, steps_per_epoch: int | None) -> None:
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise TrainConfigError(f"epochs must be an int >= 0, got {epochs!r}")
+    if not (lr > 0 and math.isfinite(lr)):
+        raise TrainConfigError(f"lr must be a positive finite number, got {lr!r}")
+    if steps_per_epoch is not None and steps_per_epoch < 1:
+        raise TrainConfigError(f"steps_per_epoch must be >= 1 or None, got {steps_per_epoch!r}")
+
+
+def _epoch(net: nn.Module, model: nn.Module, bar: Any, opt: torch.optim.Optimizer, sched: Any,
+           loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], step_fn: Any,
+           post_step: Callable[[nn.Module], None] | None, dev: torch.device, epoch: int,
+           steps: int) -> tuple[float, int, int, int]:
+    """One pass over the batches of ``bar``: (summed loss, correct, seen, steps so far)."""
+    total_loss, correct, seen = 0.0, 0, 0
+    for x, y in bar:
+        x, y = x.to(dev), y.to(dev)
+        opt.zero_grad(set_to_none=True)
+        if step_fn is None:
+            out = net(x)
+            loss = loss_fn(out, y)
+        else:  # the caller's step computes (and back-propagates) its own loss
+            loss, out = step_fn(net, x, y)
+        if not torch.isfinite(loss):
+            raise TrainConfigError(
+                f"training diverged: loss is {loss.item()} at epoch {epoch + 1}, step {steps + 1}; "
+                f"lower lr (now {opt.param_groups[0]['lr']:.3g}) or check the data"
+            )
+        if step_fn is None:
+            loss.backward()
+        opt.step()
+        if post_step is not None:
+            post_step(model)
+        if sched is not None:
+            sched.step()
+        steps += 1
+        total_loss += loss.item() * len(y)
+        correct += int((out.argmax(1) == y).sum()) if out.dim() == 2 else 0
+        seen += len(y)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    return total_loss, correct, seen, steps
+
+
 def train(
     model: nn.Module,
     loader: DataLoader,
@@ -244,12 +287,7 @@ def train(
     Raises:
         TrainConfigError: Bad arguments, no trainable parameters, or a non-finite loss.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise TrainConfigError(f"epochs must be an int >= 0, got {epochs!r}")
-    if not (lr > 0 and math.isfinite(lr)):
-        raise TrainConfigError(f"lr must be a positive finite number, got {lr!r}")
-    if steps_per_epoch is not None and steps_per_epoch < 1:
-        raise TrainConfigError(f"steps_per_epoch must be >= 1 or None, got {steps_per_epoch!r}")
+    _check_args(epochs, lr, steps_per_epoch)
     make_opt = _lookup(OPTIMIZERS, "optimizer", optimizer)
     make_sched = _lookup(SCHEDULERS, "scheduler", scheduler)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -284,36 +322,12 @@ def train(
             for epoch in range(first, epochs):
                 if sampler is not None:
                     sampler.set_epoch(epoch)
-                total_loss, correct, seen = 0.0, 0, 0
                 bar = tqdm(
                     _batches(loader, steps_per_epoch), total=batches_per_epoch, desc=f"epoch {epoch + 1}/{epochs}",
                     leave=False, disable=not _progress_enabled(progress),
                 )
-                for x, y in bar:
-                    x, y = x.to(dev), y.to(dev)
-                    opt.zero_grad(set_to_none=True)
-                    if step_fn is None:
-                        out = net(x)
-                        loss = loss_fn(out, y)
-                    else:
-                        loss, out = step_fn(net, x, y)
-                    if not torch.isfinite(loss):
-                        raise TrainConfigError(
-                            f"training diverged: loss is {loss.item()} at epoch {epoch + 1}, step {steps + 1}; "
-                            f"lower lr (now {opt.param_groups[0]['lr']:.3g}) or check the data"
-                        )
-                    if step_fn is None:
-                        loss.backward()
-                    opt.step()
-                    if post_step is not None:
-                        post_step(model)
-                    if sched is not None:
-                        sched.step()
-                    steps += 1
-                    total_loss += loss.item() * len(y)
-                    correct += int((out.argmax(1) == y).sum()) if out.dim() == 2 else 0
-                    seen += len(y)
-                    bar.set_postfix(loss=f"{loss.item():.3f}")
+                total_loss, correct, seen, steps = _epoch(net, model, bar, opt, sched, loss_fn, step_fn, post_step,
+                                                          dev, epoch, steps)
                 if sampler is not None:
                     total_loss, correct, seen = _summed(total_loss, correct, seen, device=dev)
                 if seen == 0:
