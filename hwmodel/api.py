@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from hwmodel.config.accelerator import AcceleratorConfig
 from hwmodel.config.presets import preset
@@ -37,10 +37,15 @@ ENGINES: dict[str, _Engine] = {
     "systolic": _Engine("hwmodel.systolic.engine", "simulate_layer", "estimate_layer", "layer_cycles"),
     "dpu": _Engine("hwmodel.dpu.engine", "simulate_layer", "estimate_layer", "estimate_cycles"),
 }
-_FUNCS: dict[tuple[str, str], object] = {}
+_FUNCS: dict[tuple[str, str], Any] = {}
+
+# what every engine module provides (hwmodel.systolic.engine, hwmodel.dpu.engine)
+_ReportFn = Callable[[Layer, AcceleratorConfig], LayerReport]
+_CyclesFn = Callable[[Layer, AcceleratorConfig], int]
 
 
-def _func(engine: str, which: str):
+def _func(engine: str, which: str) -> Any:
+    # imported lazily by name: the result's type is declared by _report_fn/_cycles_fn
     key = (engine, which)
     fn = _FUNCS.get(key)
     if fn is None:
@@ -56,7 +61,17 @@ def _func(engine: str, which: str):
     return fn
 
 
-def resolve_config(cfg: AcceleratorConfig | str | os.PathLike) -> AcceleratorConfig:
+def _report_fn(engine: str, mode: str) -> _ReportFn:
+    fn: _ReportFn = _func(engine, "simulate" if mode == "cycle" else "estimate")
+    return fn
+
+
+def _cycles_fn(engine: str) -> _CyclesFn:
+    fn: _CyclesFn = _func(engine, "cycles")
+    return fn
+
+
+def resolve_config(cfg: AcceleratorConfig | str | os.PathLike[str]) -> AcceleratorConfig:
     """An ``AcceleratorConfig`` from a config, a preset name, or a config file path."""
     if isinstance(cfg, AcceleratorConfig):
         return cfg
@@ -69,7 +84,7 @@ def resolve_config(cfg: AcceleratorConfig | str | os.PathLike) -> AcceleratorCon
     raise ConfigError(f"expected an AcceleratorConfig, a preset name or a config file, got {type(cfg).__name__}")
 
 
-def _layers(workload: Iterable[Layer] | Layer | str | os.PathLike, topology_mode: str) -> tuple[tuple[Layer, ...], str]:
+def _layers(workload: Iterable[Layer] | Layer | str | os.PathLike[str], topology_mode: str) -> tuple[tuple[Layer, ...], str]:
     if isinstance(workload, Layer):
         return (workload,), workload.name
     if isinstance(workload, (str, os.PathLike)):
@@ -87,7 +102,7 @@ def _layers(workload: Iterable[Layer] | Layer | str | os.PathLike, topology_mode
 PROGRESS_EVERY_S = 5.0
 
 
-def simulate(layers_or_topology: Iterable[Layer] | Layer | str | os.PathLike,
+def simulate(layers_or_topology: Iterable[Layer] | Layer | str | os.PathLike[str],
              cfg: AcceleratorConfig | str, mode: str = "cycle", *, topology_mode: str = "conv",
              name: str | None = None, progress: bool | Callable[[str], None] = False) -> NetworkReport:
     """Simulate a network (or one layer) on an accelerator.
@@ -115,12 +130,13 @@ def simulate(layers_or_topology: Iterable[Layer] | Layer | str | os.PathLike,
         raise ConfigError(f"unknown simulation mode {mode!r}; use 'cycle' or 'analytic'")
     config = resolve_config(cfg)
     layers, label = _layers(layers_or_topology, topology_mode)
-    fn = _func(config.engine, "simulate" if mode == "cycle" else "estimate")
+    fn = _report_fn(config.engine, mode)
     if not progress:
         reports: tuple[LayerReport, ...] = tuple(fn(layer, config) for layer in layers)
         return NetworkReport(reports, config, mode, name or label)
     say = progress if callable(progress) else (lambda line: print(line, file=sys.stderr, flush=True))
-    out, start = [], time.monotonic()
+    out: list[LayerReport] = []
+    start = time.monotonic()
     last = start
     for i, layer in enumerate(layers):
         out.append(fn(layer, config))
@@ -132,7 +148,7 @@ def simulate(layers_or_topology: Iterable[Layer] | Layer | str | os.PathLike,
     return NetworkReport(tuple(out), config, mode, name or label)
 
 
-def estimate(layers: Iterable[Layer] | Layer | str | os.PathLike, cfg: AcceleratorConfig | str, *,
+def estimate(layers: Iterable[Layer] | Layer | str | os.PathLike[str], cfg: AcceleratorConfig | str, *,
              topology_mode: str = "conv", name: str | None = None) -> NetworkReport:
     """Analytic (closed-form) report: compute cycles equal the cycle mode's exactly.
 
@@ -159,4 +175,4 @@ def layer_cycles(layer: Layer, cfg: AcceleratorConfig | str) -> int:
         compute + stall cycles (stalls estimated where ``estimate`` estimates them).
     """
     config = cfg if isinstance(cfg, AcceleratorConfig) else resolve_config(cfg)
-    return int(_func(config.engine, "cycles")(layer, config))
+    return int(_cycles_fn(config.engine)(layer, config))

@@ -36,7 +36,7 @@ def file_mode(directory: bool = False) -> int:
     return (0o777 if directory else 0o666) & ~_umask()
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder, then rename.
 
     Args:
@@ -63,13 +63,13 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return path
 
 
-def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
+def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` atomically (see :func:`atomic_write_bytes`)."""
     return atomic_write_bytes(path, text.encode(encoding))
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Build a folder's files in a temporary sibling folder and move them into ``path`` on success.
 
     Files already in ``path`` that the block does not write are kept; on an exception nothing in
@@ -97,7 +97,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def staging_dir(dest: str | os.PathLike) -> Path:
+def staging_dir(dest: str | os.PathLike[str]) -> Path:
     """A new empty sibling folder of ``dest`` (``.<name>.tmp-XXXX``) to build a replacement in.
 
     Same file system as ``dest``, so :func:`publish_dir` can rename it into place.
@@ -119,10 +119,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def clean_staging(dest: str | os.PathLike) -> list[Path]:
+def clean_staging(dest: str | os.PathLike[str]) -> list[Path]:
     """Remove staging folders of ``dest`` left by killed processes (their pid is gone); returns them."""
     dest = Path(dest)
-    removed = []
+    removed: list[Path] = []
     if not dest.parent.is_dir():
         return removed
     for p in dest.parent.glob(f".{dest.name}.tmp-*-*"):
@@ -151,10 +151,10 @@ def _exchange(a: Path, b: Path) -> bool:
         return False
     at_fdcwd, rename_exchange = -100, 2
     rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-    return rc == 0
+    return int(rc) == 0
 
 
-def publish_dir(staged: str | os.PathLike, dest: str | os.PathLike) -> Path:
+def publish_dir(staged: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
     """Make the complete folder ``staged`` the folder ``dest``; the run it replaces becomes ``dest.prev``.
 
     At every instant ``dest`` is either the old complete folder or the new complete one: on Linux the
@@ -184,7 +184,7 @@ def publish_dir(staged: str | os.PathLike, dest: str | os.PathLike) -> Path:
     return dest
 
 
-def recover_dir(dest: str | os.PathLike) -> bool:
+def recover_dir(dest: str | os.PathLike[str]) -> bool:
     """Finish an interrupted :func:`publish_dir`: if ``dest`` is missing but ``dest.prev`` exists, put
     the previous complete run back. Returns True when it did."""
     dest = Path(dest)

@@ -18,8 +18,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hwmodel.errors import HwModelError
+
+if TYPE_CHECKING:
+    from hwmodel.config.accelerator import AcceleratorConfig
+    from hwmodel.workloads.layout import ScaleSimExtras
 
 __all__ = ["main", "build_parser", "run_simulate"]
 
@@ -85,7 +90,8 @@ def run_simulate(args: argparse.Namespace) -> Path:
     return folder
 
 
-def _write_traces(topo: Path, topology_mode: str, cfg, extras, folder: Path) -> None:
+def _write_traces(topo: Path, topology_mode: str, cfg: AcceleratorConfig, extras: ScaleSimExtras,
+                  folder: Path) -> None:
     from hwmodel.systolic.traces import layer_memory_run, write_layer_traces
     from hwmodel.workloads.topology import read_topology
 

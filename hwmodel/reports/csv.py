@@ -36,13 +36,15 @@ DETAILED_HEADER = ("LayerID",
                    "DRAM IFMAP Start Cycle", "DRAM IFMAP Stop Cycle", "DRAM IFMAP Reads",
                    "DRAM Filter Start Cycle", "DRAM Filter Stop Cycle", "DRAM Filter Reads",
                    "DRAM OFMAP Start Cycle", "DRAM OFMAP Stop Cycle", "DRAM OFMAP Writes")
+# one CSV line: ids and counts are ints, rates and percentages floats (written with str())
+Row = tuple[int | float, ...]
 CSV_FILES = ("COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv", "DETAILED_ACCESS_REPORT.csv")
 
 
-def compute_rows(report: NetworkReport) -> list[tuple]:
+def compute_rows(report: NetworkReport) -> list[Row]:
     """One COMPUTE_REPORT row per layer."""
     peak = report.config.peak_macs_per_cycle
-    rows = []
+    rows: list[Row] = []
     for i, r in enumerate(report.layers):
         if r.windows is not None:
             w = r.windows
@@ -57,9 +59,9 @@ def compute_rows(report: NetworkReport) -> list[tuple]:
     return rows
 
 
-def bandwidth_rows(report: NetworkReport) -> list[tuple]:
+def bandwidth_rows(report: NetworkReport) -> list[Row]:
     """One BANDWIDTH_REPORT row per layer."""
-    rows = []
+    rows: list[Row] = []
     for i, r in enumerate(report.layers):
         w = r.access_windows
         cyc = max(1, r.total_cycles)
@@ -70,9 +72,9 @@ def bandwidth_rows(report: NetworkReport) -> list[tuple]:
     return rows
 
 
-def detailed_rows(report: NetworkReport) -> list[tuple]:
+def detailed_rows(report: NetworkReport) -> list[Row]:
     """One DETAILED_ACCESS_REPORT row per layer."""
-    rows = []
+    rows: list[Row] = []
     for i, r in enumerate(report.layers):
         w = r.access_windows
         rows.append((i, w.sram_ifmap.start, w.sram_ifmap.stop, r.sram_reads.ifmap,
@@ -84,14 +86,14 @@ def detailed_rows(report: NetworkReport) -> list[tuple]:
     return rows
 
 
-def _csv(header: tuple[str, ...], rows: list[tuple]) -> str:
+def _csv(header: tuple[str, ...], rows: list[Row]) -> str:
     # SCALE-Sim writes ", " separators and a trailing comma on every line
     lines = [", ".join(header) + ","]
     lines += [", ".join(str(v) for v in row) + "," for row in rows]
     return "\n".join(lines) + "\n"
 
 
-def write_csv_reports(report: NetworkReport, outdir: str | os.PathLike) -> list[Path]:
+def write_csv_reports(report: NetworkReport, outdir: str | os.PathLike[str]) -> list[Path]:
     """Write the three SCALE-Sim CSV reports into ``outdir`` (together, atomically).
 
     Args:
@@ -109,6 +111,6 @@ def write_csv_reports(report: NetworkReport, outdir: str | os.PathLike) -> list[
     return [Path(outdir) / n for n in CSV_FILES]
 
 
-def write_json_report(report: NetworkReport, outdir: str | os.PathLike) -> Path:
+def write_json_report(report: NetworkReport, outdir: str | os.PathLike[str]) -> Path:
     """Write ``REPORT.json`` (summary, config and every layer) into ``outdir``."""
     return atomic_write_text(Path(outdir) / "REPORT.json", report.to_json() + "\n")

@@ -75,7 +75,7 @@ def _plots(report: NetworkReport, folder: Path) -> None:
     (folder / PLOT_FILES[0]).write_text(layer_chart_svg(report), encoding="utf-8")
 
 
-def write_markdown_report(report: NetworkReport, outdir: str | os.PathLike) -> Path:
+def write_markdown_report(report: NetworkReport, outdir: str | os.PathLike[str]) -> Path:
     """Write ``REPORT.md`` and ``cycles.svg`` (cycles, utilization, stall share per layer), atomically.
 
     Args:

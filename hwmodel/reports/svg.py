@@ -69,7 +69,8 @@ def layer_chart_svg(report: NetworkReport) -> str:
            f'<text x="4" y="16" font-size="13">{escape(report.topology)} on {escape(report.config.name)} '
            f'({report.mode} mode): <tspan fill="{_COMPUTE}">compute</tspan> + '
            f'<tspan fill="{_STALL}">stall</tspan> cycles per layer</text>']
-    panels = (
+    # (label, one stack of values per layer, a colour per stack level, unit)
+    panels: tuple[tuple[str, list[tuple[float, ...]], tuple[str, ...], str], ...] = (
         ("cycles", [(r.compute_cycles, r.stall_cycles) for r in layers], (_COMPUTE, _STALL), " cycles"),
         ("utilization %", [(100 * r.utilization,) for r in layers], (_COMPUTE,), " %"),
         ("stall share %", [(100 * r.stall_cycles / r.total_cycles if r.total_cycles else 0.0,) for r in layers],

@@ -17,7 +17,8 @@ __all__ = ["ifmap_address_index"]
 
 
 @njit(cache=True)
-def _index(df, r, c, m_all, k_all, kcol, f, h, w, ch, sf, sh, sw, per_set):
+def _index(df: int, r: int, c: int, m_all: int, k_all: int, kcol: np.ndarray, f: int, h: int, w: int, ch: int,
+           sf: int, sh: int, sw: int, per_set: int) -> tuple[np.ndarray, np.ndarray, int]:
     # stream geometry: diagonal unroll of stacked blocks (OS: K x r slices of the transposed im2col
     # matrix, WS: M x r slices) or row-major K x c tiles per column fold (IS)
     # per im2col row m and column k, the input offsets of its word (tables: no division per entry)

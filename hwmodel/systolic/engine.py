@@ -74,13 +74,15 @@ def layer_cycles(layer: Layer, cfg: AcceleratorConfig) -> int:
     return layer.groups * (compute + _stall_estimate(cfg, m, k, n, compute))
 
 
-_MEMO: tuple = (None, ())  # (config, its memory parameters); one tuple so a swap is atomic
+# SRAM words and DRAM words/cycle of the ifmap, filter and ofmap buffers
+_Memory = tuple[int, int, int, float, float, float]
+_MEMO: tuple[AcceleratorConfig, _Memory] | None = None  # (config, its memory); one tuple so a swap is atomic
 
 
-def _memory(cfg: AcceleratorConfig) -> tuple:
+def _memory(cfg: AcceleratorConfig) -> _Memory:
     global _MEMO
     memo = _MEMO
-    if memo[0] is not cfg:
+    if memo is None or memo[0] is not cfg:
         memo = (cfg, (cfg.sram_words("ifmap"), cfg.sram_words("filter"), cfg.sram_words("ofmap"),
                       cfg.stream_bw("ifmap"), cfg.stream_bw("filter"), cfg.stream_bw("ofmap")))
         _MEMO = memo
@@ -151,11 +153,13 @@ def _array_layer(layer: Layer, cfg: AcceleratorConfig, cycle: bool) -> LayerRepo
     )
 
 
-_NO_ADDRESSES = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 0)
-_INDEX_CACHE: dict[tuple, tuple] = {}  # repeated layer shapes (ResNet blocks) share one index
+# (set per ifmap stream position, next copy's position, number of sets): see ifmap_address_index
+_AddressIndex = tuple[np.ndarray, np.ndarray, int]
+_NO_ADDRESSES: _AddressIndex = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 0)
+_INDEX_CACHE: dict[tuple[int | str, ...], _AddressIndex] = {}  # repeated layer shapes (ResNet blocks) share one index
 
 
-def _address_mode(layer: Layer, cfg: AcceleratorConfig, entries: int) -> tuple:
+def _address_mode(layer: Layer, cfg: AcceleratorConfig, entries: int) -> _AddressIndex:
     """The kernel's address-mode arrays for the ifmap stream, or none when positions suffice.
 
     Needed when im2col repeats words or leaves windows off the input, unless the whole stream fits

@@ -201,7 +201,7 @@ class MemoryRun:
 
 
 def run_memory(df: str, r: int, c: int, ops: Operands, words: tuple[int, int, int],
-               bw: tuple[int, int, int]) -> MemoryRun:
+               bw: tuple[float, float, float]) -> MemoryRun:
     """Serve every demand line of one GEMM through SCALE-Sim's USER-mode memory system.
 
     Args:
@@ -209,18 +209,22 @@ def run_memory(df: str, r: int, c: int, ops: Operands, words: tuple[int, int, in
         r, c: array rows and columns.
         ops: the operand address matrices.
         words: ifmap, filter, ofmap SRAM sizes in words.
-        bw: ifmap, filter, ofmap DRAM bandwidths in words per cycle (integers, as SCALE-Sim needs).
+        bw: ifmap, filter, ofmap DRAM bandwidths in words per cycle (``AcceleratorConfig.stream_bw``);
+            each must be a whole number, as SCALE-Sim's DRAM lines need.
 
     Returns:
         The layer's ``MemoryRun``.
+
+    Raises:
+        HwModelError: a bandwidth that is not a whole number of words per cycle.
     """
     if any(int(b) != b or b < 1 for b in bw):
         raise HwModelError(f"trace files need whole DRAM words per cycle (SCALE-Sim's lines); got {bw}")
-    bw = tuple(int(b) for b in bw)
+    line_words = (int(bw[0]), int(bw[1]), int(bw[2]))
     si, sf = prefetch_streams(df, r, c, ops)
     dem_i, dem_f, dem_o = demand_matrices(df, r, c, ops)
-    ifmap, filt = _ReadBuffer(words[0], bw[0], si), _ReadBuffer(words[1], bw[1], sf)
-    ofmap = _WriteBuffer(words[2], bw[2])
+    ifmap, filt = _ReadBuffer(words[0], line_words[0], si), _ReadBuffer(words[1], line_words[1], sf)
+    ofmap = _WriteBuffer(words[2], line_words[2])
     lines = dem_o.shape[0]
     out_i = np.empty(lines, dtype=np.int64)
     out_f = np.empty(lines, dtype=np.int64)
@@ -237,7 +241,7 @@ def run_memory(df: str, r: int, c: int, ops: Operands, words: tuple[int, int, in
     def read_trace(buf: _ReadBuffer) -> tuple[np.ndarray, np.ndarray]:
         return np.concatenate([t[0] for t in buf.trace]), np.vstack([t[1] for t in buf.trace])
 
-    o_lines = np.array(ofmap.lines, dtype=np.int64).reshape(-1, bw[2])
+    o_lines = np.array(ofmap.lines, dtype=np.int64).reshape(-1, line_words[2])
     return MemoryRun(
         compute_cycles=lines - 1, stall_cycles=stall, total_cycles=int(out_o.max()),
         service={"ifmap": out_i, "filter": out_f, "ofmap": out_o},

@@ -182,7 +182,7 @@ def demand_matrices(df: str, r: int, c: int, ops: Operands) -> tuple[np.ndarray,
     nn = b.shape[1]
     sr, sc = (mm, nn) if df == "os" else (kk, nn) if df == "ws" else (kk, mm)
     rf, cf = -(-sr // r), -(-sc // c)
-    parts: tuple[list, list, list] = ([], [], [])
+    parts: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] = ([], [], [])
     for fc in range(cf):
         cs = slice(fc * c, min(sc, fc * c + c))
         for fr in range(rf):

@@ -15,14 +15,18 @@ its word is active; ``hwmodel.systolic.memory_model`` is the same model written 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 __all__ = ["simulate_gemm_reference"]
 
+# an operand element: (block or fold, row, column)
+Key = tuple[int, int, int]
 
-def _diagonal_stream(blocks: int, t: int, width: int, used: list[int]) -> list:
+
+def _diagonal_stream(blocks: int, t: int, width: int, used: list[int]) -> list[Key]:
     """Keys (block, row-in-block, col) of a stacked (blocks*t) x width matrix read by anti-diagonals."""
     nrows = blocks * t
-    out = []
+    out: list[Key] = []
     for d in range(nrows + width - 1):
         for row in range(min(d, nrows - 1), max(0, d - width + 1) - 1, -1):
             col = d - row
@@ -32,7 +36,7 @@ def _diagonal_stream(blocks: int, t: int, width: int, used: list[int]) -> list:
     return out
 
 
-def _tile_stream(col_folds: int, sr: int, cols_used: list[int]) -> list:
+def _tile_stream(col_folds: int, sr: int, cols_used: list[int]) -> list[Key]:
     """Keys (col-fold, k, col) of the stationary operand: per column fold, Sr rows of Cu elements."""
     return [(fc, k, m) for fc in range(col_folds) for k in range(sr) for m in range(cols_used[fc])]
 
@@ -45,11 +49,12 @@ class _ReadSram:
     given): it hits when any position in its cycle of copies (``a_next``) lies in an active set.
     """
 
-    def __init__(self, words: int, stream: list, bw: float, user_bw: int, stall_factor: int, padded: int,
-                 a_set=None, a_next=None, a_nsets: int = 0) -> None:
+    def __init__(self, words: int, stream: list[Key], bw: float, user_bw: int, stall_factor: int,
+                 padded: int, a_set: Iterable[int] = (), a_next: Iterable[int] = (), a_nsets: int = 0) -> None:
         self.position = {key: i for i, key in enumerate(stream)}
         self.user_bw, self.stall_factor = user_bw, stall_factor
-        self.a_set, self.a_next = (list(a_set), list(a_next)) if a_nsets else (None, None)
+        self.a_set: list[int] | None = list(a_set) if a_nsets else None
+        self.a_next: list[int] = list(a_next) if a_nsets else []
         self.per_set = math.ceil(words / 100)
         active_words = math.ceil(words / 2)
         self.fetch_words = words - active_words  # a fetch refills the prefetch half
@@ -81,7 +86,7 @@ class _ReadSram:
             if q == pos:
                 return False
 
-    def serve_line(self, keys: list, now: int) -> int:
+    def serve_line(self, keys: list[Key], now: int) -> int:
         """Serve one demand line; return its stall (SCALE-Sim: service cycle - request cycle - 1).
 
         Elements are looked up in stream order (a line asks for a contiguous run of positions in
@@ -164,12 +169,12 @@ class _WriteSram:
             cycle = self._drain(cycle) + 1
 
 
-def _demand(df: int, j: int, fr: int, fc: int, r: int, t: int, ru: int, cu: int) -> tuple[list, list, int]:
+def _demand(df: int, j: int, fr: int, fc: int, r: int, t: int, ru: int, cu: int) -> tuple[list[Key], list[Key], int]:
     """(ifmap keys, filter keys, ofmap words written) of fold (fr, fc) on its cycle j."""
-    def streamed(block: int, used: int, delay: int) -> list:
+    def streamed(block: int, used: int, delay: int) -> list[Key]:
         return [(block, j - delay - col, col) for col in range(used) if 0 <= j - delay - col < t]
 
-    def stationary() -> list:
+    def stationary() -> list[Key]:
         row = r - 1 - j
         return [(fc, fr * r + row, m) for m in range(cu)] if 0 <= row < ru else []
 
@@ -188,7 +193,8 @@ def _demand(df: int, j: int, fr: int, fc: int, r: int, t: int, ru: int, cu: int)
 
 def simulate_gemm_reference(df: int, r: int, c: int, sr: int, sc: int, t: int, ifmap_words: int,
                             filter_words: int, ofmap_words: int, bw_i: float, bw_f: float, bw_o: float,
-                            user_bw: int, stall_factor: int, a_set=(), a_next=(), a_nsets: int = 0) -> list[int]:
+                            user_bw: int, stall_factor: int, a_set: Iterable[int] = (), a_next: Iterable[int] = (),
+                            a_nsets: int = 0) -> list[int]:
     """Same arguments and result layout as ``hwmodel.systolic.kernel.simulate_gemm``."""
     rf, cf = math.ceil(sr / r), math.ceil(sc / c)
     row_used = [min(r, sr - f * r) for f in range(rf)]

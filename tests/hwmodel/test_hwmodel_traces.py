@@ -16,6 +16,9 @@ import pytest
 
 from hwmodel.cli import main
 from hwmodel.config.files import load_config
+from hwmodel.errors import HwModelError
+from hwmodel.systolic.memory_model import run_memory
+from hwmodel.systolic.operands import Offsets, operand_matrices
 from hwmodel.systolic.traces import TRACE_FILES, layer_memory_run
 from hwmodel.workloads.topology import read_topology
 
@@ -107,3 +110,22 @@ def test_python_dash_m_hwmodel(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "golden" / "COMPUTE_REPORT.csv").read_text().count("\n") == \
         (folder / "COMPUTE_REPORT.csv").read_text().count("\n")
+
+
+
+def test_memory_model_takes_whole_float_bandwidths_and_refuses_fractional_ones():
+    # AcceleratorConfig.stream_bw is a float (configs may say 2.5): a whole one runs exactly as its
+    # integer, a fractional one is refused by name, since SCALE-Sim's DRAM lines hold whole words
+    case = GOLDEN / "traces_os_8x8"
+    cfg = load_config(case / "config.cfg")
+    layer = read_topology(case / "topology.csv")[0]
+    ops = operand_matrices(layer, cfg.nm_support, Offsets())
+    words = (cfg.sram_words("ifmap"), cfg.sram_words("filter"), cfg.sram_words("ofmap"))
+    as_float = run_memory(cfg.dataflow, cfg.rows, cfg.cols, ops, words, (4.0, 4.0, 4.0))
+    as_int = run_memory(cfg.dataflow, cfg.rows, cfg.cols, ops, words, (4, 4, 4))
+    assert as_float.stall_cycles > 0
+    assert (as_float.total_cycles, as_float.stall_cycles) == (as_int.total_cycles, as_int.stall_cycles)
+    for op in ("ifmap", "filter"):
+        assert (as_float.dram_trace[op][1] == as_int.dram_trace[op][1]).all()
+    with pytest.raises(HwModelError, match="whole DRAM words per cycle"):
+        layer_memory_run(layer, cfg.replace(ifmap_dram_bw=2.5))
