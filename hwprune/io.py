@@ -14,12 +14,12 @@ from hwprune.errors import StaleFileError
 __all__ = ["atomic_dir", "atomic_write_bytes", "atomic_write_text", "write_json", "read_json", "save_state_dict"]
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> Path:
+def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     """Write ``obj`` as indented JSON, atomically."""
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
-def read_json(path: str | os.PathLike, *, kind: str = "file",
+def read_json(path: str | os.PathLike[str], *, kind: str = "file",
               fix: str = "delete it or rerun with forced=True to rebuild it") -> Any:
     """Read a JSON document; a missing, unreadable or corrupt one raises :class:`StaleFileError`.
 
@@ -43,7 +43,7 @@ def read_json(path: str | os.PathLike, *, kind: str = "file",
         raise StaleFileError(f"{kind} {path} is not valid JSON ({e.msg} at line {e.lineno}); {fix}") from e
 
 
-def save_state_dict(path: str | os.PathLike, state: dict[str, Any]) -> Path:
+def save_state_dict(path: str | os.PathLike[str], state: dict[str, Any]) -> Path:
     """``torch.save`` a state_dict atomically (a crash never leaves a truncated checkpoint)."""
     import torch
 

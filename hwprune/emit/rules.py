@@ -7,19 +7,23 @@ here are deep-copied unchanged by :func:`hwprune.emit.module.emit`.
 
 from __future__ import annotations
 
+import bisect
 import copy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import numpy as np
 import torch
 from torch import fx, nn
 
+from hwprune.errors import HwPruneError, UnsupportedOpError
 from hwprune.ir.graph import Graph, Op
 from hwprune.ir.handlers import register
 from hwprune.ir.kinds import OpKind
 
 __all__ = ["EmitCtx", "get_attr"]
+
+_M = TypeVar("_M", bound=nn.Module)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +39,35 @@ class EmitCtx:
         s = self.graph.selected(value)
         return None if s is None else (s[0], torch.as_tensor(s[1], dtype=torch.long))
 
+    def source_node(self, name: str) -> fx.Node:
+        """The node ``name`` of the traced source graph (``emit`` checked that the graph has one)."""
+        if self.graph.source is None:
+            raise HwPruneError(f"emitting op {name!r}: the graph has no source module; emit graphs from hwprune.trace")
+        node: fx.Node = self.graph.source.nodes[name]
+        return node
 
+    def module(self, op: Op, kind: type[_M] | tuple[type[_M], ...]) -> _M:
+        """The source submodule of module op ``op``, which its kind says is a ``kind``."""
+        m = self.src.get_submodule(op.target)
+        if not isinstance(m, kind):
+            raise HwPruneError(f"op {op.name!r} ({op.kind.name}) calls {op.target!r}, a {type(m).__name__}; "
+                               "the graph is not from this model: trace it again")
+        return m
+
+    def shape(self, value: str) -> tuple[int, ...]:
+        """The static shape of ``value``; a pruned value always has one (``prune_channels`` needs it)."""
+        shape = self.graph.value(value).shape
+        if shape is None:
+            raise HwPruneError(f"value {value!r} is pruned but has no static shape; trace with example inputs")
+        return shape
+
+
+@overload
+def _slice(t: torch.Tensor, dim: int, idx: torch.Tensor | None) -> torch.Tensor: ...
+@overload
+def _slice(t: None, dim: int, idx: torch.Tensor | None) -> None: ...
+@overload
+def _slice(t: torch.Tensor | None, dim: int, idx: torch.Tensor | None) -> torch.Tensor | None: ...
 def _slice(t: torch.Tensor | None, dim: int, idx: torch.Tensor | None) -> torch.Tensor | None:
     if t is None:
         return None
@@ -62,7 +94,7 @@ def _rebuild(module: nn.Module, tensors: dict[str, torch.Tensor | None], **attrs
     memo: dict[int, Any] = {}
     for name, new in tensors.items():
         old = getattr(module, name)
-        if old is None:
+        if old is None or new is None:  # the module has no such tensor (None sliced is None)
             continue
         if isinstance(old, nn.Parameter):
             memo[id(old)] = nn.Parameter(new, requires_grad=old.requires_grad)
@@ -102,9 +134,10 @@ def _functional_weight(op: Op, ctx: EmitCtx, rows: torch.Tensor | None, cols: to
 
 
 def _functional_groups(node: fx.Node) -> int:
-    if "groups" in node.kwargs:
-        return int(node.kwargs["groups"])
-    return int(node.args[6]) if len(node.args) > 6 else 1
+    groups = node.kwargs["groups"] if "groups" in node.kwargs else node.args[6] if len(node.args) > 6 else 1
+    if not isinstance(groups, int):  # a Node: groups computed at run time
+        raise UnsupportedOpError(f"{node.name} ({node.target}): groups must be a literal int to prune, got {groups!r}")
+    return groups
 
 
 @register("emit", OpKind.CONV)
@@ -117,10 +150,10 @@ def _conv(op: Op, ctx: EmitCtx) -> None:
     out_idx = s_out[1] if s_out else None
     in_idx = s_in[1] if s_in else None
     if functional:
-        g = _functional_groups(ctx.graph.source.nodes[op.node])
+        g = _functional_groups(ctx.source_node(op.node))
         cin_old = get_attr(ctx.src, op.attr("weight_param")).shape[1] * g
     else:
-        m = ctx.src.get_submodule(op.target)
+        m = ctx.module(op, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
         g, cin_old = m.groups, m.in_channels
     cpg = cin_old // g
     w_in = None
@@ -142,7 +175,7 @@ def _conv(op: Op, ctx: EmitCtx) -> None:
 def _conv_transpose(op: Op, ctx: EmitCtx) -> None:
     if op.target in ctx.root:
         return
-    m = ctx.src.get_submodule(op.target)
+    m = ctx.module(op, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d))
     s_in, s_out = ctx.sel(op.inputs[0]), ctx.sel(op.output)
     out_idx = s_out[1] if s_out else None
     in_idx = s_in[1] if s_in else None
@@ -165,7 +198,7 @@ def _linear(op: Op, ctx: EmitCtx) -> None:
     if op.attr("weight_param"):
         _functional_weight(op, ctx, out_idx, s_in[1] if s_in else None)
         return
-    m = ctx.src.get_submodule(op.target)
+    m = ctx.module(op, nn.Linear)
     w = _slice2(m.weight, out_idx, s_in[1] if s_in else None)
     ctx.root[op.target] = _rebuild(m, {"weight": w, "bias": _slice(m.bias, 0, out_idx)},
                                    in_features=op.attr("in_features"), out_features=op.attr("out_features"))
@@ -190,7 +223,7 @@ def _groupnorm(op: Op, ctx: EmitCtx) -> None:
         return
     if op.target in ctx.root:
         return
-    m = ctx.src.get_submodule(op.target)
+    m = ctx.module(op, nn.GroupNorm)
     s = ctx.sel(op.output)
     idx = s[1] if s else None
     ctx.root[op.target] = _rebuild(m, {"weight": _slice(m.weight, 0, idx), "bias": _slice(m.bias, 0, idx)},
@@ -204,7 +237,7 @@ def _layernorm(op: Op, ctx: EmitCtx) -> None:
     if node.op == "call_module":
         if op.target in ctx.root:
             return
-        m = ctx.src.get_submodule(op.target)
+        m = ctx.module(op, nn.LayerNorm)
         s = ctx.sel(op.output)
         idx = s[1] if s else None
         ctx.root[op.target] = _rebuild(m, {"weight": _slice(m.weight, 0, idx), "bias": _slice(m.bias, 0, idx)},
@@ -241,22 +274,24 @@ def get_attr(gm: nn.Module, target: str) -> Any:
 def _reshape(op: Op, ctx: EmitCtx) -> None:
     # view/reshape take target sizes; squeeze/unsqueeze a dim, reshape_as/view_as a tensor (kept)
     if ctx.sel(op.output) is not None and not str(op.attr("type", "")).endswith("squeeze"):
-        _rewrite_sizes(ctx.nodes[op.node], ctx.graph.value(op.output).shape, "shape")
+        _rewrite_sizes(ctx.nodes[op.node], ctx.shape(op.output), "shape")
 
 
 @register("emit", OpKind.EXPAND)
 def _expand(op: Op, ctx: EmitCtx) -> None:
     # expand/broadcast_to take target sizes (rewritten); repeat takes counts and expand_as a tensor (kept)
     if ctx.sel(op.output) is not None and op.attr("type") in ("expand", "broadcast_to"):
-        _rewrite_sizes(ctx.nodes[op.node], ctx.graph.value(op.output).shape, "size")
+        _rewrite_sizes(ctx.nodes[op.node], ctx.shape(op.output), "size")
 
 
 def _rewrite_sizes(node: fx.Node, new_shape: tuple[int, ...], keyword: str) -> None:
     """Literal target sizes of a view/reshape/expand call that no longer match the pruned shape."""
     args = list(node.args)
-    flat = args[1] if len(args) == 2 and isinstance(args[1], (tuple, list)) else args[1:]
+    flat: fx.node.Argument = args[1] if len(args) == 2 and isinstance(args[1], (tuple, list)) else args[1:]
     if keyword in node.kwargs:
         flat = node.kwargs[keyword]
+    if not isinstance(flat, (tuple, list)):  # sizes computed at run time (a Node) follow the pruned tensor
+        return
     fixed = []
     for i, a in enumerate(flat):
         if isinstance(a, int) and a != -1 and i < len(new_shape) and a != new_shape[i]:
@@ -274,7 +309,9 @@ def _rewrite_sizes(node: fx.Node, new_shape: tuple[int, ...], keyword: str) -> N
 def _split(op: Op, ctx: EmitCtx) -> None:
     node = ctx.nodes[op.node]
     new_parts = ctx.graph.value(op.output).parts
-    old_parts = ctx.graph.source.nodes[op.node].meta.get("hwprune_parts")
+    if new_parts is None:
+        raise HwPruneError(f"split op {op.name!r} has no part shapes; trace with example inputs")
+    old_parts = ctx.source_node(op.node).meta.get("hwprune_parts")
     dim = op.attr("dim")
     sizes = [p[dim] for p in new_parts]
     if old_parts is not None and [p[dim] for p in old_parts] == sizes:
@@ -288,14 +325,15 @@ def _split(op: Op, ctx: EmitCtx) -> None:
 def _getitem(op: Op, ctx: EmitCtx) -> None:
     src = op.inputs[0]
     s = ctx.graph.selected(src)
-    if s is None or ctx.graph.value(src).shape is None:
+    src_shape = ctx.graph.value(src).shape
+    if s is None or src_shape is None:
         return
     node = ctx.nodes[op.node]
     dim, kept = s
     index = node.args[1]
     items = list(index) if isinstance(index, tuple) else [index]
     if any(it is Ellipsis for it in items):
-        rank = len(ctx.graph.value(src).shape)
+        rank = len(src_shape)
         k = items.index(Ellipsis)
         n_real = sum(1 for it in items if it is not None and it is not Ellipsis)
         items[k:k + 1] = [slice(None)] * (rank - n_real)
@@ -306,11 +344,11 @@ def _getitem(op: Op, ctx: EmitCtx) -> None:
     pos = real[dim]
     it = items[pos]
     if isinstance(it, slice) and (it.start is not None or it.stop is not None):
-        import bisect
-
-        old = ctx.graph.source.nodes[src].meta.get("hwprune_shape")
-        n_old = old[dim] if old else None
-        start = 0 if it.start is None else (it.start % n_old if n_old else it.start)
-        stop = n_old if it.stop is None else (it.stop % n_old if n_old and it.stop < 0 else it.stop)
-        items[pos] = slice(bisect.bisect_left(kept, start), bisect.bisect_left(kept, stop), it.step)
+        old = ctx.source_node(src).meta.get("hwprune_shape")
+        n_old: int | None = old[dim] if old else None
+        start: int = 0 if it.start is None else (it.start % n_old if n_old else it.start)
+        # an open end stays past the last kept position (every kept position is < the old size)
+        stop = len(kept) if it.stop is None else bisect.bisect_left(
+            kept, it.stop % n_old if n_old and it.stop < 0 else it.stop)
+        items[pos] = slice(bisect.bisect_left(kept, start), stop, it.step)
         node.args = (node.args[0], tuple(items) if isinstance(index, tuple) else items[0])

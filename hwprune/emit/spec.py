@@ -46,20 +46,22 @@ def make_spec(graph: Graph, keep: Mapping[int, Sequence[int]]) -> dict[str, Any]
     }
 
 
-def save_spec(spec: Mapping[str, Any] | nn.Module, path: str | os.PathLike) -> None:
+def save_spec(spec: Mapping[str, Any] | nn.Module, path: str | os.PathLike[str]) -> None:
     """Write a spec (or a slim model's ``hwprune_spec``) to ``path`` atomically."""
     if isinstance(spec, nn.Module):
-        spec = getattr(spec, "hwprune_spec", None)
-        if spec is None:
+        carried: Mapping[str, Any] | None = getattr(spec, "hwprune_spec", None)
+        if carried is None:
             raise SpecError("this module carries no hwprune_spec; only models from hwprune.prune have one")
+        spec = carried
     write_json(path, dict(spec))
 
 
-def load_spec(path: str | os.PathLike) -> dict[str, Any]:
+def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check a spec file."""
     spec = read_json(path, kind="spec file")
     check_spec(spec, str(path))
-    return spec
+    checked: dict[str, Any] = spec  # check_spec raised unless it is a dict
+    return checked
 
 
 def check_spec(spec: Any, where: str) -> None:
@@ -73,7 +75,7 @@ def check_spec(spec: Any, where: str) -> None:
             raise SpecError(f"{where} lacks {key!r}; regenerate it with hwprune")
 
 
-def export_onnx(module: nn.Module, example_inputs: Any, path: str | os.PathLike, *, opset: int = 17) -> str:
+def export_onnx(module: nn.Module, example_inputs: Any, path: str | os.PathLike[str], *, opset: int = 17) -> str:
     """Export ``module`` (e.g. a slim model) to ONNX with the TorchScript exporter; needs ``onnx``."""
     try:
         import onnx  # noqa: F401

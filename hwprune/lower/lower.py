@@ -170,7 +170,7 @@ def _not_modelled(op: Op, graph: Graph) -> Unmodelled:
     return _unmodelled(op, _opaque_why(op) if op.kind is OpKind.OPAQUE else NOT_MODELLED[op.kind])
 
 
-def _pair(v) -> tuple[int, int]:
+def _pair(v: int | tuple[int, ...] | list[int]) -> tuple[int, int]:
     if isinstance(v, (tuple, list)):
         return (int(v[0]), int(v[-1])) if len(v) > 1 else (int(v[0]), int(v[0]))
     return int(v), int(v)

@@ -12,6 +12,7 @@ import torch
 import hwprune
 from hwprune.emit.spec import export_onnx, load_spec, save_spec
 from hwprune.errors import PlanMismatchError, SpecError, StaleFileError
+from tests.hwprune.fe_support import check_model
 from tests.hwprune.zoo import ZOO, zoo_input
 
 
@@ -115,3 +116,26 @@ def test_spec_remembers_leaf_modules(tmp_path) -> None:
     rebuilt = hwprune.transform(model, tmp_path / "s.json").eval()
     with torch.no_grad():
         assert torch.equal(rebuilt(x), slim.eval()(x))
+
+
+class _FullSlices(torch.nn.Module):
+    """Full-range channel slices of a pruned tensor, open and closed at either end (emit re-slices them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = torch.nn.Conv2d(3, 6, 1)
+        self.b = torch.nn.Conv2d(6, 2, 1)
+        self.c = torch.nn.Conv2d(6, 2, 1)
+        self.d = torch.nn.Conv2d(6, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.a(x)
+        return self.b(y[:, 0:]) + self.c(y[:, -6:]) + self.d(y[:, :6])
+
+
+def test_full_range_channel_slices_of_a_pruned_tensor_are_resliced() -> None:
+    graph, groups = check_model(_FullSlices(), torch.randn(1, 3, 4, 4))
+    assert any(g.prunable and g.size == 6 for g in groups)
+    pruned = hwprune.prune(_FullSlices(), torch.randn(1, 3, 4, 4), ratio=0.5)
+    code = pruned.code
+    assert "slice(0, 3, None)" in code and "slice(None, 6, None)" not in code, code
