@@ -76,19 +76,15 @@ def _slides_over_channels(op: Op, ctx: FlowCtx, x: str | None) -> Chan | None:
     return c if s == 1 and ctx.shape(x)[d] == ctx.shape(op.output)[d] else None
 
 
-@register("flow", OpKind.CONV)
-def _conv(op: Op, ctx: FlowCtx) -> None:
-    x = ctx.first_input(op)
-    c = _slides_over_channels(op, ctx, x)
-    if c is not None:  # each output position is its channel; the window over neighbours changes when pruned
-        ctx.mix(op, c, f"{op.name} slides a window along the channels (ECA): pruning changes the neighbourhoods")
-        ctx.set(op.output, c)
-        return
+def _grouped_channels(op: Op, ctx: FlowCtx, x: str | None, *, in_dim: int,
+                      out_dim: int) -> tuple[np.ndarray | None, np.ndarray]:
+    """Channels of a (grouped, transposed or not) conv: its input and output slots on the weight dims
+    ``in_dim``/``out_dim``; returns (input ids or None, output ids)."""
     cin, cout, g = op.attr("in_channels"), op.attr("out_channels"), op.attr("groups")
     in_ids = ctx.ids_along(op, x, 1) if x else None
     cpg, opg = cin // g, cout // g
     if in_ids is not None:
-        ctx.slot(op, "in", 1, in_ids)
+        ctx.slot(op, "in", in_dim, in_ids)
         if cpg > 1 and g > 1:
             rows = in_ids.reshape(g, cpg)
             ctx.union(rows[:1], rows[1:])  # a grouped conv keeps the same positions in every group
@@ -99,8 +95,20 @@ def _conv(op: Op, ctx: FlowCtx) -> None:
         if g > 1:
             rows = out.reshape(g, opg)
             ctx.union(rows[:1], rows[1:])
-    ctx.slot(op, "out", 0, out)
+    ctx.slot(op, "out", out_dim, out)
     ctx.set(op.output, Chan((1,), out))
+    return in_ids, out
+
+
+@register("flow", OpKind.CONV)
+def _conv(op: Op, ctx: FlowCtx) -> None:
+    x = ctx.first_input(op)
+    c = _slides_over_channels(op, ctx, x)
+    if c is not None:  # each output position is its channel; the window over neighbours changes when pruned
+        ctx.mix(op, c, f"{op.name} slides a window along the channels (ECA): pruning changes the neighbourhoods")
+        ctx.set(op.output, c)
+        return
+    in_ids, out = _grouped_channels(op, ctx, x, in_dim=1, out_dim=0)
     if op.attr("weight_param"):
         _functional_params(op, ctx, out, in_ids)
 
@@ -108,24 +116,7 @@ def _conv(op: Op, ctx: FlowCtx) -> None:
 @register("flow", OpKind.CONV_TRANSPOSE)
 def _conv_transpose(op: Op, ctx: FlowCtx) -> None:
     # weight (in, out/groups, k...): input channels are weight rows, output channels its columns per group
-    x = ctx.first_input(op)
-    cin, cout, g = op.attr("in_channels"), op.attr("out_channels"), op.attr("groups")
-    in_ids = ctx.ids_along(op, x, 1) if x else None
-    cpg, opg = cin // g, cout // g
-    if in_ids is not None:
-        ctx.slot(op, "in", 0, in_ids)
-        if cpg > 1 and g > 1:
-            rows = in_ids.reshape(g, cpg)
-            ctx.union(rows[:1], rows[1:])
-    if cpg == 1 and g > 1 and in_ids is not None:
-        out = np.repeat(in_ids, opg)  # depthwise: output channels belong to their input channel
-    else:
-        out = ctx.fresh(cout)
-        if g > 1:
-            rows = out.reshape(g, opg)
-            ctx.union(rows[:1], rows[1:])
-    ctx.slot(op, "out", 1, out)
-    ctx.set(op.output, Chan((1,), out))
+    _grouped_channels(op, ctx, ctx.first_input(op), in_dim=0, out_dim=1)
 
 
 @register("flow", OpKind.LINEAR)

@@ -216,18 +216,22 @@ def _batchnorm(op: Op, ctx: EmitCtx) -> None:
                                    num_features=op.attr("num_features"))
 
 
+def _rebuild_affine(op: Op, ctx: EmitCtx, kind: type[nn.GroupNorm] | type[nn.LayerNorm], **ctor: Any) -> None:
+    """A norm module with its per-channel weight and bias cut to the kept channels (once per module)."""
+    if op.target in ctx.root:
+        return
+    m = ctx.module(op, kind)
+    s = ctx.sel(op.output)
+    idx = s[1] if s else None
+    ctx.root[op.target] = _rebuild(m, {"weight": _slice(m.weight, 0, idx), "bias": _slice(m.bias, 0, idx)}, **ctor)
+
+
 @register("emit", OpKind.GROUPNORM)
 def _groupnorm(op: Op, ctx: EmitCtx) -> None:
     if op.attr("functional"):
         _set_arg(ctx.nodes[op.node], 1, "num_groups", op.attr("num_groups"))
         return
-    if op.target in ctx.root:
-        return
-    m = ctx.module(op, nn.GroupNorm)
-    s = ctx.sel(op.output)
-    idx = s[1] if s else None
-    ctx.root[op.target] = _rebuild(m, {"weight": _slice(m.weight, 0, idx), "bias": _slice(m.bias, 0, idx)},
-                                   num_channels=op.attr("num_channels"), num_groups=op.attr("num_groups"))
+    _rebuild_affine(op, ctx, nn.GroupNorm, num_channels=op.attr("num_channels"), num_groups=op.attr("num_groups"))
 
 
 @register("emit", OpKind.LAYERNORM)
@@ -235,13 +239,7 @@ def _layernorm(op: Op, ctx: EmitCtx) -> None:
     node = ctx.nodes[op.node]
     shape = op.attr("normalized_shape")
     if node.op == "call_module":
-        if op.target in ctx.root:
-            return
-        m = ctx.module(op, nn.LayerNorm)
-        s = ctx.sel(op.output)
-        idx = s[1] if s else None
-        ctx.root[op.target] = _rebuild(m, {"weight": _slice(m.weight, 0, idx), "bias": _slice(m.bias, 0, idx)},
-                                       normalized_shape=tuple(shape))
+        _rebuild_affine(op, ctx, nn.LayerNorm, normalized_shape=tuple(shape))
         return
     args = list(node.args)
     if len(args) > 1:
