@@ -18,18 +18,27 @@ every move one by one.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from enum import StrEnum
 
 from hwprune.errors import BudgetError
 from hwprune.planning.problem import INFEASIBLE, Evaluator, Problem, Solution
 
-__all__ = ["solve_greedy", "min_cycles"]
+__all__ = ["solve_greedy", "min_cycles", "VarKind"]
 
 JUMP = 4
 _EPS = 1e-12
 
 
-Move = tuple[str, int, int]  # ("g", group, candidate index) or ("p", layer, pattern index)
-Var = tuple[str, int]  # ("g", group) or ("p", layer)
+class VarKind(StrEnum):
+    """What a planning variable chooses: a group's kept-channel candidate or a layer's N:M pattern."""
+
+    GROUP = "g"
+    PATTERN = "p"
+
+
+GROUP, PATTERN = VarKind.GROUP, VarKind.PATTERN
+Move = tuple[VarKind, int, int]  # (GROUP, group, candidate index) or (PATTERN, layer, pattern index)
+Var = tuple[VarKind, int]  # (GROUP, group) or (PATTERN, layer)
 Change = tuple[int, int, int, int, int]  # (layer, cycles, pattern, cin, cout) after a move
 Eval = tuple[Move, int, float, list[Change]]  # (move, cycles change, loss change, changes)
 
@@ -71,7 +80,7 @@ class _State:
         layer to its cheapest pattern that fits (counted in the move's loss).
         """
         kind, i, new = move
-        if kind == "g":
+        if kind == GROUP:
             return self._group_move(i, new)[:3]
         ev, p = self.ev, self.ev.p
         cin, cout = self.cin[i], self.cout[i]
@@ -135,9 +144,9 @@ class _State:
         kind, i, new = move
         self._clock += 1
         if self._journal is not None:  # what restore() needs to undo this move
-            self._journal.append((i if kind == "g" else -1, self.gc[i] if kind == "g" else 0,
+            self._journal.append((i if kind == GROUP else -1, self.gc[i] if kind == GROUP else 0,
                                   [(li, self.cost[li], self.pc[li], self.cin[li], self.cout[li]) for li, *_ in changes]))
-        if kind == "g":
+        if kind == GROUP:
             self.gc[i] = new
             self._gstamp[i] = self._clock
             self._restamped(i)
@@ -169,20 +178,20 @@ class _State:
             self._tables[name] = ([None] * (n_groups + len(self.pc)), set(range(n_groups + len(self.pc))))
         table, dirty = self._tables[name]
         for idx in dirty:
-            table[idx] = entry(("g", idx) if idx < n_groups else ("p", idx - n_groups), idx)
+            table[idx] = entry((GROUP, idx) if idx < n_groups else (PATTERN, idx - n_groups), idx)
         dirty.clear()
         return table if self.patterns else table[:n_groups]
 
     def variables(self) -> Iterator[Var]:
         """Every variable that may move, in the fixed scan order: groups, then layers' patterns."""
         for v in range(len(self.gc)):
-            yield ("g", v)
+            yield (GROUP, v)
         if self.patterns:
             for li in range(len(self.pc)):
-                yield ("p", li)
+                yield (PATTERN, li)
 
     def _stamp(self, var: Var) -> int:
-        return self._gstamp[var[1]] if var[0] == "g" else self._lstamp[var[1]]
+        return self._gstamp[var[1]] if var[0] == GROUP else self._lstamp[var[1]]
 
     def var_moves(self, var: Var, down: bool, jump: int = JUMP) -> list[Eval]:
         """A variable's moves down (or up), nearest first, each with its delta.
@@ -193,12 +202,12 @@ class _State:
         """
         kind, i = var
         stamp = self._stamp(var)
-        key = (var, down, jump) if kind == "g" else var
+        key = (var, down, jump) if kind == GROUP else var
         hit = self._moves.get(key)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        if kind == "p":
-            out = [(mv, *self.delta(mv)) for mv in (("p", i, new) for new in range(len(self.ev.p.layers[i].patterns)))
+        if kind == PATTERN:
+            out = [(mv, *self.delta(mv)) for mv in ((PATTERN, i, new) for new in range(len(self.ev.p.layers[i].patterns)))
                    if mv[2] != self.pc[i]]
             self._moves[key] = (stamp, out)
             return out
@@ -213,7 +222,7 @@ class _State:
         else:
             cur, n = self.gc[i], len(self.ev.p.groups[i].candidates)
             rng = range(cur - 1, max(-1, cur - 1 - jump), -1) if down else range(cur + 1, min(n, cur + 1 + jump))
-            moves = [("g", i, new) for new in rng]
+            moves = [(GROUP, i, new) for new in rng]
             full = [self._group_move(i, mv[2]) for mv in moves]
         out = [(mv, f[0], f[1], f[2]) for mv, f in zip(moves, full, strict=True)]
         self._moves[key] = (stamp, out, self.gc[i], seen, [(f[3], f[4]) for f in full])
@@ -243,7 +252,7 @@ class _State:
             b = self.best_saving(var, JUMP)
             return None if b is None else (b[0], idx, b)  # (score, scan position): ties go to the first
         live = self._table("savings", entry)
-        skip = -1 if frozen is None else (frozen[1] if frozen[0] == "g" else len(self.gc) + frozen[1])
+        skip = -1 if frozen is None else (frozen[1] if frozen[0] == GROUP else len(self.gc) + frozen[1])
         if 0 <= skip < len(live):
             held, live[skip] = live[skip], None
             try:
@@ -332,7 +341,7 @@ class _State:
 def _repair(st: _State, budget: int, frozen: Var | None = None) -> bool:
     """Prune greedily until the budget holds; False when no move saves cycles.
 
-    ``frozen`` names a variable ("g", index) or ("p", index) that must not move (the one a swap raised).
+    ``frozen`` names a variable (GROUP, index) or (PATTERN, index) that must not move (the one a swap raised).
     """
     jump = JUMP
     while st.cycles > budget:
