@@ -16,6 +16,7 @@ import torch
 
 import hwprune
 import hwprune.planning.planner as planner
+import hwprune.traced as traced_module
 
 
 def main() -> None:
@@ -40,7 +41,7 @@ def main() -> None:
                 stages.setdefault(name, []).append(time.perf_counter() - t)
         return wrapper
 
-    planner.trace = timed("trace", planner.trace)
+    traced_module.trace = timed("trace", traced_module.trace)  # hwprune.Traced's one trace
     planner.build_problem = timed("tables (build_problem)", planner.build_problem)
     planner.SOLVERS[args.solver] = timed("solve", planner.SOLVERS[args.solver])
     planner.hwmodel.simulate = timed("cycle-mode check", planner.hwmodel.simulate)

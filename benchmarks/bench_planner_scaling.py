@@ -24,6 +24,7 @@ import torch
 import hwmodel
 import hwprune
 import hwprune.planning.planner as planner
+import hwprune.traced as traced_module
 
 NETS = ("resnet18", "resnet50", "resnet101", "resnet152", "densenet121")
 STAGES = ("trace", "tables", "solve", "check")
@@ -34,7 +35,7 @@ class Stages:
 
     def __init__(self, solver: str) -> None:
         self.t: dict[str, float] = dict.fromkeys(STAGES, 0.0)
-        planner.trace = self._timed("trace", planner.trace)
+        traced_module.trace = self._timed("trace", traced_module.trace)  # hwprune.Traced's one trace
         planner.build_problem = self._timed("tables", planner.build_problem)
         planner.SOLVERS[solver] = self._timed("solve", planner.SOLVERS[solver])
         hwmodel.simulate = self._timed("check", hwmodel.simulate)
