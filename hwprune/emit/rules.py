@@ -221,9 +221,11 @@ def _rebuild_affine(op: Op, ctx: EmitCtx, kind: type[nn.GroupNorm] | type[nn.Lay
     if op.target in ctx.root:
         return
     m = ctx.module(op, kind)
+    weight: torch.Tensor | None = getattr(m, "weight", None)  # None without elementwise affine
+    bias: torch.Tensor | None = getattr(m, "bias", None)
     s = ctx.sel(op.output)
     idx = s[1] if s else None
-    ctx.root[op.target] = _rebuild(m, {"weight": _slice(m.weight, 0, idx), "bias": _slice(m.bias, 0, idx)}, **ctor)
+    ctx.root[op.target] = _rebuild(m, {"weight": _slice(weight, 0, idx), "bias": _slice(bias, 0, idx)}, **ctor)
 
 
 @register("emit", OpKind.GROUPNORM)
