@@ -23,7 +23,7 @@ from hwmodel.config.sparse import SparseEngine
 from hwmodel.dpu.analytic import analytic_totals
 from hwmodel.dpu.kernels import OUT_FIELDS, run_kernel
 from hwmodel.dpu.params import DpuParams
-from hwmodel.dpu.tiling import DpuPlan, mapping_efficiency, plan_layer
+from hwmodel.dpu.tiling import DpuPlan, DpuUnit, mapping_efficiency, plan_layer
 from hwmodel.errors import ConfigError
 from hwmodel.reports.model import LayerReport, Traffic
 from hwmodel.workloads.layers import Layer
@@ -61,11 +61,11 @@ def layer_plan(layer: Layer, cfg: Any) -> DpuPlan:
 
 def _report(layer: Layer, plan: DpuPlan, totals: dict[str, int], dpu: DpuParams) -> LayerReport:
     busy = totals["compute"]
-    fill = plan.fill if plan.engine != "none" else 0
+    fill = plan.fill if plan.engine is not DpuUnit.NONE else 0
     compute = busy + fill
     # the layer's first loads and last save (layer_startup) wait on DRAM: stall cycles
-    stall = totals["stall"] + (plan.startup if plan.engine != "none" else 0)
-    if plan.engine == "cpu":  # host work: the CPU's time, and the DDR round trip as stall
+    stall = totals["stall"] + (plan.startup if plan.engine is not DpuUnit.NONE else 0)
+    if plan.engine is DpuUnit.CPU:  # host work: the CPU's time, and the DDR round trip as stall
         moved = layer.elements if dpu.cpu_transfer else 0
         return LayerReport.make(
             layer.name, layer.kind.value, compute, stall, 0, dpu.peak_macs_per_cycle, 0.0,
@@ -130,7 +130,7 @@ def estimate_cycles(layer: Layer, cfg: Any) -> int:
         Total cycles, equal to ``simulate_layer(layer, cfg).total_cycles``.
     """
     plan = layer_plan(layer, cfg)
-    if plan.engine == "none":
+    if plan.engine is DpuUnit.NONE:
         return 0
     if not plan.stepped:  # host work (CPU layers): its time and its transfers
         return plan.fill + plan.startup

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from hwmodel.config.sparse import SparseEngine
 from hwmodel.dpu.params import DpuParams
@@ -50,7 +51,17 @@ def _cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
-@dataclass(frozen=True, slots=True)
+class DpuUnit(StrEnum):
+    """Which unit runs a layer: the conv engine, the ALU (depthwise, pool, elementwise), none (a concat
+    is a layout), or the host CPU (ops the DPU cannot run)."""
+
+    CONV = "conv"
+    ALU = "alu"
+    NONE = "none"
+    CPU = "cpu"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DpuPlan:
     """Integers that fix a layer's schedule on the DPU (all byte counts are 1-byte words).
 
@@ -60,7 +71,7 @@ class DpuPlan:
     ``n_chunks`` and the tile counts, which keeps latency monotone in channels.
 
     Attributes:
-        engine: ``"conv"``, ``"alu"``, ``"cpu"`` (host work: ``fill`` and ``startup`` only) or ``"none"``
+        engine: the :class:`DpuUnit` (``CPU``: host work, ``fill`` and ``startup`` only; ``NONE``:
             (concat: no work).
         groups: independent repetitions of the chunk sequence (conv groups).
         n_chunks: weight chunks per group.
@@ -88,7 +99,7 @@ class DpuPlan:
             for the ALU engine).
     """
 
-    engine: str
+    engine: DpuUnit
     groups: int = 1
     n_chunks: int = 1
     n_small: int = 1
@@ -125,7 +136,7 @@ class DpuPlan:
     @property
     def stepped(self) -> bool:
         """Whether the layer runs as DPU steps (the kernel's work); concat and CPU layers do not."""
-        return self.engine in ("conv", "alu")
+        return self.engine in (DpuUnit.CONV, DpuUnit.ALU)
 
     @property
     def tiles(self) -> int:
@@ -258,10 +269,12 @@ def _plan_conv(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> Dpu
         out_row = 0
     bw = dpu.fc_bw if layer.kind is LayerKind.GEMM else dpu.dram_bytes_per_cycle
     return DpuPlan(
-        "conv", layer.groups, n_chunks, n_chunks - n_big, small, cyc_tile, _cdiv(out_w, pp), out_h,
-        in_h, pad, stride, eff, in_row, out_row, small * w_tile, (small + 1) * w_tile,
-        w_tile > half, bw, dpu.pipeline_fill, macs, dpu.peak_macs_per_cycle, pp * icp,
-        icp * ocp, layer.groups * oc_tiles * ocp * meta_per_oc, macs, half, stretch=dpu.conv_stretch_pct,
+        engine=DpuUnit.CONV, groups=layer.groups, n_chunks=n_chunks, n_small=n_chunks - n_big, small_tiles=small,
+        cyc_tile=cyc_tile, row_tiles=_cdiv(out_w, pp), out_h=out_h, in_h=in_h, pad=pad, stride=stride, eff=eff,
+        in_row_bytes=in_row, out_tile_row_bytes=out_row, w_small=small * w_tile, w_big=(small + 1) * w_tile,
+        streamed=w_tile > half, bw=bw, fill=dpu.pipeline_fill, macs=macs, lane_macs=dpu.peak_macs_per_cycle,
+        ifmap_port=pp * icp, filter_port=icp * ocp, meta_bytes=layer.groups * oc_tiles * ocp * meta_per_oc,
+        lane_work=macs, half_bank=half, stretch=dpu.conv_stretch_pct,
     )
 
 
@@ -276,11 +289,13 @@ def _alu_plan(layer: Layer, dpu: DpuParams, *, taps: int, cyc_tile: int, n_in: i
     out_row = layer.ofmap_w * dpu.alu_cp
     out_row = 0 if layer.ofmap_h * layer.ofmap_w * tiles * dpu.alu_cp <= onchip else out_row
     return DpuPlan(
-        "alu", 1, 1, 1, tiles, cyc_tile, _cdiv(layer.ofmap_w, dpu.alu_pp), layer.ofmap_h, layer.ifmap_h,
-        layer.pad_h, layer.stride_h, layer.eff_filt_h, in_row, out_row,
-        w, w, False, dpu.dram_bytes_per_cycle, dpu.pipeline_fill, layer.macs if weights else 0,
-        dpu.alu_pp * dpu.alu_cp, dpu.alu_pp * dpu.alu_cp, dpu.alu_cp if weights else 0, 0,
-        layer.ofmap_h * layer.ofmap_w * c_out * cyc_tile, dpu.weight_chunk_bytes,
+        engine=DpuUnit.ALU, small_tiles=tiles, cyc_tile=cyc_tile, row_tiles=_cdiv(layer.ofmap_w, dpu.alu_pp),
+        out_h=layer.ofmap_h, in_h=layer.ifmap_h, pad=layer.pad_h, stride=layer.stride_h, eff=layer.eff_filt_h,
+        in_row_bytes=in_row, out_tile_row_bytes=out_row, w_small=w, w_big=w, streamed=False,
+        bw=dpu.dram_bytes_per_cycle, fill=dpu.pipeline_fill, macs=layer.macs if weights else 0,
+        lane_macs=dpu.alu_pp * dpu.alu_cp, ifmap_port=dpu.alu_pp * dpu.alu_cp,
+        filter_port=dpu.alu_cp if weights else 0, meta_bytes=0,
+        lane_work=layer.ofmap_h * layer.ofmap_w * c_out * cyc_tile, half_bank=dpu.weight_chunk_bytes,
     )
 
 
@@ -306,14 +321,14 @@ def _plan_eltwise(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> 
 
 @_planner(LayerKind.CONCAT)
 def _plan_concat(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> DpuPlan:
-    return DpuPlan("none", bw=dpu.dram_bytes_per_cycle, lane_macs=dpu.peak_macs_per_cycle)
+    return DpuPlan(engine=DpuUnit.NONE, bw=dpu.dram_bytes_per_cycle, lane_macs=dpu.peak_macs_per_cycle)
 
 
 @_planner(LayerKind.CPU)
 def _plan_cpu(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> DpuPlan:
     n = layer.elements
     transfer = 2 * _cdiv(n, dpu.dram_bytes_per_cycle) if dpu.cpu_transfer else 0
-    return DpuPlan("cpu", bw=dpu.dram_bytes_per_cycle, fill=dpu.cpu_cycles(n), lane_macs=dpu.peak_macs_per_cycle,
+    return DpuPlan(engine=DpuUnit.CPU, bw=dpu.dram_bytes_per_cycle, fill=dpu.cpu_cycles(n), lane_macs=dpu.peak_macs_per_cycle,
                    startup=transfer)
 
 

@@ -15,7 +15,7 @@ from hwmodel.dpu.engine import estimate_cycles, estimate_layer, layer_plan, simu
 from hwmodel.dpu.kernels import run_kernel
 from hwmodel.dpu.params import DPU_NAMES, dpu_params
 from hwmodel.dpu.reference import reference_layer
-from hwmodel.dpu.tiling import PLANNERS, DpuPlan
+from hwmodel.dpu.tiling import PLANNERS, DpuPlan, DpuUnit
 from hwmodel.errors import ConfigError
 from hwmodel.workloads.layers import Layer, LayerKind
 
@@ -43,10 +43,12 @@ def plans(draw) -> DpuPlan:
     stride = draw(st.integers(1, 3))
     q = draw(st.integers(1, 3))
     wt = draw(st.integers(0, 900))
-    return DpuPlan("conv", draw(st.integers(1, 4)), n, draw(st.integers(1, n)), q, draw(st.integers(1, 20)),
-                   draw(st.integers(1, 4)), (in_h + 2 * pad - eff) // stride + 1, in_h, pad, stride, eff,
-                   draw(st.integers(0, 300)), draw(st.integers(1, 200)), q * wt, (q + 1) * wt, draw(st.booleans()),
-                   draw(st.sampled_from([1, 3, 16, 32])))
+    return DpuPlan(engine=DpuUnit.CONV, groups=draw(st.integers(1, 4)), n_chunks=n, n_small=draw(st.integers(1, n)),
+                   small_tiles=q, cyc_tile=draw(st.integers(1, 20)), row_tiles=draw(st.integers(1, 4)),
+                   out_h=(in_h + 2 * pad - eff) // stride + 1, in_h=in_h, pad=pad, stride=stride, eff=eff,
+                   in_row_bytes=draw(st.integers(0, 300)), out_tile_row_bytes=draw(st.integers(1, 200)),
+                   w_small=q * wt, w_big=(q + 1) * wt, streamed=draw(st.booleans()),
+                   bw=draw(st.sampled_from([1, 3, 16, 32])))
 
 
 @st.composite
