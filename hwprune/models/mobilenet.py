@@ -1,4 +1,4 @@
-"""MobileNetV2 (width 1.0) with torchvision's geometry: inverted residuals, ReLU6, linear bottlenecks."""
+"""MobileNetV2 with torchvision's geometry: inverted residuals, ReLU6, linear bottlenecks; any width."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from hwprune.errors import PruneConfigError
 from hwprune.models._registry import check_positive, init_weights, register
 
 __all__ = ["InvertedResidual", "MobileNetV2", "MOBILENET_V2_SETTINGS"]
@@ -20,6 +21,12 @@ MOBILENET_V2_SETTINGS: tuple[tuple[int, int, int, int], ...] = (
     (6, 160, 3, 2),
     (6, 320, 1, 1),
 )
+
+
+def _divisible(c: float, by: int = 8) -> int:
+    """``c`` rounded to a multiple of ``by``, never below 90% of ``c`` (torchvision's width rule)."""
+    out = max(by, int(c + by / 2) // by * by)
+    return out + by if out < 0.9 * c else out
 
 
 def _conv_bn_relu6(cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1) -> nn.Sequential:
@@ -54,26 +61,33 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNetV2(nn.Module):
-    """MobileNetV2 at width 1.0.
+    """MobileNetV2 (width 1.0 and stem stride 2 by default: torchvision's).
 
     Args:
         num_classes: Output features of the classifier.
         in_channels: Input image channels.
         dropout: Dropout probability before the classifier.
+        width: Width multiplier; channel counts rounded to multiples of 8 as torchvision does (the last
+            1x1 conv keeps 1280 channels below width 1).
+        stem_stride: Stride of the first conv; 1 suits 32x32 inputs (CIFAR-style, 16x downsampling).
     """
 
-    def __init__(self, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.2) -> None:
+    def __init__(self, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.2,
+                 width: float = 1.0, stem_stride: int = 2) -> None:
         super().__init__()
-        check_positive("MobileNetV2", num_classes=num_classes, in_channels=in_channels)
-        cin = 32
-        features: list[nn.Module] = [_conv_bn_relu6(in_channels, cin, stride=2)]
+        check_positive("MobileNetV2", num_classes=num_classes, in_channels=in_channels, stem_stride=stem_stride)
+        if not width > 0:
+            raise PruneConfigError(f"MobileNetV2 width must be > 0, got {width}")
+        cin = _divisible(32 * width)
+        features: list[nn.Module] = [_conv_bn_relu6(in_channels, cin, stride=stem_stride)]
         for t, c, n, s in MOBILENET_V2_SETTINGS:
             for i in range(n):
-                features.append(InvertedResidual(cin, c, s if i == 0 else 1, t))
-                cin = c
-        features.append(_conv_bn_relu6(cin, 1280, kernel=1))
+                features.append(InvertedResidual(cin, _divisible(c * width), s if i == 0 else 1, t))
+                cin = _divisible(c * width)
+        last = _divisible(1280 * max(1.0, width))
+        features.append(_conv_bn_relu6(cin, last, kernel=1))
         self.features = nn.Sequential(*features)
-        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(1280, num_classes))
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(last, num_classes))
         init_weights(self, linear_std=0.01)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -216,3 +216,17 @@ def test_cifar_resnets_use_conv_shortcuts():
     main = [m for m in model.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
     assert len(main) == 19
     assert sum(isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3) for m in models.get("resnet56").modules()) == 55
+
+
+def test_mobilenet_v2_width_and_stem_stride():
+    from hwprune.models.mobilenet import MobileNetV2
+
+    half = MobileNetV2(10, 1, width=0.5, stem_stride=1)
+    convs = [m for m in half.modules() if isinstance(m, nn.Conv2d)]
+    assert convs[0].out_channels == 16 and convs[0].stride == (1, 1)
+    # torchvision's rounding: 24 * 0.5 = 12 -> 16, 320 * 0.5 = 160; the last 1x1 conv keeps 1280
+    assert {c.out_channels for c in convs if c.kernel_size == (1, 1) and c.groups == 1} >= {16, 160, 1280}
+    assert half(torch.zeros(2, 1, 32, 32)).shape == (2, 10)
+    assert sum(p.numel() for p in half.parameters()) < sum(p.numel() for p in models.get("mobilenet_v2").parameters())
+    with pytest.raises(PruneConfigError, match="width"):
+        MobileNetV2(10, 1, width=0.0)
