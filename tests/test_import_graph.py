@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("planning",),
     ("vitis", "report", "ofa", "pipeline"),
     ("optimize",),
-    ("cli",),
+    ("cli", "__main__"),
 )
 
 
