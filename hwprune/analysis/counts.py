@@ -51,7 +51,7 @@ def _shared(op: Op) -> bool:
 
 @register("count", OpKind.CONV)
 def _conv(op: Op, g: Graph) -> tuple[int, int]:
-    y = g.value(op.output).shape
+    y = g.tensor_shape(op.output)
     k = math.prod(op.attr("kernel_size") if isinstance(op.attr("kernel_size"), tuple) else (op.attr("kernel_size"),))
     cpg = op.attr("in_channels") // op.attr("groups")
     macs = _numel(y[1:]) * cpg * k
@@ -61,7 +61,7 @@ def _conv(op: Op, g: Graph) -> tuple[int, int]:
 
 @register("count", OpKind.CONV_TRANSPOSE)
 def _conv_transpose(op: Op, g: Graph) -> tuple[int, int]:
-    x = g.value(op.inputs[0]).shape
+    x = g.tensor_shape(op.inputs[0])
     k = math.prod(op.attr("kernel_size"))
     opg = op.attr("out_channels") // op.attr("groups")
     macs = _numel(x[2:]) * op.attr("in_channels") * opg * k  # every input pixel meets every weight once
@@ -80,7 +80,7 @@ def _matmul(op: Op, g: Graph) -> tuple[int, int]:
 
 @register("count", OpKind.LINEAR)
 def _linear(op: Op, g: Graph) -> tuple[int, int]:
-    y = g.value(op.output).shape
+    y = g.tensor_shape(op.output)
     fin, fout = op.attr("in_features"), op.attr("out_features")
     macs = _numel(y[1:]) * fin
     return macs, 0 if _shared(op) else fin * fout + (fout if op.attr("bias") else 0)

@@ -123,6 +123,10 @@ class FlowCtx:
     def shape(self, value: str) -> tuple[int, ...] | None:
         return self.graph.value(value).shape
 
+    def known_shape(self, value: str) -> tuple[int, ...]:
+        """The static shape of ``value``, which the rule asking needs (a tensor carrying channels)."""
+        return self.graph.tensor_shape(value)
+
     def tensor_inputs(self, op: Op) -> list[str]:
         return [v for v in op.inputs if self.graph.value(v).shape is not None or self.graph.value(v).parts]
 

@@ -27,16 +27,17 @@ def _cat(op: Op, ctx: FlowCtx) -> None:
         parts = []
         for v, c in zip(ins, chans, strict=True):
             if c is None:
-                c = Chan((d,), ctx.fresh(ctx.shape(v)[d]))
+                c = Chan((d,), ctx.fresh(ctx.known_shape(v)[d]))
                 ctx.pin(op, c, f"{op.name} concatenates a tensor without channel information")
             parts.append(c.ids)
         ctx.set(op.output, Chan((d,), np.concatenate(parts)))
         return
     first = chans[0]
-    if first is not None and d not in first.dims and all(
-        c is not None and c.dims == first.dims and c.ids.shape == first.ids.shape for c in chans
+    rest = [c for c in chans[1:] if c is not None]
+    if first is not None and d not in first.dims and len(rest) == len(chans) - 1 and all(
+        c.dims == first.dims and c.ids.shape == first.ids.shape for c in rest
     ):
-        for c in chans[1:]:
+        for c in rest:
             ctx.union(first.ids, c.ids)  # stacked along another dim: the same channel in every piece
         ctx.set(op.output, first)
         return
@@ -61,9 +62,14 @@ def _split(op: Op, ctx: FlowCtx) -> None:
         ctx.pin(op, c, f"{op.name} splits a dim that is part of a multi-dim channel layout")
 
 
-def _normalise_index(index: tuple, rank: int) -> list[tuple] | None:
+# one normalised index item (hwprune.frontend.classify): ("none",), ("ellipsis",), ("int", i) or
+# ("slice", start, stop, step)
+IndexItem = tuple[str | int | None, ...]
+
+
+def _normalise_index(index: tuple[IndexItem, ...], rank: int) -> list[IndexItem]:
     n_real = sum(1 for it in index if it[0] in ("int", "slice"))
-    out: list[tuple] = []
+    out: list[IndexItem] = []
     for it in index:
         if it[0] == "ellipsis":
             out.extend([("slice", None, None, None)] * (rank - n_real))
@@ -90,7 +96,8 @@ def _getitem(op: Op, ctx: FlowCtx) -> None:
     if c is None or shape is None:
         return
     items = _normalise_index(index, len(shape))
-    in_dim, out_dim, mapping = 0, 0, {}
+    in_dim, out_dim = 0, 0
+    mapping: dict[int, int | None] = {}  # input dim -> output dim, None where an int index drops it
     sliced: dict[int, slice] = {}
     for it in items:
         if it[0] == "none":
@@ -104,7 +111,8 @@ def _getitem(op: Op, ctx: FlowCtx) -> None:
                 sliced[in_dim] = slice(it[1], it[2], it[3])
             in_dim += 1
             out_dim += 1
-    if any(mapping.get(d) is None for d in c.dims) or any(
+    new_dims = tuple(out for d in c.dims if (out := mapping.get(d)) is not None)
+    if len(new_dims) < len(c.dims) or any(
         d in sliced and (len(c.dims) > 1 or sliced[d].step not in (None, 1)) for d in c.dims
     ):
         ctx.pin(op, c, f"{op.name} indexes into channels")
@@ -112,7 +120,7 @@ def _getitem(op: Op, ctx: FlowCtx) -> None:
     ids = c.ids
     if c.dims[0] in sliced:
         ids = ids[sliced[c.dims[0]]]
-    ctx.set(op.output, Chan(tuple(mapping[d] for d in c.dims), ids, c.axis))
+    ctx.set(op.output, Chan(new_dims, ids, c.axis))
 
 
 def _expand(c: Chan, shape: tuple[int, ...], block: list[int]) -> np.ndarray | None:
@@ -150,9 +158,9 @@ def _constant_along(ids: np.ndarray, axis: int) -> bool:
 def _flatten(op: Op, ctx: FlowCtx) -> None:
     x = ctx.first_input(op)
     c = ctx.chan(x) if x else None
-    if c is None:
+    if x is None or c is None:
         return
-    shape = ctx.shape(x)
+    shape = ctx.known_shape(x)
     s, e = op.attr("start_dim"), op.attr("end_dim")
     block = list(range(s, e + 1))
     if all(d < s for d in c.dims):
@@ -198,9 +206,9 @@ def _reshape_groups(a: tuple[int, ...], b: tuple[int, ...]) -> list[tuple[list[i
 def _reshape(op: Op, ctx: FlowCtx) -> None:
     x = ctx.first_input(op)
     c = ctx.chan(x) if x else None
-    if c is None:
+    if x is None or c is None:
         return
-    a, b = ctx.shape(x), ctx.shape(op.output)
+    a, b = ctx.known_shape(x), ctx.known_shape(op.output)
     groups = _reshape_groups(a, b)
     hit = [g for g in groups or () if any(d in g[0] for d in c.dims)]
     if len(hit) != 1 or not all(d in hit[0][0] for d in c.dims):

@@ -68,12 +68,13 @@ def _opaque(op: Op, ctx: FlowCtx) -> None:
 def _slides_over_channels(op: Op, ctx: FlowCtx, x: str | None) -> Chan | None:
     """ECA's pattern: a 1-in 1-out conv over a tensor whose spatial dim holds the channels, size kept."""
     c = ctx.chan(x) if x else None
-    if c is None or len(c.dims) != 1 or c.dims[0] < 2 or op.attr("in_channels") != 1 or op.attr("out_channels") != 1:
+    if x is None or c is None or len(c.dims) != 1 or c.dims[0] < 2 or op.attr("in_channels") != 1 \
+            or op.attr("out_channels") != 1:
         return None
     d = c.dims[0]
     stride = op.attr("stride")
     s = stride[d - 2] if isinstance(stride, tuple) else stride
-    return c if s == 1 and ctx.shape(x)[d] == ctx.shape(op.output)[d] else None
+    return c if s == 1 and ctx.known_shape(x)[d] == ctx.known_shape(op.output)[d] else None
 
 
 def _grouped_channels(op: Op, ctx: FlowCtx, x: str | None, *, in_dim: int,
@@ -122,7 +123,7 @@ def _conv_transpose(op: Op, ctx: FlowCtx) -> None:
 @register("flow", OpKind.LINEAR)
 def _linear(op: Op, ctx: FlowCtx) -> None:
     x = ctx.first_input(op)
-    rank = len(ctx.shape(op.output))
+    rank = len(ctx.known_shape(op.output))
     in_ids = ctx.ids_along(op, x, rank - 1) if x else None
     if in_ids is not None:
         ctx.slot(op, "in", 1, in_ids)
@@ -171,7 +172,7 @@ def _batchnorm(op: Op, ctx: FlowCtx) -> None:
     x = ctx.first_input(op)
     ids = ctx.ids_along(op, x, 1) if x else None
     _norm_params(op, ctx, ids)
-    if ids is not None:
+    if x is not None and ids is not None:
         ctx.set(op.output, ctx.chan(x))
 
 
@@ -179,7 +180,7 @@ def _batchnorm(op: Op, ctx: FlowCtx) -> None:
 def _groupnorm(op: Op, ctx: FlowCtx) -> None:
     x = ctx.first_input(op)
     ids = ctx.ids_along(op, x, 1) if x else None
-    if ids is not None:
+    if x is not None and ids is not None:
         rows = ids.reshape(op.attr("num_groups"), -1)
         # a member is a whole group of channels: the statistics of the groups kept do not change
         ctx.union(rows[:, :1], rows[:, 1:])
@@ -192,7 +193,7 @@ def _layernorm(op: Op, ctx: FlowCtx) -> None:
     ins = ctx.tensor_inputs(op)
     x = ins[0]
     c = ctx.chan(x)
-    rank = len(ctx.shape(x))
+    rank = len(ctx.known_shape(x))
     k = len(op.attr("normalized_shape"))
     params = ins[1:]
     if c is None:
@@ -241,7 +242,7 @@ def _spatial(op: Op, ctx: FlowCtx) -> None:
 
 
 def _aligned(ctx: FlowCtx, value: str, rank: int) -> tuple[tuple[int, ...], Chan | None]:
-    shape = ctx.shape(value)
+    shape = ctx.known_shape(value)
     shift = rank - len(shape)
     c = ctx.chan(value)
     full = (1,) * shift + tuple(shape)
@@ -308,7 +309,7 @@ def _matmul(op: Op, ctx: FlowCtx) -> None:
         return
     (a, b), ro = ins, len(out)
     ca, cb = ctx.chan(a), ctx.chan(b)
-    ra, rb = len(ctx.shape(a)), len(ctx.shape(b))
+    ra, rb = len(ctx.known_shape(a)), len(ctx.known_shape(b))
     for c, r in ((ca, ra), (cb, rb)):  # a single channel on a batch dim (a 1-channel attention map)
         if c is not None and c.ids.size == 1 and all(d < r - 2 for d in c.dims):
             ctx.pin(op, c, f"{op.name}: a single channel used as a batch dim of a matmul")
@@ -320,9 +321,9 @@ def _matmul(op: Op, ctx: FlowCtx) -> None:
         for v in ins:
             ctx.pin_value(op, v, f"{op.name} multiplies over (or across) the dims that carry channels")
         return
-    if left:
+    if left and ca is not None:
         ctx.set(op.output, Chan((ro - 2,), ca.ids))
-    elif right:
+    elif right and cb is not None:
         ctx.set(op.output, Chan((ro - 1,), cb.ids))
 
 
@@ -333,9 +334,9 @@ _STATISTIC = re.compile(r"(^|\.)(mean|norm|vector_norm|std|var)$")
 def _expand(op: Op, ctx: FlowCtx) -> None:
     x = ctx.first_input(op)  # expand_as's second tensor only gives the shape
     c = ctx.chan(x) if x else None
-    if c is None:
+    if x is None or c is None:
         return
-    xs, ys = ctx.shape(x), ctx.shape(op.output)
+    xs, ys = ctx.known_shape(x), ctx.known_shape(op.output)
     shift = len(ys) - len(xs)
     if shift < 0 or any(ys[d + shift] != xs[d] for d in c.dims):
         ctx.pin(op, c, f"{op.name} ({op.attr('type')}) enlarges the dims that carry channels")

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hwprune.analysis.flow import WEIGHT_ROLES, Flow, SlotRole, run_flow
+from hwprune.analysis.flow import WEIGHT_ROLES, Flow, SlotRec, SlotRole, run_flow
 from hwprune.errors import ExcludeError
 from hwprune.ir.graph import Graph
 from hwprune.ir.kinds import OpKind
@@ -177,7 +177,7 @@ def analyze(graph: Graph, excludes: Sequence[str] = ()) -> Analysis:
     cache = graph.source.cache if graph.source is not None else {}
     key = ("analysis", id(graph), ex)
     hit = cache.get(key)
-    if hit is not None and hit.graph is graph:
+    if isinstance(hit, Analysis) and hit.graph is graph:
         return hit
     flow = run_flow(graph)
     a = _build(graph, flow, ex)
@@ -213,8 +213,8 @@ def op_channel_groups(graph: Graph, groups: Sequence[ChannelGroup]) -> dict[str,
                     GroupSpan(g.id, s.offset, s.length, s.stride, s.reps, s.rep_stride))
     out = {}
     for op in graph.ops_of(OpKind.CONV, OpKind.LINEAR):
-        x = graph.value(op.inputs[0]).shape
-        y = graph.value(op.output).shape
+        x = graph.tensor_shape(op.inputs[0])
+        y = graph.tensor_shape(op.output)
         cin, cout = (x[1], y[1]) if op.kind is OpKind.CONV else (x[-1], y[-1])
         sp = spans.get(op.name, {SlotRole.IN: [], SlotRole.OUT: []})
         out[op.name] = OpChannels(op.name, cin, cout, tuple(sorted(sp[SlotRole.IN], key=lambda s: s.offset)),
@@ -251,7 +251,9 @@ def _build(graph: Graph, flow: Flow, excludes: tuple[str, ...]) -> Analysis:
         first = np.argsort(pmat[:, 0], kind="stable")
         raw.extend(_runs(sig, pmat[first], comps[first]))
     raw.sort(key=lambda r: (min(order[slots[i].op] for i in set(r[0].tolist())), int(r[1][0, 0])))
-    groups, members, keys = [], [], set()
+    groups: list[ChannelGroup] = []
+    members: list[np.ndarray] = []
+    keys: set[str] = set()
     for gid, (sig, pmat, comps) in enumerate(raw):
         gslots = _slots(sig, pmat, slots)
         pins = list(dict.fromkeys(s.note for s in gslots if s.role is SlotRole.PIN))
@@ -280,7 +282,7 @@ def _runs(sig: np.ndarray, pmat: np.ndarray, comps: np.ndarray) -> list[tuple[np
     return out
 
 
-def _slots(sig: np.ndarray, pmat: np.ndarray, slots: list) -> tuple[Slot, ...]:
+def _slots(sig: np.ndarray, pmat: np.ndarray, slots: list[SlotRec]) -> tuple[Slot, ...]:
     out = []
     n = len(pmat)
     col = 0
@@ -324,10 +326,10 @@ def _key(slots: tuple[Slot, ...], graph: Graph, taken: set[str]) -> str:
 def _dim_size(graph: Graph, s: Slot) -> int | None:
     op = graph.op(s.op)
     if s.role is SlotRole.OUT:
-        shape = graph.value(op.output).shape
+        shape = graph.tensor_shape(op.output)
         return shape[1] if op.kind is OpKind.CONV else shape[-1]
     if s.role is SlotRole.IN:
-        shape = graph.value(op.inputs[0]).shape
+        shape = graph.tensor_shape(op.inputs[0])
         return shape[1] if op.kind is OpKind.CONV else shape[-1]
     return None
 

@@ -31,7 +31,8 @@ class ImportanceInputs:
     model: nn.Module
     grads: Mapping[str, torch.Tensor] | None
     seed: int
-    cache: dict = field(default_factory=dict)  # (op, role, criterion) -> per-position scores
+    # (op, role, criterion) -> per-position scores
+    cache: dict[tuple[str, SlotRole, str], np.ndarray] = field(default_factory=dict)
 
 
 Criterion = Callable[[ChannelGroup, ImportanceInputs], np.ndarray]
@@ -57,7 +58,7 @@ def _weight(inp: ImportanceInputs, op_name: str, attr: str = "weight") -> tuple[
     op = inp.graph.op(op_name)
     if attr == "weight" and op.attr("weight_param"):  # F.conv*/F.linear: the parameter its weight comes from
         target = op.attr("weight_param")
-        obj = inp.model
+        obj: object = inp.model
         for part in target.split("."):
             obj = getattr(obj, part, None)
         return (obj, target) if isinstance(obj, torch.Tensor) else None
@@ -70,15 +71,15 @@ def _weight(inp: ImportanceInputs, op_name: str, attr: str = "weight") -> tuple[
 
 
 def _position_scores(inp: ImportanceInputs, op_name: str, role: SlotRole, tensor: torch.Tensor, kind: str,
-                     cache: dict) -> np.ndarray:
+                     cache: dict[tuple[str, SlotRole, str], np.ndarray]) -> np.ndarray:
     """One number per position of an op's output (role "out") or input (role "in") channels."""
     key = (op_name, role, kind)
     if key in cache:
         return cache[key]
     op = inp.graph.op(op_name)
     t = tensor.detach().cpu()
-    t = t.numpy() if t.dtype in (torch.float32, torch.float64) else t.double().numpy()
-    a = np.abs(t) if kind == "l1" else (t * t if kind == "l2" else t)  # numpy: single-threaded, predictable
+    arr = t.numpy() if t.dtype in (torch.float32, torch.float64) else t.double().numpy()
+    a = np.abs(arr) if kind == "l1" else (arr * arr if kind == "l2" else arr)  # numpy: single-threaded, predictable
     if role is SlotRole.OUT:
         per = a.reshape(a.shape[0], -1).sum(1)
     elif op.kind is OpKind.CONV and op.attr("groups") > 1:
@@ -122,7 +123,8 @@ def _l1(group: ChannelGroup, inp: ImportanceInputs) -> np.ndarray:
 
 @criterion("l2")
 def _l2(group: ChannelGroup, inp: ImportanceInputs) -> np.ndarray:
-    return np.sqrt(_weighted(group, inp, "l2"))
+    root: np.ndarray = np.sqrt(_weighted(group, inp, "l2"))
+    return root
 
 
 @criterion("taylor")
@@ -174,10 +176,14 @@ def group_importance(
         group id -> float array of length ``group.size``.
 
     Raises:
-        PruneConfigError: unknown criterion, or Taylor without gradients.
+        PruneConfigError: unknown criterion, Taylor without gradients, or no model to read weights from.
     """
     fn = _REGISTRY.get(name) if isinstance(name, str) else None
     if fn is None:
         raise PruneConfigError(f"unknown importance {name!r}; use one of {', '.join(criteria())}")
-    inp = ImportanceInputs(graph, model if model is not None else graph.source.gm, grads, seed)
+    if model is None:
+        if graph.source is None:
+            raise PruneConfigError("this graph has no source module to read weights from; pass model=")
+        model = graph.source.gm
+    inp = ImportanceInputs(graph, model, grads, seed)
     return {g.id: fn(g, inp) for g in groups if g.prunable}

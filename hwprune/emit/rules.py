@@ -54,13 +54,6 @@ class EmitCtx:
                                "the graph is not from this model: trace it again")
         return m
 
-    def shape(self, value: str) -> tuple[int, ...]:
-        """The static shape of ``value``; a pruned value always has one (``prune_channels`` needs it)."""
-        shape = self.graph.value(value).shape
-        if shape is None:
-            raise HwPruneError(f"value {value!r} is pruned but has no static shape; trace with example inputs")
-        return shape
-
 
 @overload
 def _slice(t: torch.Tensor, dim: int, idx: torch.Tensor | None) -> torch.Tensor: ...
@@ -274,14 +267,14 @@ def get_attr(gm: nn.Module, target: str) -> Any:
 def _reshape(op: Op, ctx: EmitCtx) -> None:
     # view/reshape take target sizes; squeeze/unsqueeze a dim, reshape_as/view_as a tensor (kept)
     if ctx.sel(op.output) is not None and not str(op.attr("type", "")).endswith("squeeze"):
-        _rewrite_sizes(ctx.nodes[op.node], ctx.shape(op.output), "shape")
+        _rewrite_sizes(ctx.nodes[op.node], ctx.graph.tensor_shape(op.output), "shape")
 
 
 @register("emit", OpKind.EXPAND)
 def _expand(op: Op, ctx: EmitCtx) -> None:
     # expand/broadcast_to take target sizes (rewritten); repeat takes counts and expand_as a tensor (kept)
     if ctx.sel(op.output) is not None and op.attr("type") in ("expand", "broadcast_to"):
-        _rewrite_sizes(ctx.nodes[op.node], ctx.shape(op.output), "size")
+        _rewrite_sizes(ctx.nodes[op.node], ctx.graph.tensor_shape(op.output), "size")
 
 
 def _rewrite_sizes(node: fx.Node, new_shape: tuple[int, ...], keyword: str) -> None:

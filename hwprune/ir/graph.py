@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hwmodel.workloads.layers import LayerSparsity
+from hwprune.errors import TraceError
 from hwprune.ir.kinds import OpKind
 
 __all__ = ["Value", "Op", "Graph", "GraphSource"]
@@ -174,6 +175,17 @@ class Graph:
             return self._values_by_name[name]
         except KeyError:
             raise KeyError(_missing("value", name, self._values_by_name)) from None
+
+    def tensor_shape(self, value: str) -> Shape:
+        """The static shape of tensor value ``value``.
+
+        Raises:
+            TraceError: the value has no static shape (not a tensor, or traced without its size).
+        """
+        shape = self.value(value).shape
+        if shape is None:
+            raise TraceError(f"value {value!r} has no static shape; trace the model with example inputs")
+        return shape
 
     def producer(self, value: str) -> Op:
         """The op that produces ``value``."""

@@ -47,7 +47,10 @@ TaskFn = Callable[[Any, Any], Any]
 class Backend(Protocol):
     """Runs ``fn(payload, task)`` over tasks and yields ``(task index, result)`` as they finish."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """A label for logs and run records (``"serial"``, ``"process"``, ``"ray"``)."""
+        ...
 
     def run(self, fn: TaskFn, payload: Any, tasks: Sequence[Any]) -> Iterator[tuple[int, Any]]: ...
 
@@ -218,7 +221,7 @@ class RayBackend:
                 configure_logging=False,
             )
         for module in _by_value_modules(fn, *_payload_callables(payload)):
-            cloudpickle.register_pickle_by_value(module)
+            cloudpickle.register_pickle_by_value(module)  # type: ignore[no-untyped-call]  # cloudpickle is unannotated
         threads = self.threads
 
         def _task(payload_: Any, task: Any) -> Any:

@@ -29,7 +29,7 @@ __all__ = ["FORMAT_VERSION", "ResultStore", "move_aside"]
 FORMAT_VERSION = 1
 
 
-def move_aside(path: str | os.PathLike) -> Path:
+def move_aside(path: str | os.PathLike[str]) -> Path:
     """Rename ``path`` to ``<name>.stale-<UTC timestamp>`` (with a counter if that exists).
 
     Args:
@@ -76,7 +76,7 @@ class ResultStore:
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         *,
         kind: str,
         structure_hash: str,
@@ -97,7 +97,7 @@ class ResultStore:
                 self._load()
 
     @classmethod
-    def open_existing(cls, path: str | os.PathLike, *, kind: str, structure_hash: str) -> ResultStore:
+    def open_existing(cls, path: str | os.PathLike[str], *, kind: str, structure_hash: str) -> ResultStore:
         """Open a file to read (or extend) whatever config it was made with.
 
         Raises:

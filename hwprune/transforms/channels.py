@@ -14,7 +14,7 @@ import numpy as np
 
 from hwprune.analysis.flow import Chan
 from hwprune.analysis.groups import Analysis, analyze
-from hwprune.errors import EmptyGroupError, PruneConfigError, UnsupportedOpError
+from hwprune.errors import EmptyGroupError, PruneConfigError, TraceError, UnsupportedOpError
 from hwprune.ir.graph import Graph, Op, Value
 from hwprune.ir.kinds import OpKind
 
@@ -58,7 +58,8 @@ def removed_elements(analysis: Analysis, keep: Mapping[int, np.ndarray]) -> np.n
         mask = np.ones(len(comps), dtype=bool)
         mask[kept] = False
         dead_comp[comps[mask]] = True
-    return dead_comp[analysis.flow.comp]
+    dead: np.ndarray = dead_comp[analysis.flow.comp]
+    return dead
 
 
 def _kept_along(chan: Chan, dead: np.ndarray) -> np.ndarray | None:
@@ -120,21 +121,28 @@ def prune_channels(graph: Graph, keep: Mapping[int | str, Sequence[int]]) -> Gra
 
 
 def _update_attrs(op: Op, values: Mapping[str, Value]) -> Op:
+    def shape(value: str) -> tuple[int, ...]:
+        s = values[value].shape
+        if s is None:
+            raise TraceError(f"op {op.name!r} ({op.kind.name}): value {value!r} has no static shape; "
+                             "trace the model with example inputs")
+        return s
+
     attrs = dict(op.attrs)
     if op.kind in (OpKind.CONV, OpKind.CONV_TRANSPOSE):
         cin_old, g = attrs["in_channels"], attrs["groups"]
-        cin, cout = values[op.inputs[0]].shape[1], values[op.output].shape[1]
+        cin, cout = shape(op.inputs[0])[1], shape(op.output)[1]
         attrs.update(in_channels=cin, out_channels=cout, groups=cin if cin_old // g == 1 and g > 1 else g)
     elif op.kind is OpKind.LINEAR:
-        attrs.update(in_features=values[op.inputs[0]].shape[-1], out_features=values[op.output].shape[-1])
+        attrs.update(in_features=shape(op.inputs[0])[-1], out_features=shape(op.output)[-1])
     elif op.kind is OpKind.BATCHNORM:
-        attrs.update(num_features=values[op.output].shape[1])
+        attrs.update(num_features=shape(op.output)[1])
     elif op.kind is OpKind.GROUPNORM:  # whole groups are pruned: the group size stays
-        c = values[op.output].shape[1]
+        c = shape(op.output)[1]
         attrs.update(num_channels=c, num_groups=c // (attrs["num_channels"] // attrs["num_groups"]))
     elif op.kind is OpKind.LAYERNORM:
         k = len(attrs["normalized_shape"])
-        attrs.update(normalized_shape=tuple(values[op.output].shape[-k:]))
+        attrs.update(normalized_shape=tuple(shape(op.output)[-k:]))
     else:
         return op
     return replace(op, attrs=tuple(sorted(attrs.items())))

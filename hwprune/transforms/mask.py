@@ -17,6 +17,7 @@ from torch import fx
 from hwprune.analysis.flow import SlotRole
 from hwprune.analysis.groups import analyze
 from hwprune.emit.rules import get_attr
+from hwprune.errors import HwPruneError
 from hwprune.ir.graph import Graph
 from hwprune.ir.kinds import OpKind
 from hwprune.transforms.channels import normalise_keep
@@ -33,10 +34,15 @@ def masked_model(graph: Graph, keep: Mapping[int | str, Sequence[int]]) -> fx.Gr
 
     Returns:
         A deep copy of the traced GraphModule with masked weights (same shapes as the original).
+
+    Raises:
+        HwPruneError: the graph has no source module to take weights from.
     """
+    if graph.source is None:
+        raise HwPruneError("this graph has no source module (was it built by hand?); mask graphs from hwprune.trace")
     analysis = analyze(graph)
     norm = normalise_keep(analysis, keep)
-    gm = copy.deepcopy(graph.source.gm)
+    gm: fx.GraphModule = copy.deepcopy(graph.source.gm)
     with torch.no_grad():
         for gid, kept in norm.items():
             group = analysis.groups[gid]
@@ -44,7 +50,7 @@ def masked_model(graph: Graph, keep: Mapping[int | str, Sequence[int]]) -> fx.Gr
             for s in group.slots_of(SlotRole.IN):
                 op = graph.op(s.op)
                 target = op.attr("weight_param")  # F.conv*/F.linear: the parameter its weight comes from
-                w = get_attr(gm, target) if target else gm.get_submodule(op.target).weight
+                w: torch.Tensor = get_attr(gm, target or f"{op.target}.weight")
                 pos = s.positions()[dead].reshape(-1)
                 if op.kind is OpKind.LINEAR:
                     w[:, torch.as_tensor(pos)] = 0

@@ -9,7 +9,7 @@ fine-tuning keeps the pattern; :func:`bake` multiplies them into plain weights.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -63,6 +63,8 @@ class WeightMask(nn.Module):
     IR (``Op.sparsity``) without inspecting the mask; None for other masks (e.g. removed channels).
     """
 
+    mask: torch.Tensor  # a registered buffer
+
     def __init__(self, mask: torch.Tensor, weight_nm: NMPattern | None = None) -> None:
         super().__init__()
         self.register_buffer("mask", mask)
@@ -95,9 +97,12 @@ def mask_layer(module: nn.Module, sparsity: LayerSparsity) -> None:
     """
     nm = sparsity.weight
     if nm is not None and not nm.dense:
-        if module.weight.shape[1] % nm.m:
-            raise ValueError(f"{module.weight.shape[1]} input channels do not fit {nm} blocks")
-        parametrize.register_parametrization(module, "weight", WeightMask(nm_mask(module.weight, nm.n, nm.m), nm))
+        weight = module.weight
+        if not isinstance(weight, torch.Tensor):
+            raise ValueError(f"{type(module).__name__}.weight is a {type(weight).__name__}, not a tensor to mask")
+        if weight.shape[1] % nm.m:
+            raise ValueError(f"{weight.shape[1]} input channels do not fit {nm} blocks")
+        parametrize.register_parametrization(module, "weight", WeightMask(nm_mask(weight, nm.n, nm.m), nm))
     if sparsity.act:
         module.register_forward_pre_hook(ActivationSparsity(round(ACT_BLOCK * (1.0 - sparsity.act)), ACT_BLOCK))
 
@@ -135,7 +140,8 @@ def bake(model: nn.Module, keep_activation_sparsity: bool = True) -> nn.Module:
     for module in out.modules():
         if parametrize.is_parametrized(module):
             _own_class(module)
-            for tensor_name in list(module.parametrizations.keys()):
+            # the ModuleDict register_parametrization adds (tensor name -> its parametrizations)
+            for tensor_name in list(cast(nn.ModuleDict, module.parametrizations).keys()):
                 parametrize.remove_parametrizations(module, tensor_name, leave_parametrized=True)
         if not keep_activation_sparsity:
             for key, hook in list(module._forward_pre_hooks.items()):
