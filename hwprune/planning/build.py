@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from hwmodel.config.accelerator import AcceleratorConfig
-from hwmodel.workloads.layers import DENSE, LayerKind, LayerSparsity
+from hwmodel.workloads.layers import DENSE, Layer, LayerKind, LayerSparsity
 from hwprune.analysis.flow import SlotRole
 from hwprune.analysis.groups import ChannelGroup
 from hwprune.planning.latency import LatencyModel, LayerTerms, layer_terms, term_channels
-from hwprune.planning.problem import INFEASIBLE, GroupVar, LayerVar, Problem
+from hwprune.planning.problem import INFEASIBLE, CostFn, GroupVar, LayerVar, Problem
 
 __all__ = ["Built", "build_problem", "layer_terms", "term_channels", "sparse_patterns", "INFEASIBLE"]
 
@@ -60,22 +60,39 @@ def _act_loss(x: torch.Tensor | None, block: int = 4, keep: int = 2) -> float:
     return float((x - activation_nm(x, keep, block)).abs().sum()) / total if total > 0 else 0.0
 
 
-def _step_latency(v: int, ks: range, touching: Sequence[int], terms: Sequence[tuple], sizes: Sequence[int],
-                  shapes: Sequence[tuple], layer_vars: Sequence[LayerVar | None]) -> dict[int, int]:
+def _step_latency(v: int, ks: range, touching: Sequence[int], terms: Sequence[LayerTerms], sizes: Sequence[int],
+                  shapes: Sequence[tuple[Layer, int, bool]], layer_vars: Sequence[LayerVar | None]) -> dict[int, int]:
     """Dense cycles of the layers group ``v`` touches, per kept count k in ``ks``, every other group full.
 
     A layer's channels are ``base + mult * k``; layers with the same shape, base and multiplier cost
     the same at every k, so each such class is costed once and counted as often as it occurs.
     """
-    classes: dict[tuple, list[int]] = {}  # (shape, in base, in mult, out base, out mult) -> [layer, count]
+    # (shape, in base, in mult, out base, out mult) -> [layer, count]
+    classes: dict[tuple[tuple[Layer, int, bool], int, int, int, int], list[int]] = {}
     for li in touching:
         it, fi, ot, fo = terms[li]
         key = (shapes[li], fi + sum(m * sizes[u] for u, m in it if u != v), sum(m for u, m in it if u == v),
                fo + sum(m * sizes[u] for u, m in ot if u != v), sum(m for u, m in ot if u == v))
         entry = classes.setdefault(key, [li, 0])
         entry[1] += 1
-    curves = [(layer_vars[li].cost, bi, mi, bo, mo, n) for (_, bi, mi, bo, mo), (li, n) in classes.items()]
+    curves = [(_var(layer_vars, li).cost, bi, mi, bo, mo, n) for (_, bi, mi, bo, mo), (li, n) in classes.items()]
     return {k: sum(n * cost(bi + mi * k, bo + mo * k, 0) for cost, bi, mi, bo, mo, n in curves) for k in ks}
+
+
+def _var(layer_vars: Sequence[LayerVar | None], li: int) -> LayerVar:
+    lv = layer_vars[li]
+    if lv is None:  # touching lists only layers that are variables
+        raise AssertionError(f"layer {li} is constant but listed as touched by a group")
+    return lv
+
+
+@dataclass(frozen=True, slots=True)
+class LossCache:
+    """N:M loss proxies kept across rebuilds: per (layer, M) the weight loss by N (None: no block fits),
+    per layer the 2:4 activation loss."""
+
+    weight: dict[tuple[str, int], list[float] | None] = field(default_factory=dict)
+    act: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,21 +108,20 @@ class Built:
 
 def _pattern_losses(op: str, pats: tuple[LayerSparsity, ...], weights: Mapping[str, torch.Tensor],
                     layer_inputs: Mapping[str, torch.Tensor] | None,
-                    cache: dict) -> tuple[tuple[LayerSparsity, ...], tuple[float, ...]]:
+                    cache: LossCache) -> tuple[tuple[LayerSparsity, ...], tuple[float, ...]]:
     """The patterns layer ``op`` can take (those whose loss is finite) and the loss proxy of each."""
     losses = [0.0]
     for p in pats[1:]:
         assert p.weight is not None  # every sparse choice has a weight pattern
-        key = ("w", op, p.weight.m)
-        if key not in cache:
-            cache[key] = _nm_weight_losses(weights[op], p.weight.m)
-        by_n = cache[key]
+        key = (op, p.weight.m)
+        if key not in cache.weight:
+            cache.weight[key] = _nm_weight_losses(weights[op], p.weight.m)
+        by_n = cache.weight[key]
         loss = math.inf if by_n is None else by_n[p.weight.n]
         if p.act:
-            akey = ("a", op)
-            if akey not in cache:
-                cache[akey] = _act_loss((layer_inputs or {}).get(op))
-            loss += cache[akey]
+            if op not in cache.act:
+                cache.act[op] = _act_loss((layer_inputs or {}).get(op))
+            loss += cache.act[op]
         losses.append(loss)
     keep = [i for i, x in enumerate(losses) if math.isfinite(x)]
     return tuple(pats[i] for i in keep), tuple(losses[i] for i in keep)
@@ -114,13 +130,14 @@ def _pattern_losses(op: str, pats: tuple[LayerSparsity, ...], weights: Mapping[s
 def build_problem(latency: LatencyModel, scores: Mapping[int, np.ndarray], *, budget: int, nm: bool,
                   round_to: int | None, min_keep: float, sensitivity: Mapping[str, float] | None,
                   layer_inputs: Mapping[str, torch.Tensor] | None, weights: Mapping[str, torch.Tensor],
-                  cache: dict | None = None) -> Built:
+                  cache: LossCache | None = None) -> Built:
     """Turn a traced, analysed model into a :class:`Problem` (see the module docstring).
 
     Every cycle count comes from ``latency`` (the one latency model, shared with the Vitis
-    workflows and OFA); ``cache`` (a dict the caller keeps) memoises N:M losses across rebuilds.
+    workflows and OFA); ``cache`` (a :class:`LossCache` the caller keeps) memoises N:M losses across
+    rebuilds.
     """
-    cache = {} if cache is None else cache
+    cache = LossCache() if cache is None else cache
     analysis, lowered, cfg = latency.analysis, latency.lowered, latency.cfg
     groups = [g for g in analysis.groups if g.prunable and g.id in scores and g.size > 1]
     var_of = {g.id: i for i, g in enumerate(groups)}
@@ -128,7 +145,7 @@ def build_problem(latency: LatencyModel, scores: Mapping[int, np.ndarray], *, bu
     sizes = [g.size for g in groups]
     all_patterns = sparse_patterns(cfg) if nm else (DENSE,)
 
-    def cost_fn(index: int, pats: tuple[LayerSparsity, ...]):
+    def cost_fn(index: int, pats: tuple[LayerSparsity, ...]) -> CostFn:
         def cost(cin: int, cout: int, p: int) -> int:
             pat = pats[p]
             if pat.weight is not None and cin % pat.weight.m:
@@ -136,7 +153,9 @@ def build_problem(latency: LatencyModel, scores: Mapping[int, np.ndarray], *, bu
             return latency.layer_cycles(index, cin, cout, pat)
         return cost
 
-    layer_vars, layer_pats, const = [], [], 0
+    layer_vars: list[LayerVar | None] = []
+    layer_pats: list[tuple[LayerSparsity, ...]] = []
+    const = 0
     nm_kinds = (LayerKind.CONV, LayerKind.GEMM)
     for li, (lw, t) in enumerate(zip(lowered, terms, strict=True)):
         sparse_ok = lw.layer.kind in nm_kinds and lw.layer.groups == 1 and lw.op in weights

@@ -17,11 +17,12 @@ every move one by one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
+from typing import Any, TypeVar, cast
 
 from hwprune.errors import BudgetError
-from hwprune.planning.problem import INFEASIBLE, Evaluator, Problem, Solution
+from hwprune.planning.problem import INFEASIBLE, Evaluator, GroupVar, Problem, Solution
 
 __all__ = ["solve_greedy", "min_cycles", "VarKind"]
 
@@ -41,6 +42,15 @@ Move = tuple[VarKind, int, int]  # (GROUP, group, candidate index) or (PATTERN, 
 Var = tuple[VarKind, int]  # (GROUP, group) or (PATTERN, layer)
 Change = tuple[int, int, int, int, int]  # (layer, cycles, pattern, cin, cout) after a move
 Eval = tuple[Move, int, float, list[Change]]  # (move, cycles change, loss change, changes)
+# (score, move, cycles change, loss change, changes); a saving's score is (loss per cycle saved, cycles change)
+Saving = tuple[tuple[float, int], Move, int, float, list[Change]]
+Ranked = tuple[float, Move, int, float, list[Change]]  # a move up, scored by loss change per cycle
+# (cycles change, loss change, changes, per-layer cycle changes, {position: forced pattern loss}) of a group move
+GroupEval = tuple[int, float, list[Change], list[int], dict[int, float]]
+# a group's cached moves: (stamp, moves, kept index, layer stamps seen, (cycle terms, forced losses) per move)
+GroupMoves = tuple[int, list[Eval], int, list[int], list[tuple[list[int], dict[int, float]]]]
+Undo = tuple[int, int, list[Change]]  # (group or -1, its old candidate, the layers before the move)
+_T = TypeVar("_T")
 
 
 class _State:
@@ -66,12 +76,16 @@ class _State:
         self._clock = 0
         self._gstamp = [0] * len(p.groups)
         self._lstamp = [0] * len(p.layers)
-        self._memo: dict[tuple, tuple[int, object]] = {}  # (phase, var, ...) -> (stamp, best move(s))
-        self._moves: dict[tuple, tuple] = {}  # (var, down, jump) -> (stamp, moves, kept index, layer stamps, details)
+        # per variable, under the stamp they were computed at: its best saving (per jump), its gains
+        self._savings: dict[tuple[Var, int], tuple[int, Saving | None]] = {}
+        self._gains: dict[Var, tuple[int, list[Ranked]]] = {}
+        self._moves: dict[tuple[Var, bool, int], GroupMoves] = {}  # (group var, down, jump) -> its moves
+        self._pattern_moves: dict[Var, tuple[int, list[Eval]]] = {}  # pattern var -> (stamp, its moves)
         # per-variable tables (groups, then layers' patterns), each refreshed only where variables
-        # were restamped since its last use: name -> (entries, positions restamped since)
-        self._tables: dict[str, tuple[list, set[int]]] = {}
-        self._journal: list | None = None  # undo records while a snapshot is open
+        # were restamped since its last use: name -> (entries, positions restamped since); each table
+        # holds the entry type of the function _table fills it with
+        self._tables: dict[str, tuple[list[Any], set[int]]] = {}
+        self._journal: list[Undo] | None = None  # undo records while a snapshot is open
 
     def delta(self, move: Move) -> tuple[int, float, list[Change]]:
         """(cycles change, loss change, changes) of a move, without applying it.
@@ -101,12 +115,14 @@ class _State:
             dl = layer.nm_loss[pat] - layer.nm_loss[self.pc[li]]
         return (li, c, pat, cin, cout), dl
 
-    def _group_move(self, i: int, new: int):
+    def _group_move(self, i: int, new: int) -> GroupEval:
         """(dcyc, dloss, changes, per-layer cycle changes, {position: forced pattern loss}) of group ``i``
         moving to candidate ``new``."""
         g, old = self.ev.p.groups[i], self.gc[i]
         dk = g.candidates[new] - g.candidates[old]
-        changes, terms, forced = [], [], {}
+        changes: list[Change] = []
+        terms: list[int] = []
+        forced: dict[int, float] = {}
         for pos, (li, m_in, m_out) in enumerate(self.ev.shifts[i]):
             ch, dl = self._layer_change(li, m_in, m_out, dk)
             changes.append(ch)
@@ -116,14 +132,14 @@ class _State:
         return sum(terms), self._group_loss(g, new, old, forced), changes, terms, forced
 
     @staticmethod
-    def _group_loss(g, new: int, old: int, forced: dict[int, float]) -> float:
-        dloss = g.loss[new] - g.loss[old]
+    def _group_loss(g: GroupVar, new: int, old: int, forced: dict[int, float]) -> float:
+        dloss: float = g.loss[new] - g.loss[old]
         for pos in sorted(forced):  # layer order, as the moves are summed everywhere
             dloss += forced[pos]
         return dloss
 
     def _patch(self, i: int, new: int, terms: list[int], changes: list[Change], forced: dict[int, float],
-               positions: list[int]):
+               positions: list[int]) -> GroupEval:
         """``_group_move(i, new)`` from its result before only the layers at ``positions`` changed."""
         g = self.ev.p.groups[i]
         dk = g.candidates[new] - g.candidates[self.gc[i]]
@@ -170,13 +186,14 @@ class _State:
         for _, dirty in self._tables.values():
             dirty.add(idx)
 
-    def _table(self, name: str, entry) -> list:
+    def _table(self, name: str, entry: Callable[[Var, int], _T]) -> list[_T]:
         """The per-variable table ``name`` with ``entry(var, index)`` current at every position, in scan
         order; only the groups when patterns are off."""
         n_groups = len(self.gc)
         if name not in self._tables:
             self._tables[name] = ([None] * (n_groups + len(self.pc)), set(range(n_groups + len(self.pc))))
-        table, dirty = self._tables[name]
+        stored, dirty = self._tables[name]
+        table = cast(list[_T], stored)  # filled only by this name's entry function
         for idx in dirty:
             table[idx] = entry((GROUP, idx) if idx < n_groups else (PATTERN, idx - n_groups), idx)
         dirty.clear()
@@ -202,15 +219,18 @@ class _State:
         """
         kind, i = var
         stamp = self._stamp(var)
-        key = (var, down, jump) if kind == GROUP else var
+        if kind == PATTERN:
+            phit = self._pattern_moves.get(var)
+            if phit is not None and phit[0] == stamp:
+                return phit[1]
+            out: list[Eval] = [(mv, *self.delta(mv)) for mv in ((PATTERN, i, new) for new in range(len(self.ev.p.layers[i].patterns)))
+                               if mv[2] != self.pc[i]]
+            self._pattern_moves[var] = (stamp, out)
+            return out
+        key = (var, down, jump)
         hit = self._moves.get(key)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        if kind == PATTERN:
-            out = [(mv, *self.delta(mv)) for mv in ((PATTERN, i, new) for new in range(len(self.ev.p.layers[i].patterns)))
-                   if mv[2] != self.pc[i]]
-            self._moves[key] = (stamp, out)
-            return out
         lstamp = self._lstamp
         layers = [li for li, _, _ in self.ev.shifts[i]]
         seen = [lstamp[li] for li in layers]
@@ -218,7 +238,7 @@ class _State:
             positions = [pos for pos, (a, b) in enumerate(zip(hit[3], seen, strict=True)) if a != b]
             full = [self._patch(i, mv[2], terms, nc, forced, positions)
                     for (mv, _, _, nc), (terms, forced) in zip(hit[1], hit[4], strict=True)]
-            moves = [mv for mv, *_ in hit[1]]
+            moves: list[Move] = [mv for mv, *_ in hit[1]]
         else:
             cur, n = self.gc[i], len(self.ev.p.groups[i].candidates)
             rng = range(cur - 1, max(-1, cur - 1 - jump), -1) if down else range(cur + 1, min(n, cur + 1 + jump))
@@ -228,27 +248,27 @@ class _State:
         self._moves[key] = (stamp, out, self.gc[i], seen, [(f[3], f[4]) for f in full])
         return out
 
-    def best_saving(self, var: Var, jump: int) -> tuple | None:
+    def best_saving(self, var: Var, jump: int) -> Saving | None:
         """The variable's down move with the least loss per cycle saved (ties: the bigger saving, then the
         nearer move), as (score, move, dcyc, dloss, changes); None when no move saves cycles."""
-        key, stamp = ("s", var, jump), self._stamp(var)
-        hit = self._memo.get(key)
+        key, stamp = (var, jump), self._stamp(var)
+        hit = self._savings.get(key)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        best = None
+        best: Saving | None = None
         for mv, dcyc, dloss, nc in self.var_moves(var, True, jump):
             if dcyc >= 0:
                 continue
             score = (max(dloss, 0.0) / -dcyc, dcyc)
             if best is None or score < best[0]:
                 best = (score, mv, dcyc, dloss, nc)
-        self._memo[key] = (stamp, best)
+        self._savings[key] = (stamp, best)
         return best
 
-    def best_saving_all(self, frozen: Var | None) -> tuple | None:
+    def best_saving_all(self, frozen: Var | None) -> Saving | None:
         """``best_saving(var, JUMP)`` of the first variable (in scan order) whose is least, skipping
         ``frozen``."""
-        def entry(var: Var, idx: int) -> tuple | None:
+        def entry(var: Var, idx: int) -> tuple[tuple[float, int], int, Saving] | None:
             b = self.best_saving(var, JUMP)
             return None if b is None else (b[0], idx, b)  # (score, scan position): ties go to the first
         live = self._table("savings", entry)
@@ -263,11 +283,14 @@ class _State:
             best = min(filter(None, live), default=None)
         return None if best is None else best[2]
 
-    def best_gain_within(self, slack: int) -> tuple | None:
+    def best_gain_within(self, slack: int) -> Ranked | None:
         """The move up with the most loss recovered per cycle among those costing at most ``slack``
         cycles (ties: the first variable in scan order, then the nearer move), as (score, move, dcyc,
         dloss, changes)."""
-        live = self._table("gains", lambda var, idx: [(-g[0], idx, pos, g[2], g) for pos, g in enumerate(self.gains(var))])
+        def entry(var: Var, idx: int) -> list[tuple[float, int, int, int, Ranked]]:
+            return [(-g[0], idx, pos, g[2], g) for pos, g in enumerate(self.gains(var))]
+
+        live = self._table("gains", entry)
         best = min((e for entries in live for e in entries if e[3] <= slack), default=None)
         return None if best is None else best[4]
 
@@ -275,17 +298,17 @@ class _State:
         """Every variable's moves down (``var_moves(var, True)``), in scan order."""
         return self._table("downs", lambda var, idx: self.var_moves(var, True))
 
-    def gains(self, var: Var) -> list[tuple]:
+    def gains(self, var: Var) -> list[Ranked]:
         """The variable's up moves that recover loss, as (loss recovered per cycle, move, dcyc, dloss,
         changes), best first (ties: the nearer move first)."""
-        key, stamp = ("u", var), self._stamp(var)
-        hit = self._memo.get(key)
+        stamp = self._stamp(var)
+        hit = self._gains.get(var)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        out = [(-dloss / max(dcyc, 1), mv, dcyc, dloss, nc)
+        out: list[Ranked] = [(-dloss / max(dcyc, 1), mv, dcyc, dloss, nc)
                for mv, dcyc, dloss, nc in self.var_moves(var, False) if dloss < -_EPS]
         out.sort(key=lambda t: -t[0])  # stable: equal scores keep move order
-        self._memo[key] = (stamp, out)
+        self._gains[var] = (stamp, out)
         return out
 
     def set_min(self) -> None:
@@ -302,8 +325,10 @@ class _State:
             self.cout.append(cout)
         self.cycles = p.const_cycles + sum(self.cost)
         self.loss = ev.loss(self.gc, self.pc)
-        self._memo.clear()
+        self._savings.clear()
+        self._gains.clear()
         self._moves.clear()
+        self._pattern_moves.clear()
         self._tables.clear()
         self._journal = None
 
@@ -399,7 +424,7 @@ def solve_greedy(problem: Problem, *, max_swaps: int = 200) -> Solution:
     ev = Evaluator(problem)
     # two starts: channels and patterns together, and channels first with patterns added afterwards
     starts = [True, False] if any(len(layer.patterns) > 1 for layer in problem.layers) else [True]
-    best = None
+    best: _State | None = None
     for joint in starts:
         st = _State(ev, patterns=joint)
         if not _repair(st, problem.budget) and joint:
@@ -416,6 +441,7 @@ def solve_greedy(problem: Problem, *, max_swaps: int = 200) -> Solution:
         _local_search(st, problem.budget, max_swaps)
         if best is None or st.loss < best.loss - 1e-12:
             best = st
+    assert best is not None, "the joint start always ends feasible or raises"
     return ev.solution(best.gc, best.pc, "greedy")
 
 
@@ -446,9 +472,9 @@ def _local_search(st: _State, budget: int, max_swaps: int) -> None:
         _refill(st, budget)
 
 
-def _ups(st: _State) -> list[tuple]:
+def _ups(st: _State) -> list[Ranked]:
     """Every move up that recovers loss, as (loss change per cycle, move, dcyc, dloss, changes), in move order."""
-    ups = []
+    ups: list[Ranked] = []
     for var in st.variables():
         for mv, dcyc, dloss, nc in st.var_moves(var, False):
             if dloss < -_EPS:
@@ -460,7 +486,7 @@ def _exchange(st: _State, budget: int, top: int = 32) -> bool:
     """Apply the best pair (one move up, one move down) that stays in budget and lowers the loss."""
     ups = _ups(st)
     ups.sort(key=lambda t: t[0])
-    best = None
+    best: tuple[float, Move, Move] | None = None
     for _, up, ucyc, uloss, unc in ups[:top]:
         snap = st.snapshot()
         st.apply(up, ucyc, uloss, unc)

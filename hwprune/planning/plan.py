@@ -174,12 +174,12 @@ class Plan:
             raise SpecError(f"{where}: malformed plan (clock_mhz = {plan.clock_mhz!r}); regenerate it with hwprune plan")
         return plan
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the plan as JSON (atomically)."""
         return write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Plan:
+    def load(cls, path: str | os.PathLike[str]) -> Plan:
         """Read a plan written by :meth:`save`."""
         return cls.from_dict(read_json(path, kind="plan file", fix="regenerate it with `hwprune plan`"),
                              where=str(path))

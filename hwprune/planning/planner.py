@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -18,9 +18,12 @@ from torch import nn
 
 import hwmodel
 from hwmodel.config.accelerator import AcceleratorConfig
+from hwmodel.reports.model import NetworkReport
 from hwmodel.workloads.layers import DENSE, Layer, LayerSparsity
+from hwprune.analysis.groups import Analysis
 from hwprune.analysis.importance import group_importance
 from hwprune.errors import BudgetError, HardwareError, NothingPrunableError, PruneConfigError
+from hwprune.ir.graph import Graph
 from hwprune.ir.kinds import OpKind
 from hwprune.lower.simulate import check_unmodelled, resolve_hw
 from hwprune.planning.budget import parse_budget
@@ -29,17 +32,17 @@ from hwprune.planning.exact import solve_exact
 from hwprune.planning.greedy import min_cycles, solve_greedy
 from hwprune.planning.latency import LatencyModel
 from hwprune.planning.plan import GroupPlan, LayerPlan, Plan
-from hwprune.planning.problem import Solution
+from hwprune.planning.problem import Problem, Solution
 from hwprune.planning.reuse import plan_inputs
 from hwprune.traced import Traced, as_traced
 
 __all__ = ["plan", "plan_graph", "plan_key", "SOLVERS"]
 
-SOLVERS = {"greedy": solve_greedy, "exact": solve_exact}
+SOLVERS: dict[str, Callable[[Problem], Solution]] = {"greedy": solve_greedy, "exact": solve_exact}
 MAX_TIGHTEN = 6
 
 
-def _weights(graph) -> dict[str, torch.Tensor]:
+def _weights(graph: Graph) -> dict[str, torch.Tensor]:
     """Weights of the conv/linear modules (the N:M loss proxy reads them)."""
     out = {}
     for op in graph.ops_of(OpKind.CONV, OpKind.LINEAR):
@@ -49,9 +52,11 @@ def _weights(graph) -> dict[str, torch.Tensor]:
     return out
 
 
-def _layer_inputs(graph, names: Sequence[str], inputs: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+def _layer_inputs(graph: Graph, names: Sequence[str], inputs: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
     """Inputs of the named conv/linear modules on the example inputs (for activation-sparsity loss)."""
-    gm = graph.source.gm
+    if graph.source is None:
+        raise PruneConfigError("this graph has no source module to run; plan graphs from hwprune.trace")
+    gm: nn.Module = graph.source.gm
     seen: dict[str, torch.Tensor] = {}
     hooks = []
     for name in names:
@@ -221,7 +226,7 @@ def plan_graph(traced: Traced, hw: str | AcceleratorConfig = "dpu-b4096", budget
                       f"(last {rep.total_cycles} cycles > {target}); raise the budget slightly")
 
 
-def _nothing_prunable(analysis, hw: str, nm: bool) -> str:
+def _nothing_prunable(analysis: Analysis, hw: str, nm: bool) -> str:
     """Why no choice of the planner makes the model faster, in one line."""
     pinned = [g for g in analysis.groups if not g.prunable]
     prunable = len(analysis.groups) - len(pinned)
@@ -239,10 +244,11 @@ def _nothing_prunable(analysis, hw: str, nm: bool) -> str:
     return f"{head}{': ' + top if top else ''}{tail}; keep fewer excludes, or plan another model"
 
 
-def _to_plan(latency: LatencyModel, built: Built, sol: Solution | None, before, after, analysis, common: dict,
-             solver: str, loss: float, verified: bool) -> Plan:
+def _to_plan(latency: LatencyModel, built: Built, sol: Solution | None, before: NetworkReport,
+             after: NetworkReport, analysis: Analysis, common: dict[str, Any], solver: str, loss: float,
+             verified: bool) -> Plan:
     p = built.problem
-    kept_by_gid = {}
+    kept_by_gid: dict[int, int] = {}
     if sol is not None:
         kept_by_gid = {g.gid: g.candidates[i] for g, i in zip(p.groups, sol.group_choice, strict=True)}
     groups = tuple(
@@ -250,7 +256,7 @@ def _to_plan(latency: LatencyModel, built: Built, sol: Solution | None, before, 
         for g in analysis.groups)
     full = _workloads(latency, built, None)
     now = _workloads(latency, built, sol)
-    layers = []
+    layers: list[LayerPlan] = []
     for lw, a, b, ra, rb in zip(latency.lowered, full, now, before.layers, after.layers, strict=True):
         frac = b.weight_nm.n / b.weight_nm.m if b.weight_nm is not None else 1.0
         layers.append(LayerPlan(

@@ -71,7 +71,7 @@ class Reuse:
     moved_to: Path | None = None
 
 
-def reuse_plan(path: str | os.PathLike, inputs: Mapping[str, Any]) -> Reuse:
+def reuse_plan(path: str | os.PathLike[str], inputs: Mapping[str, Any]) -> Reuse:
     """Reuse the plan at ``path`` only if it was made from exactly ``inputs``.
 
     Args:
