@@ -21,15 +21,15 @@ from hwprune.runtime.userfn import as_args, call_calibration
 
 __all__ = ["batchnorm_layers", "reset_bn_stats", "adaptive_bn", "loader_calibration"]
 
-_BN = (nn.modules.batchnorm._BatchNorm,)
+_BatchNorm = nn.modules.batchnorm._BatchNorm  # BatchNorm1d/2d/3d and SyncBatchNorm
 
 
-def batchnorm_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+def batchnorm_layers(model: nn.Module) -> list[tuple[str, _BatchNorm]]:
     """The model's batch-norm modules that track running statistics, as ``(name, module)``."""
     return [
         (name, m)
         for name, m in model.named_modules()
-        if isinstance(m, _BN) and m.track_running_stats and m.running_mean is not None
+        if isinstance(m, _BatchNorm) and m.track_running_stats and m.running_mean is not None
     ]
 
 

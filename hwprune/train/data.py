@@ -8,6 +8,7 @@ tests, examples and the default ``hwprune optimize`` job can use them.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,6 +16,11 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from hwprune.errors import TrainConfigError
+
+# a loader over a TensorDataset: batches are [inputs, labels]
+TensorLoader = DataLoader[tuple[torch.Tensor, ...]]
+# a user's loader: any dataset whose batches are (inputs, labels)
+AnyLoader = DataLoader[Any]
 
 __all__ = [
     "DIGITS_CLASSES",
@@ -100,7 +106,7 @@ def digits_dataset(split: str = "train", size: int = 32, seed: int = 0, channels
     return TensorDataset(x.contiguous(), torch.from_numpy(y_np.copy()))
 
 
-def _loaders(train: TensorDataset, test: TensorDataset, batch_size: int, seed: int) -> tuple[DataLoader, DataLoader]:
+def _loaders(train: TensorDataset, test: TensorDataset, batch_size: int, seed: int) -> tuple[TensorLoader, TensorLoader]:
     _check_positive(batch_size=batch_size)
     gen = torch.Generator().manual_seed(seed)  # shuffling order depends on the seed only
     return (
@@ -111,7 +117,7 @@ def _loaders(train: TensorDataset, test: TensorDataset, batch_size: int, seed: i
 
 def digits_loaders(
     batch_size: int = 64, size: int = 32, channels: int = 1, seed: int = 0
-) -> tuple[DataLoader, DataLoader]:
+) -> tuple[TensorLoader, TensorLoader]:
     """Train and test loaders over ``digits_dataset``.
 
     Args:
@@ -192,7 +198,7 @@ def synthetic_loaders(
     shape: tuple[int, int, int] = (3, 32, 32),
     seed: int = 0,
     noise: float = 1.0,
-) -> tuple[DataLoader, DataLoader]:
+) -> tuple[TensorLoader, TensorLoader]:
     """Train and test loaders over ``synthetic_dataset`` (same prototypes, independent samples).
 
     Returns:

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from hwprune.errors import DataError, TrainConfigError
 from hwprune.runtime.userfn import load_callable
+from hwprune.train.data import AnyLoader, TensorLoader
 from hwprune.train.idx import read_idx
 
 __all__ = [
@@ -114,7 +115,7 @@ def _pad_to(x: torch.Tensor, size: int, what: str) -> torch.Tensor:
 
 def fashion_mnist_dataset(
     split: str = "train",
-    data_dir: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
     size: int = 32,
     channels: int = 1,
     subset: int | None = None,
@@ -161,7 +162,7 @@ def fashion_mnist_dataset(
     return TensorDataset(x.contiguous(), torch.from_numpy(labels.astype(np.int64)))
 
 
-def _loaders(train: TensorDataset, test: TensorDataset, batch_size: int, seed: int) -> tuple[DataLoader, DataLoader]:
+def _loaders(train: TensorDataset, test: TensorDataset, batch_size: int, seed: int) -> tuple[TensorLoader, TensorLoader]:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise TrainConfigError(f"batch_size must be a positive int, got {batch_size!r}")
     gen = torch.Generator().manual_seed(seed)
@@ -171,12 +172,12 @@ def _loaders(train: TensorDataset, test: TensorDataset, batch_size: int, seed: i
 
 def fashion_mnist_loaders(
     batch_size: int = 128,
-    data_dir: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
     size: int = 32,
     channels: int = 1,
     subset: int | None = None,
     seed: int = 0,
-) -> tuple[DataLoader, DataLoader]:
+) -> tuple[TensorLoader, TensorLoader]:
     """Train and test loaders over ``fashion_mnist_dataset`` (arguments as there).
 
     Returns:
@@ -210,8 +211,9 @@ def _load_image(path: Path, channels: int | None, size: tuple[int, int] | None) 
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
-            im.load()
+        with Image.open(path) as src:
+            src.load()
+            im: Image.Image = src
             mode = im.mode
             if mode == "P":
                 im = im.convert("RGBA" if "transparency" in im.info else "RGB")
@@ -240,22 +242,26 @@ def _is_grey(path: Path) -> bool:
 def _folder_arrays(classes: list[str], channels: int, resize: tuple[int, int] | None,
                    expect: tuple[int, int] | None, files: dict[str, list[Path]],
                    ) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
-    xs, ys = [], []
+    xs: list[np.ndarray] = []
+    ys: list[int] = []
     for label, name in enumerate(classes):
         for path in files[name]:
             arr = _load_image(path, channels, resize)
+            shape = (int(arr.shape[1]), int(arr.shape[2]))
             if expect is None:
-                expect = arr.shape[1:]
-            elif arr.shape[1:] != tuple(expect):
+                expect = shape
+            elif shape != tuple(expect):
                 raise DataError(f"image {path} is {arr.shape[2]}x{arr.shape[1]} but earlier ones are "
                                 f"{expect[1]}x{expect[0]}; give size= (--input-size) to resize all images")
             xs.append(arr)
             ys.append(label)
-    return torch.from_numpy(np.stack(xs)), torch.tensor(ys, dtype=torch.int64), tuple(expect)
+    if expect is None:
+        raise DataError(f"no images in the class folders {', '.join(classes)}")
+    return torch.from_numpy(np.stack(xs)), torch.tensor(ys, dtype=torch.int64), (expect[0], expect[1])
 
 
 def image_folder_dataset(
-    root: str | os.PathLike, size: int | None = None, channels: int | None = None
+    root: str | os.PathLike[str], size: int | None = None, channels: int | None = None
 ) -> tuple[TensorDataset, TensorDataset, list[str]]:
     """Read ``root/train/<class>/*`` and ``root/val/<class>/*`` into memory with Pillow.
 
@@ -303,9 +309,9 @@ def image_folder_dataset(
 
 
 def image_folder_loaders(
-    root: str | os.PathLike, batch_size: int = 64, size: int | None = None, channels: int | None = None,
+    root: str | os.PathLike[str], batch_size: int = 64, size: int | None = None, channels: int | None = None,
     seed: int = 0,
-) -> tuple[DataLoader, DataLoader]:
+) -> tuple[TensorLoader, TensorLoader]:
     """Train and val loaders over ``image_folder_dataset`` (arguments as there).
 
     Returns:
@@ -319,10 +325,11 @@ def image_folder_loaders(
 
 
 def _import_factory(spec: str) -> Callable[[], object]:
-    return load_callable(spec, "--data", DataError)
+    fn: Callable[[], object] = load_callable(spec, "--data", DataError)
+    return fn
 
 
-def factory_loaders(spec: str) -> tuple[DataLoader, DataLoader]:
+def factory_loaders(spec: str) -> tuple[AnyLoader, AnyLoader]:
     """Call a user's ``package.module:factory`` that returns ``(train_loader, val_loader)``.
 
     Raises:
@@ -358,13 +365,13 @@ class DataBundle:
     """
 
     name: str
-    train_loader: DataLoader
-    val_loader: DataLoader
+    train_loader: AnyLoader
+    val_loader: AnyLoader
     input_shape: tuple[int, ...]
     num_classes: int
 
 
-def _num_classes(loader: DataLoader, extra: DataLoader) -> int:
+def _num_classes(loader: AnyLoader, extra: AnyLoader) -> int:
     for ld in (loader, extra):
         ds = ld.dataset
         if isinstance(ds, TensorDataset) and len(ds.tensors) >= 2:
@@ -388,7 +395,7 @@ def _num_classes(loader: DataLoader, extra: DataLoader) -> int:
 def resolve_data(
     spec: str,
     *,
-    data_dir: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
     batch_size: int = 64,
     size: int | None = None,
     channels: int | None = None,

@@ -45,7 +45,7 @@ def _read_bytes(path: Path) -> bytes:
     return raw
 
 
-def read_idx(path: str | os.PathLike, *, ndim: int | None = None) -> np.ndarray:
+def read_idx(path: str | os.PathLike[str], *, ndim: int | None = None) -> np.ndarray:
     """Read an IDX file (raw or gzip-compressed) into a numpy array.
 
     Args:
@@ -87,7 +87,7 @@ def read_idx(path: str | os.PathLike, *, ndim: int | None = None) -> np.ndarray:
     return arr
 
 
-def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
+def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> Path:
     """Write ``array`` as an IDX file, gzip-compressed when ``path`` ends in ``.gz``.
 
     Args:

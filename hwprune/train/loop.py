@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import distributed as dist
@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, DistributedSampler, IterableDataset, Ra
 from tqdm.auto import tqdm
 
 from hwprune.errors import TrainConfigError
+from hwprune.train.data import AnyLoader
 from hwprune.train.device import is_distributed
 
 __all__ = ["train", "evaluate", "OPTIMIZERS", "SCHEDULERS"]
@@ -37,6 +38,7 @@ __all__ = ["train", "evaluate", "OPTIMIZERS", "SCHEDULERS"]
 OptimizerFactory = Callable[[list[nn.Parameter], float, float, float], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer, int], "torch.optim.lr_scheduler.LRScheduler | None"]
 
+_T = TypeVar("_T")
 OPTIMIZERS: dict[str, OptimizerFactory] = {}
 SCHEDULERS: dict[str, SchedulerFactory] = {}
 
@@ -82,7 +84,7 @@ def _constant(opt: torch.optim.Optimizer, total_steps: int) -> None:
     return None
 
 
-def _lookup(table: dict[str, Any], what: str, name: str | None) -> Any:
+def _lookup(table: dict[str, _T], what: str, name: str | None) -> _T:
     key = "none" if name is None else name
     if key not in table:
         raise TrainConfigError(f"unknown {what} {name!r}; choose one of: {', '.join(table)}")
@@ -94,30 +96,36 @@ def _progress_enabled(progress: bool) -> bool:
 
 
 @contextlib.contextmanager
-def _seeded(seed: int, loader: DataLoader, device: torch.device) -> Iterator[None]:
+def _seeded(seed: int, loader: AnyLoader, device: torch.device) -> Iterator[None]:
     """Fork the global RNG (and the loader's own generator) so a run depends on ``seed`` only."""
     devices = [device.index or 0] if device.type == "cuda" else []
-    gen = getattr(loader, "generator", None)
-    saved = gen.get_state() if isinstance(gen, torch.Generator) else None
+    gen = _generator(loader)
+    saved = gen.get_state() if gen is not None else None
     try:
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
-            if saved is not None:
+            if gen is not None:
                 gen.manual_seed(seed)
             yield
     finally:
-        if saved is not None:
+        if gen is not None and saved is not None:
             gen.set_state(saved)
 
 
-def _length(loader: DataLoader) -> int | None:
+def _generator(loader: AnyLoader) -> torch.Generator | None:
+    """The loader's own shuffling generator, if it has one."""
+    gen = getattr(loader, "generator", None)
+    return gen if isinstance(gen, torch.Generator) else None
+
+
+def _length(loader: AnyLoader) -> int | None:
     try:
         return len(loader)
     except TypeError:  # an IterableDataset without __len__
         return None
 
 
-def _batches(loader: DataLoader, limit: int | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def _batches(loader: AnyLoader, limit: int | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     for i, batch in enumerate(loader):
         if limit is not None and i >= limit:
             return
@@ -126,12 +134,12 @@ def _batches(loader: DataLoader, limit: int | None) -> Iterator[tuple[torch.Tens
         yield batch[0], batch[1]
 
 
-def _distributed_loader(loader: DataLoader, seed: int) -> tuple[DataLoader, DistributedSampler]:
+def _distributed_loader(loader: AnyLoader, seed: int) -> tuple[AnyLoader, DistributedSampler[Any]]:
     """The same dataset and batching, sharded over the processes (shuffled iff ``loader`` shuffles)."""
     if isinstance(loader.dataset, IterableDataset) or loader.batch_size is None:
         raise TrainConfigError("data-parallel training needs a DataLoader over a map-style dataset with a "
                                "batch_size (no IterableDataset or custom batch_sampler)")
-    sampler = DistributedSampler(loader.dataset, shuffle=isinstance(loader.sampler, RandomSampler), seed=seed)
+    sampler: DistributedSampler[Any] = DistributedSampler(loader.dataset, shuffle=isinstance(loader.sampler, RandomSampler), seed=seed)
     return DataLoader(
         loader.dataset, batch_size=loader.batch_size, sampler=sampler, num_workers=loader.num_workers,
         collate_fn=loader.collate_fn, pin_memory=loader.pin_memory, drop_last=loader.drop_last,
@@ -144,8 +152,10 @@ def _summed(*values: float, device: torch.device) -> list[float]:
     return t.tolist()
 
 
-def _save_checkpoint(path, epoch: int, steps: int, model: nn.Module, opt, sched, gen, history: dict,
-                     epochs: int, meta: str | None = None) -> None:
+def _save_checkpoint(path: str | os.PathLike[str], epoch: int, steps: int, model: nn.Module,
+                     opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LRScheduler | None,
+                     gen: torch.Generator | None, history: dict[str, list[float]], epochs: int,
+                     meta: str | None = None) -> None:
     from hwprune.io import save_state_dict
 
     save_state_dict(path, {
@@ -156,7 +166,9 @@ def _save_checkpoint(path, epoch: int, steps: int, model: nn.Module, opt, sched,
     })
 
 
-def _resume(path, model: nn.Module, opt, sched, gen, epochs: int, meta: str | None = None) -> tuple[int, int, dict]:
+def _resume(path: str | os.PathLike[str], model: nn.Module, opt: torch.optim.Optimizer,
+            sched: torch.optim.lr_scheduler.LRScheduler | None, gen: torch.Generator | None, epochs: int,
+            meta: str | None = None) -> tuple[int, int, dict[str, list[float]]]:
     """Load a checkpoint of :func:`_save_checkpoint`; returns (first epoch to run, steps, history)."""
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
@@ -216,7 +228,7 @@ def _epoch(net: nn.Module, model: nn.Module, bar: Any, opt: torch.optim.Optimize
                 f"lower lr (now {opt.param_groups[0]['lr']:.3g}) or check the data"
             )
         if step_fn is None:
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch's Tensor.backward is unannotated
         opt.step()
         if post_step is not None:
             post_step(model)
@@ -232,7 +244,7 @@ def _epoch(net: nn.Module, model: nn.Module, bar: Any, opt: torch.optim.Optimize
 
 def train(
     model: nn.Module,
-    loader: DataLoader,
+    loader: AnyLoader,
     epochs: int,
     lr: float = 0.05,
     optimizer: str = "sgd",
@@ -246,7 +258,7 @@ def train(
     momentum: float = 0.9,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     steps_per_epoch: int | None = None,
-    checkpoint: str | os.PathLike | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
     step_fn: Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
     checkpoint_meta: str | None = None,
 ) -> dict[str, Any]:
@@ -298,7 +310,7 @@ def train(
     was_training = model.training
     model.to(dev)
     net: nn.Module = model
-    sampler: DistributedSampler | None = None
+    sampler: DistributedSampler[Any] | None = None
     if is_distributed():
         from torch.nn.parallel import DistributedDataParallel
 
@@ -308,10 +320,10 @@ def train(
     batches_per_epoch = steps_per_epoch if n is None else min(n, steps_per_epoch or n)
     opt = make_opt(params, lr, weight_decay, momentum)
     sched = make_sched(opt, epochs * (batches_per_epoch or 1))
-    history: dict[str, Any] = {"loss": [], "accuracy": [], "lr": []}
+    history: dict[str, list[float]] = {"loss": [], "accuracy": [], "lr": []}
     steps, stopped, start = 0, False, time.perf_counter()
     first = 0
-    gen = getattr(loader, "generator", None)
+    gen = _generator(loader)
     lead = sampler is None or dist.get_rank() == 0  # one process writes checkpoints and log lines
     plain = progress and lead and not sys.stderr.isatty()  # a log file gets one line per epoch, not bars
     try:
@@ -329,7 +341,8 @@ def train(
                 total_loss, correct, seen, steps = _epoch(net, model, bar, opt, sched, loss_fn, step_fn, post_step,
                                                           dev, epoch, steps)
                 if sampler is not None:
-                    total_loss, correct, seen = _summed(total_loss, correct, seen, device=dev)
+                    total_loss, all_correct, all_seen = _summed(total_loss, correct, seen, device=dev)
+                    correct, seen = int(all_correct), int(all_seen)  # exact: counts summed in float64
                 if seen == 0:
                     raise TrainConfigError("the loader yielded no batches; check the dataset and batch size")
                 stats = {
@@ -361,7 +374,7 @@ def train(
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, loader: DataLoader, device: str | torch.device = "cpu", progress: bool = False
+    model: nn.Module, loader: AnyLoader, device: str | torch.device = "cpu", progress: bool = False
 ) -> float:
     """Top-1 accuracy of ``model`` over ``loader``.
 

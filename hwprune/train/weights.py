@@ -27,7 +27,7 @@ def _names(keys: list[str]) -> str:
     return ", ".join(keys[:_SHOWN]) + more
 
 
-def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """Read a state_dict from ``path`` (``torch.load`` with ``weights_only=True``, onto the CPU).
 
     A checkpoint dict whose ``state_dict`` or ``model`` entry is a mapping of tensors yields that entry;
@@ -88,7 +88,7 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source
                            "Check --model, --num-classes and --in-channels against how the weights were trained")
 
 
-def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
+def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:
     """Read ``path`` (see ``read_state_dict``), check it (``check_state_dict``) and load it into ``model``.
 
     Returns:
