@@ -90,7 +90,8 @@ def resolve_keep(graph: Graph, keep: Mapping[int | str, Sequence[int] | int], *,
 def emit_pruned(graph: Graph, pruned: Graph, explicit: Mapping[int, Sequence[int]]) -> fx.GraphModule:
     """Emit the (verified) ``pruned`` IR of ``graph``; ``.hwprune_spec`` is its spec."""
     slim = emit(pruned)
-    slim.hwprune_spec = make_spec(graph, explicit)
+    # nn.Module.__setattr__ is typed for tensors and modules; a plain dict becomes an ordinary attribute
+    slim.hwprune_spec = make_spec(graph, explicit)  # type: ignore[assignment]
     return slim
 
 
@@ -164,13 +165,10 @@ def prune(
             n = uniform_keep(g.size, ratio, step)
             if n < g.size:
                 keep[g.id] = keep_top(scores[g.id], n)
-    pruned = verify(prune_channels(graph, keep))
-    slim = emit(pruned)
-    slim.hwprune_spec = make_spec(graph, keep)
-    return slim
+    return emit_pruned(graph, verify(prune_channels(graph, keep)), keep)
 
 
-def transform(model: nn.Module, spec: Mapping[str, Any] | str | os.PathLike, example_inputs: Any = None) -> fx.GraphModule:
+def transform(model: nn.Module, spec: Mapping[str, Any] | str | os.PathLike[str], example_inputs: Any = None) -> fx.GraphModule:
     """Rebuild the slim model from the original ``model`` and a spec (dict or path).
 
     Args:
@@ -200,12 +198,12 @@ def transform(model: nn.Module, spec: Mapping[str, Any] | str | os.PathLike, exa
     return apply_keep(graph, dict(spec["keep"]))
 
 
-def get_slim_model(model: nn.Module, spec: Mapping[str, Any] | str | os.PathLike,
-                   state_dict: Mapping[str, torch.Tensor] | str | os.PathLike | None = None) -> fx.GraphModule:
+def get_slim_model(model: nn.Module, spec: Mapping[str, Any] | str | os.PathLike[str],
+                   state_dict: Mapping[str, torch.Tensor] | str | os.PathLike[str] | None = None) -> fx.GraphModule:
     """``transform`` plus loading the slim model's weights (a state_dict or the path of one)."""
     slim = transform(model, spec)
     if state_dict is not None:
-        if not isinstance(state_dict, Mapping):
-            state_dict = torch.load(state_dict, map_location="cpu", weights_only=True)
-        slim.load_state_dict(state_dict)
+        weights: Mapping[str, torch.Tensor] = state_dict if isinstance(state_dict, Mapping) else \
+            torch.load(state_dict, map_location="cpu", weights_only=True)
+        slim.load_state_dict(weights)
     return slim

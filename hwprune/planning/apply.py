@@ -11,8 +11,8 @@ masked fine-tuning keeps the pattern; 2:4 activation sparsity is a forward pre-h
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import Any
 
 from torch import fx, nn
 
@@ -59,7 +59,7 @@ def apply_ir(traced: Traced, plan: Plan) -> tuple[Graph, dict[int, list[int]]]:
     keep: dict[int | str, Sequence[int] | int] = {g.gid: g.kept for g in plan.groups if g.kept < g.size}
     explicit = resolve_keep(graph, keep, importance=plan.importance)
     patterns = _patterns(graph, plan)
-    pruned = prune_channels(graph, cast(Mapping[int | str, Sequence[int]], explicit))
+    pruned = prune_channels(graph, explicit)
     if patterns:
         pruned = dataclasses.replace(pruned, ops=tuple(
             dataclasses.replace(op, sparsity=patterns[op.name]) if op.name in patterns else op for op in pruned.ops))

@@ -16,7 +16,7 @@ __all__ = ["write_net_reports", "DEFAULT_HW"]
 DEFAULT_HW = ("dpu-b4096", "systolic-32x32-ws")
 
 
-def write_net_reports(out: str | os.PathLike = "reports/simulator", hw: tuple[str, ...] = DEFAULT_HW,
+def write_net_reports(out: str | os.PathLike[str] = "reports/simulator", hw: tuple[str, ...] = DEFAULT_HW,
                       nets: tuple[str, ...] | None = None, progress: bool = True) -> Path:
     """Simulate every reference net on every accelerator and write the reports.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from hwprune.planning.plan import Plan
@@ -11,7 +12,7 @@ from hwprune.planning.plan import Plan
 __all__ = ["plot_plan", "plan_markdown"]
 
 
-def _plt():
+def _plt() -> ModuleType:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -20,7 +21,7 @@ def _plt():
     return plt
 
 
-def plot_plan(plan: Plan, outdir: str | os.PathLike) -> dict[str, str]:
+def plot_plan(plan: Plan, outdir: str | os.PathLike[str]) -> dict[str, str]:
     """Write the plan's plots as PNG files into ``outdir``; returns {what: file name}."""
     plt = _plt()
     out = Path(outdir)

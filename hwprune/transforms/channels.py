@@ -18,10 +18,13 @@ from hwprune.errors import EmptyGroupError, PruneConfigError, TraceError, Unsupp
 from hwprune.ir.graph import Graph, Op, Value
 from hwprune.ir.kinds import OpKind
 
-__all__ = ["prune_channels", "removed_elements", "normalise_keep"]
+__all__ = ["prune_channels", "removed_elements", "normalise_keep", "Keep"]
+
+# group id or key -> kept member indices (a dict keyed by ids, by keys, or by both)
+Keep = Mapping[int, Sequence[int]] | Mapping[str, Sequence[int]] | Mapping[int | str, Sequence[int]]
 
 
-def normalise_keep(analysis: Analysis, keep: Mapping[int | str, Sequence[int]]) -> dict[int, np.ndarray]:
+def normalise_keep(analysis: Analysis, keep: Keep) -> dict[int, np.ndarray]:
     """Check a keep map (group id or key -> kept member indices) and return it keyed by group id."""
     by_key = {g.key: g for g in analysis.groups}
     out: dict[int, np.ndarray] = {}
@@ -74,7 +77,7 @@ def _kept_along(chan: Chan, dead: np.ndarray) -> np.ndarray | None:
     return np.flatnonzero(alive)
 
 
-def prune_channels(graph: Graph, keep: Mapping[int | str, Sequence[int]]) -> Graph:
+def prune_channels(graph: Graph, keep: Keep) -> Graph:
     """Remove channels: keep only ``keep[g]`` members of each group ``g`` (others keep everything).
 
     Args:

@@ -8,7 +8,6 @@ Vitis-style runners use it as the reference of what pruning must compute.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -20,12 +19,12 @@ from hwprune.emit.rules import get_attr
 from hwprune.errors import HwPruneError
 from hwprune.ir.graph import Graph
 from hwprune.ir.kinds import OpKind
-from hwprune.transforms.channels import normalise_keep
+from hwprune.transforms.channels import Keep, normalise_keep
 
 __all__ = ["masked_model"]
 
 
-def masked_model(graph: Graph, keep: Mapping[int | str, Sequence[int]]) -> fx.GraphModule:
+def masked_model(graph: Graph, keep: Keep) -> fx.GraphModule:
     """A copy of the traced model with the channels ``keep`` removes zeroed in every consumer.
 
     Args:
