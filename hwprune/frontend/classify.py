@@ -7,7 +7,7 @@ in a table is OPAQUE: channels never flow through it (``shared/DESIGN.md``: neve
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -157,7 +157,7 @@ def _f_split(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     return {"dim": int(_arg(node, 2, "dim", 0)) % rank, "how": op, "arg": sizes}
 
 
-def _index_item(item: Any) -> tuple:
+def _index_item(item: Any) -> tuple[str | int | None, ...]:
     if item is None:
         return ("none",)
     if item is Ellipsis:
@@ -186,7 +186,8 @@ def _f_permute(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
         perm = list(range(rank))
         perm[d0], perm[d1] = perm[d1], perm[d0]
         return {"perm": tuple(perm)}
-    dims = node.args[1:] if len(node.args) > 2 else _arg(node, 1, "dims")
+    # literal ints; int() of a Node raises TypeError, which classify reports as "not literals"
+    dims: Sequence[Any] = node.args[1:] if len(node.args) > 2 else _arg(node, 1, "dims")
     return {"perm": tuple(int(d) % rank for d in dims)}
 
 
@@ -349,7 +350,7 @@ def classify(node: fx.Node, gm: fx.GraphModule, shapes: dict[str, Any], out_is_t
                                                  "why": f"no rule for module type {type(m).__name__}"}
     if not out_is_tensor:
         return OpKind.SIZE, _name(node.target), {}
-    table = _METHODS if node.op == "call_method" else _FUNCS
+    table: Mapping[Any, tuple[OpKind, _FExtract]] = _METHODS if node.op == "call_method" else _FUNCS
     try:
         entry = table.get(node.target)
     except TypeError:  # unhashable target
@@ -359,9 +360,9 @@ def classify(node: fx.Node, gm: fx.GraphModule, shapes: dict[str, Any], out_is_t
     if entry is None:
         readable = _name(node.target).replace("_VariableFunctionsClass.", "")
         return OpKind.OPAQUE, _name(node.target), {"why": f"no rule for {readable}"}
-    kind, extract = entry
+    kind, f_extract = entry
     try:
-        attrs = extract(node, rank, shapes)
+        attrs = f_extract(node, rank, shapes)
     except fn.Unsupported as e:
         return OpKind.OPAQUE, _name(node.target), {"why": str(e)}
     except (ValueError, TypeError):  # a literal we cannot read (e.g. a dynamic index): do not guess

@@ -8,6 +8,8 @@ only place that looks at a module's parametrizations and hooks; everything after
 
 from __future__ import annotations
 
+from typing import cast
+
 from torch import nn
 from torch.nn.utils import parametrize
 
@@ -20,7 +22,8 @@ def module_sparsity(module: nn.Module) -> LayerSparsity | None:
     """The sparsity the masks on ``module`` impose, or None when it has none."""
     weight = None
     if parametrize.is_parametrized(module, "weight"):
-        for p in module.parametrizations.weight:
+        # the ModuleDict register_parametrization adds: tensor name -> its list of parametrizations
+        for p in cast(nn.ModuleList, cast(nn.ModuleDict, module.parametrizations)["weight"]):
             nm = getattr(p, "weight_nm", None)
             if isinstance(nm, NMPattern):
                 weight = nm

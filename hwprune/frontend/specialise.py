@@ -30,6 +30,7 @@ class TracedSize(int):
     tracer: ConcreteTracer
     proxy: fx.Proxy
     dim: int
+    __hash__ = int.__hash__  # comparisons are replaced below; hashing stays int's
 
     def __new__(cls, value: int, tracer: ConcreteTracer, proxy: fx.Proxy, dim: int) -> TracedSize:
         obj = super().__new__(cls, value)
@@ -54,11 +55,12 @@ for _name in ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__add
               "__mod__", "__rmod__", "__pow__", "__neg__", "__bool__", "__index__", "__float__", "__divmod__",
               "__lshift__", "__rshift__", "__and__", "__or__"):
     setattr(TracedSize, _name, _specialising(_name))
-TracedSize.__hash__ = int.__hash__
 
 
 class SizedProxy(fx.Proxy):
     """A proxy that knows its real value, so that sizes and ranks are plain Python values."""
+
+    tracer: ConcreteTracer  # SizedProxy is made only by ConcreteTracer.proxy
 
     def _value(self) -> torch.Tensor | None:
         v = self.tracer.values.get(self.node)
@@ -128,7 +130,7 @@ class ConcreteTracer(fx.Tracer):
             return self._sizes[key]
         return super().create_arg(a)
 
-    def create_proxy(self, kind: str, target: Any, args: tuple, kwargs: dict, name: str | None = None,
+    def create_proxy(self, kind: str, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], name: str | None = None,
                      type_expr: Any = None, proxy_factory_fn: Any = None) -> fx.Proxy:
         p = super().create_proxy(kind, target, args, kwargs, name, type_expr, proxy_factory_fn)
         self._quiet = True
@@ -154,7 +156,7 @@ class ConcreteTracer(fx.Tracer):
 
         return fx.node.map_aggregate(a, one)
 
-    def _run(self, kind: str, target: Any, args: tuple, kwargs: dict) -> Any:
+    def _run(self, kind: str, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if kind == "placeholder":
             v = self.inputs.get(str(target))
             return v.clone() if isinstance(v, torch.Tensor) else None

@@ -308,7 +308,12 @@ def _mark_weights(ops: list[Op]) -> tuple[Op, ...]:
 
 def _flat_nodes(obj: Any) -> list[fx.Node]:
     out: list[fx.Node] = []
-    fx.node.map_arg(obj, lambda n: out.append(n) or n)
+
+    def collect(n: fx.Node) -> fx.Node:
+        out.append(n)
+        return n
+
+    fx.node.map_arg(obj, collect)
     return out
 
 
