@@ -66,14 +66,15 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(REPORTS))
+    ap.add_argument("--work", default=".hwprune/ofa_fmnist", help="cache of intermediate files (git-ignored)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     t_start = time.perf_counter()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    work = out / ".ofa_fmnist_work"
-    work.mkdir(exist_ok=True)
+    work = Path(args.work)  # baseline, supernet and search files: resumable, never committed
+    work.mkdir(parents=True, exist_ok=True)
     targets = [float(t) for t in args.targets.split(",")]
     data = resolve_data("fashion-mnist", batch_size=args.batch_size, subset=args.train_subset, seed=args.seed)
     train_loader, test_loader = data.train_loader, data.val_loader
@@ -110,7 +111,9 @@ def main() -> None:
     # --- OFA
     ofa = hwprune.OFAPruner(model, x, hw=args.hw, backend="process" if args.workers > 1 else "serial",
                             workers=args.workers, progress=False, workdir=work, name=f"{args.model}-fmnist")
-    sup = ofa.ofa_model([float(r) for r in args.expand_ratio.split(",")], channel_divisible=8)
+    # no auto excludes: the planner and one-step may prune the stem's group too (equal search spaces)
+    sup = ofa.ofa_model([float(r) for r in args.expand_ratio.split(",")], channel_divisible=8,
+                        auto_add_excludes=False)
     sup_file = work / f"{args.model}-sup-{args.ofa_epochs}-{args.seed}.pt"
     t = time.perf_counter()
     if sup_file.is_file():

@@ -223,7 +223,8 @@ def _cmd_ofa(args) -> int:
                           train_subset=args.train_subset, weights=args.weights, device=args.device)
     prep = validate(ocfg)
     cfg = OFARunConfig(hw=args.hw, latency=args.latency, expand_ratio=args.expand_ratio,
-                       channel_divisible=args.channel_divisible, excludes=tuple(args.exclude), epochs=args.ofa_epochs,
+                       channel_divisible=args.channel_divisible, elastic_depth=args.elastic_depth,
+                       excludes=tuple(args.exclude), epochs=args.ofa_epochs,
                        lr=args.ofa_lr, n_random=args.n_random, parent_popu_size=args.parent_popu_size,
                        iteration=args.iteration, mutate_size=args.mutate_size, crossover_size=args.crossover_size,
                        calib_batches=args.calib_batches, eval_batches=args.eval_batches,
@@ -233,7 +234,9 @@ def _cmd_ofa(args) -> int:
     _baseline(ocfg, prep)
     say = (lambda msg: print(f"[hwprune ofa] {msg}", file=sys.stderr, flush=True)) if not args.quiet else (
         lambda msg: None)
-    if not is_main_process():
+    if not is_main_process():  # data-parallel supernet training is this process's share
+        run_ofa(prep.model.cpu().eval(), prep.example, prep.train_loader, prep.test_loader, cfg, None,
+                prep.cache_dir, label, lambda msg: None)
         return 0
     with atomic_dir(out) as stage:
         run_ofa(prep.model.cpu().eval(), prep.example, prep.train_loader, prep.test_loader, cfg, Path(stage),
@@ -426,6 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="MIN:MAX[:STEP] of the searched latency: fractions of unpruned, times or cycles")
     p.add_argument("--expand-ratio", default=(0.5, 0.75, 1.0), type=_ratios, help="e.g. 0.5,0.75,1")
     p.add_argument("--channel-divisible", type=_int_at_least(1), default=8)
+    p.add_argument("--elastic-depth", action="store_true",
+                   help="subnets may also skip residual blocks whose identity path allows it")
     p.add_argument("--epochs", type=_int_at_least(0), default=15, help="baseline training epochs (cached)")
     p.add_argument("--batch-size", type=_int_at_least(1), default=64)
     p.add_argument("--lr", type=_positive_float, default=0.05, help="baseline learning rate")

@@ -16,6 +16,7 @@ import numpy as np
 
 from hwmodel.workloads.layers import LayerKind
 from hwprune.lower.lower import resize
+from hwprune.ofa.depth import SkipBlock
 from hwprune.ofa.space import ElasticGroup
 from hwprune.planning.latency import LatencyModel
 
@@ -67,9 +68,16 @@ class CostTable:
         groups: the space's elastic groups (the others keep all channels).
     """
 
-    def __init__(self, lm: LatencyModel, groups: Sequence[ElasticGroup]) -> None:
+    def __init__(self, lm: LatencyModel, groups: Sequence[ElasticGroup], blocks: Sequence[SkipBlock] = ()) -> None:
         self.lm = lm
         self.groups = tuple(groups)
+        # elastic depth: a layer of a block's branch (or its add) counts only when the block is kept
+        self.gate = np.full(len(lm.lowered), -1, dtype=np.int64)
+        for j, blk in enumerate(blocks):
+            ops = set(blk.branch) | {blk.add}
+            for i, lw in enumerate(lm.lowered):
+                if lw.op in ops:
+                    self.gate[i] = len(self.groups) + j
         e_of = {g.gid: e for e, g in enumerate(self.groups)}
         n_layers, n_e = len(lm.lowered), len(self.groups)
         self.choices = [np.asarray(g.choices, dtype=np.int64) for g in self.groups]
@@ -130,25 +138,28 @@ class CostTable:
 
     def price(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(analytic cycles, MACs) of each subnet (one code per row), as int64 arrays."""
+        codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
         cin, cout = self.channels(codes)
         n = cin.shape[0]
         cycles = np.zeros(n, dtype=np.int64)
         macs = np.zeros(n, dtype=np.int64)
         for i, tab in enumerate(self._tables):
+            on = codes[:, self.gate[i]] if self.gate[i] >= 0 else 1
             if tab is None:
+                c_i, m_i = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
                 for r in range(n):
                     key = (i, int(cin[r, i]), int(cout[r, i]))
                     if key not in self._lazy:
                         self._lazy[key] = self._price(*key)
-                    c, m = self._lazy[key]
-                    cycles[r] += c
-                    macs[r] += m
+                    c_i[r], m_i[r] = self._lazy[key]
+                cycles += c_i * on
+                macs += m_i * on
                 continue
             idx_in, idx_out, cyc, mac = tab
             a = 0 if idx_in is None else idx_in[cin[:, i]]
             b = idx_out[cout[:, i]]
-            cycles += cyc[a, b]
-            macs += mac[a, b]
+            cycles += cyc[a, b] * on
+            macs += mac[a, b] * on
         return cycles, macs
 
     def cycles(self, codes: np.ndarray) -> np.ndarray:

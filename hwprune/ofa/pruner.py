@@ -24,6 +24,7 @@ from hwprune.io import read_json, write_json
 from hwprune.ir.kinds import OpKind
 from hwprune.lower.simulate import resolve_hw
 from hwprune.ofa.costs import CostTable, group_step_costs
+from hwprune.ofa.depth import find_skip_blocks
 from hwprune.ofa.search import Range, flops_range, latency_range
 from hwprune.ofa.space import SearchSpace, build_groups, check_expand_ratios
 from hwprune.ofa.static import static_subnet
@@ -115,7 +116,8 @@ class OFAPruner:
         tab = self._tables.get(id(supernet.space))
         if tab is None:
             excludes = tuple(supernet.space.identity["excludes"])
-            tab = self._tables[id(supernet.space)] = CostTable(self.latency_model(excludes), supernet.space.groups)
+            tab = self._tables[id(supernet.space)] = CostTable(self.latency_model(excludes), supernet.space.groups,
+                                                               supernet.space.blocks)
         return tab
 
     def _check_supernet(self, supernet: Any) -> None:
@@ -128,7 +130,8 @@ class OFAPruner:
 
     # ----------------------------------------------------------------------------- supernet
     def ofa_model(self, expand_ratio: Sequence[float] = (0.5, 0.75, 1.0), channel_divisible: int = 8,
-                  excludes: Sequence[Any] | None = None, auto_add_excludes: bool = True) -> OFASupernet:
+                  excludes: Sequence[Any] | None = None, auto_add_excludes: bool = True, *,
+                  elastic_depth: bool = False) -> OFASupernet:
         """The supernet: elastic width per channel group, choices snapped to the hardware's channel steps.
 
         Args:
@@ -137,6 +140,8 @@ class OFAPruner:
                 top of their latency step.
             excludes: modules (names or module objects) whose output channels stay fixed.
             auto_add_excludes: also fix the first conv and the last conv/linear (Vitis's default).
+            elastic_depth: also let subnets skip residual blocks whose identity path allows it
+                (:mod:`hwprune.ofa.depth`; Vitis has no elastic depth).
 
         Returns:
             An :class:`OFASupernet` (a new module; the model is copied, not changed), at its largest subnet.
@@ -156,15 +161,16 @@ class OFAPruner:
         scores = group_importance(self.graph, analysis.groups, self.importance)
         cand = [g.id for g in analysis.groups if g.prunable and g.exact and g.size >= 2]
         groups = build_groups(self.graph, analysis, scores, ratios, channel_divisible, group_step_costs(lm, cand))
-        if not groups:
+        blocks = find_skip_blocks(self.graph, names) if elastic_depth else ()
+        if not groups and not blocks:
             raise PruneConfigError(
                 "no channel group of this model is elastic: every group is excluded, blocked, too small or "
                 f"has no choice below its full width with expand_ratio={list(ratios)} (excludes: {list(names)})")
         identity = {"structure_hash": self.structure_hash, "hw": config_hash(self.cfg.to_dict()),
                     "hw_name": self.cfg.name, "expand_ratio": list(ratios), "channel_divisible": channel_divisible,
                     "excludes": list(names), "importance": self.importance,
-                    "choices": {g.key: list(g.choices) for g in groups}}
-        return OFASupernet(self.model, SearchSpace(groups, identity))
+                    "choices": {g.key: list(g.choices) for g in groups}, "blocks": [b.add for b in blocks]}
+        return OFASupernet(self.model, SearchSpace(groups, identity, blocks))
 
     def sample_subnet(self, supernet: OFASupernet, mode: str = "random", *, seed: int | None = None,
                       rng: np.random.Generator | None = None) -> tuple[OFASupernet, dict]:
@@ -221,9 +227,17 @@ class OFAPruner:
         if mode == "analytic":
             return int(self.table(supernet).cycles(code[None, :])[0])
         if mode == "cycle":
-            lm = self.table(supernet).lm
-            return int(lm.simulate(supernet.space.kept(code), mode="cycle").total_cycles)
+            return self._cycle_mode(supernet, code)
         raise PruneConfigError(f"mode must be 'analytic' or 'cycle', got {mode!r}")
+
+    def _cycle_mode(self, supernet: OFASupernet, code: np.ndarray) -> int:
+        """Cycle-mode latency of a subnet: the shared latency model's workloads, skipped blocks left out."""
+        import hwmodel
+
+        lm = self.table(supernet).lm
+        dropped = {o for b in supernet.space.skipped(code) for o in (*b.branch, b.add)}
+        work = [w for w in lm.workloads(supernet.space.kept(code)) if w.name not in dropped]
+        return int(hwmodel.simulate(work, self.cfg, mode="cycle").total_cycles)
 
     def unpruned_cycles(self) -> int:
         """Analytic cycles of the model as given (every group at full width)."""
@@ -359,18 +373,19 @@ class OFAPruner:
         store.mark_complete()
         self.last_search = pool
         unpruned, clock = self.unpruned_cycles(), self.cfg.clock_mhz
-        lm = table.lm
 
         def describe(r: dict[str, Any]) -> dict[str, Any]:
             from hwprune.analysis.counts import count
             from hwprune.transforms.channels import prune_channels
 
-            params = count(prune_channels(self.graph, keep_indices(ofa_model.space, r["code"]))).params
+            counts = count(prune_channels(self.graph, keep_indices(ofa_model.space, r["code"])))
+            params = counts.params - sum(counts.of(o).params for b in ofa_model.space.skipped(r["code"])
+                                         for o in b.branch)
             return {"flops": r["macs"], "macs": r["macs"], "params": int(params), "latency_cycles": r["cycles"],
                     "latency_ms": r["cycles"] / (clock * 1e3), "latency_fraction": r["cycles"] / unpruned}
 
         def cycle_mode(code: np.ndarray) -> int:
-            return int(lm.simulate(ofa_model.space.kept(code), mode="cycle").total_cycles)
+            return self._cycle_mode(ofa_model, code)
 
         return pareto_set(pool, rng_, metric=evaluation_metric, describe=describe,
                           recheck=cycle_mode if (recheck and rng_.kind == "latency") else None)

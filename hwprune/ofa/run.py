@@ -8,7 +8,8 @@ The run folder (built aside, swapped in complete) holds:
   cycle-mode latency, MACs, params, subnet setting), as ``save_subnet_config`` writes it;
 * ``pareto.png``: accuracy against simulated latency, every evaluated candidate and the front;
 * ``subnets/<key>.spec.json`` + ``subnets/<key>.pt``: each Pareto subnet as a static slim model
-  (rebuild with ``hwprune.get_slim_model(model, spec, state_dict)``), fine-tuned when asked;
+  (rebuild with ``hwprune.ofa.rebuild_static_subnet(model, spec, state_dict)``, which also drops the
+  skipped blocks of elastic depth), fine-tuned when asked;
 * ``metrics.json`` and ``report.md``.
 
 Supernet training checkpoints every epoch and the search file grows as it goes, both in the cache
@@ -41,6 +42,7 @@ class OFARunConfig:
         hw: accelerator preset or config file.
         latency: ``(min, max, step)`` of the latency range (fractions, "ms" strings or cycles).
         expand_ratio / channel_divisible: the supernet's width choices.
+        elastic_depth: subnets may also skip residual blocks with an identity path.
         epochs / lr / batch_size: supernet training.
         n_random / kd_weight: sandwich rule and distillation.
         parent_popu_size / iteration / mutate_size / crossover_size / mutate_prob: the search.
@@ -54,6 +56,7 @@ class OFARunConfig:
     latency: tuple[Any, Any, Any] = (0.4, 0.8, 0.1)
     expand_ratio: tuple[float, ...] = (0.5, 0.75, 1.0)
     channel_divisible: int = 8
+    elastic_depth: bool = False
     excludes: tuple[str, ...] = ()
     epochs: int = 5
     lr: float = 0.02
@@ -128,50 +131,61 @@ def check_range(model: nn.Module, example: torch.Tensor, cfg: OFARunConfig) -> N
         BudgetError: the range is unreachable (the message states the reachable range).
     """
     ofa = OFAPruner(model, example, hw=cfg.hw, backend="serial", progress=False)
-    sup = ofa.ofa_model(list(cfg.expand_ratio), cfg.channel_divisible, list(cfg.excludes))
+    sup = ofa.ofa_model(list(cfg.expand_ratio), cfg.channel_divisible, list(cfg.excludes),
+                        elastic_depth=cfg.elastic_depth)
     lo, hi, step = cfg.latency
     ofa.search_range(sup, min_latency=lo, max_latency=hi, latency_step=step)
 
 
 def run_ofa(model: nn.Module, example: torch.Tensor, train_loader: Any, test_loader: Any, cfg: OFARunConfig,
-            stage: Path, cache_dir: Path, label: str, say: Any = print) -> dict[str, Any]:
+            stage: Path | None, cache_dir: Path, label: str, say: Any = print) -> dict[str, Any]:
     """Build, train and search a supernet of the trained ``model``; write the run files into ``stage``.
 
     Candidates are scored on ``eval_batches`` batches of the *training* data (no test-set selection);
     the Pareto subnets' static models are then calibrated, optionally fine-tuned, and evaluated on the
-    whole test set.
+    whole test set. Under ``torchrun`` every process calls this (the supernet trains data-parallel);
+    the others pass ``stage=None`` and return after training, rank 0 searches and writes.
 
     Returns:
         The metrics written to ``metrics.json``.
     """
     from hwprune.analysis.hashing import weights_hash
     from hwprune.train.calibrate import adaptive_bn, loader_calibration
+    from hwprune.train.device import barrier, is_distributed, is_main_process
     from hwprune.train.loop import evaluate, train
 
     t0 = time.perf_counter()
     ofa = OFAPruner(model, example, hw=cfg.hw, backend=cfg.backend, workers=cfg.workers, progress=cfg.progress,
                     name=label, workdir=cache_dir)
-    sup = ofa.ofa_model(list(cfg.expand_ratio), cfg.channel_divisible, list(cfg.excludes))
+    sup = ofa.ofa_model(list(cfg.expand_ratio), cfg.channel_divisible, list(cfg.excludes),
+                        elastic_depth=cfg.elastic_depth)
     lo, hi, step = cfg.latency
     ofa.search_range(sup, min_latency=lo, max_latency=hi, latency_step=step)  # an unreachable range fails now
-    base_acc = evaluate(model, test_loader, device=cfg.device)
-    say(f"baseline test accuracy {base_acc:.4f}; supernet: {len(sup.space.groups)} elastic groups, "
-        f"{sup.space.size()} subnets")
     key = _key([dict(sup.space.identity), weights_hash(model), cfg.epochs, cfg.lr, cfg.seed, cfg.n_random,
                 cfg.kd_weight, getattr(train_loader, "batch_size", None), len(train_loader)])
     final, ckpt = cache_dir / f"ofa-{label}-{key}.pt", cache_dir / f"ofa-{label}-{key}.ckpt"
     t_train = time.perf_counter()
     history: dict[str, Any] = {}
+    barrier()  # every process decides on the same cache state
     if final.is_file():
         sup.load_state_dict(torch.load(final, map_location="cpu", weights_only=True))
         say(f"supernet loaded from {final}")
     else:
         say(f"training the supernet for {cfg.epochs} epochs (sandwich rule, {2 + cfg.n_random} subnets per batch)")
+        # under torchrun every process trains (data-parallel); resuming one process's checkpoint is not supported
         history = ofa.train(sup, train_loader, cfg.epochs, lr=cfg.lr, seed=cfg.seed, n_random=cfg.n_random,
-                            kd_weight=cfg.kd_weight, checkpoint=ckpt, device=cfg.device)
+                            kd_weight=cfg.kd_weight, checkpoint=None if is_distributed() else ckpt,
+                            device=cfg.device)
         sup.cpu()
-        save_state_dict(final, sup.state_dict())
+        if is_main_process():
+            save_state_dict(final, sup.state_dict())
+        barrier()
     train_s = time.perf_counter() - t_train
+    if stage is None:  # the other processes of a data-parallel run: training was their share
+        return {}
+    base_acc = evaluate(model, test_loader, device=cfg.device)
+    say(f"baseline test accuracy {base_acc:.4f}; supernet: {len(sup.space.groups)} elastic groups, "
+        f"{sup.space.size()} subnets")
     t_search = time.perf_counter()
     pareto = ofa.run_evolutionary_search(
         sup, loader_calibration, (train_loader, cfg.calib_batches), _eval_acc, (train_loader, cfg.eval_batches),

@@ -12,7 +12,9 @@ the removed channels where they are *consumed* (the input side of every conv/lin
 exactly as :func:`hwprune.transforms.mask.masked_model` defines what pruning must compute; the
 :class:`MaskSite` tables say which weight entries each removed channel zeroes.
 
-Settings travel as JSON: ``{"width": {group key: kept channels}}``.
+Settings travel as JSON: ``{"width": {group key: kept channels}, "depth": {residual add: 0 skip | 1 keep}}``
+(``depth`` only with elastic depth, :mod:`hwprune.ofa.depth`). A code is one choice index per elastic
+group, then one 0/1 gene per skippable block.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ from hwprune.emit.rules import get_attr
 from hwprune.errors import PruneConfigError, SpecError
 from hwprune.ir.graph import Graph
 from hwprune.ir.kinds import OpKind
+from hwprune.ofa.depth import SkipBlock
 
 __all__ = ["MaskSite", "ElasticGroup", "SearchSpace", "check_expand_ratios", "width_choices", "mask_sites",
            "SETTING_KEYS"]
 
-SETTING_KEYS = ("width",)
+SETTING_KEYS = ("width", "depth")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -181,36 +184,47 @@ class SearchSpace:
 
     groups: tuple[ElasticGroup, ...]
     identity: Mapping[str, object]
+    blocks: tuple[SkipBlock, ...] = ()  # elastic depth: genes after the groups' (0 skip, 1 keep)
 
     @property
     def keys(self) -> tuple[str, ...]:
         return tuple(g.key for g in self.groups)
 
     def n_choices(self) -> np.ndarray:
-        return np.array([len(g.choices) for g in self.groups], dtype=np.int64)
+        return np.array([len(g.choices) for g in self.groups] + [2] * len(self.blocks), dtype=np.int64)
 
     def size(self) -> int:
         """Number of distinct subnets."""
-        return int(np.prod([len(g.choices) for g in self.groups], dtype=object)) if self.groups else 1
+        return int(np.prod([int(n) for n in self.n_choices()], dtype=object))
+
+    def skipped(self, code: Sequence[int]) -> tuple[SkipBlock, ...]:
+        """The blocks a code skips."""
+        n = len(self.groups)
+        return tuple(b for i, b in enumerate(self.blocks) if int(code[n + i]) == 0)
 
     # ----------------------------------------------------------------------------- settings <-> codes
     def max_code(self) -> np.ndarray:
         return self.n_choices() - 1
 
     def min_code(self) -> np.ndarray:
-        return np.zeros(len(self.groups), dtype=np.int64)
+        return np.zeros(len(self.groups) + len(self.blocks), dtype=np.int64)
 
     def random_codes(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` uniformly random subnets as choice-index rows."""
-        return rng.integers(0, self.n_choices()[None, :], size=(n, len(self.groups)), dtype=np.int64)
+        nc = self.n_choices()
+        return rng.integers(0, nc[None, :], size=(n, len(nc)), dtype=np.int64)
 
     def kept(self, code: Sequence[int]) -> dict[int, int]:
         """Group id -> kept members of a code."""
-        return {g.gid: g.choices[int(c)] for g, c in zip(self.groups, code, strict=True)}
+        return {g.gid: g.choices[int(c)] for g, c in zip(self.groups, code[:len(self.groups)], strict=True)}
 
     def setting(self, code: Sequence[int]) -> dict[str, dict[str, int]]:
         """The JSON setting of a code."""
-        return {"width": {g.key: int(g.choices[int(c)]) for g, c in zip(self.groups, code, strict=True)}}
+        n = len(self.groups)
+        out = {"width": {g.key: int(g.choices[int(c)]) for g, c in zip(self.groups, code[:n], strict=True)}}
+        if self.blocks:
+            out["depth"] = {b.add: int(code[n + i]) for i, b in enumerate(self.blocks)}
+        return out
 
     def code(self, setting: Mapping[str, object]) -> np.ndarray:
         """The code of a setting (groups it does not name keep their widest choice).
@@ -237,6 +251,16 @@ class SearchSpace:
                 raise SpecError(f"subnet setting keeps {k!r} channels of group {key!r}; its choices are "
                                 f"{list(g.choices)}")
             code[i] = g.choices.index(int(k))
+        depth = setting.get("depth", {})
+        by_add = {b.add: len(self.groups) + i for i, b in enumerate(self.blocks)}
+        if not isinstance(depth, Mapping):
+            raise SpecError(f"subnet setting 'depth' must map residual adds to 0 (skip) or 1 (keep), got {depth!r:.200}")
+        for add, keep in depth.items():
+            if add not in by_add:
+                raise SpecError(f"subnet setting skips block {add!r}, which is not an elastic block of this supernet")
+            if keep not in (0, 1) or isinstance(keep, bool):
+                raise SpecError(f"subnet setting depth of {add!r} must be 0 (skip) or 1 (keep), got {keep!r}")
+            code[by_add[add]] = int(keep)
         return code
 
     def code_key(self, code: Sequence[int]) -> str:

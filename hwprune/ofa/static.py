@@ -9,6 +9,7 @@ model never changes) and at the user's again afterwards, so the trace is reused.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -17,11 +18,12 @@ from torch import fx, nn
 
 from hwprune.errors import SpecError
 from hwprune.ir.graph import Graph
+from hwprune.ofa.depth import drop_blocks
 from hwprune.ofa.space import SearchSpace
 from hwprune.ofa.supernet import OFASupernet, raw_state_dict
 from hwprune.pruning import apply_keep
 
-__all__ = ["static_subnet", "swapped_weights", "keep_indices"]
+__all__ = ["static_subnet", "swapped_weights", "keep_indices", "rebuild_static_subnet"]
 
 
 @contextlib.contextmanager
@@ -62,7 +64,7 @@ def swapped_weights(module: nn.Module, state: Mapping[str, torch.Tensor]) -> Ite
 def keep_indices(space: SearchSpace, code) -> dict[str, list[int]]:
     """Group key -> kept member indices (sorted) for the groups a subnet narrows."""
     out = {}
-    for g, c in zip(space.groups, code, strict=True):
+    for g, c in zip(space.groups, code[:len(space.groups)], strict=True):
         k = g.choices[int(c)]
         if k < g.size:
             out[g.key] = g.kept_indices(k)
@@ -85,5 +87,34 @@ def static_subnet(graph: Graph, supernet: OFASupernet, code) -> fx.GraphModule:
     state = {k: v.to("cpu") for k, v in raw_state_dict(supernet.model).items()}
     with swapped_weights(graph.source.gm, state):
         slim = apply_keep(graph, keep)
+    skipped = supernet.space.skipped(code)
+    if skipped:
+        spec = slim.hwprune_spec
+        drop_blocks(slim, skipped)
+        slim.hwprune_spec = {**spec, "ofa_skip": [{"add": b.add, "node": b.node, "identity": b.identity}
+                                                  for b in skipped]}
     slim.train(supernet.training)
+    return slim
+
+
+def rebuild_static_subnet(model: nn.Module, spec: Mapping[str, Any] | str | os.PathLike,
+                          state_dict: Mapping[str, torch.Tensor] | str | os.PathLike | None = None) -> fx.GraphModule:
+    """A static subnet from the original model, its spec and state_dict (skipped blocks included).
+
+    ``hwprune.get_slim_model`` rebuilds the channels; this also drops the blocks the spec's
+    ``ofa_skip`` lists (elastic depth).
+    """
+    from hwprune.emit.spec import load_spec
+    from hwprune.ofa.depth import SkipBlock
+    from hwprune.pruning import transform
+
+    if not isinstance(spec, Mapping):
+        spec = load_spec(spec)
+    slim = transform(model, spec)
+    skip = [SkipBlock(d["add"], d["node"], d["identity"], (), "") for d in spec.get("ofa_skip", ())]
+    drop_blocks(slim, skip)
+    if state_dict is not None:
+        if not isinstance(state_dict, Mapping):
+            state_dict = torch.load(state_dict, map_location="cpu", weights_only=True)
+        slim.load_state_dict(state_dict)
     return slim

@@ -5,6 +5,7 @@ Every conv/linear weight that consumes an elastic group's channels gets a parame
 channels a subnet removes. All subnets share the full weights, a removed channel influences nothing
 (so its producer gets no gradient from that subnet), and in eval mode a subnet computes exactly what
 its static slim model computes (:func:`hwprune.ofa.static.static_subnet`, tested to rtol 1e-5).
+A skipped residual block's branch output is multiplied by zero (see :mod:`hwprune.ofa.depth`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from hwprune.errors import SpecError
+from hwprune.ofa.depth import DepthGate
 from hwprune.ofa.space import SearchSpace
 
 __all__ = ["OFASupernet", "ChannelMask", "raw_state_dict"]
@@ -64,6 +67,11 @@ class OFASupernet(nn.Module):
             cm = ChannelMask(site.rows, site.cols, w.dim())
             parametrize.register_parametrization(owner, name, cm, unsafe=True)
             self._masks[path] = cm
+        self._gates: list[DepthGate] = []
+        for blk in space.blocks:  # elastic depth: the block's last op is gated to zero when skipped
+            gate = DepthGate()
+            self.model.get_submodule(blk.gate).register_forward_hook(gate)
+            self._gates.append(gate)
         self._code = space.max_code()
         self.set_code(self._code)
 
@@ -88,8 +96,14 @@ class OFASupernet(nn.Module):
     def set_code(self, code: Any) -> OFASupernet:
         """Activate the subnet of a choice-index code; returns self."""
         code = np.asarray(code, dtype=np.int64)
+        if code.shape != (len(self.space.n_choices()),):
+            raise SpecError(f"a subnet code has one entry per elastic group and block "
+                            f"({len(self.space.n_choices())}), got shape {code.shape}")
         flat: dict[str, torch.Tensor] = {}
-        for g, c in zip(self.space.groups, code, strict=True):
+        n = len(self.space.groups)
+        for gate, c in zip(self._gates, code[n:], strict=True):
+            gate.skip = int(c) == 0
+        for g, c in zip(self.space.groups, code[:n], strict=True):
             k = g.choices[int(c)]
             if k == g.size:
                 continue

@@ -144,3 +144,32 @@ def test_process_backend_with_calibration_matches_serial(tmp_path):
     for k in out[0]:
         assert out[0][k]["subnet_setting"] == out[1][k]["subnet_setting"]
         assert out[0][k]["acc1"] == pytest.approx(out[1][k]["acc1"], rel=1e-5)
+
+
+def test_payload_for_workers_without_shared_memory_rebuilds_the_supernet(setup):
+    """Ray and spawned workers get the model, the space and the supernet's state (pickled), not the
+    parametrized supernet; the rebuilt one scores a subnet exactly as the original does."""
+    import copy
+    import pickle
+
+    from hwprune.ofa.search import evaluate_code, make_payload
+    from hwprune.runtime.parallel import ProcessBackend
+
+    ofa, sup, _ = setup
+    sup = copy.deepcopy(sup)
+    with torch.no_grad():
+        for name, t in sup.state_dict().items():
+            if t.is_floating_point() and "mask" not in name:
+                t.mul_(1.05)  # trained weights must travel, not the model's
+    x = torch.randn(2, 3, 32, 32)
+    payload = make_payload(sup, ofa.model, ProcessBackend(start_method="spawn"), _sum_score, (x,), None, ())
+    assert payload.supernet is None
+    code = tuple(int(c) for c in sup.space.random_codes(np.random.default_rng(1), 1)[0])
+    remote = evaluate_code(pickle.loads(pickle.dumps(payload)), code)
+    sup.set_code(np.asarray(code)).eval()
+    assert remote == pytest.approx(_sum_score(sup, x), rel=1e-6)
+
+
+def _sum_score(model, batch):
+    with torch.no_grad():
+        return float(model(batch).sum())

@@ -42,8 +42,10 @@ def _check_static_equals_dynamic(ofa, sup, x, seed, n_random=2):
             warnings.simplefilter("ignore")
             rep = hwprune.simulate(static, x, hw=ofa.hw, mode="analytic")
         assert rep.total_cycles == ofa.subnet_latency(sup, setting)  # what the search reports
-        assert macs == ofa.table(sup).lm.macs(sup.space.kept(code))
-    narrow = [g for g, c in zip(sup.space.groups, codes[0], strict=True) if g.choices[c] < g.size]
+        dropped = {o for b in sup.space.skipped(code) for o in (*b.branch, b.add)}
+        work = ofa.table(sup).lm.workloads(sup.space.kept(code))
+        assert macs == sum(w.macs for w in work if w.name not in dropped)
+    narrow = [g for g, c in zip(sup.space.groups, codes[0][:len(sup.space.groups)], strict=True) if g.choices[c] < g.size]
     assert narrow, "the smallest subnet must narrow some group"
 
 
@@ -185,3 +187,58 @@ def test_static_subnet_takes_the_supernets_trained_weights_not_the_models():
         assert torch.equal(v, before[k]), k
     with torch.no_grad():
         assert not torch.allclose(model(x), y)
+
+
+DEPTH_NETS = [("resnet20", lambda: hwprune.models.get("resnet20", num_classes=10), (2, 3, 32, 32))] + [
+    (f"zoo_{f}", ZOO[f], None) for f in ("resnet_basic", "resnet_bottleneck", "efficientnet", "regnet")]
+
+
+@pytest.mark.parametrize("name,factory,shape", DEPTH_NETS, ids=[n for n, _, _ in DEPTH_NETS])
+def test_elastic_depth_static_subnet_equals_dynamic(name, factory, shape, tmp_path):
+    from hwprune.ofa.static import rebuild_static_subnet
+
+    model = factory().eval()
+    x = zoo_input(name[4:]) if shape is None else torch.randn(shape)
+    ofa, sup = _ofa(model, x, expand_ratio=[0.5, 1.0], channel_divisible=4, auto_add_excludes=False,
+                    elastic_depth=True)
+    assert sup.space.blocks, "these nets have residual blocks with an identity path"
+    _check_static_equals_dynamic(ofa, sup, x, 3, n_random=1)
+    sup.eval()
+    code = sup.space.min_code()  # every block skipped
+    sup.set_code(code)
+    setting = sup.setting()
+    assert set(setting["depth"].values()) == {0} and len(sup.space.skipped(code)) == len(sup.space.blocks)
+    assert ofa.subnet_latency(sup, setting, mode="cycle") == ofa.subnet_latency(sup, setting)
+    static, _, _, params = ofa.get_static_subnet(sup, setting)
+    assert params < sum(p.numel() for p in model.parameters())
+    # spec + state_dict rebuild the static subnet, skipped blocks included
+    from hwprune.emit.spec import save_spec
+    from hwprune.io import save_state_dict
+
+    save_spec(static, tmp_path / "s.json")
+    save_state_dict(tmp_path / "s.pt", static.state_dict())
+    again = rebuild_static_subnet(model, tmp_path / "s.json", tmp_path / "s.pt").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(again(x), static.eval()(x))
+    with pytest.raises(SpecError, match="0 \\(skip\\) or 1"):
+        sup.set_setting({"depth": {sup.space.blocks[0].add: 2}})
+    with pytest.raises(SpecError, match="not an elastic block"):
+        sup.set_setting({"depth": {"nope": 0}})
+
+
+def test_elastic_depth_search_stays_in_range(tmp_path):
+    model = hwprune.models.get("resnet20", num_classes=10).eval()
+    x = torch.randn(1, 3, 32, 32)
+    ofa, sup = _ofa(model, x, hw="dpu-b4096", expand_ratio=[0.5, 1.0], elastic_depth=True)
+    ofa.workdir = tmp_path
+
+    def deeper_is_better(net):
+        return float(sum(net.code))
+
+    pareto = ofa.run_evolutionary_search(sup, None, (), deeper_is_better, (), min_latency=0.3, max_latency=0.9,
+                                         latency_step=0.2, iteration=2, parent_popu_size=4)
+    unpruned = ofa.unpruned_cycles()
+    assert list(pareto) == ["0.5", "0.7", "0.9"]
+    for key, entry in pareto.items():
+        assert int(0.3 * unpruned) <= entry["latency_cycles_cycle_mode"] <= int(float(key) * unpruned)
+        assert "depth" in entry["subnet_setting"]
