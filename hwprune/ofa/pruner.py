@@ -169,7 +169,8 @@ class OFAPruner:
         identity = {"structure_hash": self.structure_hash, "hw": config_hash(self.cfg.to_dict()),
                     "hw_name": self.cfg.name, "expand_ratio": list(ratios), "channel_divisible": channel_divisible,
                     "excludes": list(names), "importance": self.importance,
-                    "choices": {g.key: list(g.choices) for g in groups}, "blocks": [b.add for b in blocks]}
+                    "choices": {g.key: list(g.choices) for g in groups},
+                    **({"blocks": [b.add for b in blocks]} if blocks else {})}  # width-only spaces: as before
         return OFASupernet(self.model, SearchSpace(groups, identity, blocks))
 
     def sample_subnet(self, supernet: OFASupernet, mode: str = "random", *, seed: int | None = None,
