@@ -320,6 +320,7 @@ def _ours(m: str) -> bool:
 def _pooled_std_lines(rows: list[dict]) -> list[str]:
     """Best hwprune method against each baseline per budget, in units of the pooled std over seeds."""
     methods = _methods_in(rows)
+    verdicts: list[str] = []
     out = ["Best hwprune planner method vs each baseline (difference of mean accuracy; in units of the pooled "
            "std over seeds, sqrt((s1² + s2²) / 2)):", "",
            "| budget | best hwprune | " + " | ".join(m for m in methods if not _ours(m)) + " |",
@@ -331,6 +332,13 @@ def _pooled_std_lines(rows: list[dict]) -> list[str]:
         if not ours:
             continue
         best = max(ours, key=lambda m: statistics.mean(ours[m]))
+
+        def wins(m: str, best: str = best, accs: dict = accs) -> bool:
+            a, b = accs[best], accs[m]
+            if min(len(a), len(b)) < 2:
+                return False
+            pooled = ((statistics.variance(a) + statistics.variance(b)) / 2) ** 0.5
+            return statistics.mean(a) - statistics.mean(b) > pooled
         parts = []
         for m in methods:
             if _ours(m):
@@ -346,7 +354,11 @@ def _pooled_std_lines(rows: list[dict]) -> list[str]:
             parts.append(f"{diff * 100:+.2f} pt = **{diff / pooled:+.1f}** std" if pooled > 0
                          else f"{diff * 100:+.2f} pt (std 0)")
         out.append(f"| {budget} | {best} ({statistics.mean(ours[best]):.4f}) | " + " | ".join(parts) + " |")
-    return [*out, ""]
+        verdicts.append(f"{budget}: " + ("met" if all(wins(m) for m in methods if not _ours(m) and accs[m])
+                                         else "not met (" + ", ".join(m for m in methods if not _ours(m) and accs[m]
+                                                                      and not wins(m)) + ")"))
+    return [*out, "", "Goal (best hwprune method ahead of every baseline by more than one pooled std, >= 2 seeds "
+            "each): " + ("; ".join(verdicts) or "no budget with results") + ".", ""]
 
 
 def write_report(results: list[dict], args) -> None:
@@ -365,6 +377,7 @@ def write_report(results: list[dict], args) -> None:
             f"training images (random flip and ±2 px shift), held-out scoring (Vitis `ana`, one-step search) on "
             f"{args.heldout} other training images, test on all {n_test} test images")
     seeds_seen = sorted({r["seed"] for r in results})
+    expected = len(args.nets) * len(METHODS) * len(args.budgets) * len(args.seeds)
     hws = sorted({r["hw"] for r in results if "hw" in r})
     lines = [
         "# Planner vs baselines at equal simulated latency",
@@ -375,7 +388,12 @@ def write_report(results: list[dict], args) -> None:
         f"{args.base_lr}, cosine, seed 0); every method meets the budget and gets the same fine-tune "
         f"({ft_epochs} epoch(s), SGD lr {args.ft_lr}, cosine). Seeds {seeds_seen} vary the fine-tune's "
         f"shuffling (and the one-step search's sampling); mean ± std over them. "
-        f"Regenerate: `{args.command}`.",
+        f"Regenerate: `nice -n 10 python benchmarks/bench_planner_vs_baselines.py --data {args.data}` "
+        f"(resumable; `--report-only` rewrites this file from the rows).",
+        "",
+        f"Rows: {len(results)} of {expected} ({len(args.nets)} nets x {len(METHODS)} methods x {len(args.budgets)} "
+        f"budgets x {len(args.seeds)} seeds)"
+        + (". **The run is incomplete**: see the notes at the end." if len(results) < expected else "."),
         "",
         "Methods: " + "; ".join(f"**{m}** ({DESCRIPTION.get(m, m)})" for m in _methods_in(results)) + ".",
         "",
@@ -453,6 +471,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--notes", default=str(ROOT / "reports" / "planner_vs_baselines_notes.md"),
                     help="Markdown appended to the report (the discussion of the figures)")
+    ap.add_argument("--cache", default=None, help="folder of baselines, Vitis files and per-net rows "
+                    "(default .hwprune/bench-<data>)")
     ap.add_argument("--fresh", action="store_true", help="ignore results from an earlier run")
     ap.add_argument("--quick", action="store_true", help="one net, one seed, 1+1 epochs, 1000 images (a smoke run)")
     ap.add_argument("--report-only", action="store_true", help="rewrite the report from the saved results")
@@ -469,7 +489,7 @@ def main(argv=None) -> int:
     args.budgets = [float(b) for b in args.budgets.split(",")]
     args.seeds = [int(s) for s in args.seeds.split(",")]
     args.train_subset = args.train_subset or None
-    args.cache = ROOT / ".hwprune" / f"bench-{args.data}"
+    args.cache = Path(args.cache) if args.cache else ROOT / ".hwprune" / f"bench-{args.data}"
     if args.quick:
         tmp = Path(tempfile.mkdtemp(prefix="hwprune-bench-quick-"))
         OUT_JSON, OUT_MD, OUT_PNG = (tmp / p.name for p in (OUT_JSON, OUT_MD, OUT_PNG))
