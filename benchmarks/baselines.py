@@ -33,8 +33,9 @@ from hwprune.pruning import apply_keep
 __all__ = ["bisect_smallest", "torch_pruning_uniform", "halp_knapsack", "taylor_grads"]
 
 
-def bisect_smallest(make: Callable[[float], Any], fits: Callable[[Any], bool], lo: float, hi: float,
-                    steps: int = 12) -> tuple[float | None, Any]:
+def bisect_smallest(
+    make: Callable[[float], Any], fits: Callable[[Any], bool], lo: float, hi: float, steps: int = 12
+) -> tuple[float | None, Any]:
     """Smallest x in [lo, hi] (to ``(hi - lo) / 2**steps``) with ``fits(make(x))``; ``(None, None)`` if none.
 
     ``make`` need not be monotone near ``hi`` (Torch-Pruning keeps whole layers at extreme ratios): when
@@ -80,14 +81,20 @@ def torch_pruning_uniform(model: nn.Module, x: torch.Tensor, ratio: float) -> nn
     if ratio <= 0:
         return m
     pruner = tp.pruner.MagnitudePruner(
-        m, x, importance=tp.importance.MagnitudeImportance(p=1), pruning_ratio=ratio,
-        global_pruning=False, ignored_layers=_classifier_layers(m),
+        m,
+        x,
+        importance=tp.importance.MagnitudeImportance(p=1),
+        pruning_ratio=ratio,
+        global_pruning=False,
+        ignored_layers=_classifier_layers(m),
     )
     pruner.step()
     return m
 
 
-def taylor_grads(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:
+def taylor_grads(
+    model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]
+) -> dict[str, torch.Tensor]:
     """Parameter name -> gradient of the summed cross-entropy over ``batches`` (model not modified)."""
     m = copy.deepcopy(model).eval()  # eval: BN statistics untouched, as HALP scores a trained net
     m.zero_grad()
@@ -96,8 +103,9 @@ def taylor_grads(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.T
     return {n: p.grad.detach().clone() for n, p in m.named_parameters() if p.grad is not None}
 
 
-def halp_knapsack(model: nn.Module, x: torch.Tensor, hw: str, target_cycles: int,
-                  grads: dict[str, torch.Tensor]) -> tuple[nn.Module, dict[int, int]]:
+def halp_knapsack(
+    model: nn.Module, x: torch.Tensor, hw: str, target_cycles: int, grads: dict[str, torch.Tensor]
+) -> tuple[nn.Module, dict[int, int]]:
     """HALP-style greedy latency-saliency knapsack down to ``target_cycles`` on ``hw`` (cycle mode).
 
     Args:
@@ -118,8 +126,10 @@ def halp_knapsack(model: nn.Module, x: torch.Tensor, hw: str, target_cycles: int
     lm = LatencyModel(analysis, hwmodel.preset(hw))
     scores = group_importance(graph, analysis.groups, "taylor", model=model, grads=grads)
     # HALP normalises importance per layer; per-group sums of |g*w| differ by orders of magnitude
-    order = {gid: np.sort(np.asarray(s, dtype=np.float64) / max(float(np.sum(s)), 1e-12))[::-1]
-             for gid, s in scores.items()}
+    order = {
+        gid: np.sort(np.asarray(s, dtype=np.float64) / max(float(np.sum(s)), 1e-12))[::-1]
+        for gid, s in scores.items()
+    }
     counts = dict(lm.full)
 
     def step_down(gid: int) -> tuple[int, int] | None:
@@ -142,19 +152,23 @@ def halp_knapsack(model: nn.Module, x: torch.Tensor, hw: str, target_cycles: int
                 if nxt is None:
                     continue
                 k2, c2 = nxt
-                lost = float(order[gid][k2:counts[gid]].sum())
+                lost = float(order[gid][k2 : counts[gid]].sum())
                 ratio = lost / (cycles - c2)
                 if best is None or ratio < best[0]:
                     best = (ratio, gid, k2, c2)
             if best is None:
                 raise hwprune.errors.BudgetError(
                     f"HALP: {target_cycles} cycles on {hw} is below what one channel per group reaches "
-                    f"({cycles} cycles)")
+                    f"({cycles} cycles)"
+                )
             counts[best[1]], cycles = best[2], best[3]
         simulated = lm.simulate(counts).total_cycles  # stalls are not in the analytic tables
         if simulated <= target_cycles:
             break
         target = cycles - (simulated - target_cycles)
-    keep = {gid: sorted(int(i) for i in np.argsort(-np.asarray(scores[gid]), kind="stable")[:counts[gid]])
-            for gid in order if counts[gid] < lm.full[gid]}
+    keep = {
+        gid: sorted(int(i) for i in np.argsort(-np.asarray(scores[gid]), kind="stable")[: counts[gid]])
+        for gid in order
+        if counts[gid] < lm.full[gid]
+    }
     return apply_keep(graph, keep), {gid: counts[gid] for gid in order}

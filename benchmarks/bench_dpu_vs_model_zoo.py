@@ -39,12 +39,14 @@ from zoo_nets import build
 
 # Xilinx/Vitis-AI, model_zoo/README.md as released with Vitis AI 2.5 (tables "Performance on ZCU102"
 # and "Performance on ZCU104", columns "E2E throughput (fps) Single Thread" and "Multi Thread").
-SOURCE = ("Xilinx/Vitis-AI, `model_zoo/README.md` at the `v2.5` release tag "
-          "(https://github.com/Xilinx/Vitis-AI/blob/v2.5/model_zoo/README.md, sections \"Performance on ZCU104\" "
-          "and \"Performance on ZCU102\"; the ZCU104 figures are repeated in UG1354 v2.5 \"ZCU104 Evaluation "
-          "Board\"). The tag's commit id could not be resolved offline: the stored copies of that file carry "
-          "none except the newest (d5c1f216f87d8b2471ee578a6a87d302d945eee7, a stub that links the 3.0 "
-          "spreadsheet), so the figures are quoted with the zoo's row names")
+SOURCE = (
+    "Xilinx/Vitis-AI, `model_zoo/README.md` at the `v2.5` release tag "
+    '(https://github.com/Xilinx/Vitis-AI/blob/v2.5/model_zoo/README.md, sections "Performance on ZCU104" '
+    'and "Performance on ZCU102"; the ZCU104 figures are repeated in UG1354 v2.5 "ZCU104 Evaluation '
+    "Board\"). The tag's commit id could not be resolved offline: the stored copies of that file carry "
+    "none except the newest (d5c1f216f87d8b2471ee578a6a87d302d945eee7, a stub that links the 3.0 "
+    "spreadsheet), so the figures are quoted with the zoo's row names"
+)
 # name -> (zoo model name, ZCU104 (single, multi) fps, ZCU102 (single, multi) fps, zoo GOPs)
 ZOO = {
     "resnet50": ("resnet50_pt", (83.56, 157.2), (77.58, 173.16), 8.2),
@@ -83,8 +85,9 @@ def multi_fps(layers, cfg, host_ms: float) -> float:
     return min(throughput_fps(layers, cfg), HOST_THREADS * 1e3 / host_ms)
 
 
-def fit(nets: dict[str, list], rows: list[dict], names: list[str],
-        base: hwmodel.AcceleratorConfig | None = None) -> tuple[float, int]:
+def fit(
+    nets: dict[str, list], rows: list[dict], names: list[str], base: hwmodel.AcceleratorConfig | None = None
+) -> tuple[float, int]:
     """(host ms, conv stretch %) minimising mean |ln ratio| over ``names`` with no model over its bound."""
     base = base or hwmodel.preset("zcu104")
     best = (math.inf, 0.0, 100)
@@ -109,8 +112,11 @@ def fit_ddr(nets: dict[str, list], names: list[str], host: float, stretch: int) 
     best = (math.inf, 0.5)
     for eff in [e / 100 for e in range(20, 101, 2)]:
         cfgs = {b: board(b, eff, stretch) for b in BOARD_NAMES}
-        loss = sum(math.log(multi_fps(nets[n], cfgs[b], host) / ZOO[n][1 + i][1]) ** 2
-                   for n in names for i, b in enumerate(BOARD_NAMES))
+        loss = sum(
+            math.log(multi_fps(nets[n], cfgs[b], host) / ZOO[n][1 + i][1]) ** 2
+            for n in names
+            for i, b in enumerate(BOARD_NAMES)
+        )
         best = min(best, (loss, eff))
     return best[1]
 
@@ -171,10 +177,15 @@ def ablate(nets: dict[str, list], rows: list[dict], fit_names: list[str]) -> lis
     """Report lines: per mechanism changed, the refitted constants and the errors (fit / held out / all 12)."""
     z104 = hwmodel.preset("zcu104")
     held = [r["name"] for r in rows if r["name"] not in fit_names]
-    out = ["", "## Ablation: one mechanism changed, both constants refitted (same split, same bound check)", "",
-           "Mean abs ln ratio per set; ratios in the order of the table above (1-12).", "",
-           "| variant | host ms | stretch % | fit | held out | all 12 | above bound | ratios 1-12 |",
-           "|---|---|---|---|---|---|---|---|"]
+    out = [
+        "",
+        "## Ablation: one mechanism changed, both constants refitted (same split, same bound check)",
+        "",
+        "Mean abs ln ratio per set; ratios in the order of the table above (1-12).",
+        "",
+        "| variant | host ms | stretch % | fit | held out | all 12 | above bound | ratios 1-12 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for label, change in ABLATIONS.items():
         base = z104.replace(dpu=z104.dpu.with_(**change))
         try:
@@ -189,39 +200,50 @@ def ablate(nets: dict[str, list], rows: list[dict], fit_names: list[str]) -> lis
         def err(sel: list[str], ratio=ratio) -> float:
             return sum(abs(math.log(ratio[n])) for n in sel) / len(sel)
 
-        out.append(f"| {label} | {host:.2f} | {stretch} | {err(fit_names):.3f} | {err(held):.3f} | "
-                   f"{err(list(ratio)):.3f} | {len(over)} | {' '.join(f'{ratio[n]:.2f}' for n in ratio)} |")
+        out.append(
+            f"| {label} | {host:.2f} | {stretch} | {err(fit_names):.3f} | {err(held):.3f} | "
+            f"{err(list(ratio)):.3f} | {len(over)} | {' '.join(f'{ratio[n]:.2f}' for n in ratio)} |"
+        )
     return out
 
 
 def _stats(rows, names) -> tuple[float, float]:
     sel = [r for r in rows if r["name"] in names]
-    return (sum(abs(math.log(r["ratio"])) for r in sel) / len(sel),
-            max(abs(e) for r in sel for e in r["mt_err"]))
+    return (
+        sum(abs(math.log(r["ratio"])) for r in sel) / len(sel),
+        max(abs(e) for r in sel for e in r["mt_err"]),
+    )
 
 
 def render(rows, fit_names, host, stretch, ddr, ddr_fit, nets) -> str:
     z = hwmodel.preset("zcu104").dpu
-    out = ["# The modelled DPU vs AMD's published DPUCZDX8G figures (Vitis AI model zoo)", "",
-           "Regenerate: `python benchmarks/bench_dpu_vs_model_zoo.py --write` (traces each net, lowers it with "
-           "`hwprune.lower`, simulates on the `zcu104` / `zcu102` presets).", "",
-           f"Source of AMD's figures: {SOURCE}.", "",
-           "Columns: AMD's ZCU104 single-thread end-to-end latency (1 / fps; it includes the A53 host's "
-           "pre/post-processing) and multi-thread fps (both cores); `sim` = simulated DPU time of one frame on "
-           "one B4096 core at 300 MHz; ratio = sim / (e2e - host); bound = min(e2e, 2 / multi-thread fps), "
-           "the most DPU time one frame can physically take; sim MT = simulated multi-thread fps "
-           "(= min(cores / DPU time with the board DDR shared, 4 CPUs / host)).", "",
-           f"Fitted global constants (on the **fit** rows only, ZCU104 single-thread latencies, every model "
-           f"kept within its bound): host = **{host:.3f} ms** per frame; conv engine stretch = **{stretch} %** "
-           f"of the ideal tile cycles (`DpuParams.conv_stretch_pct`, default {z.conv_stretch_pct}"
-           f"{'' if z.conv_stretch_pct == stretch else ': DIFFERENT, update it'}). "
-           f"Set by hand, not fitted: the cores share {ddr:.2f} of the 19.2 GB/s DDR4 peak "
-           f"(`hwmodel.config.presets.DDR_EFFICIENCY`; fitting it to the fit rows' multi-thread fps would give "
-           f"{ddr_fit:.2f}); the host pre/post-processes {HOST_THREADS} frames at once in the multi-thread runs "
-           f"(read off the smallest model, host-bound on both boards).", "",
-           "| # | model | zoo row | zoo GOPs / ours | set | e2e ms | sim ms | ratio | bound ms | sim <= bound "
-           "| ZCU104 MT fps zoo / sim | ZCU102 MT fps zoo / sim |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    out = [
+        "# The modelled DPU vs AMD's published DPUCZDX8G figures (Vitis AI model zoo)",
+        "",
+        "Regenerate: `python benchmarks/bench_dpu_vs_model_zoo.py --write` (traces each net, lowers it with "
+        "`hwprune.lower`, simulates on the `zcu104` / `zcu102` presets).",
+        "",
+        f"Source of AMD's figures: {SOURCE}.",
+        "",
+        "Columns: AMD's ZCU104 single-thread end-to-end latency (1 / fps; it includes the A53 host's "
+        "pre/post-processing) and multi-thread fps (both cores); `sim` = simulated DPU time of one frame on "
+        "one B4096 core at 300 MHz; ratio = sim / (e2e - host); bound = min(e2e, 2 / multi-thread fps), "
+        "the most DPU time one frame can physically take; sim MT = simulated multi-thread fps "
+        "(= min(cores / DPU time with the board DDR shared, 4 CPUs / host)).",
+        "",
+        f"Fitted global constants (on the **fit** rows only, ZCU104 single-thread latencies, every model "
+        f"kept within its bound): host = **{host:.3f} ms** per frame; conv engine stretch = **{stretch} %** "
+        f"of the ideal tile cycles (`DpuParams.conv_stretch_pct`, default {z.conv_stretch_pct}"
+        f"{'' if z.conv_stretch_pct == stretch else ': DIFFERENT, update it'}). "
+        f"Set by hand, not fitted: the cores share {ddr:.2f} of the 19.2 GB/s DDR4 peak "
+        f"(`hwmodel.config.presets.DDR_EFFICIENCY`; fitting it to the fit rows' multi-thread fps would give "
+        f"{ddr_fit:.2f}); the host pre/post-processes {HOST_THREADS} frames at once in the multi-thread runs "
+        f"(read off the smallest model, host-bound on both boards).",
+        "",
+        "| # | model | zoo row | zoo GOPs / ours | set | e2e ms | sim ms | ratio | bound ms | sim <= bound "
+        "| ZCU104 MT fps zoo / sim | ZCU102 MT fps zoo / sim |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for i, r in enumerate(rows, 1):
         n = r["name"]
         ours = 2 * sum(x.macs for x in nets[n]) / 1e9
@@ -229,26 +251,48 @@ def render(rows, fit_names, host, stretch, ddr, ddr_fit, nets) -> str:
             f"| {i} | {n} | {ZOO[n][0]} | {ZOO[n][3]:g} / {ours:.3g} | {'fit' if n in fit_names else 'held out'} "
             f"| {r['e2e']:.2f} | {r['sim']:.2f} | {r['ratio']:.3f} | {r['bound']:.2f} | {'yes' if r['ok'] else '**NO**'} "
             f"| {ZOO[n][1][1]:.0f} / {r['mt'][0]:.0f} ({r['mt_err'][0]:+.0%}) "
-            f"| {ZOO[n][2][1]:.0f} / {r['mt'][1]:.0f} ({r['mt_err'][1]:+.0%}) |")
+            f"| {ZOO[n][2][1]:.0f} / {r['mt'][1]:.0f} ({r['mt_err'][1]:+.0%}) |"
+        )
     held = [r["name"] for r in rows if r["name"] not in fit_names]
     every = [r["name"] for r in rows]
     lines = []
     for label, sel in (("fit", fit_names), ("held out", held), ("all 12", every)):
         m, e = _stats(rows, sel)
         lines.append(f"| {label} | {m:.3f} | {e:.0%} |")
-    out += ["", "| set | mean abs ln ratio | worst multi-thread fps error (both boards) |", "|---|---|---|", *lines, "",
-            f"Models above their bound: {sum(not r['ok'] for r in rows)} of {len(rows)}.", "",
-            "## DPU model settings (defaults of `hwmodel.dpu.params.DpuParams`, sources there)", "",
-            f"B4096 = PP {z.pp} x ICP {z.icp} x OCP {z.ocp}; DRAM port {z.dram_bytes_per_cycle} B/cycle; "
-            f"channel augmentation {z.channel_augmentation}; per-layer start-up/drain {z.layer_startup}; "
-            f"FC weight stream {z.fc_bw} B/cycle; conv+add fusion (ELEW) {z.fuse_eltwise}; feature maps up to "
-            f"{z.onchip_fmap_bytes // 1024} KiB stay on chip; conv+BN+ReLU always fused; ops the DPU cannot run "
-            f"at {z.cpu_elems_per_us:g} elements/us on the host (none in these 12 nets).", "",
-            "Off by more than 10% (|ln ratio| > 0.1): "
-            + (", ".join(f"{r['name']} ({r['ratio']:.2f})" for r in rows if abs(math.log(r["ratio"])) > 0.1) or "none")
-            + "; multi-thread fps off by more than 15%: "
-            + (", ".join(f"{r['name']} {b} ({r['mt_err'][i]:+.0%})" for r in rows for i, b in enumerate(BOARD_NAMES)
-                         if abs(r["mt_err"][i]) > 0.15) or "none") + ".", ""]
+    out += [
+        "",
+        "| set | mean abs ln ratio | worst multi-thread fps error (both boards) |",
+        "|---|---|---|",
+        *lines,
+        "",
+        f"Models above their bound: {sum(not r['ok'] for r in rows)} of {len(rows)}.",
+        "",
+        "## DPU model settings (defaults of `hwmodel.dpu.params.DpuParams`, sources there)",
+        "",
+        f"B4096 = PP {z.pp} x ICP {z.icp} x OCP {z.ocp}; DRAM port {z.dram_bytes_per_cycle} B/cycle; "
+        f"channel augmentation {z.channel_augmentation}; per-layer start-up/drain {z.layer_startup}; "
+        f"FC weight stream {z.fc_bw} B/cycle; conv+add fusion (ELEW) {z.fuse_eltwise}; feature maps up to "
+        f"{z.onchip_fmap_bytes // 1024} KiB stay on chip; conv+BN+ReLU always fused; ops the DPU cannot run "
+        f"at {z.cpu_elems_per_us:g} elements/us on the host (none in these 12 nets).",
+        "",
+        "Off by more than 10% (|ln ratio| > 0.1): "
+        + (
+            ", ".join(f"{r['name']} ({r['ratio']:.2f})" for r in rows if abs(math.log(r["ratio"])) > 0.1)
+            or "none"
+        )
+        + "; multi-thread fps off by more than 15%: "
+        + (
+            ", ".join(
+                f"{r['name']} {b} ({r['mt_err'][i]:+.0%})"
+                for r in rows
+                for i, b in enumerate(BOARD_NAMES)
+                if abs(r["mt_err"][i]) > 0.15
+            )
+            or "none"
+        )
+        + ".",
+        "",
+    ]
     return "\n".join(out)
 
 

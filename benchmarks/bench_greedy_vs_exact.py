@@ -20,8 +20,15 @@ from hwprune.planning import planner
 from hwprune.planning.exact import solve_exact
 from hwprune.planning.greedy import solve_greedy
 
-CASES = (("dpu-b4096", 0.6), ("dpu-b4096", 0.7), ("dpu-b4096-sparse", 0.5), ("dpu-b4096-sparse", 0.65),
-         ("dpu-b1024-sparse", 0.5), ("systolic-32x32-os", 0.5), ("systolic-32x32-ws", 0.7))
+CASES = (
+    ("dpu-b4096", 0.6),
+    ("dpu-b4096", 0.7),
+    ("dpu-b4096-sparse", 0.5),
+    ("dpu-b4096-sparse", 0.65),
+    ("dpu-b1024-sparse", 0.5),
+    ("systolic-32x32-os", 0.5),
+    ("systolic-32x32-ws", 0.7),
+)
 INPUTS = {"resnet20": (1, 3, 32, 32), "digits_cnn": (1, 1, 32, 32), "mobilenetv2": (1, 3, 64, 64)}
 
 
@@ -50,8 +57,10 @@ def main() -> None:
     ap.add_argument("--nets", default="resnet20,digits_cnn")
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    print(f"{'net':<12} {'hardware':<18} {'budget':>6} {'greedy loss':>12} {'exact loss':>11} {'gap %':>7} "
-          f"{'greedy s':>9} {'exact s':>8}")
+    print(
+        f"{'net':<12} {'hardware':<18} {'budget':>6} {'greedy loss':>12} {'exact loss':>11} {'gap %':>7} "
+        f"{'greedy s':>9} {'exact s':>8}"
+    )
     gaps = []
     for net in args.nets.split(","):
         torch.manual_seed(0)
@@ -74,8 +83,10 @@ def main() -> None:
                 te.append(time.perf_counter() - t)
             gap = 100.0 * (g.loss - e.loss) / e.loss if e.loss > 0 else 0.0
             gaps.append(gap)
-            print(f"{net:<12} {hw:<18} {budget:>6} {g.loss:>12.5f} {e.loss:>11.5f} {gap:>7.2f} "
-                  f"{statistics.median(tg):>9.3f} {statistics.median(te):>8.3f}")
+            print(
+                f"{net:<12} {hw:<18} {budget:>6} {g.loss:>12.5f} {e.loss:>11.5f} {gap:>7.2f} "
+                f"{statistics.median(tg):>9.3f} {statistics.median(te):>8.3f}"
+            )
     if gaps:
         print(f"gap: median {statistics.median(gaps):.2f}%, max {max(gaps):.2f}% over {len(gaps)} problems")
 

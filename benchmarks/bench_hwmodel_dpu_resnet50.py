@@ -40,8 +40,10 @@ def main() -> None:
     stall = sum(r.stall_cycles for r in reports)
     macs = sum(layer.macs for layer in layers)
     ms = total / (dpu.clock_mhz * 1e3)
-    print(f"ResNet-50 224x224 on {dpu.name} ({dpu.pp}x{dpu.icp}x{dpu.ocp}) at {dpu.clock_mhz:g} MHz, "
-          f"DRAM {dpu.dram_bytes_per_cycle} B/cycle, {len(layers)} layers, {macs / 1e9:.3f} GMAC")
+    print(
+        f"ResNet-50 224x224 on {dpu.name} ({dpu.pp}x{dpu.icp}x{dpu.ocp}) at {dpu.clock_mhz:g} MHz, "
+        f"DRAM {dpu.dram_bytes_per_cycle} B/cycle, {len(layers)} layers, {macs / 1e9:.3f} GMAC"
+    )
     stages: dict[str, list[int]] = {}
     for r in reports:
         key = r.name.split(".")[0]
@@ -56,23 +58,36 @@ def main() -> None:
         util = m / (dpu.peak_macs_per_cycle * (c + s)) if c + s else 0.0
         print(f"{key:<10}{c:>12,}{s:>10,}{(c + s) / (dpu.clock_mhz * 1e3):>8.3f}{util:>7.1%}")
     ideal = macs / dpu.peak_macs_per_cycle / (dpu.clock_mhz * 1e3)
-    print(f"total cycles {total:,} (compute {compute:,}, stall {stall:,}) -> DPU latency {ms:.3f} ms; "
-          f"ideal at 100% MAC use {ideal:.3f} ms; utilization {macs / (dpu.peak_macs_per_cycle * total):.1%}")
-    print(f"model zoo ZCU104 end-to-end (single thread): {ZOO_E2E_MS} ms -> host share implied "
-          f"{ZOO_E2E_MS - ms:.2f} ms ({(ZOO_E2E_MS - ms) / ZOO_E2E_MS:.0%})")
+    print(
+        f"total cycles {total:,} (compute {compute:,}, stall {stall:,}) -> DPU latency {ms:.3f} ms; "
+        f"ideal at 100% MAC use {ideal:.3f} ms; utilization {macs / (dpu.peak_macs_per_cycle * total):.1%}"
+    )
+    print(
+        f"model zoo ZCU104 end-to-end (single thread): {ZOO_E2E_MS} ms -> host share implied "
+        f"{ZOO_E2E_MS - ms:.2f} ms ({(ZOO_E2E_MS - ms) / ZOO_E2E_MS:.0%})"
+    )
     cfg = hwmodel.preset("dpu-b4096").replace(dpu=dpu)
     net = hwmodel.simulate(layers, cfg)
     assert net.total_cycles == total
     print(f"hwmodel.simulate(..., preset dpu-b4096): {net.latency_ms:.3f} ms, {net.fps:.1f} FPS")
     if args.sparse:
         scfg = hwmodel.preset("dpu-b4096-sparse").replace(dpu=dpu)
-        for label, nm, act in (("2:4", NMPattern(2, 4), 0.0), ("4:16", NMPattern(4, 16), 0.0),
-                               ("4:16 + act 2:4", NMPattern(4, 16), 0.5)):
-            sl = [x.with_(weight_nm=nm, act_sparsity=act)
-                  if x.kind in (LayerKind.CONV, LayerKind.GEMM) and x.name != "conv1" else x for x in layers]
+        for label, nm, act in (
+            ("2:4", NMPattern(2, 4), 0.0),
+            ("4:16", NMPattern(4, 16), 0.0),
+            ("4:16 + act 2:4", NMPattern(4, 16), 0.5),
+        ):
+            sl = [
+                x.with_(weight_nm=nm, act_sparsity=act)
+                if x.kind in (LayerKind.CONV, LayerKind.GEMM) and x.name != "conv1"
+                else x
+                for x in layers
+            ]
             rep = hwmodel.simulate(sl, scfg)
-            print(f"sparse {label:<15} (all convs but conv1, and fc): {rep.latency_ms:.3f} ms "
-                  f"({ms / rep.latency_ms:.2f}x)")
+            print(
+                f"sparse {label:<15} (all convs but conv1, and fc): {rep.latency_ms:.3f} ms "
+                f"({ms / rep.latency_ms:.2f}x)"
+            )
     for label, fn in (("cycle mode (numba)", simulate_layer), ("analytic", estimate_layer)):
         times = []
         for _ in range(args.repeat):
@@ -85,8 +100,10 @@ def main() -> None:
     from hwmodel.dpu import analytic, engine
 
     rng = random.Random(0)
-    probe = [Layer.conv("p", h, h, rng.randint(1, 1024), rng.randint(1, 1024), k, padding=k // 2)
-             for h, k in ((rng.choice([7, 14, 28, 56]), rng.choice([1, 3])) for _ in range(2000))]
+    probe = [
+        Layer.conv("p", h, h, rng.randint(1, 1024), rng.randint(1, 1024), k, padding=k // 2)
+        for h, k in ((rng.choice([7, 14, 28, 56]), rng.choice([1, 3])) for _ in range(2000))
+    ]
     times = []
     for _ in range(args.repeat):
         engine._plan_cached.cache_clear()
@@ -99,8 +116,10 @@ def main() -> None:
     for layer in probe:
         estimate_cycles(layer, cfg)
     cached = time.perf_counter() - t0
-    print(f"estimate_cycles: median {statistics.median(times) / len(probe) * 1e6:.1f} us per new layer, "
-          f"{cached / len(probe) * 1e6:.1f} us cached ({len(probe)} random convs)")
+    print(
+        f"estimate_cycles: median {statistics.median(times) / len(probe) * 1e6:.1f} us per new layer, "
+        f"{cached / len(probe) * 1e6:.1f} us cached ({len(probe)} random convs)"
+    )
     t0 = time.perf_counter()
     sum(range(1000))
     print(f"(machine speed reference: sum(range(1000)) took {(time.perf_counter() - t0) * 1e6:.1f} us)")

@@ -33,8 +33,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGIES = ROOT / "hwmodel" / "presets" / "topologies"
-R18_LAYER = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n" \
-            "layer1.0.conv1, 58, 58, 3, 3, 64, 64, 1,\n"
+R18_LAYER = (
+    "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
+    "layer1.0.conv1, 58, 58, 3, 3, 64, 64, 1,\n"
+)
 
 
 def _timed(cmd: list[str], cwd: Path) -> float:
@@ -68,17 +70,23 @@ def bench_startup(repeat: int, tmp: Path) -> None:
     py = sys.executable
     secs, _ = _median_process([py, "-m", "hwmodel", "presets"], repeat, ROOT)
     print(f"start-up    python -m hwmodel presets: {secs * 1e3:.0f} ms (median of {repeat} processes)")
-    code = ("import time; t=time.perf_counter(); import hwmodel; from hwmodel.systolic import kernel; "
-            "t1=time.perf_counter(); hwmodel.simulate(hwmodel.Layer.conv('c', 8, 8, 4, 4, 3), 'scale'); "
-            "t2=time.perf_counter(); print(f'{t1-t:.4f} {t2-t1:.4f}')")
+    code = (
+        "import time; t=time.perf_counter(); import hwmodel; from hwmodel.systolic import kernel; "
+        "t1=time.perf_counter(); hwmodel.simulate(hwmodel.Layer.conv('c', 8, 8, 4, 4, 3), 'scale'); "
+        "t2=time.perf_counter(); print(f'{t1-t:.4f} {t2-t1:.4f}')"
+    )
     parts = []
     for _ in range(repeat):
-        out = subprocess.run([py, "-c", code], cwd=tmp, capture_output=True, text=True, check=True).stdout.split()
+        out = subprocess.run(
+            [py, "-c", code], cwd=tmp, capture_output=True, text=True, check=True
+        ).stdout.split()
         parts.append((float(out[0]), float(out[1])))
     imp = statistics.median(p[0] for p in parts)
     first = statistics.median(p[1] for p in parts)
-    print(f"            import hwmodel + numba kernel module {imp * 1e3:.0f} ms, first simulate() call "
-          f"(cached kernels loaded) {first * 1e3:.0f} ms")
+    print(
+        f"            import hwmodel + numba kernel module {imp * 1e3:.0f} ms, first simulate() call "
+        f"(cached kernels loaded) {first * 1e3:.0f} ms"
+    )
 
 
 def bench_whole_process(cfg: Path, topo: Path, label: str, repeat: int, tmp: Path) -> tuple[float, int]:
@@ -87,9 +95,11 @@ def bench_whole_process(cfg: Path, topo: Path, label: str, repeat: int, tmp: Pat
     _timed(cmd, ROOT)  # warm-up: fills the Numba cache if needed
     secs, runs = _median_process(cmd, repeat, ROOT)
     total, stall = _total_cycles(out / _run_name(cfg))
-    print(f"hwmodel     {label}: whole process {secs:.3f} s (median of {repeat}: "
-          f"{', '.join(f'{r:.2f}' for r in runs)}), {total:,} cycles ({stall:,} stall), reports on "
-          f"-> {total / secs / 1e6:,.2f} M cycles/s")
+    print(
+        f"hwmodel     {label}: whole process {secs:.3f} s (median of {repeat}: "
+        f"{', '.join(f'{r:.2f}' for r in runs)}), {total:,} cycles ({stall:,} stall), reports on "
+        f"-> {total / secs / 1e6:,.2f} M cycles/s"
+    )
     return secs, total
 
 
@@ -104,8 +114,10 @@ def bench_scalesim(cfg: Path, topo: Path, tmp: Path) -> tuple[float, int] | None
         return None
     run = run_scalesim(cfg, topo, tmp / "scalesim", traces=True)
     total, stall = _total_cycles(run.report_dir)
-    print(f"SCALE-Sim   ResNet-18 layer1.0.conv1: whole process {run.wall_s:.1f} s wall ({run.cpu_s:.1f} s CPU), "
-          f"{total:,} cycles ({stall:,} stall) -> {total / run.wall_s:,.0f} cycles/s")
+    print(
+        f"SCALE-Sim   ResNet-18 layer1.0.conv1: whole process {run.wall_s:.1f} s wall ({run.cpu_s:.1f} s CPU), "
+        f"{total:,} cycles ({stall:,} stall) -> {total / run.wall_s:,.0f} cycles/s"
+    )
     return run.wall_s, total
 
 
@@ -122,8 +134,10 @@ def bench_analytic(cfg, repeat: int) -> None:
             for ly in layers:
                 hwmodel.layer_cycles(ly, cfg)
         runs.append(time.perf_counter() - t0)
-    print(f"analytic    layer_cycles: {n * len(layers) / statistics.median(runs):,.0f} layers/s "
-          f"(median of {repeat}, {cfg.bandwidth_mode} mode)")
+    print(
+        f"analytic    layer_cycles: {n * len(layers) / statistics.median(runs):,.0f} layers/s "
+        f"(median of {repeat}, {cfg.bandwidth_mode} mode)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         layer = tmp / "resnet18_layer1.0.conv1.csv"
         layer.write_text(R18_LAYER)
         bench_startup(args.repeat, tmp)
-        r50_s, r50_cycles = bench_whole_process(cfg, TOPOLOGIES / "resnet50.csv", "ResNet-50", args.repeat, tmp)
+        r50_s, r50_cycles = bench_whole_process(
+            cfg, TOPOLOGIES / "resnet50.csv", "ResNet-50", args.repeat, tmp
+        )
         one_s, one_cycles = bench_whole_process(cfg, layer, "ResNet-18 layer1.0.conv1", args.repeat, tmp)
         theirs = None if args.no_scalesim else bench_scalesim(cfg, layer, tmp)
         analytic_cfg = load_config(cfg)
@@ -153,8 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         if ss_cycles != one_cycles:
             print(f"WARNING: cycles differ on the layer: SCALE-Sim {ss_cycles:,}, hwmodel {one_cycles:,}")
         rate = ss_cycles / ss_s
-        print(f"speed-up    ResNet-50 whole process vs SCALE-Sim's whole process on one layer: "
-              f"{r50_cycles / r50_s / rate:,.0f}x cycles/s (goal 1000x)")
+        print(
+            f"speed-up    ResNet-50 whole process vs SCALE-Sim's whole process on one layer: "
+            f"{r50_cycles / r50_s / rate:,.0f}x cycles/s (goal 1000x)"
+        )
         print(f"            same layer, both whole processes: {ss_s / one_s:,.0f}x wall")
     bench_analytic(analytic_cfg, args.repeat)
     return 0

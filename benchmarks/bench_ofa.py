@@ -52,9 +52,13 @@ def main() -> None:
     model = hwprune.models.get(args.model, num_classes=10).eval()
     x = torch.randn(1, 3, args.size, args.size)
     g = torch.Generator().manual_seed(0)
-    data = TensorDataset(torch.randn(args.images, 3, args.size, args.size, generator=g),
-                         torch.randint(0, 10, (args.images,), generator=g))
-    loader = DataLoader(data, batch_size=args.batch_size, shuffle=True, generator=torch.Generator().manual_seed(0))
+    data = TensorDataset(
+        torch.randn(args.images, 3, args.size, args.size, generator=g),
+        torch.randint(0, 10, (args.images,), generator=g),
+    )
+    loader = DataLoader(
+        data, batch_size=args.batch_size, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
     ofa = hwprune.OFAPruner(model, x, hw=args.hw, backend="serial", progress=False)
     sup = ofa.ofa_model([0.5, 0.75, 1.0], channel_divisible=8)
 
@@ -66,16 +70,21 @@ def main() -> None:
     table = ofa.table(sup)
     codes = sup.space.random_codes(np.random.default_rng(0), args.lookups)
     cycles = table.cycles(codes)  # warm-up, and the check below
-    assert all(int(c) == lm.cycles(sup.space.kept(code)) for c, code in zip(cycles[:50], codes[:50], strict=True))
+    assert all(
+        int(c) == lm.cycles(sup.space.kept(code)) for c, code in zip(cycles[:50], codes[:50], strict=True)
+    )
     t_table = _median(lambda: table.price(codes), max(5, args.repeats))
     t_model = _median(lambda: [lm.cycles(sup.space.kept(code)) for code in codes], args.repeats)
     print(f"{args.model} on {args.hw}: {len(sup.space.groups)} elastic groups, {sup.space.size()} subnets")
-    print(f"latency of {args.lookups} candidates: tables {t_table * 1e3:.2f} ms (median of {max(5, args.repeats)}), "
-          f"LatencyModel.cycles per candidate {t_model * 1e3:.1f} ms; tables built in {t_cold * 1e3:.0f} ms "
-          f"(once per supernet; {t_build * 1e3:.1f} ms with the latency model's memo warm)")
+    print(
+        f"latency of {args.lookups} candidates: tables {t_table * 1e3:.2f} ms (median of {max(5, args.repeats)}), "
+        f"LatencyModel.cycles per candidate {t_model * 1e3:.1f} ms; tables built in {t_cold * 1e3:.0f} ms "
+        f"(once per supernet; {t_build * 1e3:.1f} ms with the latency model's memo warm)"
+    )
 
     if args.no_epoch:
         return
+
     # --- one epoch: plain vs sandwich (4 subnets per batch + the teacher's forward)
     def plain() -> None:
         net = hwprune.models.get(args.model, num_classes=10)
@@ -88,8 +97,10 @@ def main() -> None:
     plain()  # warm-up
     t_plain = _median(plain, args.repeats)
     t_sup = _median(supernet, args.repeats)
-    print(f"one epoch of {args.images} images (batch {args.batch_size}): plain {t_plain:.2f} s, "
-          f"supernet {t_sup:.2f} s, ratio {t_sup / t_plain:.2f}x (median of {args.repeats})")
+    print(
+        f"one epoch of {args.images} images (batch {args.batch_size}): plain {t_plain:.2f} s, "
+        f"supernet {t_sup:.2f} s, ratio {t_sup / t_plain:.2f}x (median of {args.repeats})"
+    )
 
 
 if __name__ == "__main__":

@@ -87,8 +87,15 @@ def main() -> None:
         model.load_state_dict(torch.load(base_file, weights_only=True))
     else:
         t = time.perf_counter()
-        train(model, train_loader, args.base_epochs, lr=0.05, seed=args.seed, progress=False,
-              checkpoint=work / "base.ckpt")
+        train(
+            model,
+            train_loader,
+            args.base_epochs,
+            lr=0.05,
+            seed=args.seed,
+            progress=False,
+            checkpoint=work / "base.ckpt",
+        )
         torch.save(model.state_dict(), base_file)
         log(f"baseline trained {args.base_epochs} epochs in {time.perf_counter() - t:.0f} s")
     model.eval()
@@ -104,16 +111,31 @@ def main() -> None:
             train(slim, train_loader, epochs, lr=0.01, seed=args.seed, progress=False)
         acc = evaluate(slim, test_loader)
         cyc = hwprune.simulate(slim, x, hw=args.hw).total_cycles
-        results[method][f"{target:g}"] = {"test_acc": acc, "cycles": cyc, "fraction": cyc / unpruned,
-                                          "finetune_epochs": epochs, "finetune_s": time.perf_counter() - t, **extra}
+        results[method][f"{target:g}"] = {
+            "test_acc": acc,
+            "cycles": cyc,
+            "fraction": cyc / unpruned,
+            "finetune_epochs": epochs,
+            "finetune_s": time.perf_counter() - t,
+            **extra,
+        }
         log(f"{method} @ {target:g}: {cyc / unpruned:.3f} of unpruned, test acc {acc:.4f}")
 
     # --- OFA
-    ofa = hwprune.OFAPruner(model, x, hw=args.hw, backend="process" if args.workers > 1 else "serial",
-                            workers=args.workers, progress=False, workdir=work, name=f"{args.model}-fmnist")
+    ofa = hwprune.OFAPruner(
+        model,
+        x,
+        hw=args.hw,
+        backend="process" if args.workers > 1 else "serial",
+        workers=args.workers,
+        progress=False,
+        workdir=work,
+        name=f"{args.model}-fmnist",
+    )
     # no auto excludes: the planner and one-step may prune the stem's group too (equal search spaces)
-    sup = ofa.ofa_model([float(r) for r in args.expand_ratio.split(",")], channel_divisible=8,
-                        auto_add_excludes=False)
+    sup = ofa.ofa_model(
+        [float(r) for r in args.expand_ratio.split(",")], channel_divisible=8, auto_add_excludes=False
+    )
     sup_file = work / f"{args.model}-sup-{args.ofa_epochs}-{args.seed}.pt"
     t = time.perf_counter()
     if sup_file.is_file():
@@ -129,11 +151,26 @@ def main() -> None:
     lo = round(min(targets) - step, 6)  # the floor of the first bucket; the targets are lo + step, ...
     t = time.perf_counter()
     pareto = ofa.run_evolutionary_search(
-        sup, loader_calibration, (train_loader, args.calib_batches), _acc_on, (train_loader, args.eval_batches),
-        "acc1", "max", parent_popu_size=args.popu, iteration=args.iteration, mutate_size=args.popu // 2,
-        crossover_size=args.popu // 4, min_latency=lo, max_latency=max(targets), latency_step=step, seed=args.seed)
+        sup,
+        loader_calibration,
+        (train_loader, args.calib_batches),
+        _acc_on,
+        (train_loader, args.eval_batches),
+        "acc1",
+        "max",
+        parent_popu_size=args.popu,
+        iteration=args.iteration,
+        mutate_size=args.popu // 2,
+        crossover_size=args.popu // 4,
+        min_latency=lo,
+        max_latency=max(targets),
+        latency_step=step,
+        seed=args.seed,
+    )
     search_s = time.perf_counter() - t
-    candidates = [{"fraction": r["cycles"] / unpruned, "acc": r["value"]} for r in ofa.last_search.seen.values()]
+    candidates = [
+        {"fraction": r["cycles"] / unpruned, "acc": r["value"]} for r in ofa.last_search.seen.values()
+    ]
     log(f"OFA search: {len(candidates)} candidates in {search_s:.0f} s; keys {list(pareto)}")
     for target in targets:
         entry = pareto.get(f"{target:g}")
@@ -151,18 +188,40 @@ def main() -> None:
         adaptive_bn(slim, loader_calibration, (train_loader, args.calib_batches))
         finish("planner", target, slim, {"plan_s": time.perf_counter() - t}, equal_epochs)
         t = time.perf_counter()
-        runner = hwprune.get_pruning_runner(model, x, method="one_step", hw=args.hw, backend="serial",
-                                            progress=False, workdir=work, name=f"{args.model}-{target:g}")
-        runner.search(loader_calibration, (train_loader, args.calib_batches), eval_fn=_acc_on,
-                      eval_args=(train_loader, args.eval_batches), num_subnet=args.num_subnet, latency_budget=target,
-                      channel_divisible=8, forced=True)
+        runner = hwprune.get_pruning_runner(
+            model,
+            x,
+            method="one_step",
+            hw=args.hw,
+            backend="serial",
+            progress=False,
+            workdir=work,
+            name=f"{args.model}-{target:g}",
+        )
+        runner.search(
+            loader_calibration,
+            (train_loader, args.calib_batches),
+            eval_fn=_acc_on,
+            eval_args=(train_loader, args.eval_batches),
+            num_subnet=args.num_subnet,
+            latency_budget=target,
+            channel_divisible=8,
+            forced=True,
+        )
         slim = runner.prune()
         finish("one_step", target, slim, {"search_s": time.perf_counter() - t}, equal_epochs)
 
     total = time.perf_counter() - t_start
-    doc = {"args": vars(args), "baseline_test_acc": base_acc, "unpruned_cycles": unpruned,
-           "supernet_train_s": sup_s, "search_s": search_s, "candidates": candidates, "results": results,
-           "seconds": total}
+    doc = {
+        "args": vars(args),
+        "baseline_test_acc": base_acc,
+        "unpruned_cycles": unpruned,
+        "supernet_train_s": sup_s,
+        "search_s": search_s,
+        "candidates": candidates,
+        "results": results,
+        "seconds": total,
+    }
     (out / "ofa_fmnist.json").write_text(json.dumps(doc, indent=2) + "\n")
     _plot(doc, out / "ofa_fmnist.png")
     log(f"done in {total:.0f} s")
@@ -176,12 +235,23 @@ def _plot(doc, path):
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     c = doc["candidates"]
-    ax.scatter([r["fraction"] for r in c], [r["acc"] for r in c], s=8, color="tab:gray", alpha=0.4,
-               label="OFA candidates (train-batch acc, calibrated, no fine-tune)")
+    ax.scatter(
+        [r["fraction"] for r in c],
+        [r["acc"] for r in c],
+        s=8,
+        color="tab:gray",
+        alpha=0.4,
+        label="OFA candidates (train-batch acc, calibrated, no fine-tune)",
+    )
     for method, color in (("ofa", "tab:red"), ("planner", "tab:blue"), ("one_step", "tab:green")):
         rows = sorted(doc["results"][method].values(), key=lambda r: r["fraction"])
-        ax.plot([r["fraction"] for r in rows], [r["test_acc"] for r in rows], "o-", color=color,
-                label=f"{method} (test acc after fine-tune)")
+        ax.plot(
+            [r["fraction"] for r in rows],
+            [r["test_acc"] for r in rows],
+            "o-",
+            color=color,
+            label=f"{method} (test acc after fine-tune)",
+        )
     ax.axhline(doc["baseline_test_acc"], color="k", ls=":", label="unpruned")
     ax.set_xlabel("simulated latency, cycle mode (fraction of unpruned)")
     ax.set_ylabel("accuracy")

@@ -39,6 +39,7 @@ def main() -> None:
                 return fn(*a, **k)
             finally:
                 stages.setdefault(name, []).append(time.perf_counter() - t)
+
         return wrapper
 
     traced_module.trace = timed("trace", traced_module.trace)  # hwprune.Traced's one trace
@@ -54,13 +55,19 @@ def main() -> None:
         t = time.perf_counter()
         plan = hwprune.plan(model, x, hw=args.hw, budget=args.budget, solver=args.solver)
         walls.append(time.perf_counter() - t)
-    print(f"ResNet-50 224x224 on {args.hw}, budget {args.budget}, solver {args.solver}: "
-          f"{plan.unpruned_ms:.3f} ms -> {plan.latency_ms:.3f} ms ({plan.cycles}/{plan.budget_cycles} cycles, "
-          f"{sum(1 for g in plan.groups if g.kept < g.size)} groups pruned, {len(plan.nm())} N:M layers)")
-    print(f"plan() wall time: median {statistics.median(walls):.2f} s over {args.runs} runs "
-          f"(min {min(walls):.2f}, max {max(walls):.2f})")
+    print(
+        f"ResNet-50 224x224 on {args.hw}, budget {args.budget}, solver {args.solver}: "
+        f"{plan.unpruned_ms:.3f} ms -> {plan.latency_ms:.3f} ms ({plan.cycles}/{plan.budget_cycles} cycles, "
+        f"{sum(1 for g in plan.groups if g.kept < g.size)} groups pruned, {len(plan.nm())} N:M layers)"
+    )
+    print(
+        f"plan() wall time: median {statistics.median(walls):.2f} s over {args.runs} runs "
+        f"(min {min(walls):.2f}, max {max(walls):.2f})"
+    )
     for name, ts in stages.items():
-        print(f"  {name:24s} {sum(ts) / args.runs:.2f} s per plan (mean; {len(ts) // args.runs} call(s) per plan)")
+        print(
+            f"  {name:24s} {sum(ts) / args.runs:.2f} s per plan (mean; {len(ts) // args.runs} call(s) per plan)"
+        )
 
 
 if __name__ == "__main__":

@@ -47,13 +47,16 @@ class Stages:
                 return fn(*a, **k)
             finally:
                 self.t[name] += time.process_time() - t
+
         return wrapper
 
     def reset(self) -> None:
         self.t = dict.fromkeys(STAGES, 0.0)
 
 
-def _plan(model, x, args, budget: float, stages: Stages) -> tuple[float, float, dict[str, float], hwprune.Plan]:
+def _plan(
+    model, x, args, budget: float, stages: Stages
+) -> tuple[float, float, dict[str, float], hwprune.Plan]:
     stages.reset()
     t, c = time.perf_counter(), time.process_time()
     plan = hwprune.plan(model, x, hw=args.hw, budget=budget, solver=args.solver)
@@ -69,15 +72,22 @@ def main() -> None:
     ap.add_argument("--budgets", type=float, nargs="+", default=[0.5, 0.7])
     ap.add_argument("--nets", nargs="+", default=list(NETS))
     ap.add_argument("--solver", default="greedy")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (the planner itself is single-threaded)")
+    ap.add_argument(
+        "--threads", type=int, default=1, help="torch threads (the planner itself is single-threaded)"
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     stages = Stages(args.solver)
-    print(f"hwprune.plan on {args.hw}, solver {args.solver}, 224x224, 1000 classes; "
-          f"{args.threads} torch thread(s); "
-          f"medians of {args.runs} runs after one warm-up (seconds)")
-    head = f"{'net':12s} {'budget':>6s} {'groups':>6s} {'first':>7s} {'total':>7s} {'cpu':>7s} " + " ".join(
-        f"{s:>7s}" for s in (*STAGES, "rest")) + f" {'loss':>9s} {'cycles/budget':>22s}"
+    print(
+        f"hwprune.plan on {args.hw}, solver {args.solver}, 224x224, 1000 classes; "
+        f"{args.threads} torch thread(s); "
+        f"medians of {args.runs} runs after one warm-up (seconds)"
+    )
+    head = (
+        f"{'net':12s} {'budget':>6s} {'groups':>6s} {'first':>7s} {'total':>7s} {'cpu':>7s} "
+        + " ".join(f"{s:>7s}" for s in (*STAGES, "rest"))
+        + f" {'loss':>9s} {'cycles/budget':>22s}"
+    )
     print(head)
     print("-" * len(head))
     for name in args.nets:
@@ -97,9 +107,13 @@ def main() -> None:
             med = {s: statistics.median(v) for s, v in per_stage.items()}
             total = statistics.median(walls)
             groups = sum(1 for g in plan.groups if g.prunable)
-            print(f"{name:12s} {budget:6.2f} {groups:6d} {first:7.2f} {total:7.2f} {statistics.median(cpus):7.2f} "
-                  + " ".join(f"{med[s]:7.2f}" for s in STAGES) + f" {statistics.median(cpus) - sum(med.values()):7.2f}"
-                  + f" {plan.loss:9.4f} {f'{plan.cycles}/{plan.budget_cycles}':>22s}", flush=True)
+            print(
+                f"{name:12s} {budget:6.2f} {groups:6d} {first:7.2f} {total:7.2f} {statistics.median(cpus):7.2f} "
+                + " ".join(f"{med[s]:7.2f}" for s in STAGES)
+                + f" {statistics.median(cpus) - sum(med.values()):7.2f}"
+                + f" {plan.loss:9.4f} {f'{plan.cycles}/{plan.budget_cycles}':>22s}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

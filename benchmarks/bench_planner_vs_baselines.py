@@ -70,9 +70,9 @@ DESCRIPTION = {
     "uniform-l1": "hwprune.prune with one ratio in every group (L1), bisected to the budget",
     "vitis-mac": "Vitis AI: sensitivity analysis (ratios 0.1, 0.3, ..., 0.9), then the MAC reduction that meets the budget",
     "halp": "HALP-style latency-saliency knapsack: Taylor importance per latency step, greedy, on hwprune's "
-            "latency tables",
+    "latency tables",
     "one-step": "hwprune's Vitis one-step search: random subnets meeting the latency budget, BN calibrated, "
-                "the best on held-out images",
+    "the best on held-out images",
     "hw-channel": "hwprune plan, channels only",
     "hw-nm": "hwprune plan, channels + N:M (on the sparse DPU)",
 }
@@ -96,7 +96,7 @@ class _Augmented(Dataset):
         if s:
             dy, dx = (int(v) for v in torch.randint(-s, s + 1, (2,)))
             pad = torch.nn.functional.pad(img, (s, s, s, s), value=self.fill)
-            img = pad[:, s + dy:s + dy + img.shape[-2], s + dx:s + dx + img.shape[-1]]
+            img = pad[:, s + dy : s + dy + img.shape[-2], s + dx : s + dx + img.shape[-1]]
         return img, self.y[i]
 
 
@@ -114,9 +114,10 @@ def _data(args):
     rest = np.setdiff1d(np.arange(len(y)), idx)
     held = rest[stratified_subset(labels[rest], args.heldout, seed=1)]
     train_set = _Augmented(x[idx], y[idx]) if args.augment else TensorDataset(x[idx], y[idx])
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
-                              generator=torch.Generator().manual_seed(0))
-    held_batches = [(x[held[i:i + 250]], y[held[i:i + 250]]) for i in range(0, len(held), 250)]
+    train_loader = DataLoader(
+        train_set, batch_size=args.batch_size, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
+    held_batches = [(x[held[i : i + 250]], y[held[i : i + 250]]) for i in range(0, len(held), 250)]
     test = fashion_mnist_dataset("test", size=32, channels=1)
     if args.quick:  # smoke runs only; the benchmark always tests on all 10,000
         test = TensorDataset(*(t[:1000] for t in test.tensors))
@@ -136,13 +137,28 @@ def _baseline(net: str, args, train_loader, test_loader, cache: Path):
     torch.manual_seed(0)
     model = NETS[net]()
     t = time.time()
-    train(model, train_loader, args.base_epochs, lr=args.base_lr, seed=0, progress=False,
-          checkpoint=cache / f"{net}-baseline.ckpt")
+    train(
+        model,
+        train_loader,
+        args.base_epochs,
+        lr=args.base_lr,
+        seed=0,
+        progress=False,
+        checkpoint=cache / f"{net}-baseline.ckpt",
+    )
     seconds = round(time.time() - t, 1)
     model.eval()
     acc = evaluate(model, test_loader)
-    torch.save({"state_dict": model.state_dict(), "acc": acc, "seconds": seconds, "epochs": args.base_epochs,
-                "train_images": len(train_loader.dataset)}, cache / f"{net}-baseline.tmp")
+    torch.save(
+        {
+            "state_dict": model.state_dict(),
+            "acc": acc,
+            "seconds": seconds,
+            "epochs": args.base_epochs,
+            "train_images": len(train_loader.dataset),
+        },
+        cache / f"{net}-baseline.tmp",
+    )
     (cache / f"{net}-baseline.tmp").replace(path)
     return model, acc, seconds
 
@@ -153,6 +169,7 @@ def _macs_fits(runner, fits):
             return runner.prune(removal_ratio=r, mode="slim", channel_divisible=1)
         except hwprune.errors.BudgetError:
             return None
+
     return by_macs
 
 
@@ -167,9 +184,16 @@ class _Methods:
 
     def vitis(self):
         if self._vitis is None:
-            self._vitis = hwprune.get_pruning_runner(self.model, self.x, "iterative", hw=self.args.hw,
-                                                     name=f"{self.net}-vitis", workdir=self.cache,
-                                                     backend="serial", progress=False)
+            self._vitis = hwprune.get_pruning_runner(
+                self.model,
+                self.x,
+                "iterative",
+                hw=self.args.hw,
+                name=f"{self.net}-vitis",
+                workdir=self.cache,
+                backend="serial",
+                progress=False,
+            )
             # five ratios instead of Vitis' nine: the analysis is a large share of this machine's budget
             self._vitis.ana(evaluate, args=(self.held,), ratios=(0.1, 0.3, 0.5, 0.7, 0.9))  # resumes
         return self._vitis
@@ -189,7 +213,9 @@ class _Methods:
         if method == "tp-uniform-l1":
             return bisect_smallest(lambda r: torch_pruning_uniform(model, x, r), fits, 0.0, 0.95)[1]
         if method == "uniform-l1":
-            return bisect_smallest(lambda r: hwprune.prune(model, x, ratio=r, importance="l1"), fits, 0.0, 0.95)[1]
+            return bisect_smallest(
+                lambda r: hwprune.prune(model, x, ratio=r, importance="l1"), fits, 0.0, 0.95
+            )[1]
         if method == "vitis-mac":
             return bisect_smallest(_macs_fits(self.vitis(), fits), fits, 0.0, 0.95)[1]
         if method == "halp":
@@ -199,11 +225,26 @@ class _Methods:
                 print(f"  halp @ {budget}: {e}", flush=True)
                 return None
         if method == "one-step":
-            runner = hwprune.get_pruning_runner(model, x, "one_step", hw=hw, name=f"{self.net}-onestep-b{budget}-s{seed}",
-                                                workdir=self.cache, backend="serial", progress=False)
+            runner = hwprune.get_pruning_runner(
+                model,
+                x,
+                "one_step",
+                hw=hw,
+                name=f"{self.net}-onestep-b{budget}-s{seed}",
+                workdir=self.cache,
+                backend="serial",
+                progress=False,
+            )
             try:
-                runner.search(loader_calibration, (self.train_loader, self.args.calib_batches), evaluate,
-                              (self.held,), num_subnet=self.args.subnets, latency_budget=budget, seed=seed)
+                runner.search(
+                    loader_calibration,
+                    (self.train_loader, self.args.calib_batches),
+                    evaluate,
+                    (self.held,),
+                    num_subnet=self.args.subnets,
+                    latency_budget=budget,
+                    seed=seed,
+                )
             except hwprune.errors.BudgetError as e:
                 print(f"  one-step @ {budget}: {e}", flush=True)
                 return None
@@ -232,8 +273,14 @@ def collect(args) -> list[dict]:
         return json.loads(OUT_JSON.read_text())
     order = list(NETS)
     rows = [r for p in parts for r in json.loads(p.read_text())]
-    rows.sort(key=lambda r: (order.index(r["net"]) if r["net"] in order else len(order), r["seed"], r["budget"],
-                             ALL_METHODS.index(r["method"]) if r["method"] in ALL_METHODS else 99))
+    rows.sort(
+        key=lambda r: (
+            order.index(r["net"]) if r["net"] in order else len(order),
+            r["seed"],
+            r["budget"],
+            ALL_METHODS.index(r["method"]) if r["method"] in ALL_METHODS else 99,
+        )
+    )
     write_json(OUT_JSON, rows)
     return rows
 
@@ -242,8 +289,14 @@ def run(args) -> list[dict]:
     torch.set_num_threads(args.threads)
     cache = args.cache
     cache.mkdir(parents=True, exist_ok=True)
-    per_net = {net: (json.loads(_results_path(args, net).read_text())
-                     if _results_path(args, net).is_file() and not args.fresh else []) for net in args.nets}
+    per_net = {
+        net: (
+            json.loads(_results_path(args, net).read_text())
+            if _results_path(args, net).is_file() and not args.fresh
+            else []
+        )
+        for net in args.nets
+    }
     done = {(r["net"], r["seed"], r["budget"], r["method"]) for rows in per_net.values() for r in rows}
     train_loader, held, test_loader = _data(args)
     x = torch.zeros(1, 1, 32, 32)
@@ -252,8 +305,14 @@ def run(args) -> list[dict]:
         model, base_acc, base_seconds = _baseline(net, args, train_loader, test_loader, cache)
         print(f"{net}: baseline {base_acc:.4f} after {args.base_epochs} epochs ({base_seconds}s)", flush=True)
         fulls = {h: hwprune.simulate(model, x, hw=h).total_cycles for h in {args.hw, args.hw_sparse}}
-        nets[net] = (model, base_acc, base_seconds, fulls,
-                     _Methods(net, model, x, args, held, train_loader, cache), {})
+        nets[net] = (
+            model,
+            base_acc,
+            base_seconds,
+            fulls,
+            _Methods(net, model, x, args, held, train_loader, cache),
+            {},
+        )
     for seed in args.seeds:  # seed-major: an interrupted run has whole seeds of every net
         for net in args.nets:
             model, base_acc, base_seconds, fulls, methods, built = nets[net]
@@ -275,8 +334,16 @@ def run(args) -> list[dict]:
                     else:
                         slim, pre = built[key]
                     if slim is None:
-                        results.append({"net": net, "seed": seed, "budget": budget, "method": method,
-                                        "reachable": False, "hw": hw})
+                        results.append(
+                            {
+                                "net": net,
+                                "seed": seed,
+                                "budget": budget,
+                                "method": method,
+                                "reachable": False,
+                                "hw": hw,
+                            }
+                        )
                         write_json(_results_path(args, net), results)
                         continue
                     slim = copy.deepcopy(slim)
@@ -288,18 +355,37 @@ def run(args) -> list[dict]:
                     rep = hwprune.simulate(slim, x, hw=hw)
                     layers = [ly for ly in rep.layers if ly.kind in ("conv", "gemm", "depthwise")]
                     nonzero = sum(int(p.detach().ne(0).sum()) for p in bake(slim).parameters())
-                    row = {"net": net, "seed": seed, "budget": budget, "method": method, "reachable": True,
-                           "cycles": rep.total_cycles, "full_cycles": full, "latency_ms": rep.latency_ms,
-                           "macs": sum(ly.macs for ly in layers), "params_nonzero": nonzero,
-                           "acc_before_ft": pre, "acc": acc, "baseline_acc": base_acc, "hw": hw,
-                           "data": args.data, "train_images": len(train_loader.dataset),
-                           "test_images": len(test_loader.dataset), "baseline_seconds": base_seconds,
-                           "base_epochs": args.base_epochs, "ft_epochs": args.ft_epochs,
-                           "ft_seconds": ft_seconds, "seconds": round(time.time() - t, 1)}
+                    row = {
+                        "net": net,
+                        "seed": seed,
+                        "budget": budget,
+                        "method": method,
+                        "reachable": True,
+                        "cycles": rep.total_cycles,
+                        "full_cycles": full,
+                        "latency_ms": rep.latency_ms,
+                        "macs": sum(ly.macs for ly in layers),
+                        "params_nonzero": nonzero,
+                        "acc_before_ft": pre,
+                        "acc": acc,
+                        "baseline_acc": base_acc,
+                        "hw": hw,
+                        "data": args.data,
+                        "train_images": len(train_loader.dataset),
+                        "test_images": len(test_loader.dataset),
+                        "baseline_seconds": base_seconds,
+                        "base_epochs": args.base_epochs,
+                        "ft_epochs": args.ft_epochs,
+                        "ft_seconds": ft_seconds,
+                        "seconds": round(time.time() - t, 1),
+                    }
                     results.append(row)
                     write_json(_results_path(args, net), results)
-                    print(f"  s{seed} {net} {method:13s} @ {budget}: {rep.total_cycles / full:.3f} of full, "
-                          f"acc {pre:.3f} -> {acc:.4f} ({row['seconds']}s)", flush=True)
+                    print(
+                        f"  s{seed} {net} {method:13s} @ {budget}: {rep.total_cycles / full:.3f} of full, "
+                        f"acc {pre:.3f} -> {acc:.4f} ({row['seconds']}s)",
+                        flush=True,
+                    )
     return collect(args)
 
 
@@ -321,13 +407,18 @@ def _pooled_std_lines(rows: list[dict]) -> list[str]:
     """Best hwprune method against each baseline per budget, in units of the pooled std over seeds."""
     methods = _methods_in(rows)
     verdicts: list[str] = []
-    out = ["Best hwprune planner method vs each baseline (difference of mean accuracy; in units of the pooled "
-           "std over seeds, sqrt((s1² + s2²) / 2)):", "",
-           "| budget | best hwprune | " + " | ".join(m for m in methods if not _ours(m)) + " |",
-           "|---:|---|" + "---:|" * sum(not _ours(m) for m in methods)]
+    out = [
+        "Best hwprune planner method vs each baseline (difference of mean accuracy; in units of the pooled "
+        "std over seeds, sqrt((s1² + s2²) / 2)):",
+        "",
+        "| budget | best hwprune | " + " | ".join(m for m in methods if not _ours(m)) + " |",
+        "|---:|---|" + "---:|" * sum(not _ours(m) for m in methods),
+    ]
     for budget in sorted({r["budget"] for r in rows}):
-        accs = {m: [r["acc"] for r in rows if r["budget"] == budget and r["method"] == m and r.get("reachable")]
-                for m in methods}
+        accs = {
+            m: [r["acc"] for r in rows if r["budget"] == budget and r["method"] == m and r.get("reachable")]
+            for m in methods
+        }
         ours = {m: a for m, a in accs.items() if _ours(m) and a}
         if not ours:
             continue
@@ -339,6 +430,7 @@ def _pooled_std_lines(rows: list[dict]) -> list[str]:
                 return False
             pooled = ((statistics.variance(a) + statistics.variance(b)) / 2) ** 0.5
             return statistics.mean(a) - statistics.mean(b) > pooled
+
         parts = []
         for m in methods:
             if _ours(m):
@@ -351,14 +443,29 @@ def _pooled_std_lines(rows: list[dict]) -> list[str]:
                 parts.append(f"{diff * 100:+.2f} pt (one seed)")
                 continue
             pooled = ((statistics.variance(ours[best]) + statistics.variance(accs[m])) / 2) ** 0.5
-            parts.append(f"{diff * 100:+.2f} pt = **{diff / pooled:+.1f}** std" if pooled > 0
-                         else f"{diff * 100:+.2f} pt (std 0)")
+            parts.append(
+                f"{diff * 100:+.2f} pt = **{diff / pooled:+.1f}** std"
+                if pooled > 0
+                else f"{diff * 100:+.2f} pt (std 0)"
+            )
         out.append(f"| {budget} | {best} ({statistics.mean(ours[best]):.4f}) | " + " | ".join(parts) + " |")
-        verdicts.append(f"{budget}: " + ("met" if all(wins(m) for m in methods if not _ours(m) and accs[m])
-                                         else "not met (" + ", ".join(m for m in methods if not _ours(m) and accs[m]
-                                                                      and not wins(m)) + ")"))
-    return [*out, "", "Goal (best hwprune method ahead of every baseline by more than one pooled std, >= 2 seeds "
-            "each): " + ("; ".join(verdicts) or "no budget with results") + ".", ""]
+        verdicts.append(
+            f"{budget}: "
+            + (
+                "met"
+                if all(wins(m) for m in methods if not _ours(m) and accs[m])
+                else "not met ("
+                + ", ".join(m for m in methods if not _ours(m) and accs[m] and not wins(m))
+                + ")"
+            )
+        )
+    return [
+        *out,
+        "",
+        "Goal (best hwprune method ahead of every baseline by more than one pooled std, >= 2 seeds "
+        "each): " + ("; ".join(verdicts) or "no budget with results") + ".",
+        "",
+    ]
 
 
 def write_report(results: list[dict], args) -> None:
@@ -371,11 +478,17 @@ def write_report(results: list[dict], args) -> None:
     reached = [r for r in results if r.get("reachable")]
     first = reached[0] if reached else {}
     n_train, n_test = first.get("train_images", "?"), first.get("test_images", "?")
-    base_epochs, ft_epochs = first.get("base_epochs", args.base_epochs), first.get("ft_epochs", args.ft_epochs)
-    data = ("scikit-learn digits at 32x32, 1 channel" if args.data == "digits" else
-            f"Fashion-MNIST padded 28->32, 1 channel; training on a stratified subset of {n_train} of the 60,000 "
-            f"training images (random flip and ±2 px shift), held-out scoring (Vitis `ana`, one-step search) on "
-            f"{args.heldout} other training images, test on all {n_test} test images")
+    base_epochs, ft_epochs = (
+        first.get("base_epochs", args.base_epochs),
+        first.get("ft_epochs", args.ft_epochs),
+    )
+    data = (
+        "scikit-learn digits at 32x32, 1 channel"
+        if args.data == "digits"
+        else f"Fashion-MNIST padded 28->32, 1 channel; training on a stratified subset of {n_train} of the 60,000 "
+        f"training images (random flip and ±2 px shift), held-out scoring (Vitis `ana`, one-step search) on "
+        f"{args.heldout} other training images, test on all {n_test} test images"
+    )
     seeds_seen = sorted({r["seed"] for r in results})
     expected = len(args.nets) * len(METHODS) * len(args.budgets) * len(args.seeds)
     hws = sorted({r["hw"] for r in results if "hw" in r})
@@ -404,9 +517,13 @@ def write_report(results: list[dict], args) -> None:
         ok = [r for r in rows if r.get("reachable")]
         base = _agg(ok, "baseline_acc") if ok else (0, 0)
         secs = ok[0].get("baseline_seconds", "?") if ok else "?"
-        lines += [f"## {net} (baseline test accuracy {base[0]:.4f} after {base_epochs} epochs, {secs} s)", "",
-                  "| budget | method | cycles | latency (ms) | fraction | MACs | nonzero params | "
-                  "acc before FT | acc after FT |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"## {net} (baseline test accuracy {base[0]:.4f} after {base_epochs} epochs, {secs} s)",
+            "",
+            "| budget | method | cycles | latency (ms) | fraction | MACs | nonzero params | "
+            "acc before FT | acc after FT |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         methods = _methods_in(rows)
         for budget in sorted({r["budget"] for r in rows}):
             for method in methods:
@@ -420,20 +537,31 @@ def write_report(results: list[dict], args) -> None:
                 lat = cyc[0] / sel[0]["full_cycles"]
                 acc, sd = _agg(sel, "acc")
                 pre, pre_sd = _agg(sel, "acc_before_ft")
-                lines.append(f"| {budget} | {method} | {cyc[0]:.0f} | {_agg(sel, 'latency_ms')[0]:.4f} | {lat:.3f} | "
-                             f"{_agg(sel, 'macs')[0] / 1e6:.2f}M | {_agg(sel, 'params_nonzero')[0] / 1e3:.1f}k | "
-                             f"{pre:.4f} ± {pre_sd:.4f} | {acc:.4f} ± {sd:.4f} |")
+                lines.append(
+                    f"| {budget} | {method} | {cyc[0]:.0f} | {_agg(sel, 'latency_ms')[0]:.4f} | {lat:.3f} | "
+                    f"{_agg(sel, 'macs')[0] / 1e6:.2f}M | {_agg(sel, 'params_nonzero')[0] / 1e3:.1f}k | "
+                    f"{pre:.4f} ± {pre_sd:.4f} | {acc:.4f} ± {sd:.4f} |"
+                )
         lines.append("")
         lines += _pooled_std_lines(rows)
         for method in methods:
             pts = []
             for budget in sorted({r["budget"] for r in rows}):
-                sel = [r for r in rows if r["budget"] == budget and r["method"] == method and r.get("reachable")]
+                sel = [
+                    r for r in rows if r["budget"] == budget and r["method"] == method and r.get("reachable")
+                ]
                 if sel:
                     pts.append((_agg(sel, "cycles")[0] / sel[0]["full_cycles"], *_agg(sel, "acc")))
             if pts:
-                ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], marker="o",
-                            capsize=3, label=method, linestyle="-" if _ours(method) else "--")
+                ax.errorbar(
+                    [p[0] for p in pts],
+                    [p[1] for p in pts],
+                    yerr=[p[2] for p in pts],
+                    marker="o",
+                    capsize=3,
+                    label=method,
+                    linestyle="-" if _ours(method) else "--",
+                )
         ax.axhline(base[0], color="grey", linewidth=0.8, label="baseline")
         ax.set_title(f"{net}, {args.data}")
         ax.set_xlabel("simulated latency / unpruned")
@@ -453,9 +581,15 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default="fashion-mnist", choices=("fashion-mnist", "digits"))
     ap.add_argument("--nets", default="resnet20,mobilenet_v2_w0.5")
     ap.add_argument("--methods", default=",".join(METHODS), help=f"any of {', '.join(ALL_METHODS)}")
-    ap.add_argument("--train-subset", type=int, default=4000,
-                    help="stratified training subset (fashion-mnist; 0 = all 60k); the test set is always complete")
-    ap.add_argument("--heldout", type=int, default=500, help="held-out training images for ana / one-step scoring")
+    ap.add_argument(
+        "--train-subset",
+        type=int,
+        default=4000,
+        help="stratified training subset (fashion-mnist; 0 = all 60k); the test set is always complete",
+    )
+    ap.add_argument(
+        "--heldout", type=int, default=500, help="held-out training images for ana / one-step scoring"
+    )
     ap.add_argument("--no-augment", dest="augment", action="store_false")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--hw", default="dpu-b4096")
@@ -469,18 +603,30 @@ def main(argv=None) -> int:
     ap.add_argument("--subnets", type=int, default=8, help="one-step search: subnets per (budget, seed)")
     ap.add_argument("--calib-batches", type=int, default=4, help="one-step search: BN calibration batches")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--notes", default=str(ROOT / "reports" / "planner_vs_baselines_notes.md"),
-                    help="Markdown appended to the report (the discussion of the figures)")
-    ap.add_argument("--cache", default=None, help="folder of baselines, Vitis files and per-net rows "
-                    "(default .hwprune/bench-<data>)")
+    ap.add_argument(
+        "--notes",
+        default=str(ROOT / "reports" / "planner_vs_baselines_notes.md"),
+        help="Markdown appended to the report (the discussion of the figures)",
+    )
+    ap.add_argument(
+        "--cache",
+        default=None,
+        help="folder of baselines, Vitis files and per-net rows (default .hwprune/bench-<data>)",
+    )
     ap.add_argument("--fresh", action="store_true", help="ignore results from an earlier run")
-    ap.add_argument("--quick", action="store_true", help="one net, one seed, 1+1 epochs, 1000 images (a smoke run)")
+    ap.add_argument(
+        "--quick", action="store_true", help="one net, one seed, 1+1 epochs, 1000 images (a smoke run)"
+    )
     ap.add_argument("--report-only", action="store_true", help="rewrite the report from the saved results")
     args = ap.parse_args(argv)
-    args.command = "python benchmarks/bench_planner_vs_baselines.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    args.command = "python benchmarks/bench_planner_vs_baselines.py " + " ".join(
+        sys.argv[1:] if argv is None else argv
+    )
     global OUT_JSON, OUT_MD, OUT_PNG
     if args.data == "digits":
-        OUT_JSON, OUT_MD, OUT_PNG = (p.with_name(f"{p.stem}_digits{p.suffix}") for p in (OUT_JSON, OUT_MD, OUT_PNG))
+        OUT_JSON, OUT_MD, OUT_PNG = (
+            p.with_name(f"{p.stem}_digits{p.suffix}") for p in (OUT_JSON, OUT_MD, OUT_PNG)
+        )
     args.nets = args.nets.split(",")
     args.methods = args.methods.split(",")
     unknown = [n for n in args.nets if n not in NETS] + [m for m in args.methods if m not in ALL_METHODS]

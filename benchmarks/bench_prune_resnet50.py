@@ -33,7 +33,13 @@ def main() -> None:
 
     model = get("resnet50", num_classes=1000).eval()
     x = torch.randn(1, 3, 224, 224)
-    stages: dict[str, list[float]] = {"trace": [], "groups": [], "importance+transform": [], "emit": [], "total": []}
+    stages: dict[str, list[float]] = {
+        "trace": [],
+        "groups": [],
+        "importance+transform": [],
+        "emit": [],
+        "total": [],
+    }
     for run in range(args.runs + 1):
         t0 = time.perf_counter()
         graph = trace(model, x)
@@ -54,8 +60,10 @@ def main() -> None:
             stages[k].append(v)
     n_before = sum(p.numel() for p in model.parameters())
     n_after = sum(p.numel() for p in slim.parameters())
-    print(f"ResNet-50 224x224, ratio {args.ratio}, {len(groups)} groups, params {n_before:,} -> {n_after:,}, "
-          f"torch threads {torch.get_num_threads()}, median of {args.runs} runs:")
+    print(
+        f"ResNet-50 224x224, ratio {args.ratio}, {len(groups)} groups, params {n_before:,} -> {n_after:,}, "
+        f"torch threads {torch.get_num_threads()}, median of {args.runs} runs:"
+    )
     for k, v in stages.items():
         print(f"  {k:22s} {statistics.median(v) * 1000:8.1f} ms   (min {min(v) * 1000:.1f})")
 

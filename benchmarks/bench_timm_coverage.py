@@ -34,29 +34,45 @@ def main() -> None:
     timm = import_timm()
     names = args.only.split(",") if args.only else FAMILIES
     rows = []
-    print(f"timm {timm.__version__}, torch {torch.__version__}, input 1x3x{args.size}x{args.size}, "
-          f"ratio {args.ratio}\n")
-    print("| model | params (M) | groups | prunable | opaque ops | ratio 0 exact | slim runs | kept | uniform "
-          "| excess | s |")
+    print(
+        f"timm {timm.__version__}, torch {torch.__version__}, input 1x3x{args.size}x{args.size}, "
+        f"ratio {args.ratio}\n"
+    )
+    print(
+        "| model | params (M) | groups | prunable | opaque ops | ratio 0 exact | slim runs | kept | uniform "
+        "| excess | s |"
+    )
     print("|---|---:|---:|---:|---:|---|---|---:|---:|---:|---:|")
     for name in names:
         r = evaluate(timm, name, args.size, args.ratio)
         rows.append(r)
         if r.error and not r.ok:
-            print(f"| {name} | {r.params / 1e6:.2f} | | | | | no: {r.error} | | | | {r.seconds:.1f} |", flush=True)
+            print(
+                f"| {name} | {r.params / 1e6:.2f} | | | | | no: {r.error} | | | | {r.seconds:.1f} |",
+                flush=True,
+            )
             continue
-        print(f"| {name} | {r.params / 1e6:.2f} | {r.groups} | {r.prunable} | {r.opaque} | "
-              f"{'yes' if r.exact0 else 'no'} | {'yes' if r.ok else 'no'} | {r.kept:.3f} | {r.uniform:.3f} | "
-              f"{r.excess:+.3f} | {r.seconds:.1f} |", flush=True)
+        print(
+            f"| {name} | {r.params / 1e6:.2f} | {r.groups} | {r.prunable} | {r.opaque} | "
+            f"{'yes' if r.exact0 else 'no'} | {'yes' if r.ok else 'no'} | {r.kept:.3f} | {r.uniform:.3f} | "
+            f"{r.excess:+.3f} | {r.seconds:.1f} |",
+            flush=True,
+        )
     ok = [r for r in rows if r.ok]
     over = [r for r in ok if r.excess > 0.10]
-    print(f"\nmodels: {len(rows)}; pruned to a runnable slim model: {len(ok)} ({100 * len(ok) / len(rows):.1f}%); "
-          f"ratio 0 exact: {sum(r.exact0 for r in rows)}; with no prunable group: "
-          f"{sum(r.prunable == 0 for r in ok)}; with OPAQUE ops: {sum(r.opaque > 0 for r in rows)}")
-    print(f"keeping > 10 points more parameters than uniform {args.ratio}: {len(over)} "
-          f"{[f'{r.name} ({r.excess:+.2f})' for r in over]}")
-    print(f"median kept {sorted(r.kept for r in ok)[len(ok) // 2]:.3f}, median uniform "
-          f"{sorted(r.uniform for r in ok)[len(ok) // 2]:.3f}, total time {sum(r.seconds for r in rows):.0f} s")
+    print(
+        f"\nmodels: {len(rows)}; pruned to a runnable slim model: {len(ok)} ({100 * len(ok) / len(rows):.1f}%); "
+        f"ratio 0 exact: {sum(r.exact0 for r in rows)}; with no prunable group: "
+        f"{sum(r.prunable == 0 for r in ok)}; with OPAQUE ops: {sum(r.opaque > 0 for r in rows)}"
+    )
+    print(
+        f"keeping > 10 points more parameters than uniform {args.ratio}: {len(over)} "
+        f"{[f'{r.name} ({r.excess:+.2f})' for r in over]}"
+    )
+    print(
+        f"median kept {sorted(r.kept for r in ok)[len(ok) // 2]:.3f}, median uniform "
+        f"{sorted(r.uniform for r in ok)[len(ok) // 2]:.3f}, total time {sum(r.seconds for r in rows):.0f} s"
+    )
     reasons: Counter = Counter()
     for r in rows:
         for why, n in r.reasons.items():

@@ -18,9 +18,17 @@ from hwprune.models.vgg import VGG, _features, vgg16_bn
 __all__ = ["ZOO_NETS", "build"]
 
 
-def cbr(cin: int, cout: int, k: int | tuple[int, int] = 1, s: int = 1, p: int | tuple[int, int] = 0,
-        groups: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, s, p, groups=groups, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+def cbr(
+    cin: int,
+    cout: int,
+    k: int | tuple[int, int] = 1,
+    s: int = 1,
+    p: int | tuple[int, int] = 0,
+    groups: int = 1,
+) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, s, p, groups=groups, bias=False), nn.BatchNorm2d(cout), nn.ReLU()
+    )
 
 
 def _make_divisible(v: float, d: int = 8) -> int:
@@ -48,21 +56,41 @@ class _Cat(nn.Module):
         return torch.cat([b(x) for b in self.branches], 1)
 
 
-def _inception_v1_block(cin: int, c1: int, c3r: int, c3: int, c5r: int, c5: int, cp: int) -> tuple[nn.Module, int]:
-    block = _Cat(cbr(cin, c1), nn.Sequential(cbr(cin, c3r), cbr(c3r, c3, 3, p=1)),
-                 nn.Sequential(cbr(cin, c5r), cbr(c5r, c5, 3, p=1)),
-                 nn.Sequential(nn.MaxPool2d(3, 1, 1), cbr(cin, cp)))
+def _inception_v1_block(
+    cin: int, c1: int, c3r: int, c3: int, c5r: int, c5: int, cp: int
+) -> tuple[nn.Module, int]:
+    block = _Cat(
+        cbr(cin, c1),
+        nn.Sequential(cbr(cin, c3r), cbr(c3r, c3, 3, p=1)),
+        nn.Sequential(cbr(cin, c5r), cbr(c5r, c5, 3, p=1)),
+        nn.Sequential(nn.MaxPool2d(3, 1, 1), cbr(cin, cp)),
+    )
     return block, c1 + c3 + c5 + cp
 
 
 def googlenet(classes: int = 1001) -> nn.Module:
     """Inception-v1 as in TF-slim (tf_inceptionv1, 224x224)."""
-    layers: list[nn.Module] = [cbr(3, 64, 7, 2, 3), nn.MaxPool2d(3, 2, 1), cbr(64, 64), cbr(64, 192, 3, p=1),
-                               nn.MaxPool2d(3, 2, 1)]
+    layers: list[nn.Module] = [
+        cbr(3, 64, 7, 2, 3),
+        nn.MaxPool2d(3, 2, 1),
+        cbr(64, 64),
+        cbr(64, 192, 3, p=1),
+        nn.MaxPool2d(3, 2, 1),
+    ]
     cin = 192
-    cfg = [(64, 96, 128, 16, 32, 32), (128, 128, 192, 32, 96, 64), "M", (192, 96, 208, 16, 48, 64),
-           (160, 112, 224, 24, 64, 64), (128, 128, 256, 24, 64, 64), (112, 144, 288, 32, 64, 64),
-           (256, 160, 320, 32, 128, 128), "M", (256, 160, 320, 32, 128, 128), (384, 192, 384, 48, 128, 128)]
+    cfg = [
+        (64, 96, 128, 16, 32, 32),
+        (128, 128, 192, 32, 96, 64),
+        "M",
+        (192, 96, 208, 16, 48, 64),
+        (160, 112, 224, 24, 64, 64),
+        (128, 128, 256, 24, 64, 64),
+        (112, 144, 288, 32, 64, 64),
+        (256, 160, 320, 32, 128, 128),
+        "M",
+        (256, 160, 320, 32, 128, 128),
+        (384, 192, 384, 48, 128, 128),
+    ]
     for c in cfg:
         if c == "M":
             layers.append(nn.MaxPool2d(3, 2, 1))
@@ -73,17 +101,27 @@ def googlenet(classes: int = 1001) -> nn.Module:
 
 
 def _inc_a(cin: int, pool: int) -> nn.Module:
-    return _Cat(cbr(cin, 64), nn.Sequential(cbr(cin, 48), cbr(48, 64, 5, p=2)),
-                nn.Sequential(cbr(cin, 64), cbr(64, 96, 3, p=1), cbr(96, 96, 3, p=1)),
-                nn.Sequential(nn.AvgPool2d(3, 1, 1), cbr(cin, pool)))
+    return _Cat(
+        cbr(cin, 64),
+        nn.Sequential(cbr(cin, 48), cbr(48, 64, 5, p=2)),
+        nn.Sequential(cbr(cin, 64), cbr(64, 96, 3, p=1), cbr(96, 96, 3, p=1)),
+        nn.Sequential(nn.AvgPool2d(3, 1, 1), cbr(cin, pool)),
+    )
 
 
 def _inc_c(cin: int, c7: int) -> nn.Module:
-    return _Cat(cbr(cin, 192),
-                nn.Sequential(cbr(cin, c7), cbr(c7, c7, (1, 7), p=(0, 3)), cbr(c7, 192, (7, 1), p=(3, 0))),
-                nn.Sequential(cbr(cin, c7), cbr(c7, c7, (7, 1), p=(3, 0)), cbr(c7, c7, (1, 7), p=(0, 3)),
-                              cbr(c7, c7, (7, 1), p=(3, 0)), cbr(c7, 192, (1, 7), p=(0, 3))),
-                nn.Sequential(nn.AvgPool2d(3, 1, 1), cbr(cin, 192)))
+    return _Cat(
+        cbr(cin, 192),
+        nn.Sequential(cbr(cin, c7), cbr(c7, c7, (1, 7), p=(0, 3)), cbr(c7, 192, (7, 1), p=(3, 0))),
+        nn.Sequential(
+            cbr(cin, c7),
+            cbr(c7, c7, (7, 1), p=(3, 0)),
+            cbr(c7, c7, (1, 7), p=(0, 3)),
+            cbr(c7, c7, (7, 1), p=(3, 0)),
+            cbr(c7, 192, (1, 7), p=(0, 3)),
+        ),
+        nn.Sequential(nn.AvgPool2d(3, 1, 1), cbr(cin, 192)),
+    )
 
 
 class _IncE(nn.Module):
@@ -104,41 +142,97 @@ class _IncE(nn.Module):
 
 def inception_v3(classes: int = 1000) -> nn.Module:
     """Inception-v3 at 299x299 (the pt_inceptionv3 / torchvision layout, no aux head)."""
-    stem = [cbr(3, 32, 3, 2), cbr(32, 32, 3), cbr(32, 64, 3, p=1), nn.MaxPool2d(3, 2), cbr(64, 80),
-            cbr(80, 192, 3), nn.MaxPool2d(3, 2)]
-    mixed = [_inc_a(192, 32), _inc_a(256, 64), _inc_a(288, 64),
-             _Cat(cbr(288, 384, 3, 2), nn.Sequential(cbr(288, 64), cbr(64, 96, 3, p=1), cbr(96, 96, 3, 2)),
-                  nn.MaxPool2d(3, 2)),
-             _inc_c(768, 128), _inc_c(768, 160), _inc_c(768, 160), _inc_c(768, 192),
-             _Cat(nn.Sequential(cbr(768, 192), cbr(192, 320, 3, 2)),
-                  nn.Sequential(cbr(768, 192), cbr(192, 192, (1, 7), p=(0, 3)), cbr(192, 192, (7, 1), p=(3, 0)),
-                                cbr(192, 192, 3, 2)), nn.MaxPool2d(3, 2)),
-             _IncE(1280), _IncE(2048)]
+    stem = [
+        cbr(3, 32, 3, 2),
+        cbr(32, 32, 3),
+        cbr(32, 64, 3, p=1),
+        nn.MaxPool2d(3, 2),
+        cbr(64, 80),
+        cbr(80, 192, 3),
+        nn.MaxPool2d(3, 2),
+    ]
+    mixed = [
+        _inc_a(192, 32),
+        _inc_a(256, 64),
+        _inc_a(288, 64),
+        _Cat(
+            cbr(288, 384, 3, 2),
+            nn.Sequential(cbr(288, 64), cbr(64, 96, 3, p=1), cbr(96, 96, 3, 2)),
+            nn.MaxPool2d(3, 2),
+        ),
+        _inc_c(768, 128),
+        _inc_c(768, 160),
+        _inc_c(768, 160),
+        _inc_c(768, 192),
+        _Cat(
+            nn.Sequential(cbr(768, 192), cbr(192, 320, 3, 2)),
+            nn.Sequential(
+                cbr(768, 192),
+                cbr(192, 192, (1, 7), p=(0, 3)),
+                cbr(192, 192, (7, 1), p=(3, 0)),
+                cbr(192, 192, 3, 2),
+            ),
+            nn.MaxPool2d(3, 2),
+        ),
+        _IncE(1280),
+        _IncE(2048),
+    ]
     return nn.Sequential(*stem, *mixed, _Head(2048, classes))
 
 
 def _fire(cin: int, s: int, e: int) -> nn.Module:
-    return nn.Sequential(nn.Conv2d(cin, s, 1), nn.ReLU(),
-                         _Cat(nn.Sequential(nn.Conv2d(s, e, 1), nn.ReLU()), nn.Sequential(nn.Conv2d(s, e, 3, padding=1),
-                                                                                          nn.ReLU())))
+    return nn.Sequential(
+        nn.Conv2d(cin, s, 1),
+        nn.ReLU(),
+        _Cat(
+            nn.Sequential(nn.Conv2d(s, e, 1), nn.ReLU()),
+            nn.Sequential(nn.Conv2d(s, e, 3, padding=1), nn.ReLU()),
+        ),
+    )
 
 
 def squeezenet1_1(classes: int = 1000) -> nn.Module:
     """SqueezeNet 1.1 (224x224)."""
     return nn.Sequential(
-        nn.Conv2d(3, 64, 3, 2), nn.ReLU(), nn.MaxPool2d(3, 2, ceil_mode=True), _fire(64, 16, 64), _fire(128, 16, 64),
-        nn.MaxPool2d(3, 2, ceil_mode=True), _fire(128, 32, 128), _fire(256, 32, 128), nn.MaxPool2d(3, 2, ceil_mode=True),
-        _fire(256, 48, 192), _fire(384, 48, 192), _fire(384, 64, 256), _fire(512, 64, 256),
-        nn.Conv2d(512, classes, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        nn.Conv2d(3, 64, 3, 2),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2, ceil_mode=True),
+        _fire(64, 16, 64),
+        _fire(128, 16, 64),
+        nn.MaxPool2d(3, 2, ceil_mode=True),
+        _fire(128, 32, 128),
+        _fire(256, 32, 128),
+        nn.MaxPool2d(3, 2, ceil_mode=True),
+        _fire(256, 48, 192),
+        _fire(384, 48, 192),
+        _fire(384, 64, 256),
+        _fire(512, 64, 256),
+        nn.Conv2d(512, classes, 1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+    )
 
 
 def mobilenet_v1(width: float = 1.0, classes: int = 1001) -> nn.Module:
     """MobileNetV1 (TF-slim layout; depth multiplier ``width``)."""
+
     def c(v: int) -> int:
         return max(8, int(v * width))
+
     layers: list[nn.Module] = [cbr(3, c(32), 3, 2, 1)]
     cin = c(32)
-    for cout, s in ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), *[(512, 1)] * 5, (1024, 2), (1024, 1)):
+    for cout, s in (
+        (64, 1),
+        (128, 2),
+        (128, 1),
+        (256, 2),
+        (256, 1),
+        (512, 2),
+        *[(512, 1)] * 5,
+        (1024, 2),
+        (1024, 1),
+    ):
         layers += [cbr(cin, cin, 3, s, 1, groups=cin), cbr(cin, c(cout))]
         cin = c(cout)
     return nn.Sequential(*layers, _Head(cin, classes))
@@ -147,7 +241,9 @@ def mobilenet_v1(width: float = 1.0, classes: int = 1001) -> nn.Module:
 def mobilenet_v2(width: float = 1.0, classes: int = 1001) -> nn.Module:
     """MobileNetV2 at depth multiplier ``width`` (TF-slim channel rounding to multiples of 8)."""
     cin = _make_divisible(32 * width)
-    layers: list[nn.Module] = [nn.Sequential(nn.Conv2d(3, cin, 3, 2, 1, bias=False), nn.BatchNorm2d(cin), nn.ReLU6())]
+    layers: list[nn.Module] = [
+        nn.Sequential(nn.Conv2d(3, cin, 3, 2, 1, bias=False), nn.BatchNorm2d(cin), nn.ReLU6())
+    ]
     for t, ch, n, s in MOBILENET_V2_SETTINGS:
         cout = _make_divisible(ch * width)
         for i in range(n):
@@ -159,7 +255,29 @@ def mobilenet_v2(width: float = 1.0, classes: int = 1001) -> nn.Module:
 
 
 def vgg19(classes: int = 1000) -> nn.Module:
-    cfg = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
+    cfg = (
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        256,
+        256,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+    )
     net = VGG("D", classes)
     net.features = _features(cfg, 3)
     return net

@@ -56,7 +56,9 @@ def _func(engine: str, which: str) -> Any:
             raise HwModelError(f"the {engine} engine ({spec.module}) is not available: {e}") from e
         fn = getattr(module, getattr(spec, which), None)
         if fn is None:
-            raise HwModelError(f"{spec.module} has no {getattr(spec, which)}(); the {engine} engine is incomplete")
+            raise HwModelError(
+                f"{spec.module} has no {getattr(spec, which)}(); the {engine} engine is incomplete"
+            )
         _FUNCS[key] = fn
     return fn
 
@@ -75,16 +77,22 @@ def resolve_config(cfg: AcceleratorConfig | str | os.PathLike[str]) -> Accelerat
     """An ``AcceleratorConfig`` from a config, a preset name, or a config file path."""
     if isinstance(cfg, AcceleratorConfig):
         return cfg
-    if isinstance(cfg, Path) or (isinstance(cfg, str) and os.path.splitext(cfg)[1].lower() in (".cfg", ".toml", ".json")):
+    if isinstance(cfg, Path) or (
+        isinstance(cfg, str) and os.path.splitext(cfg)[1].lower() in (".cfg", ".toml", ".json")
+    ):
         from hwmodel.config.files import load_config
 
         return load_config(cfg)
     if isinstance(cfg, str):
         return preset(cfg)
-    raise ConfigError(f"expected an AcceleratorConfig, a preset name or a config file, got {type(cfg).__name__}")
+    raise ConfigError(
+        f"expected an AcceleratorConfig, a preset name or a config file, got {type(cfg).__name__}"
+    )
 
 
-def _layers(workload: Iterable[Layer] | Layer | str | os.PathLike[str], topology_mode: str) -> tuple[tuple[Layer, ...], str]:
+def _layers(
+    workload: Iterable[Layer] | Layer | str | os.PathLike[str], topology_mode: str
+) -> tuple[tuple[Layer, ...], str]:
     if isinstance(workload, Layer):
         return (workload,), workload.name
     if isinstance(workload, (str, os.PathLike)):
@@ -102,9 +110,15 @@ def _layers(workload: Iterable[Layer] | Layer | str | os.PathLike[str], topology
 PROGRESS_EVERY_S = 5.0
 
 
-def simulate(layers_or_topology: Iterable[Layer] | Layer | str | os.PathLike[str],
-             cfg: AcceleratorConfig | str, mode: str = "cycle", *, topology_mode: str = "conv",
-             name: str | None = None, progress: bool | Callable[[str], None] = False) -> NetworkReport:
+def simulate(
+    layers_or_topology: Iterable[Layer] | Layer | str | os.PathLike[str],
+    cfg: AcceleratorConfig | str,
+    mode: str = "cycle",
+    *,
+    topology_mode: str = "conv",
+    name: str | None = None,
+    progress: bool | Callable[[str], None] = False,
+) -> NetworkReport:
     """Simulate a network (or one layer) on an accelerator.
 
     Args:
@@ -142,14 +156,21 @@ def simulate(layers_or_topology: Iterable[Layer] | Layer | str | os.PathLike[str
         out.append(fn(layer, config))
         now = time.monotonic()
         if now - last >= PROGRESS_EVERY_S:
-            say(f"[hwmodel] {mode} mode: layer {i + 1}/{len(layers)} {layer.name} done "
-                f"({out[-1].total_cycles:,} cycles), {now - start:.0f}s elapsed")
+            say(
+                f"[hwmodel] {mode} mode: layer {i + 1}/{len(layers)} {layer.name} done "
+                f"({out[-1].total_cycles:,} cycles), {now - start:.0f}s elapsed"
+            )
             last = now
     return NetworkReport(tuple(out), config, mode, name or label)
 
 
-def estimate(layers: Iterable[Layer] | Layer | str | os.PathLike[str], cfg: AcceleratorConfig | str, *,
-             topology_mode: str = "conv", name: str | None = None) -> NetworkReport:
+def estimate(
+    layers: Iterable[Layer] | Layer | str | os.PathLike[str],
+    cfg: AcceleratorConfig | str,
+    *,
+    topology_mode: str = "conv",
+    name: str | None = None,
+) -> NetworkReport:
     """Analytic (closed-form) report: compute cycles equal the cycle mode's exactly.
 
     Stall cycles are exact for the DPU engine and for systolic CALC mode (no stalls); for systolic

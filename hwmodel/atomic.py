@@ -9,8 +9,16 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_dir", "staging_dir", "publish_dir", "file_mode",
-           "recover_dir", "clean_staging"]
+__all__ = [
+    "atomic_write_text",
+    "atomic_write_bytes",
+    "atomic_dir",
+    "staging_dir",
+    "publish_dir",
+    "file_mode",
+    "recover_dir",
+    "clean_staging",
+]
 
 
 def _umask() -> int:
@@ -126,7 +134,7 @@ def clean_staging(dest: str | os.PathLike[str]) -> list[Path]:
     if not dest.parent.is_dir():
         return removed
     for p in dest.parent.glob(f".{dest.name}.tmp-*-*"):
-        pid = p.name[len(f".{dest.name}.tmp-"):].split("-", 1)[0]
+        pid = p.name[len(f".{dest.name}.tmp-") :].split("-", 1)[0]
         if p.is_dir() and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             shutil.rmtree(p, ignore_errors=True)
             removed.append(p)

@@ -31,22 +31,38 @@ __all__ = ["main", "build_parser", "run_simulate"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    p = argparse.ArgumentParser(prog="hwmodel", description="Cycle-accurate systolic-array and DPU simulator.")
+    p = argparse.ArgumentParser(
+        prog="hwmodel", description="Cycle-accurate systolic-array and DPU simulator."
+    )
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("simulate", help="simulate a SCALE-Sim topology on a config or preset")
     hw = s.add_mutually_exclusive_group(required=True)
     hw.add_argument("-c", "--config", help="SCALE-Sim .cfg, or a .toml/.json accelerator config")
     hw.add_argument("--preset", help="a built-in accelerator (see 'hwmodel presets')")
     s.add_argument("-t", "--topology", required=True, help="SCALE-Sim topology CSV")
-    s.add_argument("-l", "--layout", help="SCALE-Sim layout CSV; checked, and ignored with the default layouts "
-                   "(configs that switch IfmapCustomLayout/FilterCustomLayout on are refused)")
+    s.add_argument(
+        "-l",
+        "--layout",
+        help="SCALE-Sim layout CSV; checked, and ignored with the default layouts "
+        "(configs that switch IfmapCustomLayout/FilterCustomLayout on are refused)",
+    )
     s.add_argument("-p", "--outdir", required=True, help="output folder; reports go to OUTDIR/<run_name>/")
-    s.add_argument("-i", "--input-type", choices=("conv", "gemm"), default="conv",
-                   help="topology format: conv (default) or gemm (Layer, M, N, K)")
-    s.add_argument("-s", "--save-trace", choices=("Y", "N", "y", "n"), default="N",
-                   help="Y: also write SCALE-Sim's per-layer SRAM/DRAM trace CSVs (layer<i>/*_TRACE.csv; cycle "
-                        "mode, USER bandwidth, systolic engine). Default N, unlike SCALE-Sim, since traces are "
-                        "large and slow: about a microsecond per SRAM access, keep it to small layers")
+    s.add_argument(
+        "-i",
+        "--input-type",
+        choices=("conv", "gemm"),
+        default="conv",
+        help="topology format: conv (default) or gemm (Layer, M, N, K)",
+    )
+    s.add_argument(
+        "-s",
+        "--save-trace",
+        choices=("Y", "N", "y", "n"),
+        default="N",
+        help="Y: also write SCALE-Sim's per-layer SRAM/DRAM trace CSVs (layer<i>/*_TRACE.csv; cycle "
+        "mode, USER bandwidth, systolic engine). Default N, unlike SCALE-Sim, since traces are "
+        "large and slow: about a microsecond per SRAM access, keep it to small layers",
+    )
     s.add_argument("--mode", choices=("cycle", "analytic"), default="cycle", help="simulation mode")
     s.add_argument("--no-markdown", action="store_true", help="skip REPORT.md and its plots")
     s.add_argument("-q", "--quiet", action="store_true", help="print only the output folder")
@@ -63,8 +79,11 @@ def run_simulate(args: argparse.Namespace) -> Path:
     from hwmodel.workloads.layout import ScaleSimExtras, check_layout_file, read_cfg_extras
 
     cfg = resolve_config(Path(args.config)) if args.config else resolve_config(args.preset)
-    extras = read_cfg_extras(args.config) if args.config and Path(args.config).suffix.lower() == ".cfg" \
+    extras = (
+        read_cfg_extras(args.config)
+        if args.config and Path(args.config).suffix.lower() == ".cfg"
         else ScaleSimExtras()
+    )
     if args.layout:
         check_layout_file(args.layout)
     traces = args.save_trace.upper() == "Y"
@@ -82,16 +101,21 @@ def run_simulate(args: argparse.Namespace) -> Path:
             _write_traces(topo, args.input_type, cfg, extras, tmp)
     if not args.quiet:
         print(f"hwmodel: {topo.name} on {cfg.name} ({args.mode} mode), {len(report.layers)} layers")
-        print(f"  total cycles {report.total_cycles:,} (compute {report.compute_cycles:,}, "
-              f"stall {report.stall_cycles:,})")
-        print(f"  latency {report.latency_ms:.4f} ms at {cfg.clock_mhz:g} MHz, {report.fps:.1f} FPS, "
-              f"utilization {100 * report.utilization:.1f}%")
+        print(
+            f"  total cycles {report.total_cycles:,} (compute {report.compute_cycles:,}, "
+            f"stall {report.stall_cycles:,})"
+        )
+        print(
+            f"  latency {report.latency_ms:.4f} ms at {cfg.clock_mhz:g} MHz, {report.fps:.1f} FPS, "
+            f"utilization {100 * report.utilization:.1f}%"
+        )
     print(f"  reports: {folder}")
     return folder
 
 
-def _write_traces(topo: Path, topology_mode: str, cfg: AcceleratorConfig, extras: ScaleSimExtras,
-                  folder: Path) -> None:
+def _write_traces(
+    topo: Path, topology_mode: str, cfg: AcceleratorConfig, extras: ScaleSimExtras, folder: Path
+) -> None:
     from hwmodel.systolic.traces import layer_memory_run, write_layer_traces
     from hwmodel.workloads.topology import read_topology
 

@@ -9,8 +9,9 @@ from typing import Any
 __all__ = ["lazy_api"]
 
 
-def lazy_api(package: str, namespace: dict[str, Any], api: Mapping[str, str], submodules: tuple[str, ...] = ()
-             ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+def lazy_api(
+    package: str, namespace: dict[str, Any], api: Mapping[str, str], submodules: tuple[str, ...] = ()
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """Module-level ``__getattr__`` and ``__dir__`` for ``package``.
 
     Args:

@@ -98,25 +98,38 @@ def _model_and_input(args):
         model = make_model(args.model)
         shape = args.input_shape or (1, args.in_channels or 3, 224, 224)
         if args.in_channels and args.input_shape and args.input_shape[1] != args.in_channels:
-            raise PruneConfigError(f"--in-channels {args.in_channels} contradicts --input-shape "
-                                   f"{','.join(map(str, args.input_shape))}")
+            raise PruneConfigError(
+                f"--in-channels {args.in_channels} contradicts --input-shape "
+                f"{','.join(map(str, args.input_shape))}"
+            )
     else:
         if args.model not in models.names():
-            raise PruneConfigError(f"unknown model {args.model!r}; use one of {', '.join(models.names())} "
-                                   "or 'package.module:factory'")
+            raise PruneConfigError(
+                f"unknown model {args.model!r}; use one of {', '.join(models.names())} "
+                "or 'package.module:factory'"
+            )
         channels = args.in_channels or (args.input_shape[1] if args.input_shape else None)
-        model = models.get(args.model, num_classes=args.num_classes, **({"in_channels": channels} if channels else {}))
+        model = models.get(
+            args.model, num_classes=args.num_classes, **({"in_channels": channels} if channels else {})
+        )
         shape = args.input_shape or models.input_shape(args.model, in_channels=channels)
     torch.manual_seed(0)
     return model.eval(), torch.randn(shape)
 
 
 def _common_model(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="resnet20", type=_name, help="reference net name or package.module:factory")
-    p.add_argument("--input-shape", default=None, type=_shape,
-                   help="N,C,H,W of the example input (default: the net's)")
-    p.add_argument("--in-channels", type=_int_at_least(1), default=None,
-                   help="input channels (a reference net's stem, or a factory model's default input)")
+    p.add_argument(
+        "--model", default="resnet20", type=_name, help="reference net name or package.module:factory"
+    )
+    p.add_argument(
+        "--input-shape", default=None, type=_shape, help="N,C,H,W of the example input (default: the net's)"
+    )
+    p.add_argument(
+        "--in-channels",
+        type=_int_at_least(1),
+        default=None,
+        help="input channels (a reference net's stem, or a factory model's default input)",
+    )
     p.add_argument("--num-classes", type=_int_at_least(2), default=10)
 
 
@@ -130,8 +143,9 @@ def _out_folder(text: str | None, what: str = "--out") -> Path | None:
     if out.exists() and not out.is_dir():
         raise PruneConfigError(f"{what} {out}: exists and is not a folder")
     if not _writable(out):
-        raise PruneConfigError(f"{what} {out}: cannot create files there (read-only, or not a "
-                               f"folder); choose another {what}")
+        raise PruneConfigError(
+            f"{what} {out}: cannot create files there (read-only, or not a folder); choose another {what}"
+        )
     return out
 
 
@@ -157,18 +171,40 @@ def _cmd_optimize(args) -> int:
     if args.input_shape is not None:
         _, c, h, w = args.input_shape
         if h != w:
-            raise PruneConfigError(f"--input-shape {','.join(map(str, args.input_shape))}: optimize trains on "
-                                   "square images; give H = W (or use --input-size)")
+            raise PruneConfigError(
+                f"--input-shape {','.join(map(str, args.input_shape))}: optimize trains on "
+                "square images; give H = W (or use --input-size)"
+            )
         if in_channels is not None and in_channels != c:
             raise PruneConfigError(f"--in-channels {in_channels} contradicts --input-shape channels {c}")
         in_channels, input_size = c, h
-    cfg = OptimizeConfig(model=args.model, data=args.data, hw=args.hw, budget=args.budget, nm=args.nm,
-                         epochs=args.epochs, finetune_epochs=args.finetune_epochs, batch_size=args.batch_size,
-                         lr=args.lr, finetune_lr=args.finetune_lr, importance=args.importance, solver=args.solver,
-                         seed=args.seed, input_size=input_size, in_channels=in_channels, num_classes=args.num_classes,
-                         excludes=tuple(args.exclude), out=out, cache_dir=args.cache_dir, progress=not args.quiet,
-                         strict=args.strict, data_dir=args.data_dir, train_subset=args.train_subset,
-                         weights=args.weights, device=args.device)
+    cfg = OptimizeConfig(
+        model=args.model,
+        data=args.data,
+        hw=args.hw,
+        budget=args.budget,
+        nm=args.nm,
+        epochs=args.epochs,
+        finetune_epochs=args.finetune_epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        finetune_lr=args.finetune_lr,
+        importance=args.importance,
+        solver=args.solver,
+        seed=args.seed,
+        input_size=input_size,
+        in_channels=in_channels,
+        num_classes=args.num_classes,
+        excludes=tuple(args.exclude),
+        out=out,
+        cache_dir=args.cache_dir,
+        progress=not args.quiet,
+        strict=args.strict,
+        data_dir=args.data_dir,
+        train_subset=args.train_subset,
+        weights=args.weights,
+        device=args.device,
+    )
     optimize(cfg)
     return 0
 
@@ -180,14 +216,18 @@ def _latency_range(text: str) -> tuple:
 
     parts = text.split(":")
     if len(parts) not in (2, 3):
-        raise argparse.ArgumentTypeError(f"{text!r} is not MIN:MAX or MIN:MAX:STEP (e.g. 0.4:0.8 or 2ms:4ms:0.5ms)")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not MIN:MAX or MIN:MAX:STEP (e.g. 0.4:0.8 or 2ms:4ms:0.5ms)"
+        )
     values = [_budget_value(p) for p in parts]
     try:
         budgets = [parse_budget(v) for v in values]
     except HwPruneError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     if len({b.kind for b in budgets}) != 1:
-        raise argparse.ArgumentTypeError(f"{text!r} mixes units; write all parts as fractions, times or cycles")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} mixes units; write all parts as fractions, times or cycles"
+        )
     if budgets[0].value >= budgets[1].value:
         raise argparse.ArgumentTypeError(f"{text!r}: MIN must be below MAX")
     if len(values) == 2:
@@ -201,7 +241,9 @@ def _ratios(text: str) -> tuple[float, ...]:
     try:
         out = tuple(float(t) for t in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of ratios in (0, 1]") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of ratios in (0, 1]"
+        ) from None
     if not out or any(not (0 < r <= 1) for r in out):
         raise argparse.ArgumentTypeError(f"{text!r}: every expand ratio must be in (0, 1]")
     return out
@@ -216,31 +258,84 @@ def _cmd_ofa(args) -> int:
     label = f"{args.model.replace(':', '_').replace('/', '_')}-{_hw_label(args.hw)}"
     out = Path(args.out or f"runs/ofa-{label}-{args.latency[0]}-{args.latency[1]}")
     _out_folder(str(out))
-    ocfg = OptimizeConfig(model=args.model, data=args.data, hw=args.hw, budget="1.0", nm="off",
-                          epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                          in_channels=args.in_channels, num_classes=args.num_classes, excludes=tuple(args.exclude),
-                          out=str(out), cache_dir=args.cache_dir, progress=not args.quiet, data_dir=args.data_dir,
-                          train_subset=args.train_subset, weights=args.weights, device=args.device)
+    ocfg = OptimizeConfig(
+        model=args.model,
+        data=args.data,
+        hw=args.hw,
+        budget="1.0",
+        nm="off",
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        in_channels=args.in_channels,
+        num_classes=args.num_classes,
+        excludes=tuple(args.exclude),
+        out=str(out),
+        cache_dir=args.cache_dir,
+        progress=not args.quiet,
+        data_dir=args.data_dir,
+        train_subset=args.train_subset,
+        weights=args.weights,
+        device=args.device,
+    )
     prep = validate(ocfg)
-    cfg = OFARunConfig(hw=args.hw, latency=args.latency, expand_ratio=args.expand_ratio,
-                       channel_divisible=args.channel_divisible, elastic_depth=args.elastic_depth,
-                       excludes=tuple(args.exclude), epochs=args.ofa_epochs,
-                       lr=args.ofa_lr, n_random=args.n_random, parent_popu_size=args.parent_popu_size,
-                       iteration=args.iteration, mutate_size=args.mutate_size, crossover_size=args.crossover_size,
-                       calib_batches=args.calib_batches, eval_batches=args.eval_batches,
-                       finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr, seed=args.seed,
-                       progress=not args.quiet, backend=args.backend, workers=args.workers, device=str(prep.device))
+    cfg = OFARunConfig(
+        hw=args.hw,
+        latency=args.latency,
+        expand_ratio=args.expand_ratio,
+        channel_divisible=args.channel_divisible,
+        elastic_depth=args.elastic_depth,
+        excludes=tuple(args.exclude),
+        epochs=args.ofa_epochs,
+        lr=args.ofa_lr,
+        n_random=args.n_random,
+        parent_popu_size=args.parent_popu_size,
+        iteration=args.iteration,
+        mutate_size=args.mutate_size,
+        crossover_size=args.crossover_size,
+        calib_batches=args.calib_batches,
+        eval_batches=args.eval_batches,
+        finetune_epochs=args.finetune_epochs,
+        finetune_lr=args.finetune_lr,
+        seed=args.seed,
+        progress=not args.quiet,
+        backend=args.backend,
+        workers=args.workers,
+        device=str(prep.device),
+    )
     check_range(prep.model, prep.example, cfg)  # before any training
     _baseline(ocfg, prep)
-    say = (lambda msg: print(f"[hwprune ofa] {msg}", file=sys.stderr, flush=True)) if not args.quiet else (
-        lambda msg: None)
+    say = (
+        (lambda msg: print(f"[hwprune ofa] {msg}", file=sys.stderr, flush=True))
+        if not args.quiet
+        else (lambda msg: None)
+    )
     if not is_main_process():  # data-parallel supernet training is this process's share
-        run_ofa(prep.model.cpu().eval(), prep.example, prep.train_loader, prep.test_loader, cfg, None,
-                prep.cache_dir, label, lambda msg: None)
+        run_ofa(
+            prep.model.cpu().eval(),
+            prep.example,
+            prep.train_loader,
+            prep.test_loader,
+            cfg,
+            None,
+            prep.cache_dir,
+            label,
+            lambda msg: None,
+        )
         return 0
     with atomic_dir(out) as stage:
-        run_ofa(prep.model.cpu().eval(), prep.example, prep.train_loader, prep.test_loader, cfg, Path(stage),
-                prep.cache_dir, label, say)
+        run_ofa(
+            prep.model.cpu().eval(),
+            prep.example,
+            prep.train_loader,
+            prep.test_loader,
+            cfg,
+            Path(stage),
+            prep.cache_dir,
+            label,
+            say,
+        )
     print(f"wrote {out} (pareto.json, pareto.png, supernet.pt, subnets/)")
     return 0
 
@@ -252,9 +347,17 @@ def _cmd_plan(args) -> int:
 
     out = _out_folder(args.out)
     model, x = _model_and_input(args)
-    plan = hwprune.plan(model, x, hw=args.hw, budget=_budget_value(args.budget),
-                        nm={"auto": "auto", "on": True, "off": False}[args.nm], excludes=tuple(args.exclude),
-                        importance=args.importance, solver=args.solver, strict=args.strict)
+    plan = hwprune.plan(
+        model,
+        x,
+        hw=args.hw,
+        budget=_budget_value(args.budget),
+        nm={"auto": "auto", "on": True, "off": False}[args.nm],
+        excludes=tuple(args.exclude),
+        importance=args.importance,
+        solver=args.solver,
+        strict=args.strict,
+    )
     from hwprune.io import atomic_write_text
 
     def build(tmp: Path) -> None:
@@ -262,8 +365,10 @@ def _cmd_plan(args) -> int:
         atomic_write_text(tmp / "plan.md", plan_markdown(plan, plot_plan(plan, tmp)))
 
     _publish(build, out)
-    print(f"{plan.unpruned_ms:.4f} ms -> {plan.latency_ms:.4f} ms on {plan.hw} ({plan.speedup:.2f}x); "
-          f"wrote {out / 'plan.json'}")
+    print(
+        f"{plan.unpruned_ms:.4f} ms -> {plan.latency_ms:.4f} ms on {plan.hw} ({plan.speedup:.2f}x); "
+        f"wrote {out / 'plan.json'}"
+    )
     return 0
 
 
@@ -275,8 +380,14 @@ def _cmd_prune(args) -> int:
 
     out = _out_folder(args.out)
     model, x = _model_and_input(args)
-    slim = hwprune.prune(model, x, ratio=args.ratio, importance=args.importance, round_to=args.round_to,
-                         excludes=tuple(args.exclude))
+    slim = hwprune.prune(
+        model,
+        x,
+        ratio=args.ratio,
+        importance=args.importance,
+        round_to=args.round_to,
+        excludes=tuple(args.exclude),
+    )
     from hwprune.io import save_state_dict
 
     def build(tmp: Path) -> None:
@@ -297,8 +408,7 @@ def _cmd_simulate(args) -> int:
 
     out = _out_folder(args.out)
     model, x = _model_and_input(args)
-    rep = hwprune.simulate(model, x, hw=args.hw, mode=args.mode, strict=args.strict,
-                           progress=not args.quiet)
+    rep = hwprune.simulate(model, x, hw=args.hw, mode=args.mode, strict=args.strict, progress=not args.quiet)
     print(f"{args.model} on {args.hw}: {rep.total_cycles} cycles, {rep.latency_ms:.4f} ms, {rep.fps:.1f} FPS")
     if out is not None:
         from hwmodel.reports import write_csv_reports, write_markdown_report
@@ -328,8 +438,12 @@ def _cmd_reports(args) -> int:
     from hwprune.report.nets import write_net_reports
 
     _out_folder(args.out)
-    index = write_net_reports(args.out, tuple(args.hw) or ("dpu-b4096", "systolic-32x32-ws"),
-                              tuple(args.net) if args.net else None, progress=not args.quiet)
+    index = write_net_reports(
+        args.out,
+        tuple(args.hw) or ("dpu-b4096", "systolic-32x32-ws"),
+        tuple(args.net) if args.net else None,
+        progress=not args.quiet,
+    )
     print(f"wrote {index}")
     return 0
 
@@ -338,25 +452,49 @@ def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="hwprune", description="Hardware-aware pruning to a latency budget.")
     sub = ap.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("optimize", help="train/load a baseline, plan, apply, fine-tune, report (the main job)")
+    p = sub.add_parser(
+        "optimize", help="train/load a baseline, plan, apply, fine-tune, report (the main job)"
+    )
     _common_model(p)
-    p.add_argument("--data", default="digits", type=_name,
-                   help="digits, synthetic, fashion-mnist, imagefolder:PATH (PATH/train/<class>/*, "
-                        "PATH/val/<class>/*) or package.module:factory returning (train_loader, val_loader)")
-    p.add_argument("--data-dir", default=None, type=_name,
-                   help="folder of the four Fashion-MNIST IDX files (default: where Debian's "
-                        "dataset-fashion-mnist installs them)")
-    p.add_argument("--train-subset", type=_int_at_least(1), default=None,
-                   help="train on a stratified subset of this many images (fashion-mnist; the test set stays full)")
-    p.add_argument("--weights", default=None, type=_name,
-                   help="trained state_dict (or checkpoint with state_dict/model) to start from; the baseline "
-                        "is then evaluated, not trained")
-    p.add_argument("--device", default="auto", type=_name,
-                   help="auto (CUDA when present), cpu, cuda or cuda:N; under torchrun training is data-parallel")
+    p.add_argument(
+        "--data",
+        default="digits",
+        type=_name,
+        help="digits, synthetic, fashion-mnist, imagefolder:PATH (PATH/train/<class>/*, "
+        "PATH/val/<class>/*) or package.module:factory returning (train_loader, val_loader)",
+    )
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        type=_name,
+        help="folder of the four Fashion-MNIST IDX files (default: where Debian's "
+        "dataset-fashion-mnist installs them)",
+    )
+    p.add_argument(
+        "--train-subset",
+        type=_int_at_least(1),
+        default=None,
+        help="train on a stratified subset of this many images (fashion-mnist; the test set stays full)",
+    )
+    p.add_argument(
+        "--weights",
+        default=None,
+        type=_name,
+        help="trained state_dict (or checkpoint with state_dict/model) to start from; the baseline "
+        "is then evaluated, not trained",
+    )
+    p.add_argument(
+        "--device",
+        default="auto",
+        type=_name,
+        help="auto (CUDA when present), cpu, cuda or cuda:N; under torchrun training is data-parallel",
+    )
     p.add_argument("--hw", default="dpu-b4096", type=_name, help="accelerator preset or config file")
     # 0.6, not 0.5: ResNet-20's floor on dpu-b4096 is 0.57 of its unpruned latency (16-channel layers
     # are one ICP/OCP step and cannot get faster by pruning); see README
-    p.add_argument("--budget", default="0.6", type=_budget, help="fraction of unpruned latency, '2.5ms' or cycles")
+    p.add_argument(
+        "--budget", default="0.6", type=_budget, help="fraction of unpruned latency, '2.5ms' or cycles"
+    )
     p.add_argument("--nm", default="auto", choices=("auto", "on", "off"), help="plan N:M sparsity too")
     p.add_argument("--epochs", type=_int_at_least(0), default=15, help="baseline training epochs (cached)")
     p.add_argument("--finetune-epochs", type=_int_at_least(0), default=8)
@@ -366,14 +504,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--importance", default="l1", type=_name)
     p.add_argument("--solver", default="greedy", choices=("greedy", "exact"))
     p.add_argument("--seed", type=_int_at_least(0), default=0)
-    p.add_argument("--input-size", type=_int_at_least(8), default=None,
-                   help="image side (default: the data's; digits/synthetic/fashion-mnist 32)")
-    p.add_argument("--exclude", action="append", default=[], type=_name,
-                   help="module name to keep unpruned (repeatable)")
+    p.add_argument(
+        "--input-size",
+        type=_int_at_least(8),
+        default=None,
+        help="image side (default: the data's; digits/synthetic/fashion-mnist 32)",
+    )
+    p.add_argument(
+        "--exclude", action="append", default=[], type=_name, help="module name to keep unpruned (repeatable)"
+    )
     p.add_argument("--out", default=None, type=_name, help="run folder (default runs/<model>-<hw>-<budget>)")
-    p.add_argument("--cache-dir", default=None, type=_name,
-                   help="baseline cache (default .hwprune/cache, or ~/.cache/hwprune when the working "
-                        "directory is read-only)")
+    p.add_argument(
+        "--cache-dir",
+        default=None,
+        type=_name,
+        help="baseline cache (default .hwprune/cache, or ~/.cache/hwprune when the working "
+        "directory is read-only)",
+    )
     p.add_argument("--strict", action="store_true", help="an op without a cost model is an error")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=_cmd_optimize, num_classes=None)  # classes come from the data unless given
@@ -410,47 +557,74 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reports", help="simulator reports of every reference net (writes reports/simulator)")
     p.add_argument("--out", default="reports/simulator", type=_name)
-    p.add_argument("--hw", action="append", default=[], type=_name, help="preset (repeatable; default dpu-b4096 and "
-                   "systolic-32x32-ws)")
-    p.add_argument("--net", action="append", default=[], type=_name, help="reference net (repeatable; default all)")
+    p.add_argument(
+        "--hw",
+        action="append",
+        default=[],
+        type=_name,
+        help="preset (repeatable; default dpu-b4096 and systolic-32x32-ws)",
+    )
+    p.add_argument(
+        "--net", action="append", default=[], type=_name, help="reference net (repeatable; default all)"
+    )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=_cmd_reports)
 
     p = sub.add_parser("ofa", help="once-for-all: supernet, sandwich training, search under a latency range")
     _common_model(p)
-    p.add_argument("--data", default="digits", type=_name,
-                   help="digits, synthetic, fashion-mnist, imagefolder:PATH or package.module:factory")
+    p.add_argument(
+        "--data",
+        default="digits",
+        type=_name,
+        help="digits, synthetic, fashion-mnist, imagefolder:PATH or package.module:factory",
+    )
     p.add_argument("--data-dir", default=None, type=_name)
     p.add_argument("--train-subset", type=_int_at_least(1), default=None)
-    p.add_argument("--weights", default=None, type=_name, help="trained weights of the model (else it is trained)")
+    p.add_argument(
+        "--weights", default=None, type=_name, help="trained weights of the model (else it is trained)"
+    )
     p.add_argument("--device", default="auto", type=_name)
     p.add_argument("--hw", default="dpu-b4096", type=_name, help="accelerator preset or config file")
-    p.add_argument("--latency", default=_latency_range("0.4:0.8:0.1"), type=_latency_range,
-                   help="MIN:MAX[:STEP] of the searched latency: fractions of unpruned, times or cycles")
+    p.add_argument(
+        "--latency",
+        default=_latency_range("0.4:0.8:0.1"),
+        type=_latency_range,
+        help="MIN:MAX[:STEP] of the searched latency: fractions of unpruned, times or cycles",
+    )
     p.add_argument("--expand-ratio", default=(0.5, 0.75, 1.0), type=_ratios, help="e.g. 0.5,0.75,1")
     p.add_argument("--channel-divisible", type=_int_at_least(1), default=8)
-    p.add_argument("--elastic-depth", action="store_true",
-                   help="subnets may also skip residual blocks whose identity path allows it")
+    p.add_argument(
+        "--elastic-depth",
+        action="store_true",
+        help="subnets may also skip residual blocks whose identity path allows it",
+    )
     p.add_argument("--epochs", type=_int_at_least(0), default=15, help="baseline training epochs (cached)")
     p.add_argument("--batch-size", type=_int_at_least(1), default=64)
     p.add_argument("--lr", type=_positive_float, default=0.05, help="baseline learning rate")
     p.add_argument("--ofa-epochs", type=_int_at_least(0), default=5, help="supernet training epochs")
     p.add_argument("--ofa-lr", type=_positive_float, default=0.02)
-    p.add_argument("--n-random", type=_int_at_least(0), default=2, help="random subnets per batch (sandwich rule)")
+    p.add_argument(
+        "--n-random", type=_int_at_least(0), default=2, help="random subnets per batch (sandwich rule)"
+    )
     p.add_argument("--parent-popu-size", type=_int_at_least(1), default=16)
     p.add_argument("--iteration", type=_int_at_least(0), default=10)
     p.add_argument("--mutate-size", type=_int_at_least(0), default=8)
     p.add_argument("--crossover-size", type=_int_at_least(0), default=4)
     p.add_argument("--calib-batches", type=_int_at_least(1), default=10)
-    p.add_argument("--eval-batches", type=_int_at_least(1), default=20,
-                   help="training batches scoring each candidate")
-    p.add_argument("--finetune-epochs", type=_int_at_least(0), default=0, help="fine-tuning of each Pareto subnet")
+    p.add_argument(
+        "--eval-batches", type=_int_at_least(1), default=20, help="training batches scoring each candidate"
+    )
+    p.add_argument(
+        "--finetune-epochs", type=_int_at_least(0), default=0, help="fine-tuning of each Pareto subnet"
+    )
     p.add_argument("--finetune-lr", type=_positive_float, default=0.01)
     p.add_argument("--backend", default="process", choices=("serial", "process", "ray"))
     p.add_argument("--workers", type=_int_at_least(1), default=None)
     p.add_argument("--exclude", action="append", default=[], type=_name)
     p.add_argument("--seed", type=_int_at_least(0), default=0)
-    p.add_argument("--out", default=None, type=_name, help="run folder (default runs/ofa-<model>-<hw>-<range>)")
+    p.add_argument(
+        "--out", default=None, type=_name, help="run folder (default runs/ofa-<model>-<hw>-<range>)"
+    )
     p.add_argument("--cache-dir", default=None, type=_name)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=_cmd_ofa, num_classes=None)

@@ -11,7 +11,14 @@ from typing import Any
 from hwmodel.atomic import atomic_dir, atomic_write_bytes, atomic_write_text
 from hwprune.errors import StaleFileError
 
-__all__ = ["atomic_dir", "atomic_write_bytes", "atomic_write_text", "write_json", "read_json", "save_state_dict"]
+__all__ = [
+    "atomic_dir",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "write_json",
+    "read_json",
+    "save_state_dict",
+]
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
@@ -19,8 +26,12 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
-def read_json(path: str | os.PathLike[str], *, kind: str = "file",
-              fix: str = "delete it or rerun with forced=True to rebuild it") -> Any:
+def read_json(
+    path: str | os.PathLike[str],
+    *,
+    kind: str = "file",
+    fix: str = "delete it or rerun with forced=True to rebuild it",
+) -> Any:
     """Read a JSON document; a missing, unreadable or corrupt one raises :class:`StaleFileError`.
 
     Args:

@@ -104,8 +104,9 @@ class OptimizeConfig:
 
 def load_factory(spec: str) -> Callable[[], nn.Module]:
     """``"package.module:factory"`` -> the callable (clear errors for each way it can be wrong)."""
-    fn: Callable[[], nn.Module] = load_callable(spec, "--model", PruneConfigError,
-                                                "a reference net name or 'package.module:factory'")
+    fn: Callable[[], nn.Module] = load_callable(
+        spec, "--model", PruneConfigError, "a reference net name or 'package.module:factory'"
+    )
     return fn
 
 
@@ -117,7 +118,9 @@ def make_model(spec: str) -> nn.Module:
     except Exception as e:  # the user's code: report what it raised, in one line
         raise PruneConfigError(f"--model {spec!r}: calling {spec}() raised {type(e).__name__}: {e}") from e
     if not isinstance(model, nn.Module):
-        raise PruneConfigError(f"--model {spec!r}: the factory returned {type(model).__name__}, not nn.Module")
+        raise PruneConfigError(
+            f"--model {spec!r}: the factory returned {type(model).__name__}, not nn.Module"
+        )
     return model
 
 
@@ -146,20 +149,30 @@ def _data(cfg: OptimizeConfig, channels: int | None):
     from hwprune.errors import DataError
     from hwprune.train.datasets import resolve_data
 
-    bundle = resolve_data(cfg.data, data_dir=cfg.data_dir, batch_size=cfg.batch_size, size=cfg.input_size,
-                          channels=channels, subset=cfg.train_subset, seed=cfg.seed,
-                          num_classes=cfg.num_classes if cfg.data == "synthetic" else None)
+    bundle = resolve_data(
+        cfg.data,
+        data_dir=cfg.data_dir,
+        batch_size=cfg.batch_size,
+        size=cfg.input_size,
+        channels=channels,
+        subset=cfg.train_subset,
+        seed=cfg.seed,
+        num_classes=cfg.num_classes if cfg.data == "synthetic" else None,
+    )
     if len(bundle.input_shape) != 3:
-        raise DataError(f"--data {cfg.data}: samples have shape {bundle.input_shape}; optimize needs images "
-                        "(C, H, W)")
+        raise DataError(
+            f"--data {cfg.data}: samples have shape {bundle.input_shape}; optimize needs images (C, H, W)"
+        )
     c, h, w = bundle.input_shape
     if cfg.in_channels is not None and cfg.in_channels != c:
         raise PruneConfigError(f"--in-channels {cfg.in_channels}: the data ({cfg.data}) has {c} channels")
     if cfg.input_size is not None and (h, w) != (cfg.input_size, cfg.input_size):
         raise PruneConfigError(f"--input-size {cfg.input_size}: the data ({cfg.data}) has {h}x{w} images")
     if cfg.num_classes is not None and cfg.num_classes != bundle.num_classes:
-        raise PruneConfigError(f"--num-classes {cfg.num_classes}: the data ({cfg.data}) has "
-                               f"{bundle.num_classes} classes; leave --num-classes out to take it from the data")
+        raise PruneConfigError(
+            f"--num-classes {cfg.num_classes}: the data ({cfg.data}) has "
+            f"{bundle.num_classes} classes; leave --num-classes out to take it from the data"
+        )
     return bundle
 
 
@@ -175,8 +188,9 @@ def _build_model(cfg: OptimizeConfig, shape: tuple[int, ...], num_classes: int) 
     from hwprune import models
 
     if cfg.model not in models.names():
-        raise PruneConfigError(f"unknown model {cfg.model!r}; use one of {', '.join(models.names())} "
-                               "or 'package.module:factory'")
+        raise PruneConfigError(
+            f"unknown model {cfg.model!r}; use one of {', '.join(models.names())} or 'package.module:factory'"
+        )
     torch.manual_seed(cfg.seed)
     return models.get(cfg.model, num_classes=num_classes, in_channels=shape[0])
 
@@ -188,14 +202,18 @@ def _check_fits(cfg: OptimizeConfig, model: nn.Module, example: torch.Tensor, nu
         with torch.no_grad():
             out = model.eval()(example)
     except Exception as e:  # the user's model: say which input it refused, in one line
-        raise PruneConfigError(f"--model {cfg.model} does not accept the inputs of --data {cfg.data} "
-                               f"(shape {tuple(example.shape)}): {type(e).__name__}: {e}") from e
+        raise PruneConfigError(
+            f"--model {cfg.model} does not accept the inputs of --data {cfg.data} "
+            f"(shape {tuple(example.shape)}): {type(e).__name__}: {e}"
+        ) from e
     finally:
         model.train(was_training)
     if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[1] != num_classes:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise PruneConfigError(f"--model {cfg.model} outputs {got} for one image, but --data {cfg.data} has "
-                               f"{num_classes} classes: the model must output (N, {num_classes}) logits")
+        raise PruneConfigError(
+            f"--model {cfg.model} outputs {got} for one image, but --data {cfg.data} has "
+            f"{num_classes} classes: the model must output (N, {num_classes}) logits"
+        )
 
 
 def _say(cfg: OptimizeConfig, msg: str) -> None:
@@ -216,7 +234,11 @@ def _check_fields(cfg: OptimizeConfig) -> None:
             raise PruneConfigError(f"--{name} must be an integer >= {low}, got {value!r}")
 
     def rate(name: str, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not (math.isfinite(value) and value > 0)
+        ):
             raise PruneConfigError(f"--{name} must be a positive number, got {value!r}")
 
     count("epochs", cfg.epochs, 0)
@@ -236,8 +258,10 @@ def _check_fields(cfg: OptimizeConfig) -> None:
     rate("lr", cfg.lr)
     rate("finetune-lr", cfg.finetune_lr)
     if cfg.data_dir is not None and cfg.data != "fashion-mnist":
-        raise PruneConfigError(f"--data-dir applies to --data fashion-mnist, not {cfg.data!r} "
-                               "(an image folder is given as imagefolder:PATH)")
+        raise PruneConfigError(
+            f"--data-dir applies to --data fashion-mnist, not {cfg.data!r} "
+            "(an image folder is given as imagefolder:PATH)"
+        )
     if cfg.nm not in ("auto", "on", "off"):
         raise PruneConfigError(f"--nm {cfg.nm!r}: use auto, on or off")
     if cfg.solver not in SOLVERS:
@@ -245,15 +269,19 @@ def _check_fields(cfg: OptimizeConfig) -> None:
     if cfg.importance not in criteria():
         raise PruneConfigError(f"--importance {cfg.importance!r}: use one of {', '.join(criteria())}")
     if cfg.importance == "taylor":
-        raise PruneConfigError("--importance taylor needs gradients, which optimize does not collect; "
-                               f"use one of {', '.join(c for c in criteria() if c != 'taylor')}")
+        raise PruneConfigError(
+            "--importance taylor needs gradients, which optimize does not collect; "
+            f"use one of {', '.join(c for c in criteria() if c != 'taylor')}"
+        )
     parse_budget(_budget_value(cfg.budget))
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
         raise PruneConfigError(f"--out {out}: exists and is not a folder")
     if not _writable(out.parent):
-        raise PruneConfigError(f"--out {out}: cannot create files in {out.parent.absolute()} (read-only, or "
-                               "not a folder); choose another --out")
+        raise PruneConfigError(
+            f"--out {out}: cannot create files in {out.parent.absolute()} (read-only, or "
+            "not a folder); choose another --out"
+        )
 
 
 @dataclass(frozen=True)
@@ -292,8 +320,10 @@ def validate(cfg: OptimizeConfig) -> _Prepared:
     device = resolve_device(cfg.device)
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
     if not _writable(cache_dir):
-        raise PruneConfigError(f"--cache-dir {cache_dir}: cannot create files there (read-only, or not a "
-                               "folder); choose another --cache-dir")
+        raise PruneConfigError(
+            f"--cache-dir {cache_dir}: cannot create files there (read-only, or not a "
+            "folder); choose another --cache-dir"
+        )
     if cfg.weights is not None and not Path(cfg.weights).is_file():
         raise PruneConfigError(f"--weights {cfg.weights}: no such file")
     torch.manual_seed(cfg.seed)
@@ -311,11 +341,29 @@ def validate(cfg: OptimizeConfig) -> _Prepared:
     traced = hwprune.Traced(model, example)  # the job's one trace of the model
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the real plan warns once, later
-        hwprune.plan_graph(traced, hw=cfg.hw, budget=_budget_value(cfg.budget), nm=_NM[cfg.nm],
-                           excludes=cfg.excludes, importance=cfg.importance, solver="greedy", check=False,
-                           strict=cfg.strict)
-    return _Prepared(model, bundle.input_shape[0], bundle.train_loader, bundle.val_loader, example, cache_dir,
-                     device, bundle.input_shape, bundle.num_classes, traced)
+        hwprune.plan_graph(
+            traced,
+            hw=cfg.hw,
+            budget=_budget_value(cfg.budget),
+            nm=_NM[cfg.nm],
+            excludes=cfg.excludes,
+            importance=cfg.importance,
+            solver="greedy",
+            check=False,
+            strict=cfg.strict,
+        )
+    return _Prepared(
+        model,
+        bundle.input_shape[0],
+        bundle.train_loader,
+        bundle.val_loader,
+        example,
+        cache_dir,
+        device,
+        bundle.input_shape,
+        bundle.num_classes,
+        traced,
+    )
 
 
 _NM = {"auto": "auto", "on": True, "off": False}
@@ -331,8 +379,22 @@ def _baseline(cfg: OptimizeConfig, prep: _Prepared) -> tuple[Path, str]:
         return Path(cfg.weights), "weights"
     model = prep.model
     h = prep.traced.structure_hash
-    recipe = json.dumps([cfg.model, cfg.data, cfg.data_dir, cfg.train_subset, list(prep.input_shape),
-                         prep.num_classes, cfg.epochs, cfg.lr, cfg.batch_size, cfg.seed, h], sort_keys=True)
+    recipe = json.dumps(
+        [
+            cfg.model,
+            cfg.data,
+            cfg.data_dir,
+            cfg.train_subset,
+            list(prep.input_shape),
+            prep.num_classes,
+            cfg.epochs,
+            cfg.lr,
+            cfg.batch_size,
+            cfg.seed,
+            h,
+        ],
+        sort_keys=True,
+    )
     key = hashlib.sha256(recipe.encode()).hexdigest()[:16]
     cache = prep.cache_dir / f"{cfg.model.replace(':', '_').replace('.', '_')}-{cfg.data}-{key}.pt"
     barrier()  # every process decides on the same cache state
@@ -349,8 +411,16 @@ def _baseline(cfg: OptimizeConfig, prep: _Prepared) -> tuple[Path, str]:
     resumed = " (resuming its checkpoint)" if ckpt.is_file() else ""
     _say(cfg, f"training baseline {cfg.model} on {cfg.data} for {cfg.epochs} epochs{resumed}")
     # under torchrun the processes train together; resuming one process's checkpoint is not supported
-    train(model, prep.train_loader, cfg.epochs, lr=cfg.lr, seed=cfg.seed, progress=cfg.progress,
-          checkpoint=None if is_distributed() else ckpt, device=prep.device)
+    train(
+        model,
+        prep.train_loader,
+        cfg.epochs,
+        lr=cfg.lr,
+        seed=cfg.seed,
+        progress=cfg.progress,
+        checkpoint=None if is_distributed() else ckpt,
+        device=prep.device,
+    )
     model.cpu()
     if is_main_process():
         save_state_dict(cache, model.state_dict())
@@ -391,8 +461,11 @@ def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
         shutil.rmtree(stage, ignore_errors=True)
         raise
     barrier()
-    _say(cfg, f"wrote {out} ({metrics['seconds']}s)" + (f"; previous run kept as {out}.prev"
-                                                         if Path(f"{out}.prev").is_dir() else ""))
+    _say(
+        cfg,
+        f"wrote {out} ({metrics['seconds']}s)"
+        + (f"; previous run kept as {out}.prev" if Path(f"{out}.prev").is_dir() else ""),
+    )
     return metrics
 
 
@@ -402,8 +475,19 @@ def _run(cfg: OptimizeConfig, prep: _Prepared, out: Path, stage: Path, t0: float
     plan, reused = _plan_step(cfg, prep, out)
     plan.save(stage / "plan.json")
     slim, sim, accs = _compress_step(cfg, prep, plan)
-    return _write_run(cfg, prep, stage, t0, plan=plan, reused=reused, slim=slim, sim=sim,
-                      accs={"baseline_accuracy": base_acc, **accs}, cache=cache, source=source)
+    return _write_run(
+        cfg,
+        prep,
+        stage,
+        t0,
+        plan=plan,
+        reused=reused,
+        slim=slim,
+        sim=sim,
+        accs={"baseline_accuracy": base_acc, **accs},
+        cache=cache,
+        source=source,
+    )
 
 
 def _baseline_step(cfg: OptimizeConfig, prep: _Prepared) -> tuple[Path, str, float]:
@@ -427,8 +511,14 @@ def _plan_step(cfg: OptimizeConfig, prep: _Prepared, out: Path) -> tuple[Any, bo
     from hwprune.planning.planner import plan_key
     from hwprune.planning.reuse import reuse_plan
 
-    args = {"hw": cfg.hw, "budget": _budget_value(cfg.budget), "nm": _NM[cfg.nm], "excludes": cfg.excludes,
-            "importance": cfg.importance, "solver": cfg.solver}
+    args = {
+        "hw": cfg.hw,
+        "budget": _budget_value(cfg.budget),
+        "nm": _NM[cfg.nm],
+        "excludes": cfg.excludes,
+        "importance": cfg.importance,
+        "solver": cfg.solver,
+    }
     reuse = reuse_plan(out / "plan.json", plan_key(prep.traced, None, **args))
     if reuse.why:
         _say(cfg, reuse.why)
@@ -436,12 +526,17 @@ def _plan_step(cfg: OptimizeConfig, prep: _Prepared, out: Path) -> tuple[Any, bo
         return reuse.plan, True
     t = time.time()
     plan = hwprune.plan_graph(prep.traced, **args, strict=cfg.strict)
-    _say(cfg, f"planned in {time.time() - t:.1f}s: {plan.unpruned_ms:.4f} ms -> {plan.latency_ms:.4f} ms "
-              f"on {plan.hw} ({plan.speedup:.2f}x), budget {plan.budget}")
+    _say(
+        cfg,
+        f"planned in {time.time() - t:.1f}s: {plan.unpruned_ms:.4f} ms -> {plan.latency_ms:.4f} ms "
+        f"on {plan.hw} ({plan.speedup:.2f}x), budget {plan.budget}",
+    )
     return plan, False
 
 
-def _compress_step(cfg: OptimizeConfig, prep: _Prepared, plan: Any) -> tuple[nn.Module, Any, dict[str, float]]:
+def _compress_step(
+    cfg: OptimizeConfig, prep: _Prepared, plan: Any
+) -> tuple[nn.Module, Any, dict[str, float]]:
     """3. apply and emit (checked step by step; the slim model's latency is its applied IR's), evaluate,
     recalibrate BN, fine-tune with the masks kept; returns (slim, its simulation report, accuracies)."""
     from hwprune.pipeline import compress
@@ -455,20 +550,49 @@ def _compress_step(cfg: OptimizeConfig, prep: _Prepared, plan: Any) -> tuple[nn.
     # removed channels shift the statistics downstream BNs see: re-estimate them (EagleEye's adaptive BN)
     adaptive_bn(slim, loader_calibration, (prep.train_loader, 20))
     calibrated_acc = evaluate(slim, test_loader, device=dev)
-    _say(cfg, f"pruned accuracy {pruned_acc:.4f}, {calibrated_acc:.4f} after BN recalibration; "
-              f"fine-tuning {cfg.finetune_epochs} epochs")
+    _say(
+        cfg,
+        f"pruned accuracy {pruned_acc:.4f}, {calibrated_acc:.4f} after BN recalibration; "
+        f"fine-tuning {cfg.finetune_epochs} epochs",
+    )
     if cfg.finetune_epochs > 0:
-        train(slim, prep.train_loader, cfg.finetune_epochs, lr=cfg.finetune_lr, seed=cfg.seed,
-              progress=cfg.progress, device=dev)
+        train(
+            slim,
+            prep.train_loader,
+            cfg.finetune_epochs,
+            lr=cfg.finetune_lr,
+            seed=cfg.seed,
+            progress=cfg.progress,
+            device=dev,
+        )
     slim.eval()
     final_acc = evaluate(slim, test_loader, device=dev)
     slim.cpu()
-    return slim, done.report, {"pruned_accuracy": pruned_acc, "bn_recalibrated_accuracy": calibrated_acc,
-                               "finetuned_accuracy": final_acc}
+    return (
+        slim,
+        done.report,
+        {
+            "pruned_accuracy": pruned_acc,
+            "bn_recalibrated_accuracy": calibrated_acc,
+            "finetuned_accuracy": final_acc,
+        },
+    )
 
 
-def _write_run(cfg: OptimizeConfig, prep: _Prepared, stage: Path, t0: float, *, plan: Any, reused: bool,
-               slim: nn.Module, sim: Any, accs: dict[str, float], cache: Path, source: str) -> dict[str, Any]:
+def _write_run(
+    cfg: OptimizeConfig,
+    prep: _Prepared,
+    stage: Path,
+    t0: float,
+    *,
+    plan: Any,
+    reused: bool,
+    slim: nn.Module,
+    sim: Any,
+    accs: dict[str, float],
+    cache: Path,
+    source: str,
+) -> dict[str, Any]:
     """4. write the run into the staging folder (swapped in by the caller); returns the metrics."""
     from hwprune.emit.spec import save_spec
     from hwprune.report.plan_report import plan_markdown, plot_plan
@@ -481,33 +605,59 @@ def _write_run(cfg: OptimizeConfig, prep: _Prepared, stage: Path, t0: float, *, 
     seconds = round(time.time() - t0, 1)
     train_loader, test_loader, dev = prep.train_loader, prep.test_loader, prep.device
     metrics = {
-        "model": cfg.model, "data": cfg.data, "input_shape": list(prep.input_shape),
-        "num_classes": prep.num_classes, "train_images": _count(train_loader), "val_images": _count(test_loader),
-        "device": str(dev), "world_size": _world_size(), "baseline_source": source,
-        "hw": plan.hw, "budget": plan.budget, **accs,
-        "unpruned_cycles": plan.unpruned_cycles, "cycles": plan.cycles, "slim_simulated_cycles": sim.total_cycles,
-        "latency_ms": plan.latency_ms, "unpruned_ms": plan.unpruned_ms, "speedup": plan.speedup,
-        "macs": plan.macs, "macs_before": plan.macs_before, "params": sum(p.numel() for p in baked.parameters()),
-        "params_before": sum(p.numel() for p in prep.model.parameters()), "nm_layers": plan.nm(),
-        "unmodelled": list(plan.unmodelled), "plan_reused": reused, "baseline_cache": str(cache),
-        "seconds": seconds, "config": asdict(cfg),
+        "model": cfg.model,
+        "data": cfg.data,
+        "input_shape": list(prep.input_shape),
+        "num_classes": prep.num_classes,
+        "train_images": _count(train_loader),
+        "val_images": _count(test_loader),
+        "device": str(dev),
+        "world_size": _world_size(),
+        "baseline_source": source,
+        "hw": plan.hw,
+        "budget": plan.budget,
+        **accs,
+        "unpruned_cycles": plan.unpruned_cycles,
+        "cycles": plan.cycles,
+        "slim_simulated_cycles": sim.total_cycles,
+        "latency_ms": plan.latency_ms,
+        "unpruned_ms": plan.unpruned_ms,
+        "speedup": plan.speedup,
+        "macs": plan.macs,
+        "macs_before": plan.macs_before,
+        "params": sum(p.numel() for p in baked.parameters()),
+        "params_before": sum(p.numel() for p in prep.model.parameters()),
+        "nm_layers": plan.nm(),
+        "unmodelled": list(plan.unmodelled),
+        "plan_reused": reused,
+        "baseline_cache": str(cache),
+        "seconds": seconds,
+        "config": asdict(cfg),
     }
     write_json(stage / "metrics.json", metrics)
-    acc = " / ".join(f"{accs[k]:.4f}" for k in ("baseline_accuracy", "pruned_accuracy", "bn_recalibrated_accuracy",
-                                                "finetuned_accuracy"))
-    extra = {"model": f"{cfg.model} ({metrics['params_before']} parameters)",
-             "data": f"{cfg.data}, {'x'.join(map(str, prep.input_shape[1:]))}x{prep.channels}, "
-                     f"{prep.num_classes} classes, {metrics['train_images']} training / "
-                     f"{metrics['val_images']} validation images",
-             "device": f"{dev} ({metrics['world_size']} process{'es' if metrics['world_size'] > 1 else ''})",
-             "hardware": f"{plan.hw} ({cfg.hw})",
-             "epochs": (f"baseline from --weights {cfg.weights} (not trained)" if source == "weights" else
-                        f"baseline {cfg.epochs} ({source})") + f", fine-tuning {cfg.finetune_epochs}",
-             "wall time": f"{seconds} s",
-             "plan": "reused from the previous run (same inputs)" if reused else "planned in this run",
-             "accuracy (baseline / pruned / BN recalibrated / fine-tuned)": acc,
-             "parameters": f"{metrics['params_before']} -> {metrics['params']}",
-             "slim model re-simulated (cycles)": sim.total_cycles}
+    acc = " / ".join(
+        f"{accs[k]:.4f}"
+        for k in ("baseline_accuracy", "pruned_accuracy", "bn_recalibrated_accuracy", "finetuned_accuracy")
+    )
+    extra = {
+        "model": f"{cfg.model} ({metrics['params_before']} parameters)",
+        "data": f"{cfg.data}, {'x'.join(map(str, prep.input_shape[1:]))}x{prep.channels}, "
+        f"{prep.num_classes} classes, {metrics['train_images']} training / "
+        f"{metrics['val_images']} validation images",
+        "device": f"{dev} ({metrics['world_size']} process{'es' if metrics['world_size'] > 1 else ''})",
+        "hardware": f"{plan.hw} ({cfg.hw})",
+        "epochs": (
+            f"baseline from --weights {cfg.weights} (not trained)"
+            if source == "weights"
+            else f"baseline {cfg.epochs} ({source})"
+        )
+        + f", fine-tuning {cfg.finetune_epochs}",
+        "wall time": f"{seconds} s",
+        "plan": "reused from the previous run (same inputs)" if reused else "planned in this run",
+        "accuracy (baseline / pruned / BN recalibrated / fine-tuned)": acc,
+        "parameters": f"{metrics['params_before']} -> {metrics['params']}",
+        "slim model re-simulated (cycles)": sim.total_cycles,
+    }
     atomic_write_text(stage / "report.md", plan_markdown(plan, plots, extra))
     _say(cfg, f"accuracy {accs['baseline_accuracy']:.4f} -> {accs['finetuned_accuracy']:.4f}")
     return metrics

@@ -51,11 +51,22 @@ class Compressed:
     report: hwmodel.NetworkReport
 
 
-def compress(traced: Traced, hw: str | AcceleratorConfig = "dpu-b4096", budget: float | int | str = 0.5, *,
-             plan: Plan | None = None, nm: bool | str = "auto", excludes: Sequence[str] = (),
-             importance: str = "l1", solver: str = "greedy", round_to: int | None = None, min_keep: float = 0.0,
-             sensitivity: Mapping[str, float] | None = None, grads: Mapping[str, torch.Tensor] | None = None,
-             strict: bool = False) -> Compressed:
+def compress(
+    traced: Traced,
+    hw: str | AcceleratorConfig = "dpu-b4096",
+    budget: float | int | str = 0.5,
+    *,
+    plan: Plan | None = None,
+    nm: bool | str = "auto",
+    excludes: Sequence[str] = (),
+    importance: str = "l1",
+    solver: str = "greedy",
+    round_to: int | None = None,
+    min_keep: float = 0.0,
+    sensitivity: Mapping[str, float] | None = None,
+    grads: Mapping[str, torch.Tensor] | None = None,
+    strict: bool = False,
+) -> Compressed:
     """Plan (unless ``plan`` is given), apply and emit, checking after every step.
 
     Args: as :func:`hwprune.plan`; ``plan`` skips planning (e.g. a reused plan; it is checked
@@ -66,15 +77,28 @@ def compress(traced: Traced, hw: str | AcceleratorConfig = "dpu-b4096", budget: 
         cost what the plan says (a bug: the message names both figures).
     """
     if plan is None:
-        plan = plan_graph(traced, hw, budget, nm=nm, excludes=excludes, importance=importance, solver=solver,
-                          round_to=round_to, min_keep=min_keep, sensitivity=sensitivity, grads=grads,
-                          strict=strict)
+        plan = plan_graph(
+            traced,
+            hw,
+            budget,
+            nm=nm,
+            excludes=excludes,
+            importance=importance,
+            solver=solver,
+            round_to=round_to,
+            min_keep=min_keep,
+            sensitivity=sensitivity,
+            grads=grads,
+            strict=strict,
+        )
     applied = apply_ir(traced, plan)
     slim = apply_graph(traced, plan, applied=applied)
     report = _quiet_simulate(applied[0], plan, f"Slim{type(traced.model).__name__}")
     if plan.verified and report.total_cycles != plan.cycles:
-        raise HwPruneError(f"the applied model simulates to {report.total_cycles} cycles on {plan.hw}, but the "
-                           f"plan says {plan.cycles}; this is a bug in hwprune, please report it")
+        raise HwPruneError(
+            f"the applied model simulates to {report.total_cycles} cycles on {plan.hw}, but the "
+            f"plan says {plan.cycles}; this is a bug in hwprune, please report it"
+        )
     return Compressed(plan, applied[0], slim, report)
 
 

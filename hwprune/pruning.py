@@ -23,13 +23,24 @@ from hwprune.ir.graph import Graph
 from hwprune.ir.verify import verify
 from hwprune.transforms.channels import prune_channels
 
-__all__ = ["prune", "prune_with_keep", "uniform_keep", "keep_top", "resolve_keep", "apply_keep", "emit_pruned",
-           "transform", "get_slim_model"]
+__all__ = [
+    "prune",
+    "prune_with_keep",
+    "uniform_keep",
+    "keep_top",
+    "resolve_keep",
+    "apply_keep",
+    "emit_pruned",
+    "transform",
+    "get_slim_model",
+]
 
 
 def _check_ratio(ratio: Any) -> float:
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0.0 <= float(ratio) < 1.0:
-        raise PruneConfigError(f"ratio must be a number in [0, 1) (the fraction of channels removed), got {ratio!r}")
+        raise PruneConfigError(
+            f"ratio must be a number in [0, 1) (the fraction of channels removed), got {ratio!r}"
+        )
     return float(ratio)
 
 
@@ -55,8 +66,13 @@ def uniform_keep(size: int, ratio: float, round_to: int = 1) -> int:
     return max(1, n)
 
 
-def resolve_keep(graph: Graph, keep: Mapping[int | str, Sequence[int] | int], *, importance: str = "l1",
-                 model: nn.Module | None = None) -> dict[int, list[int]]:
+def resolve_keep(
+    graph: Graph,
+    keep: Mapping[int | str, Sequence[int] | int],
+    *,
+    importance: str = "l1",
+    model: nn.Module | None = None,
+) -> dict[int, list[int]]:
     """``keep`` (group id/key -> kept indices or a kept count) as group id -> sorted kept indices.
 
     Counts keep the most important members by ``importance``.
@@ -69,15 +85,23 @@ def resolve_keep(graph: Graph, keep: Mapping[int | str, Sequence[int] | int], *,
     scores: dict[int, np.ndarray] | None = None
     explicit: dict[int, list[int]] = {}
     for k, v in keep.items():
-        g = by_key.get(k) if isinstance(k, str) else (groups[k] if isinstance(k, int) and 0 <= k < len(groups) else None)
+        g = (
+            by_key.get(k)
+            if isinstance(k, str)
+            else (groups[k] if isinstance(k, int) and 0 <= k < len(groups) else None)
+        )
         if g is None:
-            raise PruneConfigError(f"keep names group {k!r}, which is not a channel group of this model; "
-                                   "use ids or keys from hwprune.channel_groups(hwprune.trace(model, x))")
+            raise PruneConfigError(
+                f"keep names group {k!r}, which is not a channel group of this model; "
+                "use ids or keys from hwprune.channel_groups(hwprune.trace(model, x))"
+            )
         if isinstance(v, (int, np.integer)):
             if not 0 < int(v) <= g.size:
                 raise PruneConfigError(f"group {g.key!r}: kept count must be in [1, {g.size}], got {v}")
             if not g.prunable or int(v) == g.size:
-                explicit[g.id] = list(range(int(v)))  # a blocked group asked to shrink fails in prune_channels
+                explicit[g.id] = list(
+                    range(int(v))
+                )  # a blocked group asked to shrink fails in prune_channels
                 continue
             if scores is None:
                 scores = group_importance(graph, groups, importance, model=model)
@@ -95,15 +119,26 @@ def emit_pruned(graph: Graph, pruned: Graph, explicit: Mapping[int, Sequence[int
     return slim
 
 
-def apply_keep(graph: Graph, keep: Mapping[int | str, Sequence[int] | int], *, importance: str = "l1",
-               model: nn.Module | None = None) -> fx.GraphModule:
+def apply_keep(
+    graph: Graph,
+    keep: Mapping[int | str, Sequence[int] | int],
+    *,
+    importance: str = "l1",
+    model: nn.Module | None = None,
+) -> fx.GraphModule:
     """Prune an already traced graph: ``keep`` maps group id/key to kept indices or a kept count."""
     explicit = resolve_keep(graph, keep, importance=importance, model=model)
     return emit_pruned(graph, verify(prune_channels(graph, explicit)), explicit)
 
 
-def prune_with_keep(model: nn.Module, example_inputs: Any, keep: Mapping[int | str, Sequence[int] | int], *,
-                    leaf_modules: Sequence[str | type] = (), importance: str = "l1") -> fx.GraphModule:
+def prune_with_keep(
+    model: nn.Module,
+    example_inputs: Any,
+    keep: Mapping[int | str, Sequence[int] | int],
+    *,
+    leaf_modules: Sequence[str | type] = (),
+    importance: str = "l1",
+) -> fx.GraphModule:
     """Trace ``model`` and keep exactly the given channels.
 
     Args:
@@ -157,8 +192,9 @@ def prune(
     step = _check_round(round_to)
     graph = trace(model, example_inputs, leaf_modules=leaf_modules)
     groups = analyze(graph, excludes).groups
-    scores = group_importance(graph, groups, importance, model=model if importance == "taylor" else None,
-                              grads=grads, seed=seed)
+    scores = group_importance(
+        graph, groups, importance, model=model if importance == "taylor" else None, grads=grads, seed=seed
+    )
     keep = {}
     for g in groups:
         if g.prunable:
@@ -168,7 +204,9 @@ def prune(
     return emit_pruned(graph, verify(prune_channels(graph, keep)), keep)
 
 
-def transform(model: nn.Module, spec: Mapping[str, Any] | str | os.PathLike[str], example_inputs: Any = None) -> fx.GraphModule:
+def transform(
+    model: nn.Module, spec: Mapping[str, Any] | str | os.PathLike[str], example_inputs: Any = None
+) -> fx.GraphModule:
     """Rebuild the slim model from the original ``model`` and a spec (dict or path).
 
     Args:
@@ -187,23 +225,32 @@ def transform(model: nn.Module, spec: Mapping[str, Any] | str | os.PathLike[str]
         spec = load_spec(spec)
     check_spec(spec, "spec")
     if example_inputs is None:
-        example_inputs = tuple(torch.zeros(i["shape"], dtype=getattr(torch, i["dtype"])) for i in spec["inputs"])
+        example_inputs = tuple(
+            torch.zeros(i["shape"], dtype=getattr(torch, i["dtype"])) for i in spec["inputs"]
+        )
     graph = trace(model, example_inputs, leaf_modules=tuple(spec.get("leaf_modules", ())))
     h = structure_hash(graph)
     if h != spec["structure_hash"]:
         raise PlanMismatchError(
             f"the spec was made for a model with structure hash {spec['structure_hash']}, this "
             f"{type(model).__name__} has {h}; apply it to the same architecture and input shape it was made for"
-            f"{specialisation_note(graph.source)}")
+            f"{specialisation_note(graph.source)}"
+        )
     return apply_keep(graph, dict(spec["keep"]))
 
 
-def get_slim_model(model: nn.Module, spec: Mapping[str, Any] | str | os.PathLike[str],
-                   state_dict: Mapping[str, torch.Tensor] | str | os.PathLike[str] | None = None) -> fx.GraphModule:
+def get_slim_model(
+    model: nn.Module,
+    spec: Mapping[str, Any] | str | os.PathLike[str],
+    state_dict: Mapping[str, torch.Tensor] | str | os.PathLike[str] | None = None,
+) -> fx.GraphModule:
     """``transform`` plus loading the slim model's weights (a state_dict or the path of one)."""
     slim = transform(model, spec)
     if state_dict is not None:
-        weights: Mapping[str, torch.Tensor] = state_dict if isinstance(state_dict, Mapping) else \
-            torch.load(state_dict, map_location="cpu", weights_only=True)
+        weights: Mapping[str, torch.Tensor] = (
+            state_dict
+            if isinstance(state_dict, Mapping)
+            else torch.load(state_dict, map_location="cpu", weights_only=True)
+        )
         slim.load_state_dict(weights)
     return slim

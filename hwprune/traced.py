@@ -46,7 +46,9 @@ class Traced:
         graph: the verified IR graph.
     """
 
-    def __init__(self, model: nn.Module, example_inputs: Any, *, leaf_modules: Sequence[str | type] = ()) -> None:
+    def __init__(
+        self, model: nn.Module, example_inputs: Any, *, leaf_modules: Sequence[str | type] = ()
+    ) -> None:
         self.model = model
         self.inputs: tuple[torch.Tensor, ...] = as_input_tuple(example_inputs)
         self.graph: Graph = verify(trace(model, self.inputs, leaf_modules=leaf_modules))
@@ -87,8 +89,10 @@ class Traced:
         gm = self.graph.source.gm if self.graph.source is not None else None
         if gm is None:
             return
-        for name, tensor in (*self.model.named_parameters(remove_duplicate=False),
-                             *self.model.named_buffers(remove_duplicate=False)):
+        for name, tensor in (
+            *self.model.named_parameters(remove_duplicate=False),
+            *self.model.named_buffers(remove_duplicate=False),
+        ):
             owner_name, _, leaf = name.rpartition(".")
             try:
                 owner = gm.get_submodule(owner_name) if owner_name else gm
@@ -104,8 +108,9 @@ class Traced:
         return f"Traced({self.graph.source.model_class if self.graph.source else '?'}, {len(self.graph.ops)} ops)"
 
 
-def as_traced(model: nn.Module | Traced, example_inputs: Any = None, *,
-              leaf_modules: Sequence[str | type] = ()) -> Traced:
+def as_traced(
+    model: nn.Module | Traced, example_inputs: Any = None, *, leaf_modules: Sequence[str | type] = ()
+) -> Traced:
     """``model`` itself when it is a :class:`Traced`, else ``Traced(model, example_inputs)``.
 
     Raises:
@@ -115,7 +120,9 @@ def as_traced(model: nn.Module | Traced, example_inputs: Any = None, *,
         if example_inputs is not None:
             shapes = [tuple(t.shape) for t in as_input_tuple(example_inputs)]
             if shapes != [tuple(t.shape) for t in model.inputs]:
-                raise HwPruneError(f"example inputs of shapes {shapes} given with a model traced on "
-                                   f"{[tuple(t.shape) for t in model.inputs]}; trace it again on these inputs")
+                raise HwPruneError(
+                    f"example inputs of shapes {shapes} given with a model traced on "
+                    f"{[tuple(t.shape) for t in model.inputs]}; trace it again on these inputs"
+                )
         return model
     return Traced(model, example_inputs, leaf_modules=leaf_modules)

@@ -120,7 +120,8 @@ def _leaf(graph: dict[str, set[str]]) -> dict[str, set[str]]:
 def test_no_import_circles():
     cycles = _cycles(_leaf(_graph()))
     assert not cycles, "modules that import each other (directly or through others): " + "; ".join(
-        " <-> ".join(c) for c in cycles)
+        " <-> ".join(c) for c in cycles
+    )
 
 
 def _layer(module: str) -> int | None:
@@ -152,8 +153,11 @@ def test_hwmodel_knows_nothing_of_torch_or_hwprune():
         if not module.startswith("hwmodel"):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            )
             bad += [f"{module} imports {n}" for n in names if n.split(".")[0] in ("torch", "hwprune")]
     assert not bad, "\n".join(bad)
 

@@ -31,7 +31,12 @@ def _check_int(name: str, value: Any, minimum: int) -> None:
 
 
 def _check_pos(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise ConfigError(f"AcceleratorConfig.{name} must be a positive number, got {value!r}")
 
 
@@ -84,7 +89,9 @@ class AcceleratorConfig:
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f"AcceleratorConfig.name must be a non-empty string, got {self.name!r}")
         if self.engine not in ENGINES:
-            raise ConfigError(f"AcceleratorConfig.engine {self.engine!r} is unknown; use one of {', '.join(ENGINES)}")
+            raise ConfigError(
+                f"AcceleratorConfig.engine {self.engine!r} is unknown; use one of {', '.join(ENGINES)}"
+            )
         df = self.dataflow.lower() if isinstance(self.dataflow, str) else self.dataflow
         if df not in DATAFLOWS:
             raise ConfigError(
@@ -97,8 +104,16 @@ class AcceleratorConfig:
                 f"AcceleratorConfig.bandwidth_mode {self.bandwidth_mode!r} is unknown; use CALC or USER"
             )
         object.__setattr__(self, "bandwidth_mode", mode)
-        for f in ("rows", "cols", "ifmap_sram_kb", "filter_sram_kb", "ofmap_sram_kb", "word_bytes",
-                  "read_request_buffer", "write_request_buffer"):
+        for f in (
+            "rows",
+            "cols",
+            "ifmap_sram_kb",
+            "filter_sram_kb",
+            "ofmap_sram_kb",
+            "word_bytes",
+            "read_request_buffer",
+            "write_request_buffer",
+        ):
             _check_int(f, getattr(self, f), 1)
         _check_pos("dram_bw", self.dram_bw)
         for f in ("ifmap_dram_bw", "filter_dram_bw"):
@@ -181,10 +196,14 @@ class AcceleratorConfig:
         if isinstance(d.get("dpu"), dict):
             from hwmodel.dpu.params import DpuParams
 
-            d["dpu"] = DpuParams.from_dict(d["dpu"]) if hasattr(DpuParams, "from_dict") else DpuParams(**d["dpu"])
+            d["dpu"] = (
+                DpuParams.from_dict(d["dpu"]) if hasattr(DpuParams, "from_dict") else DpuParams(**d["dpu"])
+            )
         if isinstance(d.get("sparse"), dict):
             from hwmodel.config.sparse import SparseEngine
 
             s = d["sparse"]
-            d["sparse"] = SparseEngine.from_dict(s) if hasattr(SparseEngine, "from_dict") else SparseEngine(**s)
+            d["sparse"] = (
+                SparseEngine.from_dict(s) if hasattr(SparseEngine, "from_dict") else SparseEngine(**s)
+            )
         return cls(**d)

@@ -39,7 +39,9 @@ _SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*$")
 _OPTION = re.compile(r"^\s*([^:=\s][^:=]*?)\s*[:=]\s*(.*?)\s*$")
 
 
-def located_error(path: Path, line: int | None, msg: str, cls: type[HwModelError] = ConfigError) -> HwModelError:
+def located_error(
+    path: Path, line: int | None, msg: str, cls: type[HwModelError] = ConfigError
+) -> HwModelError:
     """An error whose message starts with ``path:line``."""
     where = f"{path}:{line}" if line else str(path)
     return cls(f"{where}: {msg}")
@@ -72,16 +74,24 @@ def _convert(path: Path, line: int, key: str, kind: str, raw: str) -> Any:
         if kind == "dataflow":
             if value.lower() in DATAFLOWS:
                 return value.lower()
-            raise located_error(path, line, f"field {key!r}: unknown dataflow {value!r}; write one of {', '.join(DATAFLOWS)}")
+            raise located_error(
+                path, line, f"field {key!r}: unknown dataflow {value!r}; write one of {', '.join(DATAFLOWS)}"
+            )
         if kind == "mode":
             if value.upper() in BANDWIDTH_MODES:
                 return value.upper()
-            raise located_error(path, line, f"field {key!r}: unknown bandwidth mode {value!r}; write CALC or USER")
+            raise located_error(
+                path, line, f"field {key!r}: unknown bandwidth mode {value!r}; write CALC or USER"
+            )
     except ConfigError:
         raise
     except ValueError:
-        expected = {"int": "an integer >= 1", "float": "a number > 0", "bw": "a number > 0 (words/cycle)",
-                    "bool": "true or false"}[kind]
+        expected = {
+            "int": "an integer >= 1",
+            "float": "a number > 0",
+            "bw": "a number > 0 (words/cycle)",
+            "bool": "true or false",
+        }[kind]
         raise located_error(path, line, f"field {key!r}: expected {expected}, got {value!r}") from None
     raise AssertionError(kind)  # pragma: no cover
 
@@ -122,7 +132,9 @@ def parse_scalesim_cfg(path: str | os.PathLike[str]) -> AcceleratorConfig:
         if m is None:
             raise located_error(path, no, f"cannot parse {stripped!r}; write 'Key : value' under a [section]")
         if section is None:
-            raise located_error(path, no, f"{m.group(1)!r} appears before any [section]; start with [general]")
+            raise located_error(
+                path, no, f"{m.group(1)!r} appears before any [section]; start with [general]"
+            )
         spec = _CFG_KEYS.get((section, m.group(1).strip().lower()))
         if spec is None:
             continue
@@ -131,12 +143,29 @@ def parse_scalesim_cfg(path: str | os.PathLike[str]) -> AcceleratorConfig:
         lines[field] = no
     missing = [f for f in _REQUIRED if f not in values]
     if missing:
-        shown = {"rows": "ArrayHeight", "cols": "ArrayWidth", "ifmap_sram_kb": "IfmapSramSzkB",
-                 "filter_sram_kb": "FilterSramSzkB", "ofmap_sram_kb": "OfmapSramSzkB", "dataflow": "Dataflow"}
-        example = {"rows": "32", "cols": "32", "ifmap_sram_kb": "64", "filter_sram_kb": "64", "ofmap_sram_kb": "64",
-                   "dataflow": "ws"}
-        raise located_error(path, None, "missing field(s) " + ", ".join(shown[f] for f in missing)
-                    + f" in [architecture_presets]; add e.g. '{shown[missing[0]]}: {example[missing[0]]}'")
+        shown = {
+            "rows": "ArrayHeight",
+            "cols": "ArrayWidth",
+            "ifmap_sram_kb": "IfmapSramSzkB",
+            "filter_sram_kb": "FilterSramSzkB",
+            "ofmap_sram_kb": "OfmapSramSzkB",
+            "dataflow": "Dataflow",
+        }
+        example = {
+            "rows": "32",
+            "cols": "32",
+            "ifmap_sram_kb": "64",
+            "filter_sram_kb": "64",
+            "ofmap_sram_kb": "64",
+            "dataflow": "ws",
+        }
+        raise located_error(
+            path,
+            None,
+            "missing field(s) "
+            + ", ".join(shown[f] for f in missing)
+            + f" in [architecture_presets]; add e.g. '{shown[missing[0]]}: {example[missing[0]]}'",
+        )
     values.setdefault("name", path.stem)
     if values.get("bandwidth_mode", "CALC") == "CALC":  # bank bandwidths only matter in USER mode
         values.pop("ifmap_dram_bw", None)
@@ -157,7 +186,10 @@ def parse_scalesim_cfg(path: str | os.PathLike[str]) -> AcceleratorConfig:
 def to_scalesim_cfg(cfg: AcceleratorConfig) -> str:
     """The text of a SCALE-Sim v3 ``.cfg`` for a systolic configuration (round-trips ``parse_scalesim_cfg``)."""
     if cfg.engine != "systolic":
-        raise ConfigError(f"accelerator {cfg.name!r} is a {cfg.engine} engine; only systolic arrays have a .cfg form")
+        raise ConfigError(
+            f"accelerator {cfg.name!r} is a {cfg.engine} engine; only systolic arrays have a .cfg form"
+        )
+
     def num(x: float) -> int | float:
         return int(x) if float(x).is_integer() else x
 

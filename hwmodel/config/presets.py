@@ -29,7 +29,9 @@ PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
 _SYSTOLIC = ("os", "ws", "is")  # systolic-32x32-<dataflow>
 
 DDR_PEAK_BYTES_PER_S = 19.2e9  # 64-bit DDR4-2400 (ZCU102 UG1182, ZCU104 UG1267)
-DDR_EFFICIENCY = 0.5  # fraction of DDR peak the DPU cores sustain together (assumption; the report shows the fit)
+DDR_EFFICIENCY = (
+    0.5  # fraction of DDR peak the DPU cores sustain together (assumption; the report shows the fit)
+)
 # board -> (cores, clock MHz): Vitis AI model-zoo tables, "ZCU102 3 * B4096 @ 281MHz", "ZCU104 2 * B4096 @ 300MHz"
 BOARDS: dict[str, tuple[int, float]] = {"zcu102": (3, 281.0), "zcu104": (2, 300.0)}
 
@@ -76,8 +78,14 @@ def preset(name: str) -> AcceleratorConfig:
 
         base = key.removesuffix("-sparse")
         p = dpu_params(base)
-        return AcceleratorConfig(name=key, engine="dpu", dram_bw=p.dram_bytes_per_cycle, clock_mhz=p.clock_mhz,
-                                 dpu=p, sparse=SparseEngine() if key.endswith("-sparse") else None)
+        return AcceleratorConfig(
+            name=key,
+            engine="dpu",
+            dram_bw=p.dram_bytes_per_cycle,
+            clock_mhz=p.clock_mhz,
+            dpu=p,
+            sparse=SparseEngine() if key.endswith("-sparse") else None,
+        )
     if key in BOARDS:
         from hwmodel.dpu.params import dpu_params
 

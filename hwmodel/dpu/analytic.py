@@ -48,9 +48,27 @@ def analytic_args(*args: int) -> dict[str, int]:
     return dict(zip(OUT_FIELDS, _totals(*args), strict=True))
 
 
-def _totals(groups: int, n_chunks: int, n_small: int, small_tiles: int, cyc_tile: int, row_tiles: int, out_h: int,
-            in_h: int, pad: int, stride: int, eff: int, in_row: int, out_tile_row: int, w_small: int, w_big: int,
-            streamed: int, open_ends: int, stretch: int, bw: int) -> tuple[int, ...]:
+def _totals(
+    groups: int,
+    n_chunks: int,
+    n_small: int,
+    small_tiles: int,
+    cyc_tile: int,
+    row_tiles: int,
+    out_h: int,
+    in_h: int,
+    pad: int,
+    stride: int,
+    eff: int,
+    in_row: int,
+    out_tile_row: int,
+    w_small: int,
+    w_big: int,
+    streamed: int,
+    open_ends: int,
+    stretch: int,
+    bw: int,
+) -> tuple[int, ...]:
     first = rows_new(0, in_h, pad, stride, eff) * in_row
     n0 = min(stride, eff) * in_row
     lo, hi = _interior(out_h, in_h, pad, stride, eff)

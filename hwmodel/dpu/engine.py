@@ -68,19 +68,40 @@ def _report(layer: Layer, plan: DpuPlan, totals: dict[str, int], dpu: DpuParams)
     if plan.engine is DpuUnit.CPU:  # host work: the CPU's time, and the DDR round trip as stall
         moved = layer.elements if dpu.cpu_transfer else 0
         return LayerReport.make(
-            layer.name, layer.kind.value, compute, stall, 0, dpu.peak_macs_per_cycle, 0.0,
-            dram_reads=Traffic(moved, 0, 0), dram_writes=Traffic(0, 0, moved), engine="cpu", exact_stalls=True)
+            layer.name,
+            layer.kind.value,
+            compute,
+            stall,
+            0,
+            dpu.peak_macs_per_cycle,
+            0.0,
+            dram_reads=Traffic(moved, 0, 0),
+            dram_writes=Traffic(0, 0, moved),
+            engine="cpu",
+            exact_stalls=True,
+        )
     e_if, e_w, e_of = plan.edge_bytes()
-    totals = {**totals, "dram_ifmap": totals["dram_ifmap"] + e_if, "dram_filter": totals["dram_filter"] + e_w,
-              "dram_ofmap": totals["dram_ofmap"] + e_of}
+    totals = {
+        **totals,
+        "dram_ifmap": totals["dram_ifmap"] + e_if,
+        "dram_filter": totals["dram_filter"] + e_w,
+        "dram_ofmap": totals["dram_ofmap"] + e_of,
+    }
     return LayerReport.make(
-        layer.name, layer.kind.value, compute, stall, plan.macs, dpu.peak_macs_per_cycle,
+        layer.name,
+        layer.kind.value,
+        compute,
+        stall,
+        plan.macs,
+        dpu.peak_macs_per_cycle,
         mapping_efficiency(plan, compute),
         sram_reads=Traffic(busy * plan.ifmap_port, busy * plan.filter_port, 0),
         sram_writes=Traffic(totals["dram_ifmap"], totals["dram_filter"], totals["dram_ofmap"]),
         dram_reads=Traffic(totals["dram_ifmap"], totals["dram_filter"], 0),
         dram_writes=Traffic(0, 0, totals["dram_ofmap"]),
-        folds=plan.tiles, engine="dpu", exact_stalls=True,
+        folds=plan.tiles,
+        engine="dpu",
+        exact_stalls=True,
     )
 
 

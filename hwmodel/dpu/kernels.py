@@ -41,8 +41,28 @@ def _rows_new(e, in_h, pad, stride, eff):
 
 
 @njit(cache=True)
-def dpu_layer_kernel(groups, n_chunks, n_small, small_tiles, cyc_tile, row_tiles, out_h, in_h, pad, stride, eff,
-                     in_row, out_tile_row, w_small, w_big, streamed, open_ends, stretch, bw, out):
+def dpu_layer_kernel(
+    groups,
+    n_chunks,
+    n_small,
+    small_tiles,
+    cyc_tile,
+    row_tiles,
+    out_h,
+    in_h,
+    pad,
+    stride,
+    eff,
+    in_row,
+    out_tile_row,
+    w_small,
+    w_big,
+    streamed,
+    open_ends,
+    stretch,
+    bw,
+    out,
+):
     """Step through one layer; write the totals named in ``OUT_FIELDS`` into ``out`` (int64[6])."""
     first = _rows_new(0, in_h, pad, stride, eff) * in_row
     compute = 0

@@ -89,8 +89,12 @@ DPU_NAMES: tuple[str, ...] = tuple(DPU_ARCHS)
 
 BANK_DEPTH = 2048
 CONV_STRETCH_PCT = 116  # fitted against the Vitis AI model zoo (reports/dpu_vs_model_zoo.md)
-LAYER_OVERHEAD = 0  # cycles per layer: no published figure; a constant fitted here breaks the zoo's throughput bounds
-CPU_ELEMS_PER_US = 25.0  # host CPU elements per microsecond for ops the DPU cannot run (assumption, see above)
+LAYER_OVERHEAD = (
+    0  # cycles per layer: no published figure; a constant fitted here breaks the zoo's throughput bounds
+)
+CPU_ELEMS_PER_US = (
+    25.0  # host CPU elements per microsecond for ops the DPU cannot run (assumption, see above)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +163,14 @@ class DpuParams:
         for f in ("channel_augmentation", "layer_startup", "fuse_eltwise", "cpu_transfer"):
             if not isinstance(getattr(self, f), bool):
                 raise ConfigError(f"DPU {self.name!r}: {f} must be true or false, got {getattr(self, f)!r}")
-        for f, lo in (("fc_bytes_per_cycle", 0), ("onchip_fmap_kb", -1), ("layer_overhead", 0),
-                      ("conv_stretch_pct", 100), ("cores", 1), ("ddr_bytes_per_cycle", 0)):
+        for f, lo in (
+            ("fc_bytes_per_cycle", 0),
+            ("onchip_fmap_kb", -1),
+            ("layer_overhead", 0),
+            ("conv_stretch_pct", 100),
+            ("cores", 1),
+            ("ddr_bytes_per_cycle", 0),
+        ):
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v < lo:
                 raise ConfigError(f"DPU {self.name!r}: {f} must be an integer >= {lo}, got {v!r}")
@@ -180,7 +190,9 @@ class DpuParams:
             if getattr(self, f) == 0:
                 object.__setattr__(self, f, max(1, v))
         if self.alu_pp > self.pp:
-            raise ConfigError(f"DPU {self.name!r}: alu_pp {self.alu_pp} exceeds pp {self.pp} (PG338 allows 1..PP)")
+            raise ConfigError(
+                f"DPU {self.name!r}: alu_pp {self.alu_pp} exceeds pp {self.pp} (PG338 allows 1..PP)"
+            )
         object.__setattr__(self, "clock_mhz", float(self.clock_mhz))
         object.__setattr__(self, "cpu_elems_per_us", float(self.cpu_elems_per_us))
 
@@ -215,8 +227,11 @@ class DpuParams:
         if not self.ddr_bytes_per_cycle:
             return self
         share = max(1, self.ddr_bytes_per_cycle // self.cores)
-        return replace(self, dram_bytes_per_cycle=min(self.dram_bytes_per_cycle, share),
-                       fc_bytes_per_cycle=min(self.fc_bw, share))
+        return replace(
+            self,
+            dram_bytes_per_cycle=min(self.dram_bytes_per_cycle, share),
+            fc_bytes_per_cycle=min(self.fc_bw, share),
+        )
 
     @property
     def weight_chunk_bytes(self) -> int:
@@ -234,7 +249,9 @@ class DpuParams:
     def from_dict(cls, d: dict[str, object]) -> DpuParams:
         unknown = set(d) - set(cls.__slots__)
         if unknown:
-            raise ConfigError(f"unknown DPU parameter(s) {sorted(unknown)}; known: {', '.join(cls.__slots__)}")
+            raise ConfigError(
+                f"unknown DPU parameter(s) {sorted(unknown)}; known: {', '.join(cls.__slots__)}"
+            )
         return cls(**d)  # type: ignore[arg-type]
 
 

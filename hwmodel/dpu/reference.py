@@ -12,10 +12,27 @@ from hwmodel.dpu.tiling import rows_new
 __all__ = ["reference_steps", "reference_layer"]
 
 
-def reference_steps(groups: int, n_chunks: int, n_small: int, small_tiles: int, cyc_tile: int, row_tiles: int,
-                    out_h: int, in_h: int, pad: int, stride: int, eff: int, in_row: int, out_tile_row: int,
-                    w_small: int, w_big: int, streamed: int, open_ends: int, stretch: int,
-                    bw: int) -> list[dict[str, int]]:
+def reference_steps(
+    groups: int,
+    n_chunks: int,
+    n_small: int,
+    small_tiles: int,
+    cyc_tile: int,
+    row_tiles: int,
+    out_h: int,
+    in_h: int,
+    pad: int,
+    stride: int,
+    eff: int,
+    in_row: int,
+    out_tile_row: int,
+    w_small: int,
+    w_big: int,
+    streamed: int,
+    open_ends: int,
+    stretch: int,
+    bw: int,
+) -> list[dict[str, int]]:
     """The step list: dicts with the step's compute cycles and the ifmap/filter/ofmap bytes it moves."""
     group = [(small_tiles, w_small) if k < n_small else (small_tiles + 1, w_big) for k in range(n_chunks)]
     chunks = group * groups  # (tiles, weight bytes) in execution order
@@ -33,9 +50,14 @@ def reference_steps(groups: int, n_chunks: int, n_small: int, small_tiles: int, 
             wn = chunks[(ci + 1) % len(chunks)][1]
             filt = wn * (e + 1) // out_h - wn * e // out_h
         # open ends: the layer's last step prefetches no input rows (the first ones load at start-up)
-        steps.append({"compute": -(-row_tiles * tiles * cyc_tile * stretch // 100),
-                      "ifmap": 0 if (open_ends and i == last) else rows[nxt_row], "filter": filt,
-                      "ofmap": out_tile_row * chunks[prv_chunk][0]})
+        steps.append(
+            {
+                "compute": -(-row_tiles * tiles * cyc_tile * stretch // 100),
+                "ifmap": 0 if (open_ends and i == last) else rows[nxt_row],
+                "filter": filt,
+                "ofmap": out_tile_row * chunks[prv_chunk][0],
+            }
+        )
     return steps
 
 

@@ -153,10 +153,27 @@ class DpuPlan:
 
     def kernel_args(self) -> tuple[int, ...]:
         """The scalars the step kernels take, in their order."""
-        return (self.groups, self.n_chunks, self.n_small, self.small_tiles, self.cyc_tile, self.row_tiles,
-                self.out_h, self.in_h, self.pad, self.stride, self.eff, self.in_row_bytes,
-                self.out_tile_row_bytes, self.w_small, self.w_big, int(self.streamed), int(self.open_ends),
-                self.stretch, self.bw)
+        return (
+            self.groups,
+            self.n_chunks,
+            self.n_small,
+            self.small_tiles,
+            self.cyc_tile,
+            self.row_tiles,
+            self.out_h,
+            self.in_h,
+            self.pad,
+            self.stride,
+            self.eff,
+            self.in_row_bytes,
+            self.out_tile_row_bytes,
+            self.w_small,
+            self.w_big,
+            int(self.streamed),
+            int(self.open_ends),
+            self.stretch,
+            self.bw,
+        )
 
 
 def rows_new(e: int, in_h: int, pad: int, stride: int, eff: int) -> int:
@@ -177,6 +194,7 @@ def _planner(*kinds: LayerKind) -> Callable[[_Planner], _Planner]:
         for k in kinds:
             PLANNERS[k] = fn
         return fn
+
     return register
 
 
@@ -207,6 +225,7 @@ def plan_layer(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> Dpu
     plan = replace(plan, open_ends=True)
     rows, _, _ = plan.edge_bytes()
     return replace(plan, startup=_cdiv(rows, plan.bw) + _cdiv(plan.out_tile_row_bytes, plan.bw))
+
 
 def _check_sparsity(layer: Layer, sparse: SparseEngine | None) -> None:
     nm = layer.weight_nm if layer.weight_nm is not None and not layer.weight_nm.dense else None
@@ -269,12 +288,33 @@ def _plan_conv(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> Dpu
         out_row = 0
     bw = dpu.fc_bw if layer.kind is LayerKind.GEMM else dpu.dram_bytes_per_cycle
     return DpuPlan(
-        engine=DpuUnit.CONV, groups=layer.groups, n_chunks=n_chunks, n_small=n_chunks - n_big, small_tiles=small,
-        cyc_tile=cyc_tile, row_tiles=_cdiv(out_w, pp), out_h=out_h, in_h=in_h, pad=pad, stride=stride, eff=eff,
-        in_row_bytes=in_row, out_tile_row_bytes=out_row, w_small=small * w_tile, w_big=(small + 1) * w_tile,
-        streamed=w_tile > half, bw=bw, fill=dpu.pipeline_fill, macs=macs, lane_macs=dpu.peak_macs_per_cycle,
-        ifmap_port=pp * icp, filter_port=icp * ocp, meta_bytes=layer.groups * oc_tiles * ocp * meta_per_oc,
-        lane_work=macs, half_bank=half, stretch=dpu.conv_stretch_pct,
+        engine=DpuUnit.CONV,
+        groups=layer.groups,
+        n_chunks=n_chunks,
+        n_small=n_chunks - n_big,
+        small_tiles=small,
+        cyc_tile=cyc_tile,
+        row_tiles=_cdiv(out_w, pp),
+        out_h=out_h,
+        in_h=in_h,
+        pad=pad,
+        stride=stride,
+        eff=eff,
+        in_row_bytes=in_row,
+        out_tile_row_bytes=out_row,
+        w_small=small * w_tile,
+        w_big=(small + 1) * w_tile,
+        streamed=w_tile > half,
+        bw=bw,
+        fill=dpu.pipeline_fill,
+        macs=macs,
+        lane_macs=dpu.peak_macs_per_cycle,
+        ifmap_port=pp * icp,
+        filter_port=icp * ocp,
+        meta_bytes=layer.groups * oc_tiles * ocp * meta_per_oc,
+        lane_work=macs,
+        half_bank=half,
+        stretch=dpu.conv_stretch_pct,
     )
 
 
@@ -289,13 +329,29 @@ def _alu_plan(layer: Layer, dpu: DpuParams, *, taps: int, cyc_tile: int, n_in: i
     out_row = layer.ofmap_w * dpu.alu_cp
     out_row = 0 if layer.ofmap_h * layer.ofmap_w * tiles * dpu.alu_cp <= onchip else out_row
     return DpuPlan(
-        engine=DpuUnit.ALU, small_tiles=tiles, cyc_tile=cyc_tile, row_tiles=_cdiv(layer.ofmap_w, dpu.alu_pp),
-        out_h=layer.ofmap_h, in_h=layer.ifmap_h, pad=layer.pad_h, stride=layer.stride_h, eff=layer.eff_filt_h,
-        in_row_bytes=in_row, out_tile_row_bytes=out_row, w_small=w, w_big=w, streamed=False,
-        bw=dpu.dram_bytes_per_cycle, fill=dpu.pipeline_fill, macs=layer.macs if weights else 0,
-        lane_macs=dpu.alu_pp * dpu.alu_cp, ifmap_port=dpu.alu_pp * dpu.alu_cp,
-        filter_port=dpu.alu_cp if weights else 0, meta_bytes=0,
-        lane_work=layer.ofmap_h * layer.ofmap_w * c_out * cyc_tile, half_bank=dpu.weight_chunk_bytes,
+        engine=DpuUnit.ALU,
+        small_tiles=tiles,
+        cyc_tile=cyc_tile,
+        row_tiles=_cdiv(layer.ofmap_w, dpu.alu_pp),
+        out_h=layer.ofmap_h,
+        in_h=layer.ifmap_h,
+        pad=layer.pad_h,
+        stride=layer.stride_h,
+        eff=layer.eff_filt_h,
+        in_row_bytes=in_row,
+        out_tile_row_bytes=out_row,
+        w_small=w,
+        w_big=w,
+        streamed=False,
+        bw=dpu.dram_bytes_per_cycle,
+        fill=dpu.pipeline_fill,
+        macs=layer.macs if weights else 0,
+        lane_macs=dpu.alu_pp * dpu.alu_cp,
+        ifmap_port=dpu.alu_pp * dpu.alu_cp,
+        filter_port=dpu.alu_cp if weights else 0,
+        meta_bytes=0,
+        lane_work=layer.ofmap_h * layer.ofmap_w * c_out * cyc_tile,
+        half_bank=dpu.weight_chunk_bytes,
     )
 
 
@@ -328,8 +384,13 @@ def _plan_concat(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> D
 def _plan_cpu(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> DpuPlan:
     n = layer.elements
     transfer = 2 * _cdiv(n, dpu.dram_bytes_per_cycle) if dpu.cpu_transfer else 0
-    return DpuPlan(engine=DpuUnit.CPU, bw=dpu.dram_bytes_per_cycle, fill=dpu.cpu_cycles(n), lane_macs=dpu.peak_macs_per_cycle,
-                   startup=transfer)
+    return DpuPlan(
+        engine=DpuUnit.CPU,
+        bw=dpu.dram_bytes_per_cycle,
+        fill=dpu.cpu_cycles(n),
+        lane_macs=dpu.peak_macs_per_cycle,
+        startup=transfer,
+    )
 
 
 def mapping_efficiency(plan: DpuPlan, compute_cycles: int) -> float:

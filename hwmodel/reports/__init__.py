@@ -9,5 +9,13 @@ from hwmodel.reports.csv import write_csv_reports, write_json_report
 from hwmodel.reports.markdown import write_markdown_report
 from hwmodel.reports.model import AccessWindows, LayerReport, NetworkReport, Traffic, Window
 
-__all__ = ["AccessWindows", "LayerReport", "NetworkReport", "Traffic", "Window", "write_csv_reports",
-           "write_json_report", "write_markdown_report"]
+__all__ = [
+    "AccessWindows",
+    "LayerReport",
+    "NetworkReport",
+    "Traffic",
+    "Window",
+    "write_csv_reports",
+    "write_json_report",
+    "write_markdown_report",
+]

@@ -26,9 +26,12 @@ def _fmt(x: float) -> str:
 def markdown_text(report: NetworkReport) -> str:
     """The Markdown body (tables and image links; the images are written by :func:`write_markdown_report`)."""
     cfg = report.config
-    hw = (f"{cfg.rows}x{cfg.cols} systolic array, {cfg.dataflow.upper()} dataflow, SRAM {cfg.ifmap_sram_kb}/"
-          f"{cfg.filter_sram_kb}/{cfg.ofmap_sram_kb} KiB, DRAM {cfg.dram_bw} words/cycle ({cfg.bandwidth_mode})"
-          if cfg.engine == "systolic" else f"DPU engine, peak {cfg.peak_macs_per_cycle} MACs/cycle")
+    hw = (
+        f"{cfg.rows}x{cfg.cols} systolic array, {cfg.dataflow.upper()} dataflow, SRAM {cfg.ifmap_sram_kb}/"
+        f"{cfg.filter_sram_kb}/{cfg.ofmap_sram_kb} KiB, DRAM {cfg.dram_bw} words/cycle ({cfg.bandwidth_mode})"
+        if cfg.engine == "systolic"
+        else f"DPU engine, peak {cfg.peak_macs_per_cycle} MACs/cycle"
+    )
     stall_share = report.stall_cycles / report.total_cycles if report.total_cycles else 0.0
     lines = [
         f"# hwmodel report: {report.topology} on {cfg.name}",
@@ -53,19 +56,30 @@ def markdown_text(report: NetworkReport) -> str:
     if host:
         cyc = sum(r.total_cycles for r in host)
         share = cyc / report.total_cycles if report.total_cycles else 0.0
-        lines += [f"**On the host CPU** (ops the accelerator cannot run; time and DDR round trip included in the "
-                  f"totals): {len(host)} op(s), {cyc:,} cycles ({100 * share:.1f}% of the total): "
-                  + ", ".join(f"{r.name} ({r.total_cycles:,})" for r in host), ""]
+        lines += [
+            f"**On the host CPU** (ops the accelerator cannot run; time and DDR round trip included in the "
+            f"totals): {len(host)} op(s), {cyc:,} cycles ({100 * share:.1f}% of the total): "
+            + ", ".join(f"{r.name} ({r.total_cycles:,})" for r in host),
+            "",
+        ]
     if not all(r.exact_stalls for r in report.layers):
-        lines += ["Stall cycles marked * are closed-form estimates (analytic mode); run cycle mode for exact ones.", ""]
-    lines += ["![cycles, utilization and stall share per layer](cycles.svg)", "",
-              "| # | layer | kind | compute | stall | total | util % | mapping % | DRAM words |",
-              "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "Stall cycles marked * are closed-form estimates (analytic mode); run cycle mode for exact ones.",
+            "",
+        ]
+    lines += [
+        "![cycles, utilization and stall share per layer](cycles.svg)",
+        "",
+        "| # | layer | kind | compute | stall | total | util % | mapping % | DRAM words |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for i, r in enumerate(report.layers):
         mark = "" if r.exact_stalls else "*"
-        lines.append(f"| {i} | {r.name} | {r.kind} | {r.compute_cycles:,} | {r.stall_cycles:,}{mark} | "
-                     f"{r.total_cycles:,} | {100 * r.utilization:.1f} | {100 * r.mapping_efficiency:.1f} | "
-                     f"{_fmt(r.dram_traffic)} |")
+        lines.append(
+            f"| {i} | {r.name} | {r.kind} | {r.compute_cycles:,} | {r.stall_cycles:,}{mark} | "
+            f"{r.total_cycles:,} | {100 * r.utilization:.1f} | {100 * r.mapping_efficiency:.1f} | "
+            f"{_fmt(r.dram_traffic)} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-
     from hwmodel.config.accelerator import AcceleratorConfig
 
 __all__ = ["Traffic", "Window", "AccessWindows", "LayerReport", "NetworkReport"]
@@ -128,8 +127,17 @@ class LayerReport:
             )
 
     @classmethod
-    def make(cls, name: str, kind: str, compute_cycles: int, stall_cycles: int, macs: int,
-             peak_macs_per_cycle: int, mapping_efficiency: float, **kw: Any) -> LayerReport:
+    def make(
+        cls,
+        name: str,
+        kind: str,
+        compute_cycles: int,
+        stall_cycles: int,
+        macs: int,
+        peak_macs_per_cycle: int,
+        mapping_efficiency: float,
+        **kw: Any,
+    ) -> LayerReport:
         """Build a report, deriving ``total_cycles`` and both utilizations.
 
         Args:
@@ -149,8 +157,18 @@ class LayerReport:
         peak = max(1, int(peak_macs_per_cycle))
         util = macs / (peak * total) if total else 0.0
         cutil = macs / (peak * compute_cycles) if compute_cycles else 0.0
-        return cls(name, str(kind), int(compute_cycles), int(stall_cycles), total, util,
-                   float(mapping_efficiency), int(macs), compute_utilization=cutil, **kw)
+        return cls(
+            name,
+            str(kind),
+            int(compute_cycles),
+            int(stall_cycles),
+            total,
+            util,
+            float(mapping_efficiency),
+            int(macs),
+            compute_utilization=cutil,
+            **kw,
+        )
 
     @property
     def total_cycles_with_prefetch(self) -> int:
@@ -260,6 +278,10 @@ class NetworkReport:
     def from_dict(cls, d: dict[str, Any]) -> NetworkReport:
         from hwmodel.config.accelerator import AcceleratorConfig
 
-        return cls(tuple(LayerReport.from_dict(x) for x in d["layers"]),
-                   AcceleratorConfig.from_dict(d["config"]), d.get("mode", "cycle"), d.get("topology", "network"),
-                   tuple(str(n) for n in d.get("notes", ())))
+        return cls(
+            tuple(LayerReport.from_dict(x) for x in d["layers"]),
+            AcceleratorConfig.from_dict(d["config"]),
+            d.get("mode", "cycle"),
+            d.get("topology", "network"),
+            tuple(str(n) for n in d.get("notes", ())),
+        )

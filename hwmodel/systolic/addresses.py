@@ -17,8 +17,22 @@ __all__ = ["ifmap_address_index"]
 
 
 @njit(cache=True)
-def _index(df: int, r: int, c: int, m_all: int, k_all: int, kcol: np.ndarray, f: int, h: int, w: int, ch: int,
-           sf: int, sh: int, sw: int, per_set: int) -> tuple[np.ndarray, np.ndarray, int]:
+def _index(
+    df: int,
+    r: int,
+    c: int,
+    m_all: int,
+    k_all: int,
+    kcol: np.ndarray,
+    f: int,
+    h: int,
+    w: int,
+    ch: int,
+    sf: int,
+    sh: int,
+    sw: int,
+    per_set: int,
+) -> tuple[np.ndarray, np.ndarray, int]:
     # stream geometry: diagonal unroll of stacked blocks (OS: K x r slices of the transposed im2col
     # matrix, WS: M x r slices) or row-major K x c tiles per column fold (IS)
     # per im2col row m and column k, the input offsets of its word (tables: no division per entry)
@@ -102,8 +116,9 @@ def _index(df: int, r: int, c: int, m_all: int, k_all: int, kcol: np.ndarray, f:
     return a_set, a_next, cur_set + 1
 
 
-def ifmap_address_index(layer: Layer, df: str, rows: int, cols: int, words: int,
-                        nm_support: bool) -> tuple[np.ndarray, np.ndarray, int]:
+def ifmap_address_index(
+    layer: Layer, df: str, rows: int, cols: int, words: int, nm_support: bool
+) -> tuple[np.ndarray, np.ndarray, int]:
     """(set per stream position, next copy's position, number of sets) of a conv/GEMM layer's ifmap.
 
     Args:
@@ -120,5 +135,19 @@ def ifmap_address_index(layer: Layer, df: str, rows: int, cols: int, words: int,
     if nm_support and nm is not None and not nm.dense:
         kcol = kcol[kcol % nm.m < nm.n]
     code = {"os": 0, "ws": 1, "is": 2}[df]
-    return _index(code, rows, cols, layer.gemm_m, len(kcol), kcol, layer.ofmap_w, layer.padded_h, layer.padded_w,
-                  c, layer.filt_w, layer.stride_h, layer.stride_w, -(-words // 100))
+    return _index(
+        code,
+        rows,
+        cols,
+        layer.gemm_m,
+        len(kcol),
+        kcol,
+        layer.ofmap_w,
+        layer.padded_h,
+        layer.padded_w,
+        c,
+        layer.filt_w,
+        layer.stride_h,
+        layer.stride_w,
+        -(-words // 100),
+    )

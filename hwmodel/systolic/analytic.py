@@ -79,8 +79,16 @@ def gemm_cost(dataflow: str, rows: int, cols: int, m: int, k: int, n: int, nm_ra
     else:  # WS/IS write partial sums per row fold; SCALE-Sim's utilization divides by one more C - 1
         writes_o = t * sc * rf
         util_len = 2 * rows + 2 * cols + t - 3
-    return GemmCost(folds, fl, folds * fl - 1, used / (folds * rows * cols),
-                    used * t / (folds * rows * cols * util_len), reads_i, reads_f, writes_o)
+    return GemmCost(
+        folds,
+        fl,
+        folds * fl - 1,
+        used / (folds * rows * cols),
+        used * t / (folds * rows * cols * util_len),
+        reads_i,
+        reads_f,
+        writes_o,
+    )
 
 
 def _fetches(length: int, words: int, kind: str, passes: int, reuse: int, tile: int) -> int:
@@ -115,8 +123,9 @@ def _fetches(length: int, words: int, kind: str, passes: int, reuse: int, tile: 
     return first + (first * lap if crossing else 0)
 
 
-def memory_estimate(dataflow: str, rows: int, cols: int, m: int, k: int, n: int, ifmap_words: int,
-                    filter_words: int) -> tuple[int, int, int, int]:
+def memory_estimate(
+    dataflow: str, rows: int, cols: int, m: int, k: int, n: int, ifmap_words: int, filter_words: int
+) -> tuple[int, int, int, int]:
     """Closed-form SCALE-Sim memory traffic of one GEMM.
 
     Returns:
@@ -140,4 +149,9 @@ def memory_estimate(dataflow: str, rows: int, cols: int, m: int, k: int, n: int,
         fb = _fetches(sr * t, filter_words, "stream", cf, 1, t * rows)
         la, lb = sr * sc, sr * t
     half_i, half_f = -(-ifmap_words // 2), -(-filter_words // 2)
-    return fa, fb, min(half_i, la) + fa * (ifmap_words - half_i), min(half_f, lb) + fb * (filter_words - half_f)
+    return (
+        fa,
+        fb,
+        min(half_i, la) + fa * (ifmap_words - half_i),
+        min(half_f, lb) + fb * (filter_words - half_f),
+    )

@@ -46,7 +46,9 @@ def _handler(layer: Layer) -> Handler:
     try:
         return HANDLERS[layer.kind]
     except KeyError:  # pragma: no cover - the handler-table test keeps this unreachable
-        raise HwModelError(f"layer {layer.name!r}: no systolic handler for kind {layer.kind.value!r}") from None
+        raise HwModelError(
+            f"layer {layer.name!r}: no systolic handler for kind {layer.kind.value!r}"
+        ) from None
 
 
 def simulate_layer(layer: Layer, cfg: AcceleratorConfig) -> LayerReport:
@@ -83,8 +85,17 @@ def _memory(cfg: AcceleratorConfig) -> _Memory:
     global _MEMO
     memo = _MEMO
     if memo is None or memo[0] is not cfg:
-        memo = (cfg, (cfg.sram_words("ifmap"), cfg.sram_words("filter"), cfg.sram_words("ofmap"),
-                      cfg.stream_bw("ifmap"), cfg.stream_bw("filter"), cfg.stream_bw("ofmap")))
+        memo = (
+            cfg,
+            (
+                cfg.sram_words("ifmap"),
+                cfg.sram_words("filter"),
+                cfg.sram_words("ofmap"),
+                cfg.stream_bw("ifmap"),
+                cfg.stream_bw("filter"),
+                cfg.stream_bw("ofmap"),
+            ),
+        )
         _MEMO = memo
     return memo[1]
 
@@ -96,8 +107,11 @@ def _stall_estimate(cfg: AcceleratorConfig, m: int, k: int, n: int, compute: int
     # fetches are back to back at ceil(half / bw) + 1 cycles each; the ofmap drains its surplus
     sr, sc, t = spatial_dims(cfg.dataflow, m, k, n)
     written = sr * sc if cfg.dataflow == "os" else t * sc * -(-sr // cfg.rows)
-    pipe = max(fa * (math.ceil((si + 1) // 2 / bi) + 1), fb * (math.ceil((sf + 1) // 2 / bf) + 1),
-               math.ceil(max(0, written - so) / bo))
+    pipe = max(
+        fa * (math.ceil((si + 1) // 2 / bi) + 1),
+        fb * (math.ceil((sf + 1) // 2 / bf) + 1),
+        math.ceil(max(0, written - so) / bo),
+    )
     return max(0, pipe - compute)
 
 
@@ -118,9 +132,25 @@ def _array_layer(layer: Layer, cfg: AcceleratorConfig, cycle: bool) -> LayerRepo
         a_set, a_next, a_nsets = _address_mode(layer, cfg, job.m * job.k) if user else _NO_ADDRESSES
         # SCALE-Sim's CALC mode drains the ofmap at one word per array column per cycle
         bw_o = cfg.stream_bw("ofmap") if user else float(cols)
-        o = K.simulate_gemm(DF_CODE[df], rows, cols, sr, sc, t, si, sf, so, cfg.stream_bw("ifmap"),
-                            cfg.stream_bw("filter"), bw_o, int(user), STALL_FACTOR,
-                            a_set, a_next, a_nsets)
+        o = K.simulate_gemm(
+            DF_CODE[df],
+            rows,
+            cols,
+            sr,
+            sc,
+            t,
+            si,
+            sf,
+            so,
+            cfg.stream_bw("ifmap"),
+            cfg.stream_bw("filter"),
+            bw_o,
+            int(user),
+            STALL_FACTOR,
+            a_set,
+            a_next,
+            a_nsets,
+        )
         compute, stall = int(o[K.OUT_COMPUTE]), int(o[K.OUT_STALL])
         assert compute == cost.compute_cycles, "kernel and closed form disagree on compute cycles"
         dram_r = Traffic(int(o[K.OUT_DRAM_IFMAP]), int(o[K.OUT_DRAM_FILTER]), 0).scaled(rep)
@@ -128,9 +158,13 @@ def _array_layer(layer: Layer, cfg: AcceleratorConfig, cycle: bool) -> LayerRepo
         pre_i, pre_f = int(o[K.OUT_PREFETCH_IFMAP]), int(o[K.OUT_PREFETCH_FILTER])
         one = compute + stall  # one repetition's last cycle is compute + stall
         windows = AccessWindows(
-            sram_ifmap=Window(0, one), sram_filter=Window(0, one), sram_ofmap=Window(0, one),
+            sram_ifmap=Window(0, one),
+            sram_filter=Window(0, one),
+            sram_ofmap=Window(0, one),
             dram_ifmap=Window(-pre_i, int(o[K.OUT_STOP_IFMAP]) if user else max(int(o[K.OUT_STOP_IFMAP]), 0)),
-            dram_filter=Window(-pre_f, int(o[K.OUT_STOP_FILTER]) if user else max(int(o[K.OUT_STOP_FILTER]), 0)),
+            dram_filter=Window(
+                -pre_f, int(o[K.OUT_STOP_FILTER]) if user else max(int(o[K.OUT_STOP_FILTER]), 0)
+            ),
             dram_ofmap=Window(int(o[K.OUT_START_OFMAP]), int(o[K.OUT_STOP_OFMAP])),
         )
         prefetch = max(pre_i, pre_f) + max(0, int(o[K.OUT_STOP_OFMAP]) - one)
@@ -144,11 +178,23 @@ def _array_layer(layer: Layer, cfg: AcceleratorConfig, cycle: bool) -> LayerRepo
         windows = None
         exact = not user
     return LayerReport.make(
-        layer.name, layer.kind.value, compute * rep, stall * rep, job.macs, cfg.peak_macs_per_cycle,
-        cost.mapping_efficiency, dense_macs=layer.macs, sram_reads=sram_reads, sram_writes=Traffic(dram_r.ifmap, dram_r.filter,
-                                                                           sram_writes_o),
-        dram_reads=dram_r, dram_writes=dram_w, fold_utilization=cost.fold_utilization,
-        prefetch_cycles=prefetch, folds=cost.folds * rep, engine="systolic", windows=windows,
+        layer.name,
+        layer.kind.value,
+        compute * rep,
+        stall * rep,
+        job.macs,
+        cfg.peak_macs_per_cycle,
+        cost.mapping_efficiency,
+        dense_macs=layer.macs,
+        sram_reads=sram_reads,
+        sram_writes=Traffic(dram_r.ifmap, dram_r.filter, sram_writes_o),
+        dram_reads=dram_r,
+        dram_writes=dram_w,
+        fold_utilization=cost.fold_utilization,
+        prefetch_cycles=prefetch,
+        folds=cost.folds * rep,
+        engine="systolic",
+        windows=windows,
         exact_stalls=exact,
     )
 
@@ -156,7 +202,9 @@ def _array_layer(layer: Layer, cfg: AcceleratorConfig, cycle: bool) -> LayerRepo
 # (set per ifmap stream position, next copy's position, number of sets): see ifmap_address_index
 _AddressIndex = tuple[np.ndarray, np.ndarray, int]
 _NO_ADDRESSES: _AddressIndex = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 0)
-_INDEX_CACHE: dict[tuple[int | str, ...], _AddressIndex] = {}  # repeated layer shapes (ResNet blocks) share one index
+_INDEX_CACHE: dict[
+    tuple[int | str, ...], _AddressIndex
+] = {}  # repeated layer shapes (ResNet blocks) share one index
 
 
 def _address_mode(layer: Layer, cfg: AcceleratorConfig, entries: int) -> _AddressIndex:
@@ -169,13 +217,26 @@ def _address_mode(layer: Layer, cfg: AcceleratorConfig, entries: int) -> _Addres
     per_set = -(-words // 100)
     if entries // per_set + 1 <= -(-((words + 1) // 2) // per_set):
         return _NO_ADDRESSES
-    holes = (layer.ofmap_h - 1) * layer.stride_h + layer.filt_h > layer.padded_h or \
-        (layer.ofmap_w - 1) * layer.stride_w + layer.filt_w > layer.padded_w
+    holes = (layer.ofmap_h - 1) * layer.stride_h + layer.filt_h > layer.padded_h or (
+        layer.ofmap_w - 1
+    ) * layer.stride_w + layer.filt_w > layer.padded_w
     if not (holes or _im2col_repeats(layer)):
         return _NO_ADDRESSES
-    key = (layer.padded_h, layer.padded_w, layer.channels // layer.groups, layer.filt_h, layer.filt_w,
-           layer.stride_h, layer.stride_w, layer.gemm_n, str(layer.weight_nm) if cfg.nm_support else "",
-           cfg.dataflow, cfg.rows, cfg.cols, words)
+    key = (
+        layer.padded_h,
+        layer.padded_w,
+        layer.channels // layer.groups,
+        layer.filt_h,
+        layer.filt_w,
+        layer.stride_h,
+        layer.stride_w,
+        layer.gemm_n,
+        str(layer.weight_nm) if cfg.nm_support else "",
+        cfg.dataflow,
+        cfg.rows,
+        cfg.cols,
+        words,
+    )
     hit = _INDEX_CACHE.get(key)
     if hit is None:
         hit = ifmap_address_index(layer, cfg.dataflow, cfg.rows, cfg.cols, words, cfg.nm_support)
@@ -187,8 +248,9 @@ def _address_mode(layer: Layer, cfg: AcceleratorConfig, entries: int) -> _Addres
 
 def _im2col_repeats(layer: Layer) -> bool:
     """Whether neighbouring output pixels read the same input words (overlapping conv windows)."""
-    return (layer.eff_filt_h > layer.stride_h and layer.ofmap_h > 1) or \
-        (layer.eff_filt_w > layer.stride_w and layer.ofmap_w > 1)
+    return (layer.eff_filt_h > layer.stride_h and layer.ofmap_h > 1) or (
+        layer.eff_filt_w > layer.stride_w and layer.ofmap_w > 1
+    )
 
 
 def _vector_ops(layer: Layer) -> tuple[int, int, int]:
@@ -212,7 +274,17 @@ def _vector_layer(layer: Layer, cfg: AcceleratorConfig, cycle: bool) -> LayerRep
     if cfg.bandwidth_mode == "USER":
         stall = max(0, math.ceil(max(reads, writes) / cfg.dram_bw) - compute)
     return LayerReport.make(
-        layer.name, layer.kind.value, compute, stall, 0, cfg.peak_macs_per_cycle, 0.0,
-        sram_reads=Traffic(reads, 0, 0), sram_writes=Traffic(reads, 0, writes),
-        dram_reads=Traffic(reads, 0, 0), dram_writes=Traffic(0, 0, writes), folds=0, engine="systolic",
+        layer.name,
+        layer.kind.value,
+        compute,
+        stall,
+        0,
+        cfg.peak_macs_per_cycle,
+        0.0,
+        sram_reads=Traffic(reads, 0, 0),
+        sram_writes=Traffic(reads, 0, writes),
+        dram_reads=Traffic(reads, 0, 0),
+        dram_writes=Traffic(0, 0, writes),
+        folds=0,
+        engine="systolic",
     )

@@ -39,9 +39,20 @@ import numpy as np
 from numba import njit
 
 __all__ = [
-    "OUT_LEN", "OUT_COMPUTE", "OUT_STALL", "OUT_DRAM_IFMAP", "OUT_DRAM_FILTER", "OUT_DRAM_OFMAP",
-    "OUT_PREFETCH_IFMAP", "OUT_PREFETCH_FILTER", "OUT_STOP_IFMAP", "OUT_STOP_FILTER", "OUT_STOP_OFMAP",
-    "OUT_START_OFMAP", "OUT_FETCHES", "simulate_gemm",
+    "OUT_LEN",
+    "OUT_COMPUTE",
+    "OUT_STALL",
+    "OUT_DRAM_IFMAP",
+    "OUT_DRAM_FILTER",
+    "OUT_DRAM_OFMAP",
+    "OUT_PREFETCH_IFMAP",
+    "OUT_PREFETCH_FILTER",
+    "OUT_STOP_IFMAP",
+    "OUT_STOP_FILTER",
+    "OUT_STOP_OFMAP",
+    "OUT_START_OFMAP",
+    "OUT_FETCHES",
+    "simulate_gemm",
 ]
 
 OUT_COMPUTE = 0
@@ -310,8 +321,10 @@ def _line_range(kind, j, blk, t, used, width, nrows, last_used, delay, off, rows
         if jj < 0 or c_lo > c_hi:
             return -1, -1
         row0 = blk * t + jj
-        return (_diag_pos(row0 - c_lo, c_lo, width, nrows, t, last_used),
-                _diag_pos(row0 - c_hi, c_hi, width, nrows, t, last_used))
+        return (
+            _diag_pos(row0 - c_lo, c_lo, width, nrows, t, last_used),
+            _diag_pos(row0 - c_hi, c_hi, width, nrows, t, last_used),
+        )
     row = r - 1 - j  # stationary tile, bottom row first, one row per cycle
     if row < 0 or row >= rows:
         return -1, -1
@@ -319,8 +332,25 @@ def _line_range(kind, j, blk, t, used, width, nrows, last_used, delay, off, rows
 
 
 @njit(cache=True)
-def simulate_gemm(df, r, c, sr, sc, t, ifmap_words, filter_words, ofmap_words, bw_i, bw_f, bw_o, user_bw,
-                  stall_factor, a_set, a_next, a_nsets):
+def simulate_gemm(
+    df,
+    r,
+    c,
+    sr,
+    sc,
+    t,
+    ifmap_words,
+    filter_words,
+    ofmap_words,
+    bw_i,
+    bw_f,
+    bw_o,
+    user_bw,
+    stall_factor,
+    a_set,
+    a_next,
+    a_nsets,
+):
     """Step one GEMM through the array and its memories.
 
     Args:

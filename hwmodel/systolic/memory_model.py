@@ -71,7 +71,7 @@ class _ReadBuffer:
         req = self.fetch[:n]  # a view: SCALE-Sim's chomping below edits its fetch matrix
         if requested > self.active_size:
             self.next_col = self.active_size % self.bw
-            req[n - 1, self.next_col:] = -1
+            req[n - 1, self.next_col :] = -1
         cycles = np.arange(n) - n + start_cycle  # issued at -n-1 .. -2, +1 latency
         self.trace.append((cycles, req.copy()))
         self.last = int(cycles[-1])
@@ -91,11 +91,13 @@ class _ReadBuffer:
         else:
             req = self.fetch[lo:hi]
         if len(req) != n:
-            raise HwModelError(f"SCALE-Sim's prefetch of {n} DRAM lines finds only {len(req)} lines in an operand "
-                               f"this small (it fails here too); use a larger layer or a smaller SRAM")
+            raise HwModelError(
+                f"SCALE-Sim's prefetch of {n} DRAM lines finds only {len(req)} lines in an operand "
+                f"this small (it fails here too); use a larger layer or a smaller SRAM"
+            )
         req[0, : self.next_col] = -1
         if requested > self.active_size:
-            req[-1, self.active_size % self.bw:] = -1
+            req[-1, self.active_size % self.bw :] = -1
         cycles = self.last + 2 + np.arange(n)
         self.trace.append((cycles, req.copy()))
         self.last = int(cycles[-1])
@@ -143,7 +145,7 @@ class _WriteBuffer:
     def _drain(self, start: int) -> int:
         per_drain = math.ceil(self.drain_size / self.bw)
         end = min(self.drained_lines + per_drain, len(self.lines))
-        taken = self.lines[self.drained_lines:end]
+        taken = self.lines[self.drained_lines : end]
         words = len(taken) * self.bw - taken[-1].count(-1)
         self.accesses += words
         self.cycles.extend(range(start, start + len(taken)))  # DRAM write latency 0
@@ -200,8 +202,9 @@ class MemoryRun:
         return int(cycles.min()), int(cycles.max())
 
 
-def run_memory(df: str, r: int, c: int, ops: Operands, words: tuple[int, int, int],
-               bw: tuple[float, float, float]) -> MemoryRun:
+def run_memory(
+    df: str, r: int, c: int, ops: Operands, words: tuple[int, int, int], bw: tuple[float, float, float]
+) -> MemoryRun:
     """Serve every demand line of one GEMM through SCALE-Sim's USER-mode memory system.
 
     Args:
@@ -243,11 +246,16 @@ def run_memory(df: str, r: int, c: int, ops: Operands, words: tuple[int, int, in
 
     o_lines = np.array(ofmap.lines, dtype=np.int64).reshape(-1, line_words[2])
     return MemoryRun(
-        compute_cycles=lines - 1, stall_cycles=stall, total_cycles=int(out_o.max()),
+        compute_cycles=lines - 1,
+        stall_cycles=stall,
+        total_cycles=int(out_o.max()),
         service={"ifmap": out_i, "filter": out_f, "ofmap": out_o},
         demand={"ifmap": dem_i, "filter": dem_f, "ofmap": dem_o},
-        dram_trace={"ifmap": read_trace(ifmap), "filter": read_trace(filt),
-                    "ofmap": (np.array(ofmap.cycles, dtype=np.int64), o_lines)},
+        dram_trace={
+            "ifmap": read_trace(ifmap),
+            "filter": read_trace(filt),
+            "ofmap": (np.array(ofmap.cycles, dtype=np.int64), o_lines),
+        },
         dram_words={"ifmap": ifmap.accesses, "filter": filt.accesses, "ofmap": ofmap.accesses},
         fetches={"ifmap": ifmap.fetches, "filter": filt.fetches},
     )

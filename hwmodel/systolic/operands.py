@@ -24,8 +24,16 @@ import numpy as np
 from hwmodel.errors import HwModelError
 from hwmodel.workloads.layers import Layer, LayerKind
 
-__all__ = ["Offsets", "Operands", "operand_matrices", "prefetch_streams", "ifmap_stream", "demand_matrices",
-           "address_index", "PAD"]
+__all__ = [
+    "Offsets",
+    "Operands",
+    "operand_matrices",
+    "prefetch_streams",
+    "ifmap_stream",
+    "demand_matrices",
+    "address_index",
+    "PAD",
+]
 
 PAD = -2  # padding of partial folds in a stream (SCALE-Sim writes -1 for it too; kept apart here)
 
@@ -68,9 +76,13 @@ def operand_matrices(layer: Layer, nm_support: bool = True, offsets: Offsets | N
         HwModelError: the layer does not run on the array, or is dilated.
     """
     if layer.kind not in (LayerKind.CONV, LayerKind.DEPTHWISE, LayerKind.GEMM):
-        raise HwModelError(f"layer {layer.name!r}: {layer.kind.value} layers have no SCALE-Sim operand matrices")
+        raise HwModelError(
+            f"layer {layer.name!r}: {layer.kind.value} layers have no SCALE-Sim operand matrices"
+        )
     if layer.dilation_h != 1 or layer.dilation_w != 1:
-        raise HwModelError(f"layer {layer.name!r}: SCALE-Sim has no dilated convolutions; no operand matrices")
+        raise HwModelError(
+            f"layer {layer.name!r}: SCALE-Sim has no dilated convolutions; no operand matrices"
+        )
     offsets = offsets or Offsets()
     h, w, c = layer.padded_h, layer.padded_w, layer.channels // layer.groups
     rf, sf, sh, sw = layer.filt_h, layer.filt_w, layer.stride_h, layer.stride_w
@@ -84,8 +96,11 @@ def operand_matrices(layer: Layer, nm_support: bool = True, offsets: Offsets | N
     filt = offsets.filter + np.arange(n)[None, :] * k_all + np.arange(k_all)[:, None]
     keep = _kept_columns(layer, k_all, nm_support)
     ofmap = offsets.ofmap + np.arange(m_all)[:, None] * n + np.arange(n)[None, :]
-    return Operands(np.ascontiguousarray(ifmap[:, keep]), np.ascontiguousarray(filt[keep, :]).astype(np.int64),
-                    ofmap.astype(np.int64))
+    return Operands(
+        np.ascontiguousarray(ifmap[:, keep]),
+        np.ascontiguousarray(filt[keep, :]).astype(np.int64),
+        ofmap.astype(np.int64),
+    )
 
 
 def _blocks(mat: np.ndarray, width: int, axis_cols: bool = True) -> np.ndarray:
@@ -167,7 +182,7 @@ def _skew(mat: np.ndarray) -> np.ndarray:
     rows, cols = mat.shape
     out = np.full((rows + cols - 1, cols), -1, dtype=np.int64)
     for j in range(cols):
-        out[j: j + rows, j] = mat[:, j]
+        out[j : j + rows, j] = mat[:, j]
     return out
 
 
@@ -189,19 +204,25 @@ def demand_matrices(df: str, r: int, c: int, ops: Operands) -> tuple[np.ndarray,
             rs = slice(fr * r, min(sr, fr * r + r))
             if df == "os":
                 t = kk
-                dem = (_skew(np.vstack((_tile(a.T[:, rs], t, r), _gap(c - 1, r)))),
-                       _skew(np.vstack((_tile(b[:, cs], t, c), _gap(r - 1, c)))),
-                       _skew(np.vstack((_gap(t - 1, c), _tile(o[rs, cs], r, c)[::-1]))))
+                dem = (
+                    _skew(np.vstack((_tile(a.T[:, rs], t, r), _gap(c - 1, r)))),
+                    _skew(np.vstack((_tile(b[:, cs], t, c), _gap(r - 1, c)))),
+                    _skew(np.vstack((_gap(t - 1, c), _tile(o[rs, cs], r, c)[::-1]))),
+                )
             elif df == "ws":
                 t = mm
-                dem = (_skew(np.vstack((_gap(r, r), _tile(a[:, rs], t, r), _gap(c - 1, r)))),
-                       np.vstack((_tile(b[rs, cs], r, c)[::-1], _gap(r + c + t - 2, c))),
-                       _skew(np.vstack((_gap(2 * r - 1, c), _tile(o[:, cs], t, c)))))
+                dem = (
+                    _skew(np.vstack((_gap(r, r), _tile(a[:, rs], t, r), _gap(c - 1, r)))),
+                    np.vstack((_tile(b[rs, cs], r, c)[::-1], _gap(r + c + t - 2, c))),
+                    _skew(np.vstack((_gap(2 * r - 1, c), _tile(o[:, cs], t, c)))),
+                )
             else:
                 t = nn
-                dem = (np.vstack((_tile(a.T[rs, cs], r, c)[::-1], _gap(r + c + t - 2, c))),
-                       _skew(np.vstack((_gap(r, r), _tile(b[rs, :].T, t, r), _gap(c - 1, r)))),
-                       _skew(np.vstack((_gap(2 * r - 1, c), _tile(o[cs, :].T, t, c)))))
+                dem = (
+                    np.vstack((_tile(a.T[rs, cs], r, c)[::-1], _gap(r + c + t - 2, c))),
+                    _skew(np.vstack((_gap(r, r), _tile(b[rs, :].T, t, r), _gap(c - 1, r)))),
+                    _skew(np.vstack((_gap(2 * r - 1, c), _tile(o[cs, :].T, t, c)))),
+                )
             for lst, d in zip(parts, dem, strict=True):
                 lst.append(d)
     return np.vstack(parts[0]), np.vstack(parts[1]), np.vstack(parts[2])

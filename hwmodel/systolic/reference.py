@@ -49,8 +49,18 @@ class _ReadSram:
     given): it hits when any position in its cycle of copies (``a_next``) lies in an active set.
     """
 
-    def __init__(self, words: int, stream: list[Key], bw: float, user_bw: int, stall_factor: int,
-                 padded: int, a_set: Iterable[int] = (), a_next: Iterable[int] = (), a_nsets: int = 0) -> None:
+    def __init__(
+        self,
+        words: int,
+        stream: list[Key],
+        bw: float,
+        user_bw: int,
+        stall_factor: int,
+        padded: int,
+        a_set: Iterable[int] = (),
+        a_next: Iterable[int] = (),
+        a_nsets: int = 0,
+    ) -> None:
         self.position = {key: i for i, key in enumerate(stream)}
         self.user_bw, self.stall_factor = user_bw, stall_factor
         self.a_set: list[int] | None = list(a_set) if a_nsets else None
@@ -112,8 +122,10 @@ class _ReadSram:
     def dram_words(self, stream_len: int, words: int) -> int:
         if self.user_bw:
             return int(self.prefetch_cycles * self.bw) + self.fetches * int((self.fetch_cycles - 1) * self.bw)
-        return min(self.active * (self.per_set if self.a_set is None else 1), stream_len) \
+        return (
+            min(self.active * (self.per_set if self.a_set is None else 1), stream_len)
             + self.fetches * self.fetch_words
+        )
 
 
 class _WriteSram:
@@ -138,7 +150,7 @@ class _WriteSram:
             self.open_fill = 0
 
     def _drain(self, start: int) -> int:
-        taken, self.queued = self.queued[: self.per_drain], self.queued[self.per_drain:]
+        taken, self.queued = self.queued[: self.per_drain], self.queued[self.per_drain :]
         words = len(taken) * self.line - (self.line - taken[-1])  # padding counted except in the last line
         self.accesses += words
         self.free += words
@@ -169,8 +181,11 @@ class _WriteSram:
             cycle = self._drain(cycle) + 1
 
 
-def _demand(df: int, j: int, fr: int, fc: int, r: int, t: int, ru: int, cu: int) -> tuple[list[Key], list[Key], int]:
+def _demand(
+    df: int, j: int, fr: int, fc: int, r: int, t: int, ru: int, cu: int
+) -> tuple[list[Key], list[Key], int]:
     """(ifmap keys, filter keys, ofmap words written) of fold (fr, fc) on its cycle j."""
+
     def streamed(block: int, used: int, delay: int) -> list[Key]:
         return [(block, j - delay - col, col) for col in range(used) if 0 <= j - delay - col < t]
 
@@ -191,10 +206,25 @@ def _demand(df: int, j: int, fr: int, fc: int, r: int, t: int, ru: int, cu: int)
     return keys_a, keys_b, writes
 
 
-def simulate_gemm_reference(df: int, r: int, c: int, sr: int, sc: int, t: int, ifmap_words: int,
-                            filter_words: int, ofmap_words: int, bw_i: float, bw_f: float, bw_o: float,
-                            user_bw: int, stall_factor: int, a_set: Iterable[int] = (), a_next: Iterable[int] = (),
-                            a_nsets: int = 0) -> list[int]:
+def simulate_gemm_reference(
+    df: int,
+    r: int,
+    c: int,
+    sr: int,
+    sc: int,
+    t: int,
+    ifmap_words: int,
+    filter_words: int,
+    ofmap_words: int,
+    bw_i: float,
+    bw_f: float,
+    bw_o: float,
+    user_bw: int,
+    stall_factor: int,
+    a_set: Iterable[int] = (),
+    a_next: Iterable[int] = (),
+    a_nsets: int = 0,
+) -> list[int]:
     """Same arguments and result layout as ``hwmodel.systolic.kernel.simulate_gemm``."""
     rf, cf = math.ceil(sr / r), math.ceil(sc / c)
     row_used = [min(r, sr - f * r) for f in range(rf)]
@@ -226,6 +256,17 @@ def simulate_gemm_reference(df: int, r: int, c: int, sr: int, sc: int, t: int, i
                     now += late
                 now += 1
     ofmap.flush(last_o)
-    return [rf * cf * fold_len - 1, stall, ifmap.dram_words(len(a), ifmap_words), filt.dram_words(len(b), filter_words),
-            ofmap.accesses, ifmap.prefetch_cycles, filt.prefetch_cycles, ifmap.arrival, filt.arrival, ofmap.stop,
-            ofmap.first, ifmap.fetches + filt.fetches]
+    return [
+        rf * cf * fold_len - 1,
+        stall,
+        ifmap.dram_words(len(a), ifmap_words),
+        filt.dram_words(len(b), filter_words),
+        ofmap.accesses,
+        ifmap.prefetch_cycles,
+        filt.prefetch_cycles,
+        ifmap.arrival,
+        filt.arrival,
+        ofmap.stop,
+        ofmap.first,
+        ifmap.fetches + filt.fetches,
+    ]

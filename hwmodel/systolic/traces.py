@@ -22,7 +22,9 @@ from hwmodel.workloads.layers import Layer
 
 __all__ = ["TRACE_FILES", "layer_memory_run", "write_layer_traces"]
 
-TRACE_FILES = tuple(f"{op}_{mem}_TRACE.csv" for mem in ("SRAM", "DRAM") for op in ("IFMAP", "FILTER", "OFMAP"))
+TRACE_FILES = tuple(
+    f"{op}_{mem}_TRACE.csv" for mem in ("SRAM", "DRAM") for op in ("IFMAP", "FILTER", "OFMAP")
+)
 
 
 def layer_memory_run(layer: Layer, cfg: AcceleratorConfig, offsets: Offsets | None = None) -> MemoryRun:
@@ -35,8 +37,10 @@ def layer_memory_run(layer: Layer, cfg: AcceleratorConfig, offsets: Offsets | No
     if cfg.engine != "systolic":
         raise HwModelError(f"trace files exist for the systolic engine only, not {cfg.engine!r} ({cfg.name})")
     if cfg.bandwidth_mode != "USER":
-        raise HwModelError(f"trace files are written in USER bandwidth mode only ({cfg.name} uses "
-                           f"{cfg.bandwidth_mode}); set InterfaceBandwidth: USER in the config, or use -s N")
+        raise HwModelError(
+            f"trace files are written in USER bandwidth mode only ({cfg.name} uses "
+            f"{cfg.bandwidth_mode}); set InterfaceBandwidth: USER in the config, or use -s N"
+        )
     ops = operand_matrices(layer, cfg.nm_support, offsets or Offsets())
     words = (cfg.sram_words("ifmap"), cfg.sram_words("filter"), cfg.sram_words("ofmap"))
     bws = (cfg.stream_bw("ifmap"), cfg.stream_bw("filter"), cfg.stream_bw("ofmap"))
@@ -72,7 +76,9 @@ def write_layer_traces(run: MemoryRun, folder: Path) -> list[Path]:
         path = folder / f"{op.upper()}_DRAM_TRACE.csv"
         cycles, lines = run.dram_trace[op]
         if len(cycles) == 0:
-            raise HwModelError(f"no {op} DRAM traffic to trace in {folder.name}")  # SCALE-Sim cannot write it either
+            raise HwModelError(
+                f"no {op} DRAM traffic to trace in {folder.name}"
+            )  # SCALE-Sim cannot write it either
         path.write_text(_dram_text(cycles, lines))
         out.append(path)
     return out

@@ -40,7 +40,11 @@ class NMPattern:
     m: int
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.n, int) and isinstance(self.m, int)) or self.m <= 0 or not 0 < self.n <= self.m:
+        if (
+            not (isinstance(self.n, int) and isinstance(self.m, int))
+            or self.m <= 0
+            or not 0 < self.n <= self.m
+        ):
             raise SparsityError(f"invalid N:M pattern {self.n}:{self.m}: need integers 0 < N <= M")
 
     @property
@@ -109,8 +113,9 @@ class LayerSparsity:
         try:
             a = float(act) if act else 0.0
         except ValueError as e:
-            raise SparsityError(f"cannot parse layer sparsity {text!r}; write 'N:M' or 'N:M+actS', "
-                                "e.g. '4:16+act0.5'") from e
+            raise SparsityError(
+                f"cannot parse layer sparsity {text!r}; write 'N:M' or 'N:M+actS', e.g. '4:16+act0.5'"
+            ) from e
         return cls(NMPattern.parse(nm), a)
 
 
@@ -176,9 +181,23 @@ class Layer:
                 object.__setattr__(self, "kind", LayerKind(self.kind))
             except ValueError as e:
                 kinds = ", ".join(k.value for k in LayerKind)
-                raise TopologyError(f"layer {self.name!r}: unknown kind {self.kind!r}; use one of {kinds}") from e
-        for f in ("ifmap_h", "ifmap_w", "channels", "num_filter", "filt_h", "filt_w", "stride_h", "stride_w",
-                  "dilation_h", "dilation_w", "groups", "num_inputs"):
+                raise TopologyError(
+                    f"layer {self.name!r}: unknown kind {self.kind!r}; use one of {kinds}"
+                ) from e
+        for f in (
+            "ifmap_h",
+            "ifmap_w",
+            "channels",
+            "num_filter",
+            "filt_h",
+            "filt_w",
+            "stride_h",
+            "stride_w",
+            "dilation_h",
+            "dilation_w",
+            "groups",
+            "num_inputs",
+        ):
             _positive(f, self.name, getattr(self, f))
         _positive("pad_h", self.name, self.pad_h, 0)
         _positive("pad_w", self.name, self.pad_w, 0)
@@ -191,7 +210,9 @@ class Layer:
                 f"must both be divisible by groups {self.groups}"
             )
         if self.kind is LayerKind.DEPTHWISE and self.groups != self.channels:
-            raise TopologyError(f"layer {self.name!r}: a depthwise layer needs groups == channels ({self.channels})")
+            raise TopologyError(
+                f"layer {self.name!r}: a depthwise layer needs groups == channels ({self.channels})"
+            )
         if self.padded_h < self.eff_filt_h or self.padded_w < self.eff_filt_w:
             raise TopologyError(
                 f"layer {self.name!r}: filter {self.filt_h}x{self.filt_w} (dilated "
@@ -199,7 +220,9 @@ class Layer:
                 f"{self.padded_h}x{self.padded_w}"
             )
         if not 0.0 <= self.act_sparsity < 1.0:
-            raise SparsityError(f"layer {self.name!r}: activation sparsity must be in [0, 1), got {self.act_sparsity}")
+            raise SparsityError(
+                f"layer {self.name!r}: activation sparsity must be in [0, 1), got {self.act_sparsity}"
+            )
         if self.weight_nm is not None and not isinstance(self.weight_nm, NMPattern):
             object.__setattr__(self, "weight_nm", NMPattern.parse(self.weight_nm))
 
@@ -277,22 +300,59 @@ class Layer:
 
     # constructors ---------------------------------------------------------------------------
     @classmethod
-    def conv(cls, name: str, h: int, w: int, cin: int, cout: int, k: int | tuple[int, int] = 1, *,
-             stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
-             dilation: int | tuple[int, int] = 1, groups: int = 1, weight_nm: NMPattern | str | None = None,
-             act_sparsity: float = 0.0) -> Layer:
+    def conv(
+        cls,
+        name: str,
+        h: int,
+        w: int,
+        cin: int,
+        cout: int,
+        k: int | tuple[int, int] = 1,
+        *,
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        dilation: int | tuple[int, int] = 1,
+        groups: int = 1,
+        weight_nm: NMPattern | str | None = None,
+        act_sparsity: float = 0.0,
+    ) -> Layer:
         """A convolution; ``groups == cin == cout`` gives a depthwise layer."""
         kh, kw = _pair(k)
         sh, sw = _pair(stride)
         ph, pw = _pair(padding)
         dh, dw = _pair(dilation)
         kind = LayerKind.DEPTHWISE if groups > 1 and groups == cin else LayerKind.CONV
-        return cls(name, kind, h, w, cin, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups,
-                   weight_nm=_nm(weight_nm), act_sparsity=act_sparsity)
+        return cls(
+            name,
+            kind,
+            h,
+            w,
+            cin,
+            cout,
+            kh,
+            kw,
+            sh,
+            sw,
+            ph,
+            pw,
+            dh,
+            dw,
+            groups,
+            weight_nm=_nm(weight_nm),
+            act_sparsity=act_sparsity,
+        )
 
     @classmethod
-    def gemm(cls, name: str, m: int, k: int, n: int, *, weight_nm: NMPattern | str | None = None,
-             act_sparsity: float = 0.0) -> Layer:
+    def gemm(
+        cls,
+        name: str,
+        m: int,
+        k: int,
+        n: int,
+        *,
+        weight_nm: NMPattern | str | None = None,
+        act_sparsity: float = 0.0,
+    ) -> Layer:
         """A GEMM (M x K) @ (K x N), e.g. a linear layer with M = batch."""
         return cls(name, LayerKind.GEMM, m, 1, k, n, weight_nm=_nm(weight_nm), act_sparsity=act_sparsity)
 

@@ -58,14 +58,18 @@ def read_cfg_extras(path: str | os.PathLike[str]) -> ScaleSimExtras:
             if offsets[field] < 0:
                 raise ValueError
         except ValueError:
-            raise ConfigError(f"{path}: [architecture_presets] {key} must be an integer >= 0, got {raw!r}") from None
+            raise ConfigError(
+                f"{path}: [architecture_presets] {key} must be an integer >= 0, got {raw!r}"
+            ) from None
     custom = {}
     for key in ("IfmapCustomLayout", "FilterCustomLayout"):
         raw = parser.get("layout", key, fallback="False")
         custom[key] = _bool(path, key, raw)
         if custom[key]:
-            raise ConfigError(f"{path}: [layout] {key} = True: custom SRAM layouts and bank conflicts are not "
-                              f"modelled by hwmodel; set {key} = False (SCALE-Sim's default layout)")
+            raise ConfigError(
+                f"{path}: [layout] {key} = True: custom SRAM layouts and bank conflicts are not "
+                f"modelled by hwmodel; set {key} = False (SCALE-Sim's default layout)"
+            )
     return ScaleSimExtras(Offsets(**offsets), custom["IfmapCustomLayout"], custom["FilterCustomLayout"])
 
 
@@ -79,8 +83,10 @@ def check_layout_file(path: str | os.PathLike[str]) -> Path:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise TopologyError(f"cannot read layout file {path}: {e.strerror}; SCALE-Sim's '-l' needs an existing "
-                            f"layout CSV (a header line is enough with the default layouts)") from e
+        raise TopologyError(
+            f"cannot read layout file {path}: {e.strerror}; SCALE-Sim's '-l' needs an existing "
+            f"layout CSV (a header line is enough with the default layouts)"
+        ) from e
     if not text.strip():
         raise TopologyError(f"layout file {path} is empty; write at least SCALE-Sim's header line")
     return path

@@ -44,8 +44,18 @@ def resnet50_layers(size: int = 224, *, adds: bool = True) -> list[Layer]:
             if b == 0:
                 out.append(_conv(f"{p}.downsample", h, cin, 4 * width, 1, s))
             if adds:
-                out.append(Layer(f"{p}.add", LayerKind.ELTWISE_ADD, ho, ho, 4 * width, 4 * width, num_inputs=2,
-                                 fused=True))
+                out.append(
+                    Layer(
+                        f"{p}.add",
+                        LayerKind.ELTWISE_ADD,
+                        ho,
+                        ho,
+                        4 * width,
+                        4 * width,
+                        num_inputs=2,
+                        fused=True,
+                    )
+                )
             h, cin = ho, 4 * width
     out.append(Layer("avgpool", LayerKind.POOL, h, h, cin, cin, h, h, 1, 1))
     out.append(Layer.gemm("fc", 1, cin, 1000))

@@ -49,7 +49,17 @@ _GEMM_ALIASES: dict[str, tuple[str, ...]] = {
     "sparsity": ("sparsity", "sparsity ratio"),
 }
 # positional fallback when a header cell is not recognised (SCALE-Sim v2 reads by position)
-_CONV_ORDER = ("name", "ifmap_h", "ifmap_w", "filt_h", "filt_w", "channels", "num_filter", "stride", "sparsity")
+_CONV_ORDER = (
+    "name",
+    "ifmap_h",
+    "ifmap_w",
+    "filt_h",
+    "filt_w",
+    "channels",
+    "num_filter",
+    "stride",
+    "sparsity",
+)
 _GEMM_ORDER = ("name", "m", "n", "k", "sparsity")
 
 
@@ -60,8 +70,9 @@ def _cells(line: str) -> list[str]:
     return cells
 
 
-def _columns(path: Path, header: list[str], aliases: dict[str, tuple[str, ...]],
-             order: tuple[str, ...]) -> dict[str, int]:
+def _columns(
+    path: Path, header: list[str], aliases: dict[str, tuple[str, ...]], order: tuple[str, ...]
+) -> dict[str, int]:
     cols: dict[str, int] = {}
     for i, cell in enumerate(header):
         norm = " ".join(cell.lower().split())
@@ -76,8 +87,10 @@ def _columns(path: Path, header: list[str], aliases: dict[str, tuple[str, ...]],
             cols[order[i]] = i
     need = [k for k in order if k not in ("sparsity", "stride") and k not in cols]
     if need:
-        raise TopologyError(f"{path}:1: header lacks column(s) {', '.join(need)}; expected "
-                            f"{', '.join(aliases[k][0] for k in order)}")
+        raise TopologyError(
+            f"{path}:1: header lacks column(s) {', '.join(need)}; expected "
+            f"{', '.join(aliases[k][0] for k in order)}"
+        )
     return cols
 
 
@@ -107,9 +120,17 @@ def _nm(path: Path, line: int, cells: list[str], cols: dict[str, int]) -> NMPatt
 
 def _conv_rows(path: Path, line: int, cells: list[str], cols: dict[str, int]) -> list[Layer]:
     name = cells[cols["name"]]
-    vals = {k: _int(path, line, cells, cols, k, lbl) for k, lbl in (
-        ("ifmap_h", "IFMAP Height"), ("ifmap_w", "IFMAP Width"), ("filt_h", "Filter Height"),
-        ("filt_w", "Filter Width"), ("channels", "Channels"), ("num_filter", "Num Filter"))}
+    vals = {
+        k: _int(path, line, cells, cols, k, lbl)
+        for k, lbl in (
+            ("ifmap_h", "IFMAP Height"),
+            ("ifmap_w", "IFMAP Width"),
+            ("filt_h", "Filter Height"),
+            ("filt_w", "Filter Width"),
+            ("channels", "Channels"),
+            ("num_filter", "Num Filter"),
+        )
+    }
     if "stride_h" in cols:
         sh = _int(path, line, cells, cols, "stride_h", "Stride Height")
         sw = _int(path, line, cells, cols, "stride_w", "Stride Width") if "stride_w" in cols else sh
@@ -119,11 +140,37 @@ def _conv_rows(path: Path, line: int, cells: list[str], cols: dict[str, int]) ->
         sh = sw = 1
     nm = _nm(path, line, cells, cols)
     if "DP" in name:
-        return [Layer(f"{name}Channel_{c}", LayerKind.CONV, vals["ifmap_h"], vals["ifmap_w"], 1,
-                      vals["num_filter"], vals["filt_h"], vals["filt_w"], sh, sw, weight_nm=nm)
-                for c in range(vals["channels"])]
-    return [Layer(name, LayerKind.CONV, vals["ifmap_h"], vals["ifmap_w"], vals["channels"], vals["num_filter"],
-                  vals["filt_h"], vals["filt_w"], sh, sw, weight_nm=nm)]
+        return [
+            Layer(
+                f"{name}Channel_{c}",
+                LayerKind.CONV,
+                vals["ifmap_h"],
+                vals["ifmap_w"],
+                1,
+                vals["num_filter"],
+                vals["filt_h"],
+                vals["filt_w"],
+                sh,
+                sw,
+                weight_nm=nm,
+            )
+            for c in range(vals["channels"])
+        ]
+    return [
+        Layer(
+            name,
+            LayerKind.CONV,
+            vals["ifmap_h"],
+            vals["ifmap_w"],
+            vals["channels"],
+            vals["num_filter"],
+            vals["filt_h"],
+            vals["filt_w"],
+            sh,
+            sw,
+            weight_nm=nm,
+        )
+    ]
 
 
 def _gemm_rows(path: Path, line: int, cells: list[str], cols: dict[str, int]) -> list[Layer]:
@@ -153,8 +200,11 @@ def read_topology(path: str | os.PathLike[str], mode: str = "conv") -> tuple[Lay
         text = path.read_text(encoding="utf-8-sig")
     except OSError as e:
         raise TopologyError(f"cannot read topology file {path}: {e.strerror}") from e
-    aliases, order, rows = (_CONV_ALIASES, _CONV_ORDER, _conv_rows) if mode == "conv" else \
-        (_GEMM_ALIASES, _GEMM_ORDER, _gemm_rows)
+    aliases, order, rows = (
+        (_CONV_ALIASES, _CONV_ORDER, _conv_rows)
+        if mode == "conv"
+        else (_GEMM_ALIASES, _GEMM_ORDER, _gemm_rows)
+    )
     cols: dict[str, int] | None = None
     layers: list[Layer] = []
     for no, raw in enumerate(text.splitlines(), start=1):
@@ -177,7 +227,9 @@ def read_topology(path: str | os.PathLike[str], mode: str = "conv") -> tuple[Lay
     return tuple(layers)
 
 
-def write_topology(layers: tuple[Layer, ...] | list[Layer], path: str | os.PathLike[str], mode: str = "conv") -> Path:
+def write_topology(
+    layers: tuple[Layer, ...] | list[Layer], path: str | os.PathLike[str], mode: str = "conv"
+) -> Path:
     """Write layers as a SCALE-Sim topology CSV (padded sizes, trailing commas), atomically.
 
     Args:
@@ -196,12 +248,21 @@ def write_topology(layers: tuple[Layer, ...] | list[Layer], path: str | os.PathL
         for ly in layers:
             out.append(f"{ly.name}, {ly.gemm_m}, {ly.gemm_n}, {ly.gemm_k}," + nm(ly))
     else:
-        out = ["Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
-               "Strides," + tail]
+        out = [
+            "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+            "Strides," + tail
+        ]
         for ly in layers:
-            if ly.kind not in (LayerKind.CONV, LayerKind.GEMM) or ly.groups != 1 or ly.stride_h != ly.stride_w \
-                    or ly.dilation_h != 1 or ly.dilation_w != 1:
+            if (
+                ly.kind not in (LayerKind.CONV, LayerKind.GEMM)
+                or ly.groups != 1
+                or ly.stride_h != ly.stride_w
+                or ly.dilation_h != 1
+                or ly.dilation_w != 1
+            ):
                 raise TopologyError(f"layer {ly.name!r} ({ly.kind.value}) has no SCALE-Sim conv-row form")
-            out.append(f"{ly.name}, {ly.padded_h}, {ly.padded_w}, {ly.filt_h}, {ly.filt_w}, {ly.channels}, "
-                       f"{ly.num_filter}, {ly.stride_h}," + nm(ly))
+            out.append(
+                f"{ly.name}, {ly.padded_h}, {ly.padded_w}, {ly.filt_h}, {ly.filt_w}, {ly.channels}, "
+                f"{ly.num_filter}, {ly.stride_h}," + nm(ly)
+            )
     return atomic_write_text(path, "\n".join(out) + "\n")

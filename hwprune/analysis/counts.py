@@ -52,7 +52,9 @@ def _shared(op: Op) -> bool:
 @register("count", OpKind.CONV)
 def _conv(op: Op, g: Graph) -> tuple[int, int]:
     y = g.tensor_shape(op.output)
-    k = math.prod(op.attr("kernel_size") if isinstance(op.attr("kernel_size"), tuple) else (op.attr("kernel_size"),))
+    k = math.prod(
+        op.attr("kernel_size") if isinstance(op.attr("kernel_size"), tuple) else (op.attr("kernel_size"),)
+    )
     cpg = op.attr("in_channels") // op.attr("groups")
     macs = _numel(y[1:]) * cpg * k
     params = op.attr("out_channels") * cpg * k + (op.attr("out_channels") if op.attr("bias") else 0)
@@ -131,10 +133,26 @@ def _module_params(op: Op, g: Graph) -> tuple[int, int]:
     return 0, sum(p.numel() for p in m.parameters()) if m is not None else 0
 
 
-@register("count", OpKind.INPUT, OpKind.OUTPUT, OpKind.POOL, OpKind.ADAPTIVE_POOL, OpKind.RESAMPLE,
-          OpKind.ADD, OpKind.MUL, OpKind.CAT, OpKind.SPLIT, OpKind.GETITEM, OpKind.FLATTEN, OpKind.RESHAPE,
-          OpKind.EXPAND,
-          OpKind.PERMUTE, OpKind.REDUCE, OpKind.SOFTMAX, OpKind.SIZE)
+@register(
+    "count",
+    OpKind.INPUT,
+    OpKind.OUTPUT,
+    OpKind.POOL,
+    OpKind.ADAPTIVE_POOL,
+    OpKind.RESAMPLE,
+    OpKind.ADD,
+    OpKind.MUL,
+    OpKind.CAT,
+    OpKind.SPLIT,
+    OpKind.GETITEM,
+    OpKind.FLATTEN,
+    OpKind.RESHAPE,
+    OpKind.EXPAND,
+    OpKind.PERMUTE,
+    OpKind.REDUCE,
+    OpKind.SOFTMAX,
+    OpKind.SIZE,
+)
 def _free(op: Op, g: Graph) -> tuple[int, int]:
     return 0, 0
 

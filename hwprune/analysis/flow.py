@@ -22,6 +22,7 @@ from hwprune.ir.handlers import lookup
 
 __all__ = ["Chan", "SlotRole", "WEIGHT_ROLES", "SlotRec", "Flow", "FlowCtx", "run_flow"]
 
+
 class SlotRole(str, enum.Enum):
     """What a slot (a tensor dim of an op that holds channel elements) is."""
 
@@ -99,7 +100,9 @@ class FlowCtx:
         self.chans[value] = chan
 
     def slot(self, op: Op, role: SlotRole | str, dim: int, ids: np.ndarray, note: str = "") -> None:
-        self.slots.append(SlotRec(op.name, SlotRole(role), dim, np.asarray(ids, dtype=np.int64).reshape(-1), note))
+        self.slots.append(
+            SlotRec(op.name, SlotRole(role), dim, np.asarray(ids, dtype=np.int64).reshape(-1), note)
+        )
 
     def union(self, a: np.ndarray, b: np.ndarray) -> None:
         a, b = np.broadcast_arrays(np.asarray(a), np.asarray(b))
@@ -109,11 +112,13 @@ class FlowCtx:
         if chan is None:
             return
         ids = chan.ids if isinstance(chan, Chan) else chan
-        self.slots.append(SlotRec(op.name, SlotRole.PIN, -1, np.asarray(ids, dtype=np.int64).reshape(-1), reason))
+        self.slots.append(
+            SlotRec(op.name, SlotRole.PIN, -1, np.asarray(ids, dtype=np.int64).reshape(-1), reason)
+        )
 
     def pin_value(self, op: Op, value: str, reason: str) -> None:
         c = self.chans.get(value)
-        for part in (c if isinstance(c, tuple) else (c,)):
+        for part in c if isinstance(c, tuple) else (c,):
             if isinstance(part, Chan):
                 self.pin(op, part, reason)
 

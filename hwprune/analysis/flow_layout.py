@@ -34,8 +34,11 @@ def _cat(op: Op, ctx: FlowCtx) -> None:
         return
     first = chans[0]
     rest = [c for c in chans[1:] if c is not None]
-    if first is not None and d not in first.dims and len(rest) == len(chans) - 1 and all(
-        c.dims == first.dims and c.ids.shape == first.ids.shape for c in rest
+    if (
+        first is not None
+        and d not in first.dims
+        and len(rest) == len(chans) - 1
+        and all(c.dims == first.dims and c.ids.shape == first.ids.shape for c in rest)
     ):
         for c in rest:
             ctx.union(first.ids, c.ids)  # stacked along another dim: the same channel in every piece
@@ -55,7 +58,7 @@ def _split(op: Op, ctx: FlowCtx) -> None:
         return
     if c.dims == (d,):
         bounds = np.cumsum([0] + [p[d] for p in parts])
-        ctx.set(op.output, tuple(Chan((d,), c.ids[bounds[i]:bounds[i + 1]]) for i in range(len(parts))))
+        ctx.set(op.output, tuple(Chan((d,), c.ids[bounds[i] : bounds[i + 1]]) for i in range(len(parts))))
     elif d not in c.dims:
         ctx.set(op.output, tuple(c for _ in parts))
     else:
@@ -212,7 +215,9 @@ def _reshape(op: Op, ctx: FlowCtx) -> None:
     groups = _reshape_groups(a, b)
     hit = [g for g in groups or () if any(d in g[0] for d in c.dims)]
     if len(hit) != 1 or not all(d in hit[0][0] for d in c.dims):
-        ctx.pin(op, c, f"{op.name} reshapes channels together with other dims in a way that cannot be tracked")
+        ctx.pin(
+            op, c, f"{op.name} reshapes channels together with other dims in a way that cannot be tracked"
+        )
         return
     gi, gj = hit[0]
     ids = _expand(c, a, gi)

@@ -68,8 +68,14 @@ def _opaque(op: Op, ctx: FlowCtx) -> None:
 def _slides_over_channels(op: Op, ctx: FlowCtx, x: str | None) -> Chan | None:
     """ECA's pattern: a 1-in 1-out conv over a tensor whose spatial dim holds the channels, size kept."""
     c = ctx.chan(x) if x else None
-    if x is None or c is None or len(c.dims) != 1 or c.dims[0] < 2 or op.attr("in_channels") != 1 \
-            or op.attr("out_channels") != 1:
+    if (
+        x is None
+        or c is None
+        or len(c.dims) != 1
+        or c.dims[0] < 2
+        or op.attr("in_channels") != 1
+        or op.attr("out_channels") != 1
+    ):
         return None
     d = c.dims[0]
     stride = op.attr("stride")
@@ -77,8 +83,9 @@ def _slides_over_channels(op: Op, ctx: FlowCtx, x: str | None) -> Chan | None:
     return c if s == 1 and ctx.known_shape(x)[d] == ctx.known_shape(op.output)[d] else None
 
 
-def _grouped_channels(op: Op, ctx: FlowCtx, x: str | None, *, in_dim: int,
-                      out_dim: int) -> tuple[np.ndarray | None, np.ndarray]:
+def _grouped_channels(
+    op: Op, ctx: FlowCtx, x: str | None, *, in_dim: int, out_dim: int
+) -> tuple[np.ndarray | None, np.ndarray]:
     """Channels of a (grouped, transposed or not) conv: its input and output slots on the weight dims
     ``in_dim``/``out_dim``; returns (input ids or None, output ids)."""
     cin, cout, g = op.attr("in_channels"), op.attr("out_channels"), op.attr("groups")
@@ -106,7 +113,9 @@ def _conv(op: Op, ctx: FlowCtx) -> None:
     x = ctx.first_input(op)
     c = _slides_over_channels(op, ctx, x)
     if c is not None:  # each output position is its channel; the window over neighbours changes when pruned
-        ctx.mix(op, c, f"{op.name} slides a window along the channels (ECA): pruning changes the neighbourhoods")
+        ctx.mix(
+            op, c, f"{op.name} slides a window along the channels (ECA): pruning changes the neighbourhoods"
+        )
         ctx.set(op.output, c)
         return
     in_ids, out = _grouped_channels(op, ctx, x, in_dim=1, out_dim=0)
@@ -141,12 +150,18 @@ def _functional_params(op: Op, ctx: FlowCtx, out: np.ndarray, in_ids: np.ndarray
         if c is not None and c.dims == (0,) and c.ids.shape == out.shape:
             ctx.union(c.ids, out)
         else:
-            reason = f"{op.name}: its weight or bias {v!r} is not a tensor whose rows follow its output channels"
+            reason = (
+                f"{op.name}: its weight or bias {v!r} is not a tensor whose rows follow its output channels"
+            )
             ctx.pin(op, out, reason)
             ctx.pin_value(op, v, reason)
     if in_ids is not None and not op.attr("weight_direct"):
-        ctx.mix(op, Chan((0,), in_ids), f"{op.name} computes its weight from {op.attr('weight_param')!r} over its "
-                f"input channels (weight standardisation): pruning them changes the weight")
+        ctx.mix(
+            op,
+            Chan((0,), in_ids),
+            f"{op.name} computes its weight from {op.attr('weight_param')!r} over its "
+            f"input channels (weight standardisation): pruning them changes the weight",
+        )
 
 
 def _norm_params(op: Op, ctx: FlowCtx, ids: np.ndarray | None) -> None:
@@ -204,7 +219,9 @@ def _layernorm(op: Op, ctx: FlowCtx) -> None:
         ctx.set(op.output, c)
         return
     if k == 1 and c.dims == (rank - 1,):
-        ctx.mix(op, c, f"LayerNorm {op.name!r} normalises over these channels: pruning changes its statistics")
+        ctx.mix(
+            op, c, f"LayerNorm {op.name!r} normalises over these channels: pruning changes its statistics"
+        )
         if not params:
             ctx.slot(op, "param", 0, c.ids)
         for p in params:
@@ -265,8 +282,10 @@ def _binary(op: Op, ctx: FlowCtx) -> None:
     dims = carriers[0][1].dims
     want = tuple(out_shape[d] for d in dims)
     # every carrier lays channels out on the same dims at full size; every other operand broadcasts there
-    ok = all(c.dims == dims and c.ids.shape == carriers[0][1].ids.shape and tuple(s[d] for d in dims) == want
-             for s, c in carriers)
+    ok = all(
+        c.dims == dims and c.ids.shape == carriers[0][1].ids.shape and tuple(s[d] for d in dims) == want
+        for s, c in carriers
+    )
     ok = ok and all(all(s[d] == 1 for d in dims) for s, c in aligned if c is None)
     if not ok:
         for v in ins:
@@ -288,7 +307,9 @@ def _reduce(op: Op, ctx: FlowCtx) -> None:
     if any(d in dims for d in c.dims):
         if all(d in dims for d in c.dims) and _STATISTIC.search(str(op.attr("type"))):
             # a statistic over channels (GRN's mean of norms): prunable, the slim model differs until fine-tuned
-            ctx.mix(op, c, f"{op.name} takes a statistic over channels ({op.attr('type')}): pruning changes it")
+            ctx.mix(
+                op, c, f"{op.name} takes a statistic over channels ({op.attr('type')}): pruning changes it"
+            )
         else:
             ctx.pin(op, c, f"{op.name} reduces over channels ({op.attr('type')})")
         return

@@ -38,8 +38,18 @@ from hwprune.errors import ExcludeError
 from hwprune.ir.graph import Graph
 from hwprune.ir.kinds import OpKind
 
-__all__ = ["Slot", "ChannelGroup", "GroupSpan", "OpChannels", "Analysis", "analyze", "channel_groups",
-           "op_channel_groups", "check_excludes", "format_groups"]
+__all__ = [
+    "Slot",
+    "ChannelGroup",
+    "GroupSpan",
+    "OpChannels",
+    "Analysis",
+    "analyze",
+    "channel_groups",
+    "op_channel_groups",
+    "check_excludes",
+    "format_groups",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +147,14 @@ class OpChannels:
     out_spans: tuple[GroupSpan, ...]
 
     def in_after(self, kept: Mapping[int, int]) -> int:
-        return self.in_channels - sum((s.length - kept.get(s.group, s.length)) * s.reps for s in self.in_spans)
+        return self.in_channels - sum(
+            (s.length - kept.get(s.group, s.length)) * s.reps for s in self.in_spans
+        )
 
     def out_after(self, kept: Mapping[int, int]) -> int:
-        return self.out_channels - sum((s.length - kept.get(s.group, s.length)) * s.reps for s in self.out_spans)
+        return self.out_channels - sum(
+            (s.length - kept.get(s.group, s.length)) * s.reps for s in self.out_spans
+        )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -165,8 +179,10 @@ def check_excludes(graph: Graph, excludes: Iterable[str]) -> tuple[str, ...]:
         if not any(n == ex or n.startswith(ex + ".") or n.startswith(ex + "#") for n in names):
             close = difflib.get_close_matches(ex, names, n=3)
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise ExcludeError(f"exclude {ex!r} names no module of the model{hint} "
-                               "(use qualified names as in model.named_modules())")
+            raise ExcludeError(
+                f"exclude {ex!r} names no module of the model{hint} "
+                "(use qualified names as in model.named_modules())"
+            )
         out.append(ex)
     return tuple(out)
 
@@ -210,15 +226,21 @@ def op_channel_groups(graph: Graph, groups: Sequence[ChannelGroup]) -> dict[str,
         for s in g.slots:
             if s.role in (SlotRole.IN, SlotRole.OUT):
                 spans.setdefault(s.op, {SlotRole.IN: [], SlotRole.OUT: []})[s.role].append(
-                    GroupSpan(g.id, s.offset, s.length, s.stride, s.reps, s.rep_stride))
+                    GroupSpan(g.id, s.offset, s.length, s.stride, s.reps, s.rep_stride)
+                )
     out = {}
     for op in graph.ops_of(OpKind.CONV, OpKind.LINEAR):
         x = graph.tensor_shape(op.inputs[0])
         y = graph.tensor_shape(op.output)
         cin, cout = (x[1], y[1]) if op.kind is OpKind.CONV else (x[-1], y[-1])
         sp = spans.get(op.name, {SlotRole.IN: [], SlotRole.OUT: []})
-        out[op.name] = OpChannels(op.name, cin, cout, tuple(sorted(sp[SlotRole.IN], key=lambda s: s.offset)),
-                                  tuple(sorted(sp[SlotRole.OUT], key=lambda s: s.offset)))
+        out[op.name] = OpChannels(
+            op.name,
+            cin,
+            cout,
+            tuple(sorted(sp[SlotRole.IN], key=lambda s: s.offset)),
+            tuple(sorted(sp[SlotRole.OUT], key=lambda s: s.offset)),
+        )
     return out
 
 
@@ -227,7 +249,8 @@ def _build(graph: Graph, flow: Flow, excludes: tuple[str, ...]) -> Analysis:
     slots = list(flow.slots)
     for s in flow.slots:  # an excluded module pins every element it holds
         if s.role in WEIGHT_ROLES and any(
-            s.op == e or s.op.startswith(e + ".") or s.op.startswith(e + "#") for e in excludes):
+            s.op == e or s.op.startswith(e + ".") or s.op.startswith(e + "#") for e in excludes
+        ):
             slots.append(type(s)(s.op, SlotRole.PIN, -1, s.ids, f"module {s.op!r} is excluded"))
     if not slots:
         return Analysis(graph, flow, (), ())
@@ -241,12 +264,12 @@ def _build(graph: Graph, flow: Flow, excludes: tuple[str, ...]) -> Analysis:
     ends = np.concatenate([cuts, [len(comp)]])
     by_sig: dict[bytes, list[int]] = {}
     for k in range(len(starts)):
-        by_sig.setdefault(sid[starts[k]:ends[k]].tobytes(), []).append(k)
+        by_sig.setdefault(sid[starts[k] : ends[k]].tobytes(), []).append(k)
     raw = []
     for ks in by_sig.values():
         s0, e0 = starts[ks[0]], ends[ks[0]]
         sig = sid[s0:e0]
-        pmat = np.stack([pos[starts[k]:ends[k]] for k in ks])  # members x occurrences
+        pmat = np.stack([pos[starts[k] : ends[k]] for k in ks])  # members x occurrences
         comps = comp[starts[ks]]
         first = np.argsort(pmat[:, 0], kind="stable")
         raw.extend(_runs(sig, pmat[first], comps[first]))
@@ -261,13 +284,16 @@ def _build(graph: Graph, flow: Flow, excludes: tuple[str, ...]) -> Analysis:
         key = _key(gslots, graph, keys)
         gran = max((s.reps for s in gslots if s.role in (SlotRole.IN, SlotRole.OUT)), default=1)
         blockers = tuple(dict.fromkeys(s.op for s in gslots if s.role is SlotRole.PIN))
-        groups.append(ChannelGroup(gid, key, len(comps), gslots, not pins, "; ".join(pins), not mixes, gran,
-                                   blockers))
+        groups.append(
+            ChannelGroup(gid, key, len(comps), gslots, not pins, "; ".join(pins), not mixes, gran, blockers)
+        )
         members.append(comps)
     return Analysis(graph, flow, tuple(groups), tuple(members))
 
 
-def _runs(sig: np.ndarray, pmat: np.ndarray, comps: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _runs(
+    sig: np.ndarray, pmat: np.ndarray, comps: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Split members into maximal runs whose positions advance by a constant stride in every column."""
     n = len(pmat)
     if n <= 2:
@@ -276,7 +302,7 @@ def _runs(sig: np.ndarray, pmat: np.ndarray, comps: np.ndarray) -> list[tuple[np
     out, start = [], 0
     for i in range(1, n - 1):
         if i > start and np.any(d[i] != d[i - 1]):
-            out.append((sig, pmat[start:i + 1], comps[start:i + 1]))
+            out.append((sig, pmat[start : i + 1], comps[start : i + 1]))
             start = i + 1
     out.append((sig, pmat[start:], comps[start:]))
     return out
@@ -288,7 +314,7 @@ def _slots(sig: np.ndarray, pmat: np.ndarray, slots: list[SlotRec]) -> tuple[Slo
     col = 0
     for s_index in dict.fromkeys(sig.tolist()):
         k = int(np.sum(sig == s_index))
-        block = pmat[:, col:col + k]
+        block = pmat[:, col : col + k]
         col += k
         rec = slots[s_index]
         stride = int(block[1, 0] - block[0, 0]) if n > 1 else 1
@@ -297,7 +323,9 @@ def _slots(sig: np.ndarray, pmat: np.ndarray, slots: list[SlotRec]) -> tuple[Slo
             continue
         rs = np.diff(block, axis=1)
         if np.all(rs == rs[0, 0]):
-            out.append(Slot(rec.op, rec.role, rec.dim, int(block[0, 0]), n, stride, k, int(rs[0, 0]), rec.note))
+            out.append(
+                Slot(rec.op, rec.role, rec.dim, int(block[0, 0]), n, stride, k, int(rs[0, 0]), rec.note)
+            )
         else:
             for r in range(k):
                 st = int(block[1, r] - block[0, r]) if n > 1 else 1
@@ -306,13 +334,19 @@ def _slots(sig: np.ndarray, pmat: np.ndarray, slots: list[SlotRec]) -> tuple[Slo
 
 
 def _key(slots: tuple[Slot, ...], graph: Graph, taken: set[str]) -> str:
-    prod = [s for s in slots if s.role is SlotRole.OUT] or [s for s in slots if s.role in (SlotRole.PARAM, SlotRole.IN)] or list(slots)
+    prod = (
+        [s for s in slots if s.role is SlotRole.OUT]
+        or [s for s in slots if s.role in (SlotRole.PARAM, SlotRole.IN)]
+        or list(slots)
+    )
     s = prod[0]
     key = s.op
     if s.role in WEIGHT_ROLES and graph.has_op(s.op):
         full = _dim_size(graph, s)
         if not (s.offset == 0 and s.length * s.reps == full):
-            key = f"{s.op}[{s.offset}:{s.offset + s.length * s.stride}" + (f":{s.stride}]" if s.stride != 1 else "]")
+            key = f"{s.op}[{s.offset}:{s.offset + s.length * s.stride}" + (
+                f":{s.stride}]" if s.stride != 1 else "]"
+            )
         if s.role is SlotRole.IN:
             key = f"{key}.in"
     base, k = key, 1
@@ -339,7 +373,11 @@ def format_groups(groups: Sequence[ChannelGroup]) -> str:
     lines = [f"{'id':>4}  {'key':40s} {'size':>5}  {'prunable':8s}  notes"]
     for g in groups:
         if g.prunable:
-            note = ("inexact: " if not g.exact else "") + ", ".join(g.ops[:6]) + (" ..." if len(g.ops) > 6 else "")
+            note = (
+                ("inexact: " if not g.exact else "")
+                + ", ".join(g.ops[:6])
+                + (" ..." if len(g.ops) > 6 else "")
+            )
         else:
             note = g.reason
         lines.append(f"{g.id:>4}  {g.key:40s} {g.size:>5}  {'yes' if g.prunable else 'no':8s}  {note}")

@@ -45,7 +45,17 @@ def structure_hash(graph: Graph) -> str:
         v = graph.value(op.output)
         b = None if op.kind is OpKind.PARAM else batch
         parts = [_unbatched(p, b) for p in v.parts] if v.parts else None
-        doc.append([op.name, op.kind.value, op.target, list(op.inputs), _plain(op.attrs), _unbatched(v.shape, b), parts])
+        doc.append(
+            [
+                op.name,
+                op.kind.value,
+                op.target,
+                list(op.inputs),
+                _plain(op.attrs),
+                _unbatched(v.shape, b),
+                parts,
+            ]
+        )
     blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -70,8 +70,14 @@ def _weight(inp: ImportanceInputs, op_name: str, attr: str = "weight") -> tuple[
     return (t, f"{op.target}.{attr}") if isinstance(t, torch.Tensor) else None
 
 
-def _position_scores(inp: ImportanceInputs, op_name: str, role: SlotRole, tensor: torch.Tensor, kind: str,
-                     cache: dict[tuple[str, SlotRole, str], np.ndarray]) -> np.ndarray:
+def _position_scores(
+    inp: ImportanceInputs,
+    op_name: str,
+    role: SlotRole,
+    tensor: torch.Tensor,
+    kind: str,
+    cache: dict[tuple[str, SlotRole, str], np.ndarray],
+) -> np.ndarray:
     """One number per position of an op's output (role "out") or input (role "in") channels."""
     key = (op_name, role, kind)
     if key in cache:
@@ -79,7 +85,9 @@ def _position_scores(inp: ImportanceInputs, op_name: str, role: SlotRole, tensor
     op = inp.graph.op(op_name)
     t = tensor.detach().cpu()
     arr = t.numpy() if t.dtype in (torch.float32, torch.float64) else t.double().numpy()
-    a = np.abs(arr) if kind == "l1" else (arr * arr if kind == "l2" else arr)  # numpy: single-threaded, predictable
+    a = (
+        np.abs(arr) if kind == "l1" else (arr * arr if kind == "l2" else arr)
+    )  # numpy: single-threaded, predictable
     if role is SlotRole.OUT:
         per = a.reshape(a.shape[0], -1).sum(1)
     elif op.kind is OpKind.CONV and op.attr("groups") > 1:
@@ -98,7 +106,9 @@ def _weighted(group: ChannelGroup, inp: ImportanceInputs, kind: str, use_grad: b
     for s in group.slots:
         op = inp.graph.op(s.op)
         transposed = op.kind is OpKind.CONV_TRANSPOSE and op.attr("groups") == 1
-        if s.role not in (SlotRole.OUT, SlotRole.IN) or not (op.kind in (OpKind.CONV, OpKind.LINEAR) or transposed):
+        if s.role not in (SlotRole.OUT, SlotRole.IN) or not (
+            op.kind in (OpKind.CONV, OpKind.LINEAR) or transposed
+        ):
             continue
         w = _weight(inp, s.op)
         if w is None:
@@ -107,8 +117,10 @@ def _weighted(group: ChannelGroup, inp: ImportanceInputs, kind: str, use_grad: b
         if use_grad:
             grad = inp.grads.get(name) if inp.grads is not None else tensor.grad
             if grad is None:
-                raise PruneConfigError(f"taylor importance needs the gradient of {name}; run a backward pass "
-                                       "first or pass grads={{param name: grad}}")
+                raise PruneConfigError(
+                    f"taylor importance needs the gradient of {name}; run a backward pass "
+                    "first or pass grads={{param name: grad}}"
+                )
             tensor = tensor.detach() * grad
         if transposed:  # (in, out, k...) -> the (out, in, k...) layout of a conv
             tensor = tensor.transpose(0, 1)

@@ -32,7 +32,9 @@ def emit(graph: Graph, *, class_name: str | None = None) -> fx.GraphModule:
         HwPruneError: the graph has no source module to take weights from.
     """
     if graph.source is None:
-        raise HwPruneError("this graph has no source module (was it built by hand?); emit graphs from hwprune.trace")
+        raise HwPruneError(
+            "this graph has no source module (was it built by hand?); emit graphs from hwprune.trace"
+        )
     src = graph.source.gm
     new_graph = fx.Graph()
     val_map: dict[fx.Node, fx.Node] = {}
@@ -73,6 +75,8 @@ def check_emitted(graph: Graph, gm: nn.Module) -> None:
         else:
             want = (op.attr("out_channels"), op.attr("in_channels") // op.attr("groups"))
         if tuple(w.shape[:2]) != want:
-            raise VerifyError(f"emitted module {op.target!r} ({op.kind.value}) has a weight of shape "
-                              f"{tuple(w.shape)}, but its IR op says {want[0]} outputs x {want[1]} inputs; "
-                              "this is a bug in hwprune's emit rules, please report it")
+            raise VerifyError(
+                f"emitted module {op.target!r} ({op.kind.value}) has a weight of shape "
+                f"{tuple(w.shape)}, but its IR op says {want[0]} outputs x {want[1]} inputs; "
+                "this is a bug in hwprune's emit rules, please report it"
+            )

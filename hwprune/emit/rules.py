@@ -42,7 +42,9 @@ class EmitCtx:
     def source_node(self, name: str) -> fx.Node:
         """The node ``name`` of the traced source graph (``emit`` checked that the graph has one)."""
         if self.graph.source is None:
-            raise HwPruneError(f"emitting op {name!r}: the graph has no source module; emit graphs from hwprune.trace")
+            raise HwPruneError(
+                f"emitting op {name!r}: the graph has no source module; emit graphs from hwprune.trace"
+            )
         node: fx.Node = self.graph.source.nodes[name]
         return node
 
@@ -50,8 +52,10 @@ class EmitCtx:
         """The source submodule of module op ``op``, which its kind says is a ``kind``."""
         m = self.src.get_submodule(op.target)
         if not isinstance(m, kind):
-            raise HwPruneError(f"op {op.name!r} ({op.kind.name}) calls {op.target!r}, a {type(m).__name__}; "
-                               "the graph is not from this model: trace it again")
+            raise HwPruneError(
+                f"op {op.name!r} ({op.kind.name}) calls {op.target!r}, a {type(m).__name__}; "
+                "the graph is not from this model: trace it again"
+            )
         return m
 
 
@@ -103,9 +107,25 @@ def _nothing(op: Op, ctx: EmitCtx) -> None:
     return None
 
 
-register("emit", OpKind.INPUT, OpKind.OUTPUT, OpKind.SIZE, OpKind.OPAQUE, OpKind.ACT, OpKind.POOL,
-         OpKind.ADAPTIVE_POOL, OpKind.RESAMPLE, OpKind.ADD, OpKind.MUL, OpKind.CAT, OpKind.PERMUTE,
-         OpKind.REDUCE, OpKind.SOFTMAX, OpKind.FLATTEN, OpKind.MATMUL)(_nothing)
+register(
+    "emit",
+    OpKind.INPUT,
+    OpKind.OUTPUT,
+    OpKind.SIZE,
+    OpKind.OPAQUE,
+    OpKind.ACT,
+    OpKind.POOL,
+    OpKind.ADAPTIVE_POOL,
+    OpKind.RESAMPLE,
+    OpKind.ADD,
+    OpKind.MUL,
+    OpKind.CAT,
+    OpKind.PERMUTE,
+    OpKind.REDUCE,
+    OpKind.SOFTMAX,
+    OpKind.FLATTEN,
+    OpKind.MATMUL,
+)(_nothing)
 
 
 def _set_arg(node: fx.Node, index: int, name: str, value: Any) -> None:
@@ -123,13 +143,17 @@ def _functional_weight(op: Op, ctx: EmitCtx, rows: torch.Tensor | None, cols: to
     target = op.attr("weight_param")
     w0 = get_attr(ctx.src, target)
     new = _slice2(w0, rows, cols)
-    ctx.root[target] = nn.Parameter(new, requires_grad=w0.requires_grad) if isinstance(w0, nn.Parameter) else new
+    ctx.root[target] = (
+        nn.Parameter(new, requires_grad=w0.requires_grad) if isinstance(w0, nn.Parameter) else new
+    )
 
 
 def _functional_groups(node: fx.Node) -> int:
     groups = node.kwargs["groups"] if "groups" in node.kwargs else node.args[6] if len(node.args) > 6 else 1
     if not isinstance(groups, int):  # a Node: groups computed at run time
-        raise UnsupportedOpError(f"{node.name} ({node.target}): groups must be a literal int to prune, got {groups!r}")
+        raise UnsupportedOpError(
+            f"{node.name} ({node.target}): groups must be a literal int to prune, got {groups!r}"
+        )
     return groups
 
 
@@ -139,7 +163,9 @@ def _conv(op: Op, ctx: EmitCtx) -> None:
         return
     functional = bool(op.attr("weight_param"))
     # a selection along a spatial dim (ECA's conv over channels) leaves the weight alone
-    s_in, s_out = (s if s is not None and s[0] == 1 else None for s in (ctx.sel(op.inputs[0]), ctx.sel(op.output)))
+    s_in, s_out = (
+        s if s is not None and s[0] == 1 else None for s in (ctx.sel(op.inputs[0]), ctx.sel(op.output))
+    )
     out_idx = s_out[1] if s_out else None
     in_idx = s_in[1] if s_in else None
     if functional:
@@ -160,8 +186,13 @@ def _conv(op: Op, ctx: EmitCtx) -> None:
     w = _slice2(m.weight, out_idx, w_in)
     cin = op.attr("in_channels")
     groups = op.attr("groups")
-    ctx.root[op.target] = _rebuild(m, {"weight": w, "bias": _slice(m.bias, 0, out_idx)},
-                                   in_channels=cin, out_channels=op.attr("out_channels"), groups=groups)
+    ctx.root[op.target] = _rebuild(
+        m,
+        {"weight": w, "bias": _slice(m.bias, 0, out_idx)},
+        in_channels=cin,
+        out_channels=op.attr("out_channels"),
+        groups=groups,
+    )
 
 
 @register("emit", OpKind.CONV_TRANSPOSE)
@@ -177,9 +208,13 @@ def _conv_transpose(op: Op, ctx: EmitCtx) -> None:
     if out_idx is not None and opg > 1:
         w_out = out_idx[out_idx < opg] if m.groups > 1 else out_idx  # grouped: the same positions per group
     w = _slice2(m.weight, in_idx, w_out)
-    ctx.root[op.target] = _rebuild(m, {"weight": w, "bias": _slice(m.bias, 0, out_idx)},
-                                   in_channels=op.attr("in_channels"), out_channels=op.attr("out_channels"),
-                                   groups=op.attr("groups"))
+    ctx.root[op.target] = _rebuild(
+        m,
+        {"weight": w, "bias": _slice(m.bias, 0, out_idx)},
+        in_channels=op.attr("in_channels"),
+        out_channels=op.attr("out_channels"),
+        groups=op.attr("groups"),
+    )
 
 
 @register("emit", OpKind.LINEAR)
@@ -193,8 +228,12 @@ def _linear(op: Op, ctx: EmitCtx) -> None:
         return
     m = ctx.module(op, nn.Linear)
     w = _slice2(m.weight, out_idx, s_in[1] if s_in else None)
-    ctx.root[op.target] = _rebuild(m, {"weight": w, "bias": _slice(m.bias, 0, out_idx)},
-                                   in_features=op.attr("in_features"), out_features=op.attr("out_features"))
+    ctx.root[op.target] = _rebuild(
+        m,
+        {"weight": w, "bias": _slice(m.bias, 0, out_idx)},
+        in_features=op.attr("in_features"),
+        out_features=op.attr("out_features"),
+    )
 
 
 @register("emit", OpKind.BATCHNORM)
@@ -205,8 +244,9 @@ def _batchnorm(op: Op, ctx: EmitCtx) -> None:
     s = ctx.sel(op.output)
     idx = s[1] if s else None
     names = ("weight", "bias", "running_mean", "running_var")
-    ctx.root[op.target] = _rebuild(m, {n: _slice(getattr(m, n), 0, idx) for n in names},
-                                   num_features=op.attr("num_features"))
+    ctx.root[op.target] = _rebuild(
+        m, {n: _slice(getattr(m, n), 0, idx) for n in names}, num_features=op.attr("num_features")
+    )
 
 
 def _rebuild_affine(op: Op, ctx: EmitCtx, kind: type[nn.GroupNorm] | type[nn.LayerNorm], **ctor: Any) -> None:
@@ -218,7 +258,9 @@ def _rebuild_affine(op: Op, ctx: EmitCtx, kind: type[nn.GroupNorm] | type[nn.Lay
     bias: torch.Tensor | None = getattr(m, "bias", None)
     s = ctx.sel(op.output)
     idx = s[1] if s else None
-    ctx.root[op.target] = _rebuild(m, {"weight": _slice(weight, 0, idx), "bias": _slice(bias, 0, idx)}, **ctor)
+    ctx.root[op.target] = _rebuild(
+        m, {"weight": _slice(weight, 0, idx), "bias": _slice(bias, 0, idx)}, **ctor
+    )
 
 
 @register("emit", OpKind.GROUPNORM)
@@ -226,7 +268,9 @@ def _groupnorm(op: Op, ctx: EmitCtx) -> None:
     if op.attr("functional"):
         _set_arg(ctx.nodes[op.node], 1, "num_groups", op.attr("num_groups"))
         return
-    _rebuild_affine(op, ctx, nn.GroupNorm, num_channels=op.attr("num_channels"), num_groups=op.attr("num_groups"))
+    _rebuild_affine(
+        op, ctx, nn.GroupNorm, num_channels=op.attr("num_channels"), num_groups=op.attr("num_groups")
+    )
 
 
 @register("emit", OpKind.LAYERNORM)
@@ -252,7 +296,9 @@ def _param(op: Op, ctx: EmitCtx) -> None:
         ctx.root[op.target] = copy.deepcopy(t)
         return
     new = _slice(t, s[0], s[1])
-    ctx.root[op.target] = nn.Parameter(new, requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) else new
+    ctx.root[op.target] = (
+        nn.Parameter(new, requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) else new
+    )
 
 
 def get_attr(gm: nn.Module, target: str) -> Any:
@@ -329,7 +375,7 @@ def _getitem(op: Op, ctx: EmitCtx) -> None:
         rank = len(src_shape)
         k = items.index(Ellipsis)
         n_real = sum(1 for it in items if it is not None and it is not Ellipsis)
-        items[k:k + 1] = [slice(None)] * (rank - n_real)
+        items[k : k + 1] = [slice(None)] * (rank - n_real)
         index = tuple(items)
     real = [i for i, it in enumerate(items) if it is not None]
     if dim >= len(real):
@@ -341,7 +387,10 @@ def _getitem(op: Op, ctx: EmitCtx) -> None:
         n_old: int | None = old[dim] if old else None
         start: int = 0 if it.start is None else (it.start % n_old if n_old else it.start)
         # an open end stays past the last kept position (every kept position is < the old size)
-        stop = len(kept) if it.stop is None else bisect.bisect_left(
-            kept, it.stop % n_old if n_old and it.stop < 0 else it.stop)
+        stop = (
+            len(kept)
+            if it.stop is None
+            else bisect.bisect_left(kept, it.stop % n_old if n_old and it.stop < 0 else it.stop)
+        )
         items[pos] = slice(bisect.bisect_left(kept, start), stop, it.step)
         node.args = (node.args[0], tuple(items) if isinstance(index, tuple) else items[0])

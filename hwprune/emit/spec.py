@@ -41,8 +41,11 @@ def make_spec(graph: Graph, keep: Mapping[int, Sequence[int]]) -> dict[str, Any]
         "structure_hash": structure_hash(graph),
         "inputs": [{"shape": list(s), "dtype": d} for s, d in (src.example_inputs if src else ())],
         "leaf_modules": list(src.leaf_modules if src else ()),
-        "keep": {groups[gid].key: [int(i) for i in idx] for gid, idx in sorted(keep.items())
-                 if len(idx) < groups[gid].size},
+        "keep": {
+            groups[gid].key: [int(i) for i in idx]
+            for gid, idx in sorted(keep.items())
+            if len(idx) < groups[gid].size
+        },
     }
 
 
@@ -69,13 +72,17 @@ def check_spec(spec: Any, where: str) -> None:
     if not isinstance(spec, dict) or spec.get("format") != SPEC_FORMAT:
         raise SpecError(f"{where} is not an hwprune spec (format must be {SPEC_FORMAT!r})")
     if spec.get("version") != SPEC_VERSION:
-        raise SpecError(f"{where} has spec version {spec.get('version')!r}; this hwprune reads version {SPEC_VERSION}")
+        raise SpecError(
+            f"{where} has spec version {spec.get('version')!r}; this hwprune reads version {SPEC_VERSION}"
+        )
     for key in ("structure_hash", "inputs", "keep"):
         if key not in spec:
             raise SpecError(f"{where} lacks {key!r}; regenerate it with hwprune")
 
 
-def export_onnx(module: nn.Module, example_inputs: Any, path: str | os.PathLike[str], *, opset: int = 17) -> str:
+def export_onnx(
+    module: nn.Module, example_inputs: Any, path: str | os.PathLike[str], *, opset: int = 17
+) -> str:
     """Export ``module`` (e.g. a slim model) to ONNX with the TorchScript exporter; needs ``onnx``."""
     try:
         import onnx  # noqa: F401

@@ -13,8 +13,19 @@ from typing import Any
 
 from torch import fx
 
-__all__ = ["Unsupported", "arg", "weight_root", "f_batch_norm", "f_instance_norm", "f_group_norm", "f_linear",
-           "f_conv", "f_norm", "f_stat", "f_expand"]
+__all__ = [
+    "Unsupported",
+    "arg",
+    "weight_root",
+    "f_batch_norm",
+    "f_instance_norm",
+    "f_group_norm",
+    "f_linear",
+    "f_conv",
+    "f_norm",
+    "f_stat",
+    "f_expand",
+]
 
 Attrs = dict[str, Any]
 Shapes = dict[str, Any]
@@ -93,15 +104,23 @@ def _norm_params(node: fx.Node, shapes: Shapes) -> Attrs:
 def f_batch_norm(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     """``F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)``."""
     _tensor_or_none(node, (1, "running_mean"), (2, "running_var"), (3, "weight"), (4, "bias"))
-    return {**_norm_params(node, shapes), "affine": arg(node, 3, "weight") is not None,
-            "track_running_stats": arg(node, 1, "running_mean") is not None, "eps": arg(node, 7, "eps", 1e-5)}
+    return {
+        **_norm_params(node, shapes),
+        "affine": arg(node, 3, "weight") is not None,
+        "track_running_stats": arg(node, 1, "running_mean") is not None,
+        "eps": arg(node, 7, "eps", 1e-5),
+    }
 
 
 def f_instance_norm(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     """``F.instance_norm(x, running_mean, running_var, weight, bias, use_input_stats, momentum, eps)``."""
     _tensor_or_none(node, (1, "running_mean"), (2, "running_var"), (3, "weight"), (4, "bias"))
-    return {**_norm_params(node, shapes), "affine": arg(node, 3, "weight") is not None,
-            "track_running_stats": arg(node, 1, "running_mean") is not None, "eps": arg(node, 7, "eps", 1e-5)}
+    return {
+        **_norm_params(node, shapes),
+        "affine": arg(node, 3, "weight") is not None,
+        "track_running_stats": arg(node, 1, "running_mean") is not None,
+        "eps": arg(node, 7, "eps", 1e-5),
+    }
 
 
 def f_group_norm(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
@@ -111,8 +130,13 @@ def f_group_norm(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     if not isinstance(groups, int):
         raise Unsupported("its num_groups is not a literal int")
     c = _norm_params(node, shapes)["num_features"]
-    return {"num_channels": c, "num_groups": groups, "affine": arg(node, 2, "weight") is not None,
-            "eps": arg(node, 4, "eps", 1e-5), "functional": True}
+    return {
+        "num_channels": c,
+        "num_groups": groups,
+        "affine": arg(node, 2, "weight") is not None,
+        "eps": arg(node, 4, "eps", 1e-5),
+        "functional": True,
+    }
 
 
 def f_linear(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
@@ -124,8 +148,13 @@ def f_linear(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     if len(ws) != 2:
         raise Unsupported(f"its weight has shape {ws}, not (out, in)")
     # the bias is a PARAM op of its own (counted and sliced there)
-    return {"in_features": ws[1], "out_features": ws[0], "bias": False, "weight_param": target,
-            "weight_direct": direct}
+    return {
+        "in_features": ws[1],
+        "out_features": ws[0],
+        "bias": False,
+        "weight_param": target,
+        "weight_direct": direct,
+    }
 
 
 def _tuple(v: Any, n: int) -> tuple[int, ...]:
@@ -148,11 +177,19 @@ def f_conv(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     if not isinstance(groups, int):
         raise Unsupported("its groups is not a literal int")
     padding = arg(node, 4, "padding", 0)
-    return {"in_channels": x[1], "out_channels": ws[0], "kernel_size": tuple(ws[2:]),
-            "stride": _tuple(arg(node, 3, "stride", 1), nd),
-            "padding": padding if isinstance(padding, str) else _tuple(padding, nd),
-            "dilation": _tuple(arg(node, 5, "dilation", 1), nd), "groups": groups, "bias": False,
-            "padding_mode": "zeros", "weight_param": target, "weight_direct": direct}
+    return {
+        "in_channels": x[1],
+        "out_channels": ws[0],
+        "kernel_size": tuple(ws[2:]),
+        "stride": _tuple(arg(node, 3, "stride", 1), nd),
+        "padding": padding if isinstance(padding, str) else _tuple(padding, nd),
+        "dilation": _tuple(arg(node, 5, "dilation", 1), nd),
+        "groups": groups,
+        "bias": False,
+        "padding_mode": "zeros",
+        "weight_param": target,
+        "weight_direct": direct,
+    }
 
 
 def _dims(value: Any, rank: int) -> tuple[int, ...]:
@@ -174,8 +211,11 @@ def _target_name(node: fx.Node) -> str:
 
 def f_norm(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:
     """``torch.norm(x, p, dim, keepdim)`` / ``linalg.vector_norm(x, ord, dim, keepdim)``: a reduction."""
-    return {"dims": _dims(arg(node, 2, "dim"), rank), "keepdim": bool(arg(node, 3, "keepdim", False)),
-            "type": "norm"}
+    return {
+        "dims": _dims(arg(node, 2, "dim"), rank),
+        "keepdim": bool(arg(node, 3, "keepdim", False)),
+        "type": "norm",
+    }
 
 
 def f_stat(node: fx.Node, rank: int, shapes: Shapes) -> Attrs:

@@ -50,10 +50,36 @@ def _specialising(name: str) -> Any:
     return method
 
 
-for _name in ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__add__", "__radd__", "__sub__",
-              "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__", "__floordiv__", "__rfloordiv__",
-              "__mod__", "__rmod__", "__pow__", "__neg__", "__bool__", "__index__", "__float__", "__divmod__",
-              "__lshift__", "__rshift__", "__and__", "__or__"):
+for _name in (
+    "__eq__",
+    "__ne__",
+    "__lt__",
+    "__le__",
+    "__gt__",
+    "__ge__",
+    "__add__",
+    "__radd__",
+    "__sub__",
+    "__rsub__",
+    "__mul__",
+    "__rmul__",
+    "__truediv__",
+    "__rtruediv__",
+    "__floordiv__",
+    "__rfloordiv__",
+    "__mod__",
+    "__rmod__",
+    "__pow__",
+    "__neg__",
+    "__bool__",
+    "__index__",
+    "__float__",
+    "__divmod__",
+    "__lshift__",
+    "__rshift__",
+    "__and__",
+    "__or__",
+):
     setattr(TracedSize, _name, _specialising(_name))
 
 
@@ -130,8 +156,16 @@ class ConcreteTracer(fx.Tracer):
             return self._sizes[key]
         return super().create_arg(a)
 
-    def create_proxy(self, kind: str, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], name: str | None = None,
-                     type_expr: Any = None, proxy_factory_fn: Any = None) -> fx.Proxy:
+    def create_proxy(
+        self,
+        kind: str,
+        target: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        name: str | None = None,
+        type_expr: Any = None,
+        proxy_factory_fn: Any = None,
+    ) -> fx.Proxy:
         p = super().create_proxy(kind, target, args, kwargs, name, type_expr, proxy_factory_fn)
         self._quiet = True
         try:
@@ -223,6 +257,8 @@ def specialisation_note(source: Any) -> str:
         return ""
     shapes = " and ".join("x".join(map(str, shape)) for shape, _ in source.example_inputs)
     more = f" and {len(fixed) - 4} more" if len(fixed) > 4 else ""
-    return (f"; {source.model_class}'s Python code was specialised to its example input {shapes} "
-            f"({', '.join(fixed[:4])}{more}), so what was planned for one input size holds only for that "
-            "size: plan again with an example input of the size the model will run at")
+    return (
+        f"; {source.model_class}'s Python code was specialised to its example input {shapes} "
+        f"({', '.join(fixed[:4])}{more}), so what was planned for one input size holds only for that "
+        "size: plan again with an example input of the size the model will run at"
+    )

@@ -30,16 +30,30 @@ from hwprune.ir.kinds import OpKind
 __all__ = ["trace", "as_input_tuple"]
 
 _TORCH_DIR = os.path.dirname(torch.__file__)
-_SAME_SHAPE = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.ReLU, nn.ReLU6, nn.Identity, nn.Dropout,
-               nn.SiLU, nn.GELU, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid)
+_SAME_SHAPE = (
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.BatchNorm3d,
+    nn.ReLU,
+    nn.ReLU6,
+    nn.Identity,
+    nn.Dropout,
+    nn.SiLU,
+    nn.GELU,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.Sigmoid,
+)
 
 
 def as_input_tuple(example_inputs: Any) -> tuple[torch.Tensor, ...]:
     """Normalise ``example_inputs`` (a tensor or a tuple/list of tensors) to a tuple of tensors."""
     if isinstance(example_inputs, torch.Tensor):
         return (example_inputs,)
-    if isinstance(example_inputs, (tuple, list)) and example_inputs and all(
-        isinstance(t, torch.Tensor) for t in example_inputs
+    if (
+        isinstance(example_inputs, (tuple, list))
+        and example_inputs
+        and all(isinstance(t, torch.Tensor) for t in example_inputs)
     ):
         return tuple(example_inputs)
     raise TraceError(
@@ -89,7 +103,10 @@ def _user_frame(exc: BaseException) -> str:
 
 def _summarise(result: Any) -> dict[str, Any]:
     if isinstance(result, torch.Tensor):
-        return {"shape": tuple(int(d) for d in result.shape), "dtype": str(result.dtype).replace("torch.", "")}
+        return {
+            "shape": tuple(int(d) for d in result.shape),
+            "dtype": str(result.dtype).replace("torch.", ""),
+        }
     if isinstance(result, (tuple, list)) and result and all(isinstance(t, torch.Tensor) for t in result):
         return {"parts": tuple(tuple(int(d) for d in t.shape) for t in result)}
     if isinstance(result, torch.Size):
@@ -110,7 +127,11 @@ class _Recorder(fx.Interpreter):
         self.shortcut = shortcut
 
     def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
-        if self.shortcut and type(self.fetch_attr(target)) in _SAME_SHAPE and isinstance(args[0], torch.Tensor):
+        if (
+            self.shortcut
+            and type(self.fetch_attr(target)) in _SAME_SHAPE
+            and isinstance(args[0], torch.Tensor)
+        ):
             return args[0]  # meta BatchNorm runs slow Python decompositions; its shape is its input's
         return super().call_module(target, args, kwargs)
 
@@ -140,7 +161,10 @@ def _run_meta(gm: fx.GraphModule, inputs: tuple[torch.Tensor, ...]) -> dict[str,
     """Shapes from meta tensors: weights and inputs swapped for storage-less copies, no arithmetic."""
     from torch.nn.utils.stateless import _reparametrize_module
 
-    tensors = {**dict(gm.named_parameters(remove_duplicate=False)), **dict(gm.named_buffers(remove_duplicate=False))}
+    tensors = {
+        **dict(gm.named_parameters(remove_duplicate=False)),
+        **dict(gm.named_buffers(remove_duplicate=False)),
+    }
     meta = {k: torch.empty_like(v, device="meta") for k, v in tensors.items()}
     rec = _Recorder(gm, shortcut=True)
     with _reparametrize_module(gm, meta), torch.no_grad():
@@ -165,9 +189,7 @@ def _run_real(gm: fx.GraphModule, inputs: tuple[torch.Tensor, ...]) -> dict[str,
     return rec.meta
 
 
-def trace(
-    model: nn.Module, example_inputs: Any, *, leaf_modules: Sequence[str | type] = ()
-) -> Graph:
+def trace(model: nn.Module, example_inputs: Any, *, leaf_modules: Sequence[str | type] = ()) -> Graph:
     """Trace ``model`` into an IR graph with static shapes.
 
     Args:
@@ -192,8 +214,10 @@ def trace(
     known = {n for n, _ in model.named_modules()}
     unknown = sorted(n for n in names if n not in known)
     if unknown:
-        raise TraceError(f"leaf_modules names {unknown} that are not submodules of {type(model).__name__}; "
-                         "use qualified names as in model.named_modules()")
+        raise TraceError(
+            f"leaf_modules names {unknown} that are not submodules of {type(model).__name__}; "
+            "use qualified names as in model.named_modules()"
+        )
     # a private module tree; parameter/buffer tensors are shared (read-only here) so tracing stays cheap
     memo = {id(t): t for t in (*model.parameters(), *model.buffers())}
     private = copy.deepcopy(model, memo)
@@ -233,12 +257,13 @@ class _ConcreteTracer(ConcreteTracer, _Tracer):
     """The hwprune tracer with real values behind its proxies (see :mod:`hwprune.frontend.specialise`)."""
 
 
-def _trace_specialised(private: nn.Module, names: frozenset[str], types: tuple[type, ...],
-                       inputs: tuple[torch.Tensor, ...]) -> tuple[fx.Graph, tuple[str, ...], _Tracer] | None:
+def _trace_specialised(
+    private: nn.Module, names: frozenset[str], types: tuple[type, ...], inputs: tuple[torch.Tensor, ...]
+) -> tuple[fx.Graph, tuple[str, ...], _Tracer] | None:
     """Trace again with sizes and extra forward arguments fixed to the example; None if that fails too."""
     fixed = fixed_defaults(private, len(inputs))
     try:
-        arg_names = list(inspect.signature(private.forward).parameters)[:len(inputs)]
+        arg_names = list(inspect.signature(private.forward).parameters)[: len(inputs)]
     except (TypeError, ValueError):
         return None
     tracer = _ConcreteTracer(names, types)
@@ -252,8 +277,14 @@ def _trace_specialised(private: nn.Module, names: frozenset[str], types: tuple[t
     return graph, notes or ("control flow on the example input",), tracer
 
 
-def _lower(gm: fx.GraphModule, meta: dict[str, dict[str, Any]], leaves: tuple[str, ...],
-           inputs: tuple[torch.Tensor, ...], model_class: str, specialised: tuple[str, ...] = ()) -> Graph:
+def _lower(
+    gm: fx.GraphModule,
+    meta: dict[str, dict[str, Any]],
+    leaves: tuple[str, ...],
+    inputs: tuple[torch.Tensor, ...],
+    model_class: str,
+    specialised: tuple[str, ...] = (),
+) -> Graph:
     shapes = {k: v.get("shape", v.get("parts")) for k, v in meta.items()}
     ops: list[Op] = []
     values: list[Value] = []
@@ -280,11 +311,27 @@ def _lower(gm: fx.GraphModule, meta: dict[str, dict[str, Any]], leaves: tuple[st
             graph_outputs.extend(ins)
         if node.op == "placeholder":
             graph_inputs.append(node.name)
-        values.append(Value(node.name, m.get("shape"), m.get("dtype"), m.get("parts"), _freeze(m.get("const"))))
-        sparsity = module_sparsity(gm.get_submodule(target)) if kind in (OpKind.CONV, OpKind.LINEAR) and \
-            node.op == "call_module" else None
-        ops.append(Op(name, kind, target, ins, node.name, tuple(sorted((k, _freeze(v)) for k, v in attrs.items())),
-                      node.name, sparsity, k))
+        values.append(
+            Value(node.name, m.get("shape"), m.get("dtype"), m.get("parts"), _freeze(m.get("const")))
+        )
+        sparsity = (
+            module_sparsity(gm.get_submodule(target))
+            if kind in (OpKind.CONV, OpKind.LINEAR) and node.op == "call_module"
+            else None
+        )
+        ops.append(
+            Op(
+                name,
+                kind,
+                target,
+                ins,
+                node.name,
+                tuple(sorted((k, _freeze(v)) for k, v in attrs.items())),
+                node.name,
+                sparsity,
+                k,
+            )
+        )
     example = tuple((tuple(t.shape), str(t.dtype).replace("torch.", "")) for t in inputs)
     source = GraphSource(gm, leaves, example, model_class, specialised)
     return Graph(_mark_weights(ops), tuple(values), tuple(graph_inputs), tuple(graph_outputs), source=source)
@@ -300,7 +347,9 @@ def _mark_weights(ops: list[Op]) -> tuple[Op, ...]:
     for op in ops:
         if op.kind is OpKind.PARAM and op.target in owner:
             op = replace(op, attrs=tuple(sorted((*op.attrs, ("weight_of", owner[op.target])))))
-        elif op.attr("weight_param") and owner[op.attr("weight_param")] != op.name:  # counted once, by the first
+        elif (
+            op.attr("weight_param") and owner[op.attr("weight_param")] != op.name
+        ):  # counted once, by the first
             op = replace(op, attrs=tuple(sorted((*op.attrs, ("shared_weight", True)))))
         out.append(op)
     return tuple(out)

@@ -103,8 +103,14 @@ class GraphSource:
 
     __slots__ = ("gm", "leaf_modules", "example_inputs", "model_class", "specialised", "nodes", "cache")
 
-    def __init__(self, gm: Any, leaf_modules: tuple[str, ...], example_inputs: tuple[Any, ...], model_class: str,
-                 specialised: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        gm: Any,
+        leaf_modules: tuple[str, ...],
+        example_inputs: tuple[Any, ...],
+        model_class: str,
+        specialised: tuple[str, ...] = (),
+    ) -> None:
         self.gm = gm
         self.leaf_modules = leaf_modules
         self.example_inputs = example_inputs  # (shape, dtype name) per model input

@@ -61,4 +61,6 @@ def lookup(concern: str, kind: OpKind) -> Callable[..., Any]:
     try:
         return tab[kind]
     except KeyError:
-        raise HwPruneError(f"no {concern} handler for op kind {kind}; add one in {CONCERNS[concern]}") from None
+        raise HwPruneError(
+            f"no {concern} handler for op kind {kind}; add one in {CONCERNS[concern]}"
+        ) from None

@@ -109,8 +109,19 @@ def _permute(op: Op, g: Graph, x: Shape, y: Shape) -> str | None:
     return None if want == y else f"permute {op.attr('perm')} of {x} gives {want}, not {y}"
 
 
-@register("verify", OpKind.INPUT, OpKind.OUTPUT, OpKind.PARAM, OpKind.POOL, OpKind.ADAPTIVE_POOL,
-          OpKind.RESAMPLE, OpKind.GETITEM, OpKind.REDUCE, OpKind.SIZE, OpKind.OPAQUE)
+@register(
+    "verify",
+    OpKind.INPUT,
+    OpKind.OUTPUT,
+    OpKind.PARAM,
+    OpKind.POOL,
+    OpKind.ADAPTIVE_POOL,
+    OpKind.RESAMPLE,
+    OpKind.GETITEM,
+    OpKind.REDUCE,
+    OpKind.SIZE,
+    OpKind.OPAQUE,
+)
 def _unchecked(op: Op, g: Graph, x: Shape, y: Shape) -> str | None:
     return None  # shapes may change freely (pooling, resampling, indexing, reductions, unknown ops)
 
@@ -139,7 +150,9 @@ def verify(graph: Graph) -> Graph:
         names.add(op.name)
         for v in op.inputs:
             if v not in seen:
-                raise VerifyError(f"op {op.name!r} reads {v!r} before it is produced; ops must be in topological order")
+                raise VerifyError(
+                    f"op {op.name!r} reads {v!r} before it is produced; ops must be in topological order"
+                )
         graph.value(op.output)
         seen.add(op.output)
         x = _shape(graph, op.inputs[0]) if op.inputs else None
@@ -151,7 +164,9 @@ def verify(graph: Graph) -> Graph:
     for v, dim, kept in graph.selection:
         shape = graph.value(v).shape
         if shape is None or dim >= len(shape) or shape[dim] != len(kept):
-            raise VerifyError(f"selection of {v!r} keeps {len(kept)} positions along dim {dim}, shape is {shape}")
+            raise VerifyError(
+                f"selection of {v!r} keeps {len(kept)} positions along dim {dim}, shape is {shape}"
+            )
         if list(kept) != sorted(set(kept)):
             raise VerifyError(f"selection of {v!r} is not sorted and unique")
     return graph

@@ -34,9 +34,24 @@ from hwprune.ir.graph import Graph, Op
 from hwprune.ir.handlers import register, table
 from hwprune.ir.kinds import OpKind
 
-__all__ = ["Lowered", "Unmodelled", "Lowering", "lower", "lower_graph", "mark_fusable_adds", "LOWERING", "FREE_KINDS",
-           "FREE_WHY", "NOT_MODELLED", "OPAQUE_WHY", "DPU_ACTS", "NOOP_ACTS", "act_placement", "resize",
-           "unmodelled_message"]
+__all__ = [
+    "Lowered",
+    "Unmodelled",
+    "Lowering",
+    "lower",
+    "lower_graph",
+    "mark_fusable_adds",
+    "LOWERING",
+    "FREE_KINDS",
+    "FREE_WHY",
+    "NOT_MODELLED",
+    "OPAQUE_WHY",
+    "DPU_ACTS",
+    "NOOP_ACTS",
+    "act_placement",
+    "resize",
+    "unmodelled_message",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +135,41 @@ NOT_MODELLED: dict[OpKind, str] = {
 # activations the DPU runs in the producing conv's output stage (UG1414 3.0 "Currently Supported
 # Operators", DPUCZDX8G_ISA1_B4096 on ZCU102/ZCU104: ReLU, LeakyReLU, ReLU6, Hard-Swish, Hard-Sigmoid;
 # a clamp/hardtanh is taken as the ReLU6-style clip, whatever its bounds), by lower-case name without "_"
-DPU_ACTS = frozenset({"relu", "relu6", "leakyrelu", "hardswish", "hardsigmoid", "hardtanh", "clamp", "clip",
-                      "clampmin", "clampmax"})
+DPU_ACTS = frozenset(
+    {
+        "relu",
+        "relu6",
+        "leakyrelu",
+        "hardswish",
+        "hardsigmoid",
+        "hardtanh",
+        "clamp",
+        "clip",
+        "clampmin",
+        "clampmax",
+    }
+)
 # unary ops that do nothing at inference (dropout, identity, copies and casts of an int8 tensor)
-NOOP_ACTS = frozenset({"dropout", "dropout1d", "dropout2d", "dropout3d", "alphadropout", "featurealphadropout",
-                       "identity", "contiguous", "clone", "float", "double", "half", "to", "typeas", "detach",
-                       "stochasticdepth"})
+NOOP_ACTS = frozenset(
+    {
+        "dropout",
+        "dropout1d",
+        "dropout2d",
+        "dropout3d",
+        "alphadropout",
+        "featurealphadropout",
+        "identity",
+        "contiguous",
+        "clone",
+        "float",
+        "double",
+        "half",
+        "to",
+        "typeas",
+        "detach",
+        "stochasticdepth",
+    }
+)
 
 # OPAQUE ops by torch op name (module type or function): why they are not priced
 OPAQUE_WHY: dict[str, str] = {
@@ -152,6 +196,7 @@ OPAQUE_WHY: dict[str, str] = {
 
 def handles(*kinds: OpKind) -> Callable[[_Handler], _Handler]:
     """Register a priced kind's lowering: its ``"lower"`` handler and its ``LOWERING`` entry."""
+
     def deco(fn: _Handler) -> _Handler:
         register("lower", *kinds)(fn)
         LOWERING.update(dict.fromkeys(kinds, fn))
@@ -205,12 +250,26 @@ def _conv(op: Op, graph: Graph) -> Lowered | Unmodelled:
         dh, dw = _pair(op.attr("dilation"))
         padding = (0, 0) if padding == "valid" else ((dh * (kh - 1)) // 2, (dw * (kw - 1)) // 2)
     groups = int(op.attr("groups", 1))
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (_pair(op.attr("kernel_size")), _pair(op.attr("stride")), _pair(padding),
-                                              _pair(op.attr("dilation")))
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (
+        _pair(op.attr("kernel_size")),
+        _pair(op.attr("stride")),
+        _pair(padding),
+        _pair(op.attr("dilation")),
+    )
     h = _fit(x[2], ph, dh * (kh - 1) + 1, sh, y[2])
     w = _fit(x[3], pw, dw * (kw - 1) + 1, sw, y[3])
-    layer = Layer.conv(op.name, h, w, x[1], y[1], (kh, kw), stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw),
-                       groups=groups).with_sparsity(op.sparsity or DENSE)
+    layer = Layer.conv(
+        op.name,
+        h,
+        w,
+        x[1],
+        y[1],
+        (kh, kw),
+        stride=(sh, sw),
+        padding=(ph, pw),
+        dilation=(dh, dw),
+        groups=groups,
+    ).with_sparsity(op.sparsity or DENSE)
     tied = layer.kind is LayerKind.DEPTHWISE and x[1] == y[1]
     return Lowered(op.name, layer, op.inputs[0], 1, op.output, 1, tied=tied)
 
@@ -224,8 +283,16 @@ def _conv_transpose(op: Op, graph: Graph) -> Lowered | Unmodelled:
     (kh, kw), (dh, dw) = _pair(op.attr("kernel_size")), _pair(op.attr("dilation"))
     # priced as the stride-1 conv over the zero-inserted, padded input that gives the same output
     # (how engines without a native deconvolution run it: the inserted zeros cost MACs too)
-    layer = Layer.conv(op.name, y[2] + dh * (kh - 1), y[3] + dw * (kw - 1), x[1], y[1], (kh, kw),
-                       dilation=(dh, dw), groups=int(op.attr("groups", 1)))
+    layer = Layer.conv(
+        op.name,
+        y[2] + dh * (kh - 1),
+        y[3] + dw * (kw - 1),
+        x[1],
+        y[1],
+        (kh, kw),
+        dilation=(dh, dw),
+        groups=int(op.attr("groups", 1)),
+    )
     tied = layer.kind is LayerKind.DEPTHWISE and x[1] == y[1]
     return Lowered(op.name, layer, op.inputs[0], 1, op.output, 1, tied=tied)
 
@@ -281,7 +348,9 @@ def _adaptive(op: Op, graph: Graph) -> Lowered | Unmodelled:
     x = _shape(graph, op.inputs[0])
     y = _shape(graph, op.output)
     if len(x) != 4:
-        return _unmodelled(op, f"{len(x) - 2}-D adaptive pooling: the modelled engines price 2-D pooling only")
+        return _unmodelled(
+            op, f"{len(x) - 2}-D adaptive pooling: the modelled engines price 2-D pooling only"
+        )
     h, w = x[2], x[3]
     oh, ow = y[2], y[3]
     if h % oh or w % ow:  # uneven adaptive windows: model as the largest window, stride = window
@@ -297,8 +366,11 @@ def _reduce(op: Op, graph: Graph) -> Lowered | Unmodelled:
     x = _shape(graph, op.inputs[0])
     dims = tuple(op.attr("dims") or ())
     if len(x) != 4 or sorted(dims) != [2, 3]:  # only the global spatial mean/sum is a pooling
-        return _unmodelled(op, f"reduction over dims {list(dims)} of a rank-{len(x)} tensor: only the global "
-                               "spatial mean/sum of an NCHW tensor is modelled (as a pooling)")
+        return _unmodelled(
+            op,
+            f"reduction over dims {list(dims)} of a rank-{len(x)} tensor: only the global "
+            "spatial mean/sum of an NCHW tensor is modelled (as a pooling)",
+        )
     layer = Layer(op.name, LayerKind.POOL, x[2], x[3], x[1], x[1], x[2], x[3], x[2], x[3])
     return Lowered(op.name, layer, op.inputs[0], 1, op.output, 1, tied=True)
 
@@ -372,8 +444,17 @@ def act_placement(op: Op) -> str:
 
 # kinds whose output carries channels last (token / NHWC layouts) or on dim 1 (NCHW)
 _CHANNELS_LAST = frozenset({OpKind.LINEAR, OpKind.LAYERNORM, OpKind.MATMUL})
-_CHANNELS_FIRST = frozenset({OpKind.CONV, OpKind.CONV_TRANSPOSE, OpKind.BATCHNORM, OpKind.GROUPNORM, OpKind.POOL,
-                             OpKind.ADAPTIVE_POOL, OpKind.CAT})
+_CHANNELS_FIRST = frozenset(
+    {
+        OpKind.CONV,
+        OpKind.CONV_TRANSPOSE,
+        OpKind.BATCHNORM,
+        OpKind.GROUPNORM,
+        OpKind.POOL,
+        OpKind.ADAPTIVE_POOL,
+        OpKind.CAT,
+    }
+)
 
 
 def _channel_dim(graph: Graph, value: str) -> int:
@@ -400,10 +481,17 @@ def _cpu_layer(op: Op, graph: Graph) -> Lowered | None:
         return None  # a scalar or a 1-D tensor: host arithmetic on a handful of numbers
     dim = _channel_dim(graph, op.output)
     rest = 1
-    for d in (*y[1:dim], *y[dim + 1:]):
+    for d in (*y[1:dim], *y[dim + 1 :]):
         rest *= d
-    return Lowered(op.name, Layer(op.name, LayerKind.CPU, rest, 1, y[dim], y[dim]), op.output, dim, op.output, dim,
-                   tied=True)
+    return Lowered(
+        op.name,
+        Layer(op.name, LayerKind.CPU, rest, 1, y[dim], y[dim]),
+        op.output,
+        dim,
+        op.output,
+        dim,
+        tied=True,
+    )
 
 
 @handles(OpKind.ACT)
@@ -458,8 +546,11 @@ def lower_graph(graph: Graph) -> Lowering:
     handlers = table("lower")
     for op in graph.ops:
         handler = handlers.get(op.kind)
-        got = handler(op, graph) if handler is not None else _unmodelled(
-            op, f"op kind {op.kind.value!r} has no lowering rule in hwprune.lower")  # never 0 cycles silently
+        got = (
+            handler(op, graph)
+            if handler is not None
+            else _unmodelled(op, f"op kind {op.kind.value!r} has no lowering rule in hwprune.lower")
+        )  # never 0 cycles silently
         if isinstance(got, Lowered):
             layers.append(got)
         elif isinstance(got, Unmodelled):
@@ -476,8 +567,12 @@ def unmodelled_message(unmodelled: Sequence[Unmodelled], *, limit: int = 8) -> s
     """One line naming the unmodelled ops (the first ``limit``) and what they mean for the figures."""
     items = [f"{u.name} ({u.op}: {u.why})" for u in unmodelled[:limit]]
     more = f" and {len(unmodelled) - limit} more" if len(unmodelled) > limit else ""
-    return (f"{len(unmodelled)} op(s) have no cost model and count as 0 cycles: " + "; ".join(items) + more
-            + "; latencies exclude them (strict mode makes this an error)")
+    return (
+        f"{len(unmodelled)} op(s) have no cost model and count as 0 cycles: "
+        + "; ".join(items)
+        + more
+        + "; latencies exclude them (strict mode makes this an error)"
+    )
 
 
 # ops between a conv and the add that a fused conv+add still covers (folded into the conv)
@@ -518,8 +613,13 @@ def mark_fusable_adds(graph: Graph, lowered: list[Lowered]) -> list[Lowered]:
         if layer.kind is not LayerKind.ELTWISE_ADD or layer.fused:
             continue
         convs = [c for v in _tensor_inputs(graph.op(lw.op), graph) if (c := _fusable_conv(graph, v)) in index]
-        convs = [c for c in convs if index[c] < i and out[index[c]].layer.residual_inputs == 0
-                 and out[index[c]].layer.kind is LayerKind.CONV]
+        convs = [
+            c
+            for c in convs
+            if index[c] < i
+            and out[index[c]].layer.residual_inputs == 0
+            and out[index[c]].layer.kind is LayerKind.CONV
+        ]
         if not convs:
             continue
         j = max(index[c] for c in convs)
@@ -539,5 +639,9 @@ def resize(lowered: Lowered, cin: int, cout: int, sparsity: LayerSparsity = DENS
         # a depthwise conv pruned to one channel is a plain conv in the slim model (Layer.conv's rule)
         kind = LayerKind.CONV if layer.kind is LayerKind.DEPTHWISE and k == 1 else layer.kind
         return layer.with_(kind=kind, channels=k, num_filter=k, groups=groups, weight_nm=nm, act_sparsity=act)
-    return layer.with_(channels=cin * lowered.in_scale if layer.kind is LayerKind.GEMM else cin,
-                       num_filter=cout, weight_nm=nm, act_sparsity=act)
+    return layer.with_(
+        channels=cin * lowered.in_scale if layer.kind is LayerKind.GEMM else cin,
+        num_filter=cout,
+        weight_nm=nm,
+        act_sparsity=act,
+    )

@@ -45,9 +45,16 @@ def resolve_hw(hw: str | os.PathLike[str] | AcceleratorConfig) -> AcceleratorCon
         raise HardwareError(f"hardware {str(hw)!r}: {e}") from e
 
 
-def simulate_graph(graph: Graph, hw: str | AcceleratorConfig = "dpu-b4096", *, mode: str = "cycle",
-                   name: str | None = None, strict: bool = False, progress: bool = False,
-                   lowering: Lowering | None = None) -> hwmodel.NetworkReport:
+def simulate_graph(
+    graph: Graph,
+    hw: str | AcceleratorConfig = "dpu-b4096",
+    *,
+    mode: str = "cycle",
+    name: str | None = None,
+    strict: bool = False,
+    progress: bool = False,
+    lowering: Lowering | None = None,
+) -> hwmodel.NetworkReport:
     """:func:`simulate` of an IR graph (traced, or pruned and N:M-annotated by ``apply_ir``);
     ``lowering`` is the graph's lowering when the caller has it already."""
     cfg = resolve_hw(hw)
@@ -60,9 +67,17 @@ def simulate_graph(graph: Graph, hw: str | AcceleratorConfig = "dpu-b4096", *, m
     return dataclasses.replace(rep, notes=rep.notes + notes) if notes else rep
 
 
-def simulate(model: Any, example_inputs: Any, hw: str | AcceleratorConfig = "dpu-b4096", *,
-             mode: str = "cycle", graph: Graph | None = None, name: str | None = None, strict: bool = False,
-             progress: bool = False) -> hwmodel.NetworkReport:
+def simulate(
+    model: Any,
+    example_inputs: Any,
+    hw: str | AcceleratorConfig = "dpu-b4096",
+    *,
+    mode: str = "cycle",
+    graph: Graph | None = None,
+    name: str | None = None,
+    strict: bool = False,
+    progress: bool = False,
+) -> hwmodel.NetworkReport:
     """Simulate ``model`` on ``hw``; layer names in the report are the model's module names.
 
     Args:
@@ -82,10 +97,18 @@ def simulate(model: Any, example_inputs: Any, hw: str | AcceleratorConfig = "dpu
         UnsupportedOpError: ``strict`` and some op has no cost model.
     """
     if graph is not None:
-        return simulate_graph(graph, hw, mode=mode, name=name or type(model).__name__, strict=strict,
-                              progress=progress)
+        return simulate_graph(
+            graph, hw, mode=mode, name=name or type(model).__name__, strict=strict, progress=progress
+        )
     from hwprune.traced import as_traced
 
     t = as_traced(model, example_inputs)
-    return simulate_graph(t.graph, hw, mode=mode, name=name or type(t.model).__name__, strict=strict,
-                          progress=progress, lowering=t.lowering)
+    return simulate_graph(
+        t.graph,
+        hw,
+        mode=mode,
+        name=name or type(t.model).__name__,
+        strict=strict,
+        progress=progress,
+        lowering=t.lowering,
+    )

@@ -39,7 +39,9 @@ class DenseBlock(nn.ModuleDict):
     """``n`` dense layers; the block's output concatenates its input and every layer's output."""
 
     def __init__(self, n: int, cin: int, growth: int, bn_size: int) -> None:
-        super().__init__({f"denselayer{i + 1}": DenseLayer(cin + i * growth, growth, bn_size) for i in range(n)})
+        super().__init__(
+            {f"denselayer{i + 1}": DenseLayer(cin + i * growth, growth, bn_size) for i in range(n)}
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         features = [x]
@@ -71,11 +73,24 @@ class DenseNet(nn.Module):
         in_channels: Input image channels.
     """
 
-    def __init__(self, blocks: tuple[int, ...], growth: int = 32, stem: int = 64, bn_size: int = 4,
-                 num_classes: int = 1000, in_channels: int = 3) -> None:
+    def __init__(
+        self,
+        blocks: tuple[int, ...],
+        growth: int = 32,
+        stem: int = 64,
+        bn_size: int = 4,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+    ) -> None:
         super().__init__()
-        check_positive("DenseNet", growth=growth, stem=stem, bn_size=bn_size, num_classes=num_classes,
-                       in_channels=in_channels)
+        check_positive(
+            "DenseNet",
+            growth=growth,
+            stem=stem,
+            bn_size=bn_size,
+            num_classes=num_classes,
+            in_channels=in_channels,
+        )
         self.features = nn.Sequential()
         self.features.add_module("conv0", nn.Conv2d(in_channels, stem, 7, stride=2, padding=3, bias=False))
         self.features.add_module("norm0", nn.BatchNorm2d(stem))

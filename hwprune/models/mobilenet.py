@@ -72,10 +72,18 @@ class MobileNetV2(nn.Module):
         stem_stride: Stride of the first conv; 1 suits 32x32 inputs (CIFAR-style, 16x downsampling).
     """
 
-    def __init__(self, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.2,
-                 width: float = 1.0, stem_stride: int = 2) -> None:
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        dropout: float = 0.2,
+        width: float = 1.0,
+        stem_stride: int = 2,
+    ) -> None:
         super().__init__()
-        check_positive("MobileNetV2", num_classes=num_classes, in_channels=in_channels, stem_stride=stem_stride)
+        check_positive(
+            "MobileNetV2", num_classes=num_classes, in_channels=in_channels, stem_stride=stem_stride
+        )
         if not width > 0:
             raise PruneConfigError(f"MobileNetV2 width must be > 0, got {width}")
         cin = _divisible(32 * width)

@@ -14,5 +14,12 @@ from hwprune.ofa.space import SearchSpace
 from hwprune.ofa.static import rebuild_static_subnet
 from hwprune.ofa.supernet import OFASupernet
 
-__all__ = ["OFAPruner", "OFASupernet", "SearchSpace", "save_subnet_config", "load_subnet_config",
-           "rebuild_static_subnet", "SAMPLE_MODES"]
+__all__ = [
+    "OFAPruner",
+    "OFASupernet",
+    "SearchSpace",
+    "save_subnet_config",
+    "load_subnet_config",
+    "rebuild_static_subnet",
+    "SAMPLE_MODES",
+]

@@ -46,12 +46,15 @@ def group_step_costs(lm: LatencyModel, gids: Sequence[int]) -> dict[int, Callabl
                 counts[gid] = k
                 memo[k] = sum(lm.layer_cycles(i, *lm.channels(i, counts)) for i in touching[gid])
             return memo[k]
+
         return cost
 
     return {gid: make(gid) for gid in gids}
 
 
-def _reachable(fixed: int, terms: Sequence[tuple[int, int]], choices: Sequence[Sequence[int]]) -> list[int] | None:
+def _reachable(
+    fixed: int, terms: Sequence[tuple[int, int]], choices: Sequence[Sequence[int]]
+) -> list[int] | None:
     vals = {fixed}
     for e, m in terms:
         vals = {v + m * int(c) for v in vals for c in choices[e]}
@@ -68,7 +71,9 @@ class CostTable:
         groups: the space's elastic groups (the others keep all channels).
     """
 
-    def __init__(self, lm: LatencyModel, groups: Sequence[ElasticGroup], blocks: Sequence[SkipBlock] = ()) -> None:
+    def __init__(
+        self, lm: LatencyModel, groups: Sequence[ElasticGroup], blocks: Sequence[SkipBlock] = ()
+    ) -> None:
         self.lm = lm
         self.groups = tuple(groups)
         # elastic depth: a layer of a block's branch (or its add) counts only when the block is kept
@@ -103,8 +108,11 @@ class CostTable:
             tied = lw.tied or lw.layer.kind is LayerKind.DEPTHWISE  # cycles depend on cout only
             ins = [(e, int(self.a_in[e, i])) for e in range(n_e) if self.a_in[e, i]]
             outs = [(e, int(self.a_out[e, i])) for e in range(n_e) if self.a_out[e, i]]
-            vin = [int(self.f_in[i]) + sum(m * int(self.choices[e][-1]) for e, m in ins)] if tied else \
-                _reachable(int(self.f_in[i]), ins, self.choices)
+            vin = (
+                [int(self.f_in[i]) + sum(m * int(self.choices[e][-1]) for e, m in ins)]
+                if tied
+                else _reachable(int(self.f_in[i]), ins, self.choices)
+            )
             vout = _reachable(int(self.f_out[i]), outs, self.choices)
             if vin is None or vout is None or len(vin) * len(vout) > _MAX_VALUES * 4:
                 self._tables.append(None)

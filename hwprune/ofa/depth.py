@@ -72,7 +72,12 @@ def find_skip_blocks(graph: Graph, excludes: Sequence[str] = ()) -> tuple[SkipBl
     out = []
     for op in graph.ops_of(OpKind.ADD):
         tensors = [v for v in op.inputs if graph.value(v).is_tensor]
-        if len(tensors) != 2 or len(set(tensors)) != 2 or "sub" in op.target or op.attr("alpha", 1) not in (1, None):
+        if (
+            len(tensors) != 2
+            or len(set(tensors)) != 2
+            or "sub" in op.target
+            or op.attr("alpha", 1) not in (1, None)
+        ):
             continue  # x - f(x) or f(x) - x: skipping would not return x
         if graph.value(tensors[0]).shape != graph.value(tensors[1]).shape:
             continue
@@ -80,16 +85,22 @@ def find_skip_blocks(graph: Graph, excludes: Sequence[str] = ()) -> tuple[SkipBl
             ops = _branch(graph, b, x)
             if not ops or not any(graph.op(o).kind is OpKind.CONV for o in ops):
                 continue
-            outside = [c.name for o in ops for c in graph.consumers(graph.op(o).output)
-                       if c.name not in ops and c.name != op.name]
-            if outside or any(o == e or o.startswith(e + ".") or o.startswith(e + "#") for o in ops
-                                  for e in excludes):
+            outside = [
+                c.name
+                for o in ops
+                for c in graph.consumers(graph.op(o).output)
+                if c.name not in ops and c.name != op.name
+            ]
+            if outside or any(
+                o == e or o.startswith(e + ".") or o.startswith(e + "#") for o in ops for e in excludes
+            ):
                 continue
             prod = graph.producer(b)
             if graph.module(prod.name) is None or calls.get(prod.target, 0) != 1:
                 continue
-            out.append(SkipBlock(op.name, op.node, x, tuple(o.name for o in graph.ops if o.name in ops),
-                                 prod.target))
+            out.append(
+                SkipBlock(op.name, op.node, x, tuple(o.name for o in graph.ops if o.name in ops), prod.target)
+            )
             break
     return tuple(out)
 

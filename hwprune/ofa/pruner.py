@@ -53,7 +53,11 @@ def load_subnet_config(path: str | os.PathLike) -> dict[str, Any]:
         StaleFileError: missing or corrupt file; SpecError: not a subnet config file.
     """
     doc = read_json(path, kind="subnet config", fix="write it again with save_subnet_config")
-    if not isinstance(doc, dict) or doc.get("format") != "hwprune-ofa-subnets" or not isinstance(doc.get("subnets"), dict):
+    if (
+        not isinstance(doc, dict)
+        or doc.get("format") != "hwprune-ofa-subnets"
+        or not isinstance(doc.get("subnets"), dict)
+    ):
         raise SpecError(f"{path} is not a subnet config written by save_subnet_config")
     return dict(doc["subnets"])
 
@@ -74,9 +78,19 @@ class OFAPruner:
         workdir: folder of the search file (``<workdir>/<name>.ofasearch``).
     """
 
-    def __init__(self, model: nn.Module, inputs: Any, hw: Any = "dpu-b4096", *, importance: str = "l1",
-                 backend: Any = "process", workers: int | None = None, progress: bool = True,
-                 name: str | None = None, workdir: str | os.PathLike = ".hwprune") -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        inputs: Any,
+        hw: Any = "dpu-b4096",
+        *,
+        importance: str = "l1",
+        backend: Any = "process",
+        workers: int | None = None,
+        progress: bool = True,
+        name: str | None = None,
+        workdir: str | os.PathLike = ".hwprune",
+    ) -> None:
         self.model = model
         self.name = name or type(model).__name__
         self.workdir = Path(workdir)
@@ -116,22 +130,33 @@ class OFAPruner:
         tab = self._tables.get(id(supernet.space))
         if tab is None:
             excludes = tuple(supernet.space.identity["excludes"])
-            tab = self._tables[id(supernet.space)] = CostTable(self.latency_model(excludes), supernet.space.groups,
-                                                               supernet.space.blocks)
+            tab = self._tables[id(supernet.space)] = CostTable(
+                self.latency_model(excludes), supernet.space.groups, supernet.space.blocks
+            )
         return tab
 
     def _check_supernet(self, supernet: Any) -> None:
         if not isinstance(supernet, OFASupernet):
-            raise PruneConfigError(f"expected the supernet ofa_model() returned, got {type(supernet).__name__}")
+            raise PruneConfigError(
+                f"expected the supernet ofa_model() returned, got {type(supernet).__name__}"
+            )
         if supernet.space.identity.get("structure_hash") != self.structure_hash:
-            raise SpecError("this supernet was built from another model (structure hash "
-                            f"{supernet.space.identity.get('structure_hash')}, this pruner's model {self.structure_hash}); "
-                            "use the OFAPruner that built it")
+            raise SpecError(
+                "this supernet was built from another model (structure hash "
+                f"{supernet.space.identity.get('structure_hash')}, this pruner's model {self.structure_hash}); "
+                "use the OFAPruner that built it"
+            )
 
     # ----------------------------------------------------------------------------- supernet
-    def ofa_model(self, expand_ratio: Sequence[float] = (0.5, 0.75, 1.0), channel_divisible: int = 8,
-                  excludes: Sequence[Any] | None = None, auto_add_excludes: bool = True, *,
-                  elastic_depth: bool = False) -> OFASupernet:
+    def ofa_model(
+        self,
+        expand_ratio: Sequence[float] = (0.5, 0.75, 1.0),
+        channel_divisible: int = 8,
+        excludes: Sequence[Any] | None = None,
+        auto_add_excludes: bool = True,
+        *,
+        elastic_depth: bool = False,
+    ) -> OFASupernet:
         """The supernet: elastic width per channel group, choices snapped to the hardware's channel steps.
 
         Args:
@@ -151,7 +176,11 @@ class OFAPruner:
             ExcludeError: an exclude names no module.
         """
         ratios = check_expand_ratios(expand_ratio)
-        if isinstance(channel_divisible, bool) or not isinstance(channel_divisible, int) or channel_divisible < 1:
+        if (
+            isinstance(channel_divisible, bool)
+            or not isinstance(channel_divisible, int)
+            or channel_divisible < 1
+        ):
             raise PruneConfigError(f"channel_divisible must be a positive int, got {channel_divisible!r}")
         names = module_name_excludes(self.model, excludes)
         if auto_add_excludes:
@@ -160,21 +189,36 @@ class OFAPruner:
         lm = self.latency_model(names)
         scores = group_importance(self.graph, analysis.groups, self.importance)
         cand = [g.id for g in analysis.groups if g.prunable and g.exact and g.size >= 2]
-        groups = build_groups(self.graph, analysis, scores, ratios, channel_divisible, group_step_costs(lm, cand))
+        groups = build_groups(
+            self.graph, analysis, scores, ratios, channel_divisible, group_step_costs(lm, cand)
+        )
         blocks = find_skip_blocks(self.graph, names) if elastic_depth else ()
         if not groups and not blocks:
             raise PruneConfigError(
                 "no channel group of this model is elastic: every group is excluded, blocked, too small or "
-                f"has no choice below its full width with expand_ratio={list(ratios)} (excludes: {list(names)})")
-        identity = {"structure_hash": self.structure_hash, "hw": config_hash(self.cfg.to_dict()),
-                    "hw_name": self.cfg.name, "expand_ratio": list(ratios), "channel_divisible": channel_divisible,
-                    "excludes": list(names), "importance": self.importance,
-                    "choices": {g.key: list(g.choices) for g in groups},
-                    **({"blocks": [b.add for b in blocks]} if blocks else {})}  # width-only spaces: as before
+                f"has no choice below its full width with expand_ratio={list(ratios)} (excludes: {list(names)})"
+            )
+        identity = {
+            "structure_hash": self.structure_hash,
+            "hw": config_hash(self.cfg.to_dict()),
+            "hw_name": self.cfg.name,
+            "expand_ratio": list(ratios),
+            "channel_divisible": channel_divisible,
+            "excludes": list(names),
+            "importance": self.importance,
+            "choices": {g.key: list(g.choices) for g in groups},
+            **({"blocks": [b.add for b in blocks]} if blocks else {}),
+        }  # width-only spaces: as before
         return OFASupernet(self.model, SearchSpace(groups, identity, blocks))
 
-    def sample_subnet(self, supernet: OFASupernet, mode: str = "random", *, seed: int | None = None,
-                      rng: np.random.Generator | None = None) -> tuple[OFASupernet, dict]:
+    def sample_subnet(
+        self,
+        supernet: OFASupernet,
+        mode: str = "random",
+        *,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[OFASupernet, dict]:
         """Activate the largest, the smallest or a random subnet (Vitis ``sample_subnet``).
 
         Args:
@@ -198,8 +242,9 @@ class OFAPruner:
         supernet.set_code(code)
         return supernet, supernet.setting()
 
-    def get_static_subnet(self, supernet: OFASupernet, subnet_setting: Mapping[str, Any]
-                          ) -> tuple[nn.Module, dict, int, int]:
+    def get_static_subnet(
+        self, supernet: OFASupernet, subnet_setting: Mapping[str, Any]
+    ) -> tuple[nn.Module, dict, int, int]:
         """A real slim model of a subnet, with the supernet's weights (Vitis ``get_static_subnet``).
 
         Args:
@@ -220,8 +265,13 @@ class OFAPruner:
         macs = int(self.table(supernet).macs(code[None, :])[0])
         return slim, supernet.space.setting(code), macs, params
 
-    def subnet_latency(self, supernet: OFASupernet, subnet_setting: Mapping[str, Any] | None = None, *,
-                       mode: str = "analytic") -> int:
+    def subnet_latency(
+        self,
+        supernet: OFASupernet,
+        subnet_setting: Mapping[str, Any] | None = None,
+        *,
+        mode: str = "analytic",
+    ) -> int:
         """Cycles of a subnet (default: the active one): "analytic" from the tables, or "cycle" mode."""
         self._check_supernet(supernet)
         code = supernet.code if subnet_setting is None else supernet.space.code(subnet_setting)
@@ -264,9 +314,17 @@ class OFAPruner:
     def search_path(self) -> Path:
         return self.workdir / f"{self.name}.ofasearch"
 
-    def search_range(self, supernet: OFASupernet, *, min_latency: Any = None, max_latency: Any = None,
-                     latency_step: Any = None, min_flops: Any = None, max_flops: Any = None,
-                     flops_step: Any = None) -> Range:
+    def search_range(
+        self,
+        supernet: OFASupernet,
+        *,
+        min_latency: Any = None,
+        max_latency: Any = None,
+        latency_step: Any = None,
+        min_flops: Any = None,
+        max_flops: Any = None,
+        flops_step: Any = None,
+    ) -> Range:
         """The targets of a latency range (preferred) or a Vitis FLOPs range, checked against what the
         smallest and largest subnets reach."""
         table = self.table(supernet)
@@ -275,27 +333,59 @@ class OFAPruner:
         cycles, macs = table.price(ends)
         if min_latency is not None or max_latency is not None:
             if min_latency is None or max_latency is None:
-                raise BudgetError("give both min_latency and max_latency (latency_step defaults to their distance / 4)")
+                raise BudgetError(
+                    "give both min_latency and max_latency (latency_step defaults to their distance / 4)"
+                )
             if latency_step is None:
                 lo, hi = parse_budget(min_latency), parse_budget(max_latency)
-                latency_step = {"ms": f"{max((hi.value - lo.value) / 4, 1e-9):g}ms",
-                                "cycles": max(2, int((hi.value - lo.value) / 4))}.get(
-                    lo.kind, max((hi.value - lo.value) / 4, 1e-6))
-            return latency_range(min_latency, max_latency, latency_step, unpruned=self.unpruned_cycles(),
-                                 clock_mhz=self.cfg.clock_mhz, reachable=(int(cycles[0]), int(cycles[1])))
+                latency_step = {
+                    "ms": f"{max((hi.value - lo.value) / 4, 1e-9):g}ms",
+                    "cycles": max(2, int((hi.value - lo.value) / 4)),
+                }.get(lo.kind, max((hi.value - lo.value) / 4, 1e-6))
+            return latency_range(
+                min_latency,
+                max_latency,
+                latency_step,
+                unpruned=self.unpruned_cycles(),
+                clock_mhz=self.cfg.clock_mhz,
+                reachable=(int(cycles[0]), int(cycles[1])),
+            )
         if min_flops is None or max_flops is None:
-            raise BudgetError("give a latency range (min_latency, max_latency[, latency_step]) or a FLOPs range "
-                              "(min_flops, max_flops[, flops_step]) in MMACs")
-        return flops_range(min_flops, max_flops, flops_step if flops_step is not None else 10,
-                           reachable=(int(macs[0]), int(macs[1])))
+            raise BudgetError(
+                "give a latency range (min_latency, max_latency[, latency_step]) or a FLOPs range "
+                "(min_flops, max_flops[, flops_step]) in MMACs"
+            )
+        return flops_range(
+            min_flops,
+            max_flops,
+            flops_step if flops_step is not None else 10,
+            reachable=(int(macs[0]), int(macs[1])),
+        )
 
     def run_evolutionary_search(
-        self, ofa_model: OFASupernet, calibration_fn: Any = None, calib_args: Sequence[Any] = (),
-        eval_fn: Any = None, eval_args: Sequence[Any] = (), evaluation_metric: str = "acc1",
-        min_or_max_metric: str = "max", min_flops: Any = None, max_flops: Any = None, flops_step: Any = None,
-        parent_popu_size: int = 16, iteration: int = 10, mutate_size: int = 8, mutate_prob: float = 0.2,
-        crossover_size: int = 4, *, min_latency: Any = None, max_latency: Any = None, latency_step: Any = None,
-        seed: int = 0, search_file: str | os.PathLike | None = None, forced: bool = False,
+        self,
+        ofa_model: OFASupernet,
+        calibration_fn: Any = None,
+        calib_args: Sequence[Any] = (),
+        eval_fn: Any = None,
+        eval_args: Sequence[Any] = (),
+        evaluation_metric: str = "acc1",
+        min_or_max_metric: str = "max",
+        min_flops: Any = None,
+        max_flops: Any = None,
+        flops_step: Any = None,
+        parent_popu_size: int = 16,
+        iteration: int = 10,
+        mutate_size: int = 8,
+        mutate_prob: float = 0.2,
+        crossover_size: int = 4,
+        *,
+        min_latency: Any = None,
+        max_latency: Any = None,
+        latency_step: Any = None,
+        seed: int = 0,
+        search_file: str | os.PathLike | None = None,
+        forced: bool = False,
         recheck: bool = True,
     ) -> dict[str, dict[str, Any]]:
         """Evolutionary search under a latency range (or Vitis's FLOPs range); see :mod:`hwprune.ofa.search`.
@@ -337,24 +427,47 @@ class OFAPruner:
             raise PruneConfigError("eval_fn must be a function eval_fn(model, *eval_args) -> score")
         if min_or_max_metric not in ("max", "min"):
             raise PruneConfigError(f"min_or_max_metric must be 'max' or 'min', got {min_or_max_metric!r}")
-        sizes = {"parent_popu_size": parent_popu_size, "iteration": iteration, "mutate_size": mutate_size,
-                 "crossover_size": crossover_size}
+        sizes = {
+            "parent_popu_size": parent_popu_size,
+            "iteration": iteration,
+            "mutate_size": mutate_size,
+            "crossover_size": crossover_size,
+        }
         for k, v in sizes.items():
             if isinstance(v, bool) or not isinstance(v, int) or v < (1 if k == "parent_popu_size" else 0):
                 raise PruneConfigError(f"{k} must be a non-negative int (parent_popu_size >= 1), got {v!r}")
         if not 0.0 <= mutate_prob <= 1.0:
             raise PruneConfigError(f"mutate_prob must be in [0, 1], got {mutate_prob!r}")
-        rng_ = self.search_range(ofa_model, min_latency=min_latency, max_latency=max_latency,
-                                 latency_step=latency_step, min_flops=min_flops, max_flops=max_flops,
-                                 flops_step=flops_step)
+        rng_ = self.search_range(
+            ofa_model,
+            min_latency=min_latency,
+            max_latency=max_latency,
+            latency_step=latency_step,
+            min_flops=min_flops,
+            max_flops=max_flops,
+            flops_step=flops_step,
+        )
         table = self.table(ofa_model)
         backend = get_backend(self.backend, self.workers)
-        config = search_config(ofa_model, rng_, metric=evaluation_metric, direction=min_or_max_metric,
-                               sizes={**sizes, "mutate_prob": mutate_prob}, seed=seed, eval_fn=eval_fn,
-                               calibration_fn=calibration_fn, eval_args=tuple(eval_args),
-                               calib_args=tuple(calib_args))
-        store = ResultStore(search_file or self.search_path, kind="ofa-search", structure_hash=self.structure_hash,
-                            config=config, forced=forced)
+        config = search_config(
+            ofa_model,
+            rng_,
+            metric=evaluation_metric,
+            direction=min_or_max_metric,
+            sizes={**sizes, "mutate_prob": mutate_prob},
+            seed=seed,
+            eval_fn=eval_fn,
+            calibration_fn=calibration_fn,
+            eval_args=tuple(eval_args),
+            calib_args=tuple(calib_args),
+        )
+        store = ResultStore(
+            search_file or self.search_path,
+            kind="ofa-search",
+            structure_hash=self.structure_hash,
+            config=config,
+            forced=forced,
+        )
         store.save()
         payload = make_payload(ofa_model, self.model, backend, eval_fn, eval_args, calibration_fn, calib_args)
 
@@ -365,12 +478,27 @@ class OFAPruner:
 
         from hwprune.ofa.search import evaluate_code
 
-        with tqdm(total=iteration + 1, desc="ofa search", leave=False,
-                  disable=not (self.progress and sys.stderr.isatty())) as bar:
-            pool = evolve(ofa_model.space, table, store, rng_, direction=min_or_max_metric, evaluate=evaluate,
-                          parent_popu_size=parent_popu_size, iteration=iteration, mutate_size=mutate_size,
-                          mutate_prob=mutate_prob, crossover_size=crossover_size, seed=seed,
-                          progress=lambda gen: bar.update(1))
+        with tqdm(
+            total=iteration + 1,
+            desc="ofa search",
+            leave=False,
+            disable=not (self.progress and sys.stderr.isatty()),
+        ) as bar:
+            pool = evolve(
+                ofa_model.space,
+                table,
+                store,
+                rng_,
+                direction=min_or_max_metric,
+                evaluate=evaluate,
+                parent_popu_size=parent_popu_size,
+                iteration=iteration,
+                mutate_size=mutate_size,
+                mutate_prob=mutate_prob,
+                crossover_size=crossover_size,
+                seed=seed,
+                progress=lambda gen: bar.update(1),
+            )
         store.mark_complete()
         self.last_search = pool
         unpruned, clock = self.unpruned_cycles(), self.cfg.clock_mhz
@@ -380,16 +508,28 @@ class OFAPruner:
             from hwprune.transforms.channels import prune_channels
 
             counts = count(prune_channels(self.graph, keep_indices(ofa_model.space, r["code"])))
-            params = counts.params - sum(counts.of(o).params for b in ofa_model.space.skipped(r["code"])
-                                         for o in b.branch)
-            return {"flops": r["macs"], "macs": r["macs"], "params": int(params), "latency_cycles": r["cycles"],
-                    "latency_ms": r["cycles"] / (clock * 1e3), "latency_fraction": r["cycles"] / unpruned}
+            params = counts.params - sum(
+                counts.of(o).params for b in ofa_model.space.skipped(r["code"]) for o in b.branch
+            )
+            return {
+                "flops": r["macs"],
+                "macs": r["macs"],
+                "params": int(params),
+                "latency_cycles": r["cycles"],
+                "latency_ms": r["cycles"] / (clock * 1e3),
+                "latency_fraction": r["cycles"] / unpruned,
+            }
 
         def cycle_mode(code: np.ndarray) -> int:
             return self._cycle_mode(ofa_model, code)
 
-        return pareto_set(pool, rng_, metric=evaluation_metric, describe=describe,
-                          recheck=cycle_mode if (recheck and rng_.kind == "latency") else None)
+        return pareto_set(
+            pool,
+            rng_,
+            metric=evaluation_metric,
+            describe=describe,
+            recheck=cycle_mode if (recheck and rng_.kind == "latency") else None,
+        )
 
     # ----------------------------------------------------------------------------- files
     save_subnet_config = staticmethod(save_subnet_config)

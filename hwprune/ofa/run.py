@@ -94,8 +94,9 @@ def _eval_acc(model: nn.Module, loader: Any, batches: int | None) -> float:
     return correct / max(1, seen)
 
 
-def plot_pareto(records: list[dict[str, Any]], pareto: dict[str, dict[str, Any]], unpruned: int, path: Path,
-                title: str) -> Path:
+def plot_pareto(
+    records: list[dict[str, Any]], pareto: dict[str, dict[str, Any]], unpruned: int, path: Path, title: str
+) -> Path:
     """Accuracy against simulated latency (fraction of unpruned): every candidate and the Pareto front."""
     import matplotlib
 
@@ -103,11 +104,22 @@ def plot_pareto(records: list[dict[str, Any]], pareto: dict[str, dict[str, Any]]
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.scatter([r["cycles"] / unpruned for r in records], [r["value"] for r in records], s=10, alpha=0.4,
-               color="tab:gray", label=f"evaluated candidates ({len(records)})")
+    ax.scatter(
+        [r["cycles"] / unpruned for r in records],
+        [r["value"] for r in records],
+        s=10,
+        alpha=0.4,
+        color="tab:gray",
+        label=f"evaluated candidates ({len(records)})",
+    )
     front = sorted(pareto.values(), key=lambda e: e["latency_cycles"])
-    ax.plot([e["latency_cycles_cycle_mode"] / unpruned for e in front], [e["acc1"] for e in front], "o-",
-            color="tab:red", label="Pareto set (cycle mode)")
+    ax.plot(
+        [e["latency_cycles_cycle_mode"] / unpruned for e in front],
+        [e["acc1"] for e in front],
+        "o-",
+        color="tab:red",
+        label="Pareto set (cycle mode)",
+    )
     ax.set_xlabel("simulated latency (fraction of unpruned)")
     ax.set_ylabel("accuracy after adaptive BN")
     ax.set_title(title)
@@ -131,14 +143,24 @@ def check_range(model: nn.Module, example: torch.Tensor, cfg: OFARunConfig) -> N
         BudgetError: the range is unreachable (the message states the reachable range).
     """
     ofa = OFAPruner(model, example, hw=cfg.hw, backend="serial", progress=False)
-    sup = ofa.ofa_model(list(cfg.expand_ratio), cfg.channel_divisible, list(cfg.excludes),
-                        elastic_depth=cfg.elastic_depth)
+    sup = ofa.ofa_model(
+        list(cfg.expand_ratio), cfg.channel_divisible, list(cfg.excludes), elastic_depth=cfg.elastic_depth
+    )
     lo, hi, step = cfg.latency
     ofa.search_range(sup, min_latency=lo, max_latency=hi, latency_step=step)
 
 
-def run_ofa(model: nn.Module, example: torch.Tensor, train_loader: Any, test_loader: Any, cfg: OFARunConfig,
-            stage: Path | None, cache_dir: Path, label: str, say: Any = print) -> dict[str, Any]:
+def run_ofa(
+    model: nn.Module,
+    example: torch.Tensor,
+    train_loader: Any,
+    test_loader: Any,
+    cfg: OFARunConfig,
+    stage: Path | None,
+    cache_dir: Path,
+    label: str,
+    say: Any = print,
+) -> dict[str, Any]:
     """Build, train and search a supernet of the trained ``model``; write the run files into ``stage``.
 
     Candidates are scored on ``eval_batches`` batches of the *training* data (no test-set selection);
@@ -155,14 +177,34 @@ def run_ofa(model: nn.Module, example: torch.Tensor, train_loader: Any, test_loa
     from hwprune.train.loop import evaluate, train
 
     t0 = time.perf_counter()
-    ofa = OFAPruner(model, example, hw=cfg.hw, backend=cfg.backend, workers=cfg.workers, progress=cfg.progress,
-                    name=label, workdir=cache_dir)
-    sup = ofa.ofa_model(list(cfg.expand_ratio), cfg.channel_divisible, list(cfg.excludes),
-                        elastic_depth=cfg.elastic_depth)
+    ofa = OFAPruner(
+        model,
+        example,
+        hw=cfg.hw,
+        backend=cfg.backend,
+        workers=cfg.workers,
+        progress=cfg.progress,
+        name=label,
+        workdir=cache_dir,
+    )
+    sup = ofa.ofa_model(
+        list(cfg.expand_ratio), cfg.channel_divisible, list(cfg.excludes), elastic_depth=cfg.elastic_depth
+    )
     lo, hi, step = cfg.latency
     ofa.search_range(sup, min_latency=lo, max_latency=hi, latency_step=step)  # an unreachable range fails now
-    key = _key([dict(sup.space.identity), weights_hash(model), cfg.epochs, cfg.lr, cfg.seed, cfg.n_random,
-                cfg.kd_weight, getattr(train_loader, "batch_size", None), len(train_loader)])
+    key = _key(
+        [
+            dict(sup.space.identity),
+            weights_hash(model),
+            cfg.epochs,
+            cfg.lr,
+            cfg.seed,
+            cfg.n_random,
+            cfg.kd_weight,
+            getattr(train_loader, "batch_size", None),
+            len(train_loader),
+        ]
+    )
     final, ckpt = cache_dir / f"ofa-{label}-{key}.pt", cache_dir / f"ofa-{label}-{key}.ckpt"
     t_train = time.perf_counter()
     history: dict[str, Any] = {}
@@ -171,11 +213,21 @@ def run_ofa(model: nn.Module, example: torch.Tensor, train_loader: Any, test_loa
         sup.load_state_dict(torch.load(final, map_location="cpu", weights_only=True))
         say(f"supernet loaded from {final}")
     else:
-        say(f"training the supernet for {cfg.epochs} epochs (sandwich rule, {2 + cfg.n_random} subnets per batch)")
+        say(
+            f"training the supernet for {cfg.epochs} epochs (sandwich rule, {2 + cfg.n_random} subnets per batch)"
+        )
         # under torchrun every process trains (data-parallel); resuming one process's checkpoint is not supported
-        history = ofa.train(sup, train_loader, cfg.epochs, lr=cfg.lr, seed=cfg.seed, n_random=cfg.n_random,
-                            kd_weight=cfg.kd_weight, checkpoint=None if is_distributed() else ckpt,
-                            device=cfg.device)
+        history = ofa.train(
+            sup,
+            train_loader,
+            cfg.epochs,
+            lr=cfg.lr,
+            seed=cfg.seed,
+            n_random=cfg.n_random,
+            kd_weight=cfg.kd_weight,
+            checkpoint=None if is_distributed() else ckpt,
+            device=cfg.device,
+        )
         sup.cpu()
         if is_main_process():
             save_state_dict(final, sup.state_dict())
@@ -184,15 +236,30 @@ def run_ofa(model: nn.Module, example: torch.Tensor, train_loader: Any, test_loa
     if stage is None:  # the other processes of a data-parallel run: training was their share
         return {}
     base_acc = evaluate(model, test_loader, device=cfg.device)
-    say(f"baseline test accuracy {base_acc:.4f}; supernet: {len(sup.space.groups)} elastic groups, "
-        f"{sup.space.size()} subnets")
+    say(
+        f"baseline test accuracy {base_acc:.4f}; supernet: {len(sup.space.groups)} elastic groups, "
+        f"{sup.space.size()} subnets"
+    )
     t_search = time.perf_counter()
     pareto = ofa.run_evolutionary_search(
-        sup, loader_calibration, (train_loader, cfg.calib_batches), _eval_acc, (train_loader, cfg.eval_batches),
-        "acc1", "max", parent_popu_size=cfg.parent_popu_size, iteration=cfg.iteration,
-        mutate_size=cfg.mutate_size, mutate_prob=cfg.mutate_prob, crossover_size=cfg.crossover_size,
-        min_latency=lo, max_latency=hi, latency_step=step, seed=cfg.seed,
-        search_file=cache_dir / f"ofa-{label}-{key}.ofasearch")
+        sup,
+        loader_calibration,
+        (train_loader, cfg.calib_batches),
+        _eval_acc,
+        (train_loader, cfg.eval_batches),
+        "acc1",
+        "max",
+        parent_popu_size=cfg.parent_popu_size,
+        iteration=cfg.iteration,
+        mutate_size=cfg.mutate_size,
+        mutate_prob=cfg.mutate_prob,
+        crossover_size=cfg.crossover_size,
+        min_latency=lo,
+        max_latency=hi,
+        latency_step=step,
+        seed=cfg.seed,
+        search_file=cache_dir / f"ofa-{label}-{key}.ofasearch",
+    )
     search_s = time.perf_counter() - t_search
     records = list(ofa.last_search.seen.values())
     unpruned = ofa.unpruned_cycles()
@@ -203,38 +270,60 @@ def run_ofa(model: nn.Module, example: torch.Tensor, train_loader: Any, test_loa
         static, _, _, _ = ofa.get_static_subnet(sup, entry["subnet_setting"])
         adaptive_bn(static, loader_calibration, (train_loader, cfg.calib_batches))
         if cfg.finetune_epochs:
-            train(static, train_loader, cfg.finetune_epochs, lr=cfg.finetune_lr, seed=cfg.seed,
-                  progress=cfg.progress, device=cfg.device)
+            train(
+                static,
+                train_loader,
+                cfg.finetune_epochs,
+                lr=cfg.finetune_lr,
+                seed=cfg.seed,
+                progress=cfg.progress,
+                device=cfg.device,
+            )
             static.cpu()
         entry["test_acc"] = evaluate(static, test_loader, device=cfg.device)
         entry["finetune_epochs"] = cfg.finetune_epochs
         safe = k.replace("/", "_")
         save_spec(static, stage / "subnets" / f"{safe}.spec.json")
         save_state_dict(stage / "subnets" / f"{safe}.pt", static.state_dict())
-        say(f"target {k}: {entry['latency_fraction']:.3f} of unpruned ({entry['latency_ms']:.4f} ms), "
-            f"search acc {entry['acc1']:.4f}, test acc {entry['test_acc']:.4f}")
+        say(
+            f"target {k}: {entry['latency_fraction']:.3f} of unpruned ({entry['latency_ms']:.4f} ms), "
+            f"search acc {entry['acc1']:.4f}, test acc {entry['test_acc']:.4f}"
+        )
     save_state_dict(stage / "supernet.pt", sup.state_dict())
     write_json(stage / "supernet.json", dict(sup.space.identity))
     save_subnet_config(pareto, stage / "pareto.json")
     plot_pareto(records, pareto, unpruned, stage / "pareto.png", f"{label} on {cfg.hw}")
-    metrics = {"label": label, "hw": cfg.hw, "latency_range": [str(v) for v in cfg.latency],
-               "baseline_test_acc": base_acc, "unpruned_cycles": unpruned, "elastic_groups": len(sup.space.groups),
-               "subnets_in_space": sup.space.size(), "supernet_epochs": cfg.epochs,
-               "supernet_train_seconds": train_s, "search_seconds": search_s,
-               "evaluated_candidates": len(records), "history": history,
-               "pareto": {k: {kk: v for kk, v in e.items() if kk != "subnet_setting"} for k, e in pareto.items()},
-               "seconds": time.perf_counter() - t0}
+    metrics = {
+        "label": label,
+        "hw": cfg.hw,
+        "latency_range": [str(v) for v in cfg.latency],
+        "baseline_test_acc": base_acc,
+        "unpruned_cycles": unpruned,
+        "elastic_groups": len(sup.space.groups),
+        "subnets_in_space": sup.space.size(),
+        "supernet_epochs": cfg.epochs,
+        "supernet_train_seconds": train_s,
+        "search_seconds": search_s,
+        "evaluated_candidates": len(records),
+        "history": history,
+        "pareto": {k: {kk: v for kk, v in e.items() if kk != "subnet_setting"} for k, e in pareto.items()},
+        "seconds": time.perf_counter() - t0,
+    }
     write_json(stage / "metrics.json", metrics)
-    rows = "\n".join(f"| {k} | {e['latency_fraction']:.3f} | {e['latency_ms']:.4f} | {e['latency_cycles_cycle_mode']} "
-                     f"| {e['macs'] / 1e6:.2f} | {e['params']} | {e['acc1']:.4f} | {e['test_acc']:.4f} |"
-                     for k, e in pareto.items())
-    atomic_write_text(stage / "report.md", f"""# OFA run: {label} on {cfg.hw}
+    rows = "\n".join(
+        f"| {k} | {e['latency_fraction']:.3f} | {e['latency_ms']:.4f} | {e['latency_cycles_cycle_mode']} "
+        f"| {e['macs'] / 1e6:.2f} | {e['params']} | {e['acc1']:.4f} | {e['test_acc']:.4f} |"
+        for k, e in pareto.items()
+    )
+    atomic_write_text(
+        stage / "report.md",
+        f"""# OFA run: {label} on {cfg.hw}
 
 Baseline test accuracy {base_acc:.4f}; unpruned latency {unpruned} cycles. Supernet: {len(sup.space.groups)}
 elastic channel groups, expand ratios {list(cfg.expand_ratio)}, {cfg.epochs} epochs of sandwich training
 ({2 + cfg.n_random} subnets per batch, KD weight {cfg.kd_weight}) in {train_s:.0f} s; search: {len(records)}
 candidates (adaptive BN on {cfg.calib_batches} batches, scored on training batches) in {search_s:.0f} s.
-Pareto subnets were calibrated{f', fine-tuned {cfg.finetune_epochs} epochs' if cfg.finetune_epochs else ''} and
+Pareto subnets were calibrated{f", fine-tuned {cfg.finetune_epochs} epochs" if cfg.finetune_epochs else ""} and
 evaluated on the whole test set.
 
 | target | latency (fraction) | ms | cycles (cycle mode) | MMACs | params | search acc | test acc |
@@ -242,5 +331,6 @@ evaluated on the whole test set.
 {rows}
 
 ![accuracy vs latency](pareto.png)
-""")
+""",
+    )
     return metrics

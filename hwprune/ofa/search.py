@@ -77,8 +77,15 @@ def _targets(lo: float, hi: float, step: float) -> list[float]:
     return out
 
 
-def latency_range(min_latency: Any, max_latency: Any, latency_step: Any, *, unpruned: int, clock_mhz: float,
-                  reachable: tuple[int, int]) -> Range:
+def latency_range(
+    min_latency: Any,
+    max_latency: Any,
+    latency_step: Any,
+    *,
+    unpruned: int,
+    clock_mhz: float,
+    reachable: tuple[int, int],
+) -> Range:
     """Targets of a latency range given as fractions of the unpruned latency, "ms" strings or cycles.
 
     The targets are ``min + step, ..., max``; ``min`` is the floor of the first bucket and may lie
@@ -90,7 +97,9 @@ def latency_range(min_latency: Any, max_latency: Any, latency_step: Any, *, unpr
     """
     lo_b, hi_b, st_b = parse_budget(min_latency), parse_budget(max_latency), parse_budget(latency_step)
     if not lo_b.kind == hi_b.kind == st_b.kind:
-        raise BudgetError(f"min_latency, max_latency and latency_step must use one unit, got {lo_b}, {hi_b}, {st_b}")
+        raise BudgetError(
+            f"min_latency, max_latency and latency_step must use one unit, got {lo_b}, {hi_b}, {st_b}"
+        )
     if lo_b.value > hi_b.value:
         raise BudgetError(f"min_latency {lo_b} is above max_latency {hi_b}")
     vals = _targets(lo_b.value, hi_b.value, st_b.value)
@@ -99,15 +108,21 @@ def latency_range(min_latency: Any, max_latency: Any, latency_step: Any, *, unpr
     lo, hi = lo_b.cycles(unpruned, clock_mhz), hi_b.cycles(unpruned, clock_mhz)
     r_lo, r_hi = reachable
     if cycles[0] < r_lo or hi > r_hi:  # every target must be reachable; lo itself is only a floor
+
         def say(c: int) -> str:
             return f"{c} cycles = {c / (clock_mhz * 1e3):.4g} ms = {c / unpruned:.3g} of unpruned"
-        raise BudgetError(f"latency targets {cycles[0]}..{hi} cycles of the range [{lo_b}, {hi_b}] lie outside what this supernet's "
-                          f"subnets reach: [{say(r_lo)}, {say(r_hi)}] (smallest and largest subnet); choose a range "
-                          "inside it, or change expand_ratio / excludes")
+
+        raise BudgetError(
+            f"latency targets {cycles[0]}..{hi} cycles of the range [{lo_b}, {hi_b}] lie outside what this supernet's "
+            f"subnets reach: [{say(r_lo)}, {say(r_hi)}] (smallest and largest subnet); choose a range "
+            "inside it, or change expand_ratio / excludes"
+        )
     return Range("latency", lo, hi, tuple(cycles), tuple(_key(b) for b in budgets))
 
 
-def flops_range(min_flops: float, max_flops: float, flops_step: float, *, reachable: tuple[int, int]) -> Range:
+def flops_range(
+    min_flops: float, max_flops: float, flops_step: float, *, reachable: tuple[int, int]
+) -> Range:
     """Targets of a Vitis FLOPs range, in millions of multiply-accumulates (Vitis counts MACs as FLOPs).
 
     Raises:
@@ -123,8 +138,10 @@ def flops_range(min_flops: float, max_flops: float, flops_step: float, *, reacha
     lo = int(min_flops * 1e6)
     r_lo, r_hi = reachable
     if macs[0] < r_lo or macs[-1] > r_hi:
-        raise BudgetError(f"FLOPs range [{min_flops}, {max_flops}] MMACs is outside what this supernet's subnets "
-                          f"reach: [{r_lo / 1e6:.4g}, {r_hi / 1e6:.4g}] MMACs (smallest and largest subnet)")
+        raise BudgetError(
+            f"FLOPs range [{min_flops}, {max_flops}] MMACs is outside what this supernet's subnets "
+            f"reach: [{r_lo / 1e6:.4g}, {r_hi / 1e6:.4g}] MMACs (smallest and largest subnet)"
+        )
     return Range("flops", lo, macs[-1], tuple(macs), tuple(f"{v:g}" for v in vals))
 
 
@@ -170,18 +187,40 @@ def evaluate_code(payload: SearchPayload, code: tuple[int, ...]) -> float:
     return call_eval(payload.eval_fn, sup, payload.eval_args, where=where)
 
 
-def make_payload(supernet: OFASupernet, model: nn.Module, backend: Backend, eval_fn, eval_args, calibration_fn,
-                 calib_args) -> SearchPayload:
+def make_payload(
+    supernet: OFASupernet, model: nn.Module, backend: Backend, eval_fn, eval_args, calibration_fn, calib_args
+) -> SearchPayload:
     """A payload for ``backend``: the supernet itself travels only where memory is shared."""
     work = copy.deepcopy(supernet)  # calibration changes BN statistics: never the caller's supernet
     if shares_memory(backend):
-        return SearchPayload(work, None, None, None, eval_fn, tuple(eval_args), calibration_fn, tuple(calib_args))
-    return SearchPayload(None, model, supernet.space, work.state_dict(), eval_fn, tuple(eval_args),
-                         calibration_fn, tuple(calib_args))
+        return SearchPayload(
+            work, None, None, None, eval_fn, tuple(eval_args), calibration_fn, tuple(calib_args)
+        )
+    return SearchPayload(
+        None,
+        model,
+        supernet.space,
+        work.state_dict(),
+        eval_fn,
+        tuple(eval_args),
+        calibration_fn,
+        tuple(calib_args),
+    )
 
 
-def search_config(supernet: OFASupernet, rng_: Range, *, metric: str, direction: str, sizes: Mapping[str, Any],
-                  seed: int, eval_fn, calibration_fn, eval_args, calib_args) -> dict[str, Any]:
+def search_config(
+    supernet: OFASupernet,
+    rng_: Range,
+    *,
+    metric: str,
+    direction: str,
+    sizes: Mapping[str, Any],
+    seed: int,
+    eval_fn,
+    calibration_fn,
+    eval_args,
+    calib_args,
+) -> dict[str, Any]:
     """What a search file must match to be reused: supernet, weights, range, settings, functions."""
     from hwprune.ofa.supernet import raw_state_dict
 
@@ -189,19 +228,34 @@ def search_config(supernet: OFASupernet, rng_: Range, *, metric: str, direction:
         def state_dict(self, *a, **k):  # weights_hash reads state_dict()
             return raw_state_dict(supernet.model)
 
-    return {"supernet": config_hash(dict(supernet.space.identity)), "weights": weights_hash(_Raw()),
-            "range": {"kind": rng_.kind, "targets": list(rng_.targets)}, "metric": metric, "direction": direction,
-            "sizes": dict(sizes), "seed": seed, "eval_fn": identity(eval_fn), "calibration_fn": identity(calibration_fn),
-            "eval_args": config_hash([repr(type(a)) for a in eval_args]),
-            "calib_args": config_hash([repr(type(a)) for a in calib_args])}
+    return {
+        "supernet": config_hash(dict(supernet.space.identity)),
+        "weights": weights_hash(_Raw()),
+        "range": {"kind": rng_.kind, "targets": list(rng_.targets)},
+        "metric": metric,
+        "direction": direction,
+        "sizes": dict(sizes),
+        "seed": seed,
+        "eval_fn": identity(eval_fn),
+        "calibration_fn": identity(calibration_fn),
+        "eval_args": config_hash([repr(type(a)) for a in eval_args]),
+        "calib_args": config_hash([repr(type(a)) for a in calib_args]),
+    }
 
 
 # ----------------------------------------------------------------------------- evolution
 class _Pool:
     """Evaluated subnets: code key -> (code, cost, macs, cycles, value), scored through the store."""
 
-    def __init__(self, space: SearchSpace, table: CostTable, store: ResultStore, rng_: Range, sign: float,
-                 evaluate: Callable[[list[np.ndarray]], Iterator[tuple[int, float]]]) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        table: CostTable,
+        store: ResultStore,
+        rng_: Range,
+        sign: float,
+        evaluate: Callable[[list[np.ndarray]], Iterator[tuple[int, float]]],
+    ) -> None:
         self.space, self.table, self.store, self.rng, self.sign = space, table, store, rng_, sign
         self.evaluate = evaluate
         self.seen: dict[str, dict[str, Any]] = {}
@@ -211,8 +265,9 @@ class _Pool:
         cycles, macs = self.table.price(codes)
         return (cycles if self.rng.kind == "latency" else macs), cycles, macs
 
-    def feasible(self, codes: np.ndarray, lo: int | None = None, hi: int | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+    def feasible(
+        self, codes: np.ndarray, lo: int | None = None, hi: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The codes whose cost lies in ``[lo, hi]`` (default: the range), with their costs."""
         cost, _, _ = self.costs(codes)
         lo = self.rng.lo if lo is None else lo
@@ -238,9 +293,11 @@ class _Pool:
                 i = todo[j]
                 now = time.monotonic()
                 # the file is rewritten at most every WRITE_EVERY seconds: a kill loses less than that
-                self.store.add(self.space.code_key(new[i]), {"value": value, "cycles": int(cycles[i]),
-                                                             "macs": int(macs[i]), "gen": gen},
-                               write=now - last >= WRITE_EVERY)
+                self.store.add(
+                    self.space.code_key(new[i]),
+                    {"value": value, "cycles": int(cycles[i]), "macs": int(macs[i]), "gen": gen},
+                    write=now - last >= WRITE_EVERY,
+                )
                 last = now if now - last >= WRITE_EVERY else last
                 self.evaluated += 1
         finally:  # an error or Ctrl-C keeps every finished evaluation
@@ -248,9 +305,14 @@ class _Pool:
                 self.store.save()
         for i, c in enumerate(new):
             rec = self.store.get(self.space.code_key(c))
-            self.seen[self.space.code_key(c)] = {"code": c, "cost": int(cost[i]), "cycles": int(cycles[i]),
-                                                 "macs": int(macs[i]), "value": float(rec["value"]),
-                                                 "gen": int(rec.get("gen", gen))}
+            self.seen[self.space.code_key(c)] = {
+                "code": c,
+                "cost": int(cost[i]),
+                "cycles": int(cycles[i]),
+                "macs": int(macs[i]),
+                "value": float(rec["value"]),
+                "gen": int(rec.get("gen", gen)),
+            }
 
     def parents(self, target: int, size: int) -> list[np.ndarray]:
         """The ``size`` best evaluated subnets whose cost lies in ``[lo, target]``."""
@@ -275,8 +337,9 @@ def _cross(rng: np.random.Generator, parents: np.ndarray, m: int) -> np.ndarray:
     return np.where(rng.random(a.shape) < 0.5, a, b)
 
 
-def _draw_feasible(pool: _Pool, make: Callable[[int], np.ndarray], n: int, lo: int, hi: int, taken: set[str],
-                   tries: int = 50) -> list[np.ndarray]:
+def _draw_feasible(
+    pool: _Pool, make: Callable[[int], np.ndarray], n: int, lo: int, hi: int, taken: set[str], tries: int = 50
+) -> list[np.ndarray]:
     """Up to ``n`` new codes from ``make`` whose cost lies in ``[lo, hi]`` (not evaluated, not in ``taken``)."""
     out: list[np.ndarray] = []
     for _ in range(tries):
@@ -302,10 +365,22 @@ def _slices(rng_: Range) -> list[tuple[int, int, int]]:
     return out
 
 
-def evolve(space: SearchSpace, table: CostTable, store: ResultStore, rng_: Range, *, direction: str,
-           evaluate: Callable[[list[np.ndarray]], Iterator[tuple[int, float]]], parent_popu_size: int, iteration: int,
-           mutate_size: int, mutate_prob: float, crossover_size: int, seed: int,
-           progress: Callable[[int], None] | None = None) -> _Pool:
+def evolve(
+    space: SearchSpace,
+    table: CostTable,
+    store: ResultStore,
+    rng_: Range,
+    *,
+    direction: str,
+    evaluate: Callable[[list[np.ndarray]], Iterator[tuple[int, float]]],
+    parent_popu_size: int,
+    iteration: int,
+    mutate_size: int,
+    mutate_prob: float,
+    crossover_size: int,
+    seed: int,
+    progress: Callable[[int], None] | None = None,
+) -> _Pool:
     """Run the evolution (see the module docstring); returns every evaluated subnet.
 
     Every target has its own population (as Vitis runs one search per FLOPs target), sharing one pool
@@ -318,10 +393,14 @@ def evolve(space: SearchSpace, table: CostTable, store: ResultStore, rng_: Range
     n = space.n_choices()
     # generation 0: random subnets of every slice, plus the extremes that fit
     rng = np.random.default_rng([seed, 0])
-    init: list[np.ndarray] = [c for c in (space.min_code(), space.max_code()) if len(pool.feasible(c[None, :])[0])]
+    init: list[np.ndarray] = [
+        c for c in (space.min_code(), space.max_code()) if len(pool.feasible(c[None, :])[0])
+    ]
     taken: set[str] = {space.code_key(c) for c in init}
     for _, lo, hi in _slices(rng_):
-        init += _draw_feasible(pool, lambda m, r=rng: space.random_codes(r, 64 * m), parent_popu_size, lo, hi, taken)
+        init += _draw_feasible(
+            pool, lambda m, r=rng: space.random_codes(r, 64 * m), parent_popu_size, lo, hi, taken
+        )
     pool.add(init, 0)
     if progress:
         progress(0)
@@ -335,18 +414,27 @@ def evolve(space: SearchSpace, table: CostTable, store: ResultStore, rng_: Range
                 continue
             par = np.stack(parents)
             if mutate_size:
-                kids += _draw_feasible(pool, lambda m, r=rng, p=par: _mutate(r, p, n, mutate_prob, m),
-                                       mutate_size, lo, hi, taken)
+                kids += _draw_feasible(
+                    pool, lambda m, r=rng, p=par: _mutate(r, p, n, mutate_prob, m), mutate_size, lo, hi, taken
+                )
             if crossover_size and len(parents) > 1:
-                kids += _draw_feasible(pool, lambda m, r=rng, p=par: _cross(r, p, m), crossover_size, lo, hi, taken)
+                kids += _draw_feasible(
+                    pool, lambda m, r=rng, p=par: _cross(r, p, m), crossover_size, lo, hi, taken
+                )
         pool.add(kids, gen)
         if progress:
             progress(gen)
     return pool
 
 
-def pareto_set(pool: _Pool, rng_: Range, *, metric: str, recheck: Callable[[np.ndarray], int] | None,
-               describe: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def pareto_set(
+    pool: _Pool,
+    rng_: Range,
+    *,
+    metric: str,
+    recheck: Callable[[np.ndarray], int] | None,
+    describe: Callable[[dict[str, Any]], dict[str, Any]],
+) -> dict[str, dict[str, Any]]:
     """Per target: the best evaluated subnet with cost <= target (cycle-mode re-checked for latency)."""
     ranked = sorted(pool.seen.values(), key=lambda r: (-pool.sign * r["value"], r["cost"], r["gen"]))
     checked: dict[str, int] = {}
@@ -361,12 +449,19 @@ def pareto_set(pool: _Pool, rng_: Range, *, metric: str, recheck: Callable[[np.n
                     checked[ck] = recheck(r["code"])
                 if not rng_.lo <= checked[ck] <= t:
                     continue
-            entry = {"net_id": f"net_evo_{r['gen']}_{ck}", "mode": rng_.kind, metric: r["value"],
-                     **describe(r), "subnet_setting": pool.space.setting(r["code"])}
+            entry = {
+                "net_id": f"net_evo_{r['gen']}_{ck}",
+                "mode": rng_.kind,
+                metric: r["value"],
+                **describe(r),
+                "subnet_setting": pool.space.setting(r["code"]),
+            }
             if recheck is not None:
                 entry["latency_cycles_cycle_mode"] = checked[ck]
             out[key] = entry
             break
     if not out:
-        raise PruneConfigError("no evaluated subnet lies inside the range; raise iteration or parent_popu_size")
+        raise PruneConfigError(
+            "no evaluated subnet lies inside the range; raise iteration or parent_popu_size"
+        )
     return out

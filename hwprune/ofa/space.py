@@ -33,8 +33,15 @@ from hwprune.ir.graph import Graph
 from hwprune.ir.kinds import OpKind
 from hwprune.ofa.depth import SkipBlock
 
-__all__ = ["MaskSite", "ElasticGroup", "SearchSpace", "check_expand_ratios", "width_choices", "mask_sites",
-           "SETTING_KEYS"]
+__all__ = [
+    "MaskSite",
+    "ElasticGroup",
+    "SearchSpace",
+    "check_expand_ratios",
+    "width_choices",
+    "mask_sites",
+    "SETTING_KEYS",
+]
 
 SETTING_KEYS = ("width", "depth")
 
@@ -92,18 +99,29 @@ def check_expand_ratios(expand_ratio: object) -> tuple[float, ...]:
     if isinstance(expand_ratio, (int, float)) and not isinstance(expand_ratio, bool):
         expand_ratio = [expand_ratio]
     if not isinstance(expand_ratio, Sequence) or isinstance(expand_ratio, str) or not expand_ratio:
-        raise PruneConfigError(f"expand_ratio must be a non-empty list of ratios in (0, 1] such as [0.5, 0.75, 1], "
-                               f"got {expand_ratio!r}")
+        raise PruneConfigError(
+            f"expand_ratio must be a non-empty list of ratios in (0, 1] such as [0.5, 0.75, 1], "
+            f"got {expand_ratio!r}"
+        )
     out = []
     for r in expand_ratio:
-        if isinstance(r, bool) or not isinstance(r, (int, float)) or not (0.0 < float(r) <= 1.0) or math.isnan(r):
-            raise PruneConfigError(f"expand_ratio {r!r} is outside (0, 1]: each ratio is the fraction of a "
-                                   f"group's channels a subnet keeps (got {list(expand_ratio)!r})")
+        if (
+            isinstance(r, bool)
+            or not isinstance(r, (int, float))
+            or not (0.0 < float(r) <= 1.0)
+            or math.isnan(r)
+        ):
+            raise PruneConfigError(
+                f"expand_ratio {r!r} is outside (0, 1]: each ratio is the fraction of a "
+                f"group's channels a subnet keeps (got {list(expand_ratio)!r})"
+            )
         out.append(float(r))
     return tuple(sorted(set(out)))
 
 
-def width_choices(size: int, ratios: Sequence[float], divisible: int, step_cost: Callable[[int], int]) -> tuple[int, ...]:
+def width_choices(
+    size: int, ratios: Sequence[float], divisible: int, step_cost: Callable[[int], int]
+) -> tuple[int, ...]:
     """Kept counts for one group: each ratio rounded to ``divisible``, moved up to its latency step's top.
 
     Args:
@@ -216,7 +234,7 @@ class SearchSpace:
 
     def kept(self, code: Sequence[int]) -> dict[int, int]:
         """Group id -> kept members of a code."""
-        return {g.gid: g.choices[int(c)] for g, c in zip(self.groups, code[:len(self.groups)], strict=True)}
+        return {g.gid: g.choices[int(c)] for g, c in zip(self.groups, code[: len(self.groups)], strict=True)}
 
     def setting(self, code: Sequence[int]) -> dict[str, dict[str, int]]:
         """The JSON setting of a code."""
@@ -233,31 +251,42 @@ class SearchSpace:
             SpecError: unknown keys, a group that is not elastic, or a width that is not a choice.
         """
         if not isinstance(setting, Mapping) or not set(setting) <= set(SETTING_KEYS):
-            raise SpecError(f"a subnet setting is a dict with key 'width' (group key -> kept channels), got "
-                            f"{setting!r:.200}")
+            raise SpecError(
+                f"a subnet setting is a dict with key 'width' (group key -> kept channels), got "
+                f"{setting!r:.200}"
+            )
         width = setting.get("width", {})
         if not isinstance(width, Mapping):
-            raise SpecError(f"subnet setting 'width' must map group keys to kept channels, got {width!r:.200}")
+            raise SpecError(
+                f"subnet setting 'width' must map group keys to kept channels, got {width!r:.200}"
+            )
         by_key = {g.key: i for i, g in enumerate(self.groups)}
         code = self.max_code()
         for key, k in width.items():
             i = by_key.get(key)
             if i is None:
-                raise SpecError(f"subnet setting names group {key!r}, which is not an elastic group of this "
-                                f"supernet (elastic: {', '.join(self.keys[:8])}{' ...' if len(self.keys) > 8 else ''});"
-                                " was it made for another model or supernet?")
+                raise SpecError(
+                    f"subnet setting names group {key!r}, which is not an elastic group of this "
+                    f"supernet (elastic: {', '.join(self.keys[:8])}{' ...' if len(self.keys) > 8 else ''});"
+                    " was it made for another model or supernet?"
+                )
             g = self.groups[i]
             if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or int(k) not in g.choices:
-                raise SpecError(f"subnet setting keeps {k!r} channels of group {key!r}; its choices are "
-                                f"{list(g.choices)}")
+                raise SpecError(
+                    f"subnet setting keeps {k!r} channels of group {key!r}; its choices are {list(g.choices)}"
+                )
             code[i] = g.choices.index(int(k))
         depth = setting.get("depth", {})
         by_add = {b.add: len(self.groups) + i for i, b in enumerate(self.blocks)}
         if not isinstance(depth, Mapping):
-            raise SpecError(f"subnet setting 'depth' must map residual adds to 0 (skip) or 1 (keep), got {depth!r:.200}")
+            raise SpecError(
+                f"subnet setting 'depth' must map residual adds to 0 (skip) or 1 (keep), got {depth!r:.200}"
+            )
         for add, keep in depth.items():
             if add not in by_add:
-                raise SpecError(f"subnet setting skips block {add!r}, which is not an elastic block of this supernet")
+                raise SpecError(
+                    f"subnet setting skips block {add!r}, which is not an elastic block of this supernet"
+                )
             if keep not in (0, 1) or isinstance(keep, bool):
                 raise SpecError(f"subnet setting depth of {add!r} must be 0 (skip) or 1 (keep), got {keep!r}")
             code[by_add[add]] = int(keep)
@@ -268,8 +297,14 @@ class SearchSpace:
         return ".".join(str(int(c)) for c in code)
 
 
-def build_groups(graph: Graph, analysis: Analysis, scores: Mapping[int, np.ndarray], ratios: Sequence[float],
-                 divisible: int, step_costs: Mapping[int, Callable[[int], int]]) -> tuple[ElasticGroup, ...]:
+def build_groups(
+    graph: Graph,
+    analysis: Analysis,
+    scores: Mapping[int, np.ndarray],
+    ratios: Sequence[float],
+    divisible: int,
+    step_costs: Mapping[int, Callable[[int], int]],
+) -> tuple[ElasticGroup, ...]:
     """The elastic groups: prunable, exact, more than one member, and a choice below the full size."""
     out = []
     for g in analysis.groups:

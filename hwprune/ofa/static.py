@@ -43,18 +43,26 @@ def swapped_weights(module: nn.Module, state: Mapping[str, torch.Tensor]) -> Ite
                 owner = module.get_submodule(owner_name) if owner_name else module
             except AttributeError:
                 continue  # a module the traced graph never uses
-            table = owner._parameters if leaf in owner._parameters else (
-                owner._buffers if leaf in owner._buffers else None)
+            table = (
+                owner._parameters
+                if leaf in owner._parameters
+                else (owner._buffers if leaf in owner._buffers else None)
+            )
             if table is None or table[leaf] is None:
                 continue
             if table[leaf].shape != tensor.shape:
-                raise SpecError(f"weight {name!r} has shape {tuple(tensor.shape)} in the supernet but "
-                                f"{tuple(table[leaf].shape)} in the traced model; the supernet was built for "
-                                "another model")
+                raise SpecError(
+                    f"weight {name!r} has shape {tuple(tensor.shape)} in the supernet but "
+                    f"{tuple(table[leaf].shape)} in the traced model; the supernet was built for "
+                    "another model"
+                )
             saved.append((table, leaf, table[leaf]))
             old_grad = table[leaf].requires_grad
-            table[leaf] = nn.Parameter(tensor.detach(), requires_grad=old_grad) if table is owner._parameters \
+            table[leaf] = (
+                nn.Parameter(tensor.detach(), requires_grad=old_grad)
+                if table is owner._parameters
                 else tensor.detach()
+            )
         yield
     finally:
         for table, leaf, old in reversed(saved):
@@ -64,7 +72,7 @@ def swapped_weights(module: nn.Module, state: Mapping[str, torch.Tensor]) -> Ite
 def keep_indices(space: SearchSpace, code) -> dict[str, list[int]]:
     """Group key -> kept member indices (sorted) for the groups a subnet narrows."""
     out = {}
-    for g, c in zip(space.groups, code[:len(space.groups)], strict=True):
+    for g, c in zip(space.groups, code[: len(space.groups)], strict=True):
         k = g.choices[int(c)]
         if k < g.size:
             out[g.key] = g.kept_indices(k)
@@ -91,14 +99,19 @@ def static_subnet(graph: Graph, supernet: OFASupernet, code) -> fx.GraphModule:
     if skipped:
         spec = slim.hwprune_spec
         drop_blocks(slim, skipped)
-        slim.hwprune_spec = {**spec, "ofa_skip": [{"add": b.add, "node": b.node, "identity": b.identity}
-                                                  for b in skipped]}
+        slim.hwprune_spec = {
+            **spec,
+            "ofa_skip": [{"add": b.add, "node": b.node, "identity": b.identity} for b in skipped],
+        }
     slim.train(supernet.training)
     return slim
 
 
-def rebuild_static_subnet(model: nn.Module, spec: Mapping[str, Any] | str | os.PathLike,
-                          state_dict: Mapping[str, torch.Tensor] | str | os.PathLike | None = None) -> fx.GraphModule:
+def rebuild_static_subnet(
+    model: nn.Module,
+    spec: Mapping[str, Any] | str | os.PathLike,
+    state_dict: Mapping[str, torch.Tensor] | str | os.PathLike | None = None,
+) -> fx.GraphModule:
     """A static subnet from the original model, its spec and state_dict (skipped blocks included).
 
     ``hwprune.get_slim_model`` rebuilds the channels; this also drops the blocks the spec's

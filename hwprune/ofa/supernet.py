@@ -97,8 +97,10 @@ class OFASupernet(nn.Module):
         """Activate the subnet of a choice-index code; returns self."""
         code = np.asarray(code, dtype=np.int64)
         if code.shape != (len(self.space.n_choices()),):
-            raise SpecError(f"a subnet code has one entry per elastic group and block "
-                            f"({len(self.space.n_choices())}), got shape {code.shape}")
+            raise SpecError(
+                f"a subnet code has one entry per elastic group and block "
+                f"({len(self.space.n_choices())}), got shape {code.shape}"
+            )
         flat: dict[str, torch.Tensor] = {}
         n = len(self.space.groups)
         for gate, c in zip(self._gates, code[n:], strict=True):
@@ -111,7 +113,7 @@ class OFASupernet(nn.Module):
                 m = flat.get(site.param)
                 if m is None:
                     m = flat[site.param] = torch.ones(site.rows * site.cols)
-                m[torch.from_numpy(site.flat[site.offsets[k]:])] = 0.0
+                m[torch.from_numpy(site.flat[site.offsets[k] :])] = 0.0
         for path, cm in self._masks.items():
             m = flat.get(path)
             cm.mask.fill_(1.0) if m is None else cm.mask.copy_(m.view(cm.mask.shape))

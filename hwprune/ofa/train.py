@@ -49,8 +49,16 @@ class SandwichStep:
         clip_grad: max gradient norm (None: no clipping).
     """
 
-    def __init__(self, supernet: OFASupernet, teacher: nn.Module | None, *, n_random: int = 2,
-                 kd_weight: float = 1.0, temperature: float = 1.0, clip_grad: float | None = 5.0) -> None:
+    def __init__(
+        self,
+        supernet: OFASupernet,
+        teacher: nn.Module | None,
+        *,
+        n_random: int = 2,
+        kd_weight: float = 1.0,
+        temperature: float = 1.0,
+        clip_grad: float | None = 5.0,
+    ) -> None:
         self.supernet = supernet
         self.teacher = teacher
         self.n_random = n_random
@@ -61,7 +69,9 @@ class SandwichStep:
 
     def codes(self) -> list[torch.Tensor]:
         space = self.supernet.space
-        rand = [(torch.rand(len(self._n)) * self._n).long().clamp_max(self._n - 1) for _ in range(self.n_random)]
+        rand = [
+            (torch.rand(len(self._n)) * self._n).long().clamp_max(self._n - 1) for _ in range(self.n_random)
+        ]
         return [torch.as_tensor(space.max_code()), torch.as_tensor(space.min_code()), *rand]
 
     def loss(self, out: torch.Tensor, y: torch.Tensor, soft: torch.Tensor | None) -> torch.Tensor:
@@ -100,13 +110,27 @@ class SandwichStep:
         return first
 
 
-def train_supernet(supernet: OFASupernet, loader: Any, epochs: int, *, teacher: nn.Module | None = None,
-                   lr: float = 0.05, optimizer: str = "sgd", weight_decay: float = 5e-4,
-                   scheduler: str | None = "cosine", device: str | torch.device = "cpu", progress: bool = True,
-                   seed: int = 0, n_random: int = 2, kd_weight: float = 1.0, temperature: float = 1.0,
-                   clip_grad: float | None = 5.0, steps_per_epoch: int | None = None,
-                   checkpoint: str | os.PathLike | None = None,
-                   callback: Callable[[int, dict[str, float]], bool | None] | None = None) -> dict[str, Any]:
+def train_supernet(
+    supernet: OFASupernet,
+    loader: Any,
+    epochs: int,
+    *,
+    teacher: nn.Module | None = None,
+    lr: float = 0.05,
+    optimizer: str = "sgd",
+    weight_decay: float = 5e-4,
+    scheduler: str | None = "cosine",
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    seed: int = 0,
+    n_random: int = 2,
+    kd_weight: float = 1.0,
+    temperature: float = 1.0,
+    clip_grad: float | None = 5.0,
+    steps_per_epoch: int | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    callback: Callable[[int, dict[str, float]], bool | None] | None = None,
+) -> dict[str, Any]:
     """Train a supernet in place with the sandwich rule and distillation (see the module docstring).
 
     Args:
@@ -139,8 +163,23 @@ def train_supernet(supernet: OFASupernet, loader: Any, epochs: int, *, teacher: 
         t = copy.deepcopy(teacher).to(dev).eval()
         for p in t.parameters():
             p.requires_grad_(False)
-    step = SandwichStep(supernet, t, n_random=n_random, kd_weight=kd_weight, temperature=temperature,
-                        clip_grad=clip_grad)
-    return train(supernet, loader, epochs, lr=lr, optimizer=optimizer, weight_decay=weight_decay,
-                 scheduler=scheduler, device=dev, progress=progress, seed=seed, steps_per_epoch=steps_per_epoch,
-                 checkpoint=checkpoint, step_fn=step, checkpoint_meta=supernet_identity(supernet), callback=callback)
+    step = SandwichStep(
+        supernet, t, n_random=n_random, kd_weight=kd_weight, temperature=temperature, clip_grad=clip_grad
+    )
+    return train(
+        supernet,
+        loader,
+        epochs,
+        lr=lr,
+        optimizer=optimizer,
+        weight_decay=weight_decay,
+        scheduler=scheduler,
+        device=dev,
+        progress=progress,
+        seed=seed,
+        steps_per_epoch=steps_per_epoch,
+        checkpoint=checkpoint,
+        step_fn=step,
+        checkpoint_meta=supernet_identity(supernet),
+        callback=callback,
+    )

@@ -54,20 +54,29 @@ def apply_ir(traced: Traced, plan: Plan) -> tuple[Graph, dict[int, list[int]]]:
         SpecError: the plan names a layer the model lacks, or a pattern that does not parse.
     """
     graph = traced.graph
-    plan.check_model(traced.structure_hash, where=graph.source.model_class if graph.source else "model",
-                     note=specialisation_note(graph.source))
+    plan.check_model(
+        traced.structure_hash,
+        where=graph.source.model_class if graph.source else "model",
+        note=specialisation_note(graph.source),
+    )
     keep: dict[int | str, Sequence[int] | int] = {g.gid: g.kept for g in plan.groups if g.kept < g.size}
     explicit = resolve_keep(graph, keep, importance=plan.importance)
     patterns = _patterns(graph, plan)
     pruned = prune_channels(graph, explicit)
     if patterns:
-        pruned = dataclasses.replace(pruned, ops=tuple(
-            dataclasses.replace(op, sparsity=patterns[op.name]) if op.name in patterns else op for op in pruned.ops))
+        pruned = dataclasses.replace(
+            pruned,
+            ops=tuple(
+                dataclasses.replace(op, sparsity=patterns[op.name]) if op.name in patterns else op
+                for op in pruned.ops
+            ),
+        )
     return verify(pruned), explicit
 
 
-def apply_graph(traced: Traced, plan: Plan, *,
-                applied: tuple[Graph, dict[int, list[int]]] | None = None) -> fx.GraphModule:
+def apply_graph(
+    traced: Traced, plan: Plan, *, applied: tuple[Graph, dict[int, list[int]]] | None = None
+) -> fx.GraphModule:
     """:func:`apply` on an already traced model; ``applied`` is ``apply_ir(traced, plan)`` when the
     caller has it already."""
     pruned, explicit = apply_ir(traced, plan) if applied is None else applied
@@ -81,8 +90,9 @@ def apply_graph(traced: Traced, plan: Plan, *,
     return slim
 
 
-def apply(model: nn.Module | Traced, example_inputs: Any, plan: Plan, *,
-          leaf_modules: Sequence[str | type] = ()) -> fx.GraphModule:
+def apply(
+    model: nn.Module | Traced, example_inputs: Any, plan: Plan, *, leaf_modules: Sequence[str | type] = ()
+) -> fx.GraphModule:
     """Build the slim model a plan describes.
 
     Args:

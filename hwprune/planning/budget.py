@@ -38,8 +38,9 @@ class Budget:
         try:
             object.__setattr__(self, "kind", BudgetKind(self.kind))  # a plain string is read as its kind
         except ValueError:
-            raise BudgetError(f"unknown budget kind {self.kind!r}; use one of "
-                              f"{', '.join(k.value for k in BudgetKind)}") from None
+            raise BudgetError(
+                f"unknown budget kind {self.kind!r}; use one of {', '.join(k.value for k in BudgetKind)}"
+            ) from None
 
     def cycles(self, unpruned_cycles: int, clock_mhz: float) -> int:
         """The budget in cycles for a model whose unpruned latency is ``unpruned_cycles``."""

@@ -26,8 +26,6 @@ from hwprune.planning.problem import INFEASIBLE, CostFn, GroupVar, LayerVar, Pro
 __all__ = ["Built", "build_problem", "layer_terms", "term_channels", "sparse_patterns", "INFEASIBLE"]
 
 
-
-
 def sparse_patterns(cfg: AcceleratorConfig) -> tuple[LayerSparsity, ...]:
     """Every layer sparsity the hardware's sparse engine accepts, dense first."""
     return cfg.sparse.layer_choices() if cfg.sparse is not None else (DENSE,)
@@ -60,8 +58,15 @@ def _act_loss(x: torch.Tensor | None, block: int = 4, keep: int = 2) -> float:
     return float((x - activation_nm(x, keep, block)).abs().sum()) / total if total > 0 else 0.0
 
 
-def _step_latency(v: int, ks: range, touching: Sequence[int], terms: Sequence[LayerTerms], sizes: Sequence[int],
-                  shapes: Sequence[tuple[Layer, int, bool]], layer_vars: Sequence[LayerVar | None]) -> dict[int, int]:
+def _step_latency(
+    v: int,
+    ks: range,
+    touching: Sequence[int],
+    terms: Sequence[LayerTerms],
+    sizes: Sequence[int],
+    shapes: Sequence[tuple[Layer, int, bool]],
+    layer_vars: Sequence[LayerVar | None],
+) -> dict[int, int]:
     """Dense cycles of the layers group ``v`` touches, per kept count k in ``ks``, every other group full.
 
     A layer's channels are ``base + mult * k``; layers with the same shape, base and multiplier cost
@@ -71,11 +76,18 @@ def _step_latency(v: int, ks: range, touching: Sequence[int], terms: Sequence[La
     classes: dict[tuple[tuple[Layer, int, bool], int, int, int, int], list[int]] = {}
     for li in touching:
         it, fi, ot, fo = terms[li]
-        key = (shapes[li], fi + sum(m * sizes[u] for u, m in it if u != v), sum(m for u, m in it if u == v),
-               fo + sum(m * sizes[u] for u, m in ot if u != v), sum(m for u, m in ot if u == v))
+        key = (
+            shapes[li],
+            fi + sum(m * sizes[u] for u, m in it if u != v),
+            sum(m for u, m in it if u == v),
+            fo + sum(m * sizes[u] for u, m in ot if u != v),
+            sum(m for u, m in ot if u == v),
+        )
         entry = classes.setdefault(key, [li, 0])
         entry[1] += 1
-    curves = [(_var(layer_vars, li).cost, bi, mi, bo, mo, n) for (_, bi, mi, bo, mo), (li, n) in classes.items()]
+    curves = [
+        (_var(layer_vars, li).cost, bi, mi, bo, mo, n) for (_, bi, mi, bo, mo), (li, n) in classes.items()
+    ]
     return {k: sum(n * cost(bi + mi * k, bo + mo * k, 0) for cost, bi, mi, bo, mo, n in curves) for k in ks}
 
 
@@ -106,9 +118,13 @@ class Built:
     order: dict[int, np.ndarray]  # group id -> member indices by descending importance
 
 
-def _pattern_losses(op: str, pats: tuple[LayerSparsity, ...], weights: Mapping[str, torch.Tensor],
-                    layer_inputs: Mapping[str, torch.Tensor] | None,
-                    cache: LossCache) -> tuple[tuple[LayerSparsity, ...], tuple[float, ...]]:
+def _pattern_losses(
+    op: str,
+    pats: tuple[LayerSparsity, ...],
+    weights: Mapping[str, torch.Tensor],
+    layer_inputs: Mapping[str, torch.Tensor] | None,
+    cache: LossCache,
+) -> tuple[tuple[LayerSparsity, ...], tuple[float, ...]]:
     """The patterns layer ``op`` can take (those whose loss is finite) and the loss proxy of each."""
     losses = [0.0]
     for p in pats[1:]:
@@ -127,10 +143,19 @@ def _pattern_losses(op: str, pats: tuple[LayerSparsity, ...], weights: Mapping[s
     return tuple(pats[i] for i in keep), tuple(losses[i] for i in keep)
 
 
-def build_problem(latency: LatencyModel, scores: Mapping[int, np.ndarray], *, budget: int, nm: bool,
-                  round_to: int | None, min_keep: float, sensitivity: Mapping[str, float] | None,
-                  layer_inputs: Mapping[str, torch.Tensor] | None, weights: Mapping[str, torch.Tensor],
-                  cache: LossCache | None = None) -> Built:
+def build_problem(
+    latency: LatencyModel,
+    scores: Mapping[int, np.ndarray],
+    *,
+    budget: int,
+    nm: bool,
+    round_to: int | None,
+    min_keep: float,
+    sensitivity: Mapping[str, float] | None,
+    layer_inputs: Mapping[str, torch.Tensor] | None,
+    weights: Mapping[str, torch.Tensor],
+    cache: LossCache | None = None,
+) -> Built:
     """Turn a traced, analysed model into a :class:`Problem` (see the module docstring).
 
     Every cycle count comes from ``latency`` (the one latency model, shared with the Vitis
@@ -151,6 +176,7 @@ def build_problem(latency: LatencyModel, scores: Mapping[int, np.ndarray], *, bu
             if pat.weight is not None and cin % pat.weight.m:
                 return INFEASIBLE
             return latency.layer_cycles(index, cin, cout, pat)
+
         return cost
 
     layer_vars: list[LayerVar | None] = []
@@ -159,14 +185,18 @@ def build_problem(latency: LatencyModel, scores: Mapping[int, np.ndarray], *, bu
     nm_kinds = (LayerKind.CONV, LayerKind.GEMM)
     for li, (lw, t) in enumerate(zip(lowered, terms, strict=True)):
         sparse_ok = lw.layer.kind in nm_kinds and lw.layer.groups == 1 and lw.op in weights
-        pats, losses = _pattern_losses(lw.op, all_patterns if sparse_ok else (DENSE,), weights, layer_inputs, cache)
+        pats, losses = _pattern_losses(
+            lw.op, all_patterns if sparse_ok else (DENSE,), weights, layer_inputs, cache
+        )
         layer_pats.append(pats)
         it, fi, ot, fo = t
         if not it and not ot and len(pats) == 1:
             const += latency.lowered_cycles(li)
             layer_vars.append(None)
             continue
-        layer_vars.append(LayerVar(lw.op, it, fi, ot, fo, tuple(str(p) for p in pats), losses, cost_fn(li, pats)))
+        layer_vars.append(
+            LayerVar(lw.op, it, fi, ot, fo, tuple(str(p) for p in pats), losses, cost_fn(li, pats))
+        )
 
     # candidates: tops of latency steps of each group with the others at full size
     touching: list[list[int]] = [[] for _ in groups]

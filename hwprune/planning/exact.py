@@ -70,8 +70,9 @@ class _Program:
         """(candidate per group of the layer + pattern, cycles) of every feasible joint choice."""
         groups, layer = self.problem.groups, self.problem.layers[li]
         out = []
-        for c in itertools.product(*(range(len(groups[v].candidates)) for v in layer.vars),
-                                   range(len(layer.patterns))):
+        for c in itertools.product(
+            *(range(len(groups[v].candidates)) for v in layer.vars), range(len(layer.patterns))
+        ):
             gc = [0] * len(groups)
             for v, i in zip(layer.vars, c[:-1], strict=True):
                 gc[v] = i
@@ -85,7 +86,9 @@ class _Program:
         layer = self.problem.layers[li]
         vs = layer.vars
         if len(vs) > 2:
-            raise ValueError(f"exact solver: layer {layer.name} depends on {len(vs)} groups (at most 2 supported)")
+            raise ValueError(
+                f"exact solver: layer {layer.name} depends on {len(vs)} groups (at most 2 supported)"
+            )
         combos = self._combos(li)
         self.layer_combos.append(combos)
         if vs:  # for each group v and candidate i: sum of y[l, c] with c[v] = i  -  x[v, i]  =  0
@@ -110,16 +113,26 @@ class _Program:
             LinearConstraint(a, rhs, rhs),
             LinearConstraint(np.array([self.latency]), -np.inf, float(p.budget - p.const_cycles)),
         ]
-        res = milp(np.array(self.objective), constraints=constraints, integrality=np.ones(self.n),
-                   bounds=Bounds(0, 1), options={"time_limit": time_limit, "mip_rel_gap": 1e-9})
+        res = milp(
+            np.array(self.objective),
+            constraints=constraints,
+            integrality=np.ones(self.n),
+            bounds=Bounds(0, 1),
+            options={"time_limit": time_limit, "mip_rel_gap": 1e-9},
+        )
         if res.x is None:
-            raise BudgetError(f"exact solver: no choice meets the budget of {p.budget} cycles ({res.message})")
+            raise BudgetError(
+                f"exact solver: no choice meets the budget of {p.budget} cycles ({res.message})"
+            )
         x = res.x
-        gc = [int(np.argmax(x[off: off + len(g.candidates)])) for off, g in zip(self.x_off, p.groups, strict=True)]
+        gc = [
+            int(np.argmax(x[off : off + len(g.candidates)]))
+            for off, g in zip(self.x_off, p.groups, strict=True)
+        ]
         pc = []  # the pattern of each layer is read from its selected y
         col = sum(len(g.candidates) for g in p.groups)
         for combos in self.layer_combos:
-            pc.append(combos[int(np.argmax(x[col: col + len(combos)]))][0][-1])
+            pc.append(combos[int(np.argmax(x[col : col + len(combos)]))][0][-1])
             col += len(combos)
         return self.ev.solution(gc, pc, "exact")
 

@@ -138,8 +138,15 @@ class _State:
             dloss += forced[pos]
         return dloss
 
-    def _patch(self, i: int, new: int, terms: list[int], changes: list[Change], forced: dict[int, float],
-               positions: list[int]) -> GroupEval:
+    def _patch(
+        self,
+        i: int,
+        new: int,
+        terms: list[int],
+        changes: list[Change],
+        forced: dict[int, float],
+        positions: list[int],
+    ) -> GroupEval:
         """``_group_move(i, new)`` from its result before only the layers at ``positions`` changed."""
         g = self.ev.p.groups[i]
         dk = g.candidates[new] - g.candidates[self.gc[i]]
@@ -160,8 +167,13 @@ class _State:
         kind, i, new = move
         self._clock += 1
         if self._journal is not None:  # what restore() needs to undo this move
-            self._journal.append((i if kind == GROUP else -1, self.gc[i] if kind == GROUP else 0,
-                                  [(li, self.cost[li], self.pc[li], self.cin[li], self.cout[li]) for li, *_ in changes]))
+            self._journal.append(
+                (
+                    i if kind == GROUP else -1,
+                    self.gc[i] if kind == GROUP else 0,
+                    [(li, self.cost[li], self.pc[li], self.cin[li], self.cout[li]) for li, *_ in changes],
+                )
+            )
         if kind == GROUP:
             self.gc[i] = new
             self._gstamp[i] = self._clock
@@ -223,8 +235,11 @@ class _State:
             phit = self._pattern_moves.get(var)
             if phit is not None and phit[0] == stamp:
                 return phit[1]
-            out: list[Eval] = [(mv, *self.delta(mv)) for mv in ((PATTERN, i, new) for new in range(len(self.ev.p.layers[i].patterns)))
-                               if mv[2] != self.pc[i]]
+            out: list[Eval] = [
+                (mv, *self.delta(mv))
+                for mv in ((PATTERN, i, new) for new in range(len(self.ev.p.layers[i].patterns)))
+                if mv[2] != self.pc[i]
+            ]
             self._pattern_moves[var] = (stamp, out)
             return out
         key = (var, down, jump)
@@ -236,12 +251,18 @@ class _State:
         seen = [lstamp[li] for li in layers]
         if hit is not None and hit[2] == self.gc[i]:
             positions = [pos for pos, (a, b) in enumerate(zip(hit[3], seen, strict=True)) if a != b]
-            full = [self._patch(i, mv[2], terms, nc, forced, positions)
-                    for (mv, _, _, nc), (terms, forced) in zip(hit[1], hit[4], strict=True)]
+            full = [
+                self._patch(i, mv[2], terms, nc, forced, positions)
+                for (mv, _, _, nc), (terms, forced) in zip(hit[1], hit[4], strict=True)
+            ]
             moves: list[Move] = [mv for mv, *_ in hit[1]]
         else:
             cur, n = self.gc[i], len(self.ev.p.groups[i].candidates)
-            rng = range(cur - 1, max(-1, cur - 1 - jump), -1) if down else range(cur + 1, min(n, cur + 1 + jump))
+            rng = (
+                range(cur - 1, max(-1, cur - 1 - jump), -1)
+                if down
+                else range(cur + 1, min(n, cur + 1 + jump))
+            )
             moves = [(GROUP, i, new) for new in rng]
             full = [self._group_move(i, mv[2]) for mv in moves]
         out = [(mv, f[0], f[1], f[2]) for mv, f in zip(moves, full, strict=True)]
@@ -268,9 +289,11 @@ class _State:
     def best_saving_all(self, frozen: Var | None) -> Saving | None:
         """``best_saving(var, JUMP)`` of the first variable (in scan order) whose is least, skipping
         ``frozen``."""
+
         def entry(var: Var, idx: int) -> tuple[tuple[float, int], int, Saving] | None:
             b = self.best_saving(var, JUMP)
             return None if b is None else (b[0], idx, b)  # (score, scan position): ties go to the first
+
         live = self._table("savings", entry)
         skip = -1 if frozen is None else (frozen[1] if frozen[0] == GROUP else len(self.gc) + frozen[1])
         if 0 <= skip < len(live):
@@ -287,6 +310,7 @@ class _State:
         """The move up with the most loss recovered per cycle among those costing at most ``slack``
         cycles (ties: the first variable in scan order, then the nearer move), as (score, move, dcyc,
         dloss, changes)."""
+
         def entry(var: Var, idx: int) -> list[tuple[float, int, int, int, Ranked]]:
             return [(-g[0], idx, pos, g[2], g) for pos, g in enumerate(self.gains(var))]
 
@@ -305,8 +329,11 @@ class _State:
         hit = self._gains.get(var)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        out: list[Ranked] = [(-dloss / max(dcyc, 1), mv, dcyc, dloss, nc)
-               for mv, dcyc, dloss, nc in self.var_moves(var, False) if dloss < -_EPS]
+        out: list[Ranked] = [
+            (-dloss / max(dcyc, 1), mv, dcyc, dloss, nc)
+            for mv, dcyc, dloss, nc in self.var_moves(var, False)
+            if dloss < -_EPS
+        ]
         out.sort(key=lambda t: -t[0])  # stable: equal scores keep move order
         self._gains[var] = (stamp, out)
         return out

@@ -26,8 +26,9 @@ from hwprune.traced import Traced
 __all__ = ["LatencyModel", "LayerTerms", "layer_terms", "term_channels", "shape_key"]
 
 
-def _value_terms(analysis: Analysis, value: str | None, dim: int, var_of: Mapping[int, int],
-                 comp_to_group: np.ndarray) -> tuple[tuple[tuple[int, int], ...], int]:
+def _value_terms(
+    analysis: Analysis, value: str | None, dim: int, var_of: Mapping[int, int], comp_to_group: np.ndarray
+) -> tuple[tuple[tuple[int, int], ...], int]:
     """((problem var, channels per kept member), fixed channels) of ``value`` along ``dim``."""
     if value is None:
         return (), 0
@@ -70,7 +71,9 @@ def term_channels(terms: LayerTerms, counts: Mapping[int, int] | Sequence[int]) 
     return fi + sum(m * counts[v] for v, m in it), fo + sum(m * counts[v] for v, m in ot)
 
 
-def layer_terms(analysis: Analysis, lowered: Sequence[Lowered], var_of: Mapping[int, int]) -> list[LayerTerms]:
+def layer_terms(
+    analysis: Analysis, lowered: Sequence[Lowered], var_of: Mapping[int, int]
+) -> list[LayerTerms]:
     """Per lowered layer, its :class:`LayerTerms` over the variables ``var_of`` (group id -> variable;
     groups not in it count as fixed channels)."""
     comp_to_group = np.full(analysis.flow.n_comp, -1, dtype=np.int64)
@@ -92,8 +95,6 @@ def shape_key(lw: Lowered) -> tuple[Layer, int, bool]:
     return lw.layer.with_(name=""), lw.in_scale, lw.tied
 
 
-
-
 class LatencyModel:
     """Latency and MACs of any subnet of one analysed graph on one accelerator.
 
@@ -106,7 +107,9 @@ class LatencyModel:
     ``sparsity`` (layer name -> :class:`LayerSparsity`; layers not named are dense).
     """
 
-    def __init__(self, analysis: Analysis, cfg: AcceleratorConfig, lowered: list[Lowered] | None = None) -> None:
+    def __init__(
+        self, analysis: Analysis, cfg: AcceleratorConfig, lowered: list[Lowered] | None = None
+    ) -> None:
         self.analysis = analysis
         self.cfg = cfg
         self.lowered = lower(analysis.graph) if lowered is None else lowered
@@ -137,35 +140,48 @@ class LatencyModel:
         key = (self.shapes[index], cin, cout, sparsity)
         c = self._memo.get(key)
         if c is None:
-            c = self._memo[key] = int(hwmodel.layer_cycles(resize(self.lowered[index], cin, cout, sparsity), self.cfg))
+            c = self._memo[key] = int(
+                hwmodel.layer_cycles(resize(self.lowered[index], cin, cout, sparsity), self.cfg)
+            )
         return c
 
     def lowered_cycles(self, index: int) -> int:
         """Analytic cycles of lowered layer ``index`` as the model has it (full size, its own sparsity)."""
         return int(hwmodel.layer_cycles(self.lowered[index].layer, self.cfg))
 
-    def workloads(self, kept: Mapping[int, int] | None = None,
-                  sparsity: Mapping[str, LayerSparsity] | None = None) -> list[Layer]:
+    def workloads(
+        self, kept: Mapping[int, int] | None = None, sparsity: Mapping[str, LayerSparsity] | None = None
+    ) -> list[Layer]:
         """The subnet's workloads, named after the model's modules."""
         counts = self._counts(kept)
         sparsity = sparsity or {}
-        return [resize(lw, *self.channels(i, counts), sparsity.get(lw.op, DENSE))
-                for i, lw in enumerate(self.lowered)]
+        return [
+            resize(lw, *self.channels(i, counts), sparsity.get(lw.op, DENSE))
+            for i, lw in enumerate(self.lowered)
+        ]
 
-    def cycles(self, kept: Mapping[int, int] | None = None,
-               sparsity: Mapping[str, LayerSparsity] | None = None) -> int:
+    def cycles(
+        self, kept: Mapping[int, int] | None = None, sparsity: Mapping[str, LayerSparsity] | None = None
+    ) -> int:
         """Analytic latency in cycles of the subnet (the sum the planner's tables add up)."""
         counts = self._counts(kept)
         sparsity = sparsity or {}
-        return sum(self.layer_cycles(i, *self.channels(i, counts), sparsity.get(lw.op, DENSE))
-                   for i, lw in enumerate(self.lowered))
+        return sum(
+            self.layer_cycles(i, *self.channels(i, counts), sparsity.get(lw.op, DENSE))
+            for i, lw in enumerate(self.lowered)
+        )
 
     def macs(self, kept: Mapping[int, int] | None = None) -> int:
         """Dense multiply-accumulates per sample of the subnet's conv and linear layers."""
         return sum(layer.macs for layer in self.workloads(kept))
 
-    def simulate(self, kept: Mapping[int, int] | None = None,
-                 sparsity: Mapping[str, LayerSparsity] | None = None, *, mode: str = "cycle",
-                 name: str | None = None) -> Any:
+    def simulate(
+        self,
+        kept: Mapping[int, int] | None = None,
+        sparsity: Mapping[str, LayerSparsity] | None = None,
+        *,
+        mode: str = "cycle",
+        name: str | None = None,
+    ) -> Any:
         """The subnet through ``hwmodel.simulate`` (cycle mode by default): a ``NetworkReport``."""
         return hwmodel.simulate(self.workloads(kept, sparsity), self.cfg, mode=mode, name=name or "network")

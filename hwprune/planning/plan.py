@@ -48,8 +48,18 @@ class LayerPlan:
 
 _INT_FIELDS = {
     "GroupPlan": ("gid", "size", "kept"),
-    "LayerPlan": ("cin", "cout", "cin_before", "cout_before", "cycles_before", "cycles", "macs_before", "macs",
-                  "params_before", "params"),
+    "LayerPlan": (
+        "cin",
+        "cout",
+        "cin_before",
+        "cout_before",
+        "cycles_before",
+        "cycles",
+        "macs_before",
+        "macs",
+        "params_before",
+        "params",
+    ),
 }
 
 
@@ -63,7 +73,9 @@ def _typed(cls: type, d: Any, where: str) -> Any:
         raise TypeError(f"{cls.__name__} entry is {type(d).__name__}, not an object")
     for name in _INT_FIELDS[cls.__name__]:
         if name in d and not _is_int(d[name]):
-            raise ValueError(f"{cls.__name__} {d.get('key') or d.get('name')!r}: {name} = {d[name]!r} is not an integer")
+            raise ValueError(
+                f"{cls.__name__} {d.get('key') or d.get('name')!r}: {name} = {d[name]!r} is not an integer"
+            )
     return cls(**d)
 
 
@@ -146,8 +158,12 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["summary"] = {
-            "latency_ms": self.latency_ms, "unpruned_ms": self.unpruned_ms, "speedup": self.speedup,
-            "macs": self.macs, "macs_before": self.macs_before, "params": self.params,
+            "latency_ms": self.latency_ms,
+            "unpruned_ms": self.unpruned_ms,
+            "speedup": self.speedup,
+            "macs": self.macs,
+            "macs_before": self.macs_before,
+            "params": self.params,
             "params_before": self.params_before,
         }
         return d
@@ -168,10 +184,14 @@ class Plan:
             raise SpecError(f"{where}: malformed plan ({e}); regenerate it with hwprune plan") from e
         for name in ("budget_cycles", "unpruned_cycles", "cycles", "predicted_cycles"):
             if not _is_int(getattr(plan, name)):
-                raise SpecError(f"{where}: malformed plan ({name} = {getattr(plan, name)!r} is not an integer); "
-                                "regenerate it with hwprune plan")
+                raise SpecError(
+                    f"{where}: malformed plan ({name} = {getattr(plan, name)!r} is not an integer); "
+                    "regenerate it with hwprune plan"
+                )
         if not isinstance(plan.clock_mhz, (int, float)) or plan.clock_mhz <= 0:
-            raise SpecError(f"{where}: malformed plan (clock_mhz = {plan.clock_mhz!r}); regenerate it with hwprune plan")
+            raise SpecError(
+                f"{where}: malformed plan (clock_mhz = {plan.clock_mhz!r}); regenerate it with hwprune plan"
+            )
         return plan
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -181,8 +201,9 @@ class Plan:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Plan:
         """Read a plan written by :meth:`save`."""
-        return cls.from_dict(read_json(path, kind="plan file", fix="regenerate it with `hwprune plan`"),
-                             where=str(path))
+        return cls.from_dict(
+            read_json(path, kind="plan file", fix="regenerate it with `hwprune plan`"), where=str(path)
+        )
 
     def check_model(self, model_hash: str, where: str = "model", note: str = "") -> None:
         """Raise :class:`PlanMismatchError` unless the plan was made for a model of this structure.

@@ -52,7 +52,9 @@ def _weights(graph: Graph) -> dict[str, torch.Tensor]:
     return out
 
 
-def _layer_inputs(graph: Graph, names: Sequence[str], inputs: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+def _layer_inputs(
+    graph: Graph, names: Sequence[str], inputs: tuple[torch.Tensor, ...]
+) -> dict[str, torch.Tensor]:
     """Inputs of the named conv/linear modules on the example inputs (for activation-sparsity loss)."""
     if graph.source is None:
         raise PruneConfigError("this graph has no source module to run; plan graphs from hwprune.trace")
@@ -64,7 +66,9 @@ def _layer_inputs(graph: Graph, names: Sequence[str], inputs: tuple[torch.Tensor
             m = gm.get_submodule(name)
         except AttributeError:
             continue
-        hooks.append(m.register_forward_pre_hook(lambda mod, args, n=name: seen.setdefault(n, args[0].detach())))
+        hooks.append(
+            m.register_forward_pre_hook(lambda mod, args, n=name: seen.setdefault(n, args[0].detach()))
+        )
     was = gm.training
     gm.eval()
     try:
@@ -77,15 +81,19 @@ def _layer_inputs(graph: Graph, names: Sequence[str], inputs: tuple[torch.Tensor
     return seen
 
 
-def _subnet(latency: LatencyModel, built: Built, sol: Solution | None) -> tuple[dict[int, int], dict[str, LayerSparsity]]:
+def _subnet(
+    latency: LatencyModel, built: Built, sol: Solution | None
+) -> tuple[dict[int, int], dict[str, LayerSparsity]]:
     """A solution as (kept channels per group id, sparsity per layer name); None: the unpruned model."""
     if sol is None:
         return {}, {}
     p = built.problem
     kept = {g.gid: g.candidates[i] for g, i in zip(p.groups, sol.group_choice, strict=True)}
     index = {lw.op: li for li, lw in enumerate(latency.lowered)}
-    sparsity = {lv.name: built.patterns[index[lv.name]][choice]
-                for lv, choice in zip(p.layers, sol.pattern_choice, strict=True)}
+    sparsity = {
+        lv.name: built.patterns[index[lv.name]][choice]
+        for lv, choice in zip(p.layers, sol.pattern_choice, strict=True)
+    }
     return kept, {name: s for name, s in sparsity.items() if s != DENSE}
 
 
@@ -105,26 +113,58 @@ def _resolve_nm(nm: bool | str, cfg: AcceleratorConfig) -> bool:
     return bool(nm)
 
 
-def plan_key(model: nn.Module | Traced, example_inputs: Any, hw: str | AcceleratorConfig = "dpu-b4096",
-             budget: float | int | str = 0.5, *, nm: bool | str = "auto", excludes: Sequence[str] = (),
-             importance: str = "l1", round_to: int | None = None, min_keep: float = 0.0,
-             solver: str = "greedy", sensitivity: Mapping[str, float] | None = None) -> dict[str, Any]:
+def plan_key(
+    model: nn.Module | Traced,
+    example_inputs: Any,
+    hw: str | AcceleratorConfig = "dpu-b4096",
+    budget: float | int | str = 0.5,
+    *,
+    nm: bool | str = "auto",
+    excludes: Sequence[str] = (),
+    importance: str = "l1",
+    round_to: int | None = None,
+    min_keep: float = 0.0,
+    solver: str = "greedy",
+    sensitivity: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
     """``plan(...).inputs`` without planning: the key a saved plan must match to be reused.
 
     Args: as :func:`plan`; ``model`` may be a :class:`hwprune.Traced` (not traced again).
     """
     cfg = resolve_hw(hw)
     t = as_traced(model, example_inputs)
-    return plan_inputs(model_hash=t.structure_hash, weights=t.weights_hash(), hw_config=cfg.to_dict(),
-                       budget=str(parse_budget(budget)), nm=_resolve_nm(nm, cfg), excludes=excludes, solver=solver,
-                       importance=importance, round_to=round_to, min_keep=min_keep, sensitivity=sensitivity)
+    return plan_inputs(
+        model_hash=t.structure_hash,
+        weights=t.weights_hash(),
+        hw_config=cfg.to_dict(),
+        budget=str(parse_budget(budget)),
+        nm=_resolve_nm(nm, cfg),
+        excludes=excludes,
+        solver=solver,
+        importance=importance,
+        round_to=round_to,
+        min_keep=min_keep,
+        sensitivity=sensitivity,
+    )
 
 
-def plan(model: nn.Module | Traced, example_inputs: Any, hw: str | AcceleratorConfig = "dpu-b4096",
-         budget: float | int | str = 0.5, *, nm: bool | str = "auto", excludes: Sequence[str] = (),
-         importance: str = "l1", round_to: int | None = None, min_keep: float = 0.0,
-         solver: str = "greedy", sensitivity: Mapping[str, float] | None = None,
-         grads: Mapping[str, torch.Tensor] | None = None, check: bool = True, strict: bool = False) -> Plan:
+def plan(
+    model: nn.Module | Traced,
+    example_inputs: Any,
+    hw: str | AcceleratorConfig = "dpu-b4096",
+    budget: float | int | str = 0.5,
+    *,
+    nm: bool | str = "auto",
+    excludes: Sequence[str] = (),
+    importance: str = "l1",
+    round_to: int | None = None,
+    min_keep: float = 0.0,
+    solver: str = "greedy",
+    sensitivity: Mapping[str, float] | None = None,
+    grads: Mapping[str, torch.Tensor] | None = None,
+    check: bool = True,
+    strict: bool = False,
+) -> Plan:
     """Plan kept channels per group and N:M patterns per layer that meet a latency budget.
 
     Args:
@@ -154,16 +194,39 @@ def plan(model: nn.Module | Traced, example_inputs: Any, hw: str | AcceleratorCo
         HardwareError: N:M asked on hardware without a sparse engine, or unknown hardware.
         PruneConfigError: unknown solver or bad arguments.
     """
-    return plan_graph(as_traced(model, example_inputs), hw, budget, nm=nm, excludes=excludes,
-                      importance=importance, round_to=round_to, min_keep=min_keep, solver=solver,
-                      sensitivity=sensitivity, grads=grads, check=check, strict=strict)
+    return plan_graph(
+        as_traced(model, example_inputs),
+        hw,
+        budget,
+        nm=nm,
+        excludes=excludes,
+        importance=importance,
+        round_to=round_to,
+        min_keep=min_keep,
+        solver=solver,
+        sensitivity=sensitivity,
+        grads=grads,
+        check=check,
+        strict=strict,
+    )
 
 
-def plan_graph(traced: Traced, hw: str | AcceleratorConfig = "dpu-b4096", budget: float | int | str = 0.5, *,
-               nm: bool | str = "auto", excludes: Sequence[str] = (), importance: str = "l1",
-               round_to: int | None = None, min_keep: float = 0.0, solver: str = "greedy",
-               sensitivity: Mapping[str, float] | None = None, grads: Mapping[str, torch.Tensor] | None = None,
-               check: bool = True, strict: bool = False) -> Plan:
+def plan_graph(
+    traced: Traced,
+    hw: str | AcceleratorConfig = "dpu-b4096",
+    budget: float | int | str = 0.5,
+    *,
+    nm: bool | str = "auto",
+    excludes: Sequence[str] = (),
+    importance: str = "l1",
+    round_to: int | None = None,
+    min_keep: float = 0.0,
+    solver: str = "greedy",
+    sensitivity: Mapping[str, float] | None = None,
+    grads: Mapping[str, torch.Tensor] | None = None,
+    check: bool = True,
+    strict: bool = False,
+) -> Plan:
     """:func:`plan` on an already traced model: analysis and lowering come from ``traced`` (each
     computed once however many plans are made from it)."""
     cfg = resolve_hw(hw)
@@ -182,24 +245,57 @@ def plan_graph(traced: Traced, hw: str | AcceleratorConfig = "dpu-b4096", budget
     latency = LatencyModel(analysis, cfg, list(lowering.layers))
     scores = group_importance(graph, analysis.groups, importance, grads=grads)
     weights = _weights(graph)
-    layer_inputs = _layer_inputs(graph, list(weights), inputs) if nm and cfg.sparse and cfg.sparse.act_sparsities else None
+    layer_inputs = (
+        _layer_inputs(graph, list(weights), inputs)
+        if nm and cfg.sparse and cfg.sparse.act_sparsities
+        else None
+    )
 
-    built = build_problem(latency, scores, budget=0, nm=bool(nm), round_to=round_to,
-                          min_keep=min_keep, sensitivity=sensitivity, layer_inputs=layer_inputs, weights=weights)
+    built = build_problem(
+        latency,
+        scores,
+        budget=0,
+        nm=bool(nm),
+        round_to=round_to,
+        min_keep=min_keep,
+        sensitivity=sensitivity,
+        layer_inputs=layer_inputs,
+        weights=weights,
+    )
     full_layers = _workloads(latency, built, None)
     unpruned = hwmodel.simulate(full_layers, cfg, mode="cycle" if check else "analytic")
     unpruned_cycles = unpruned.total_cycles
     target = b.cycles(unpruned_cycles, cfg.clock_mhz)
-    common = {"model_hash": model_hash, "hw": cfg.name, "budget": str(b), "budget_cycles": target,
-              "unpruned_cycles": unpruned_cycles, "clock_mhz": cfg.clock_mhz, "hw_config": cfg.to_dict(),
-              "importance": importance, "unmodelled": tuple(u.to_dict() for u in lowering.unmodelled),
-              "inputs": plan_inputs(model_hash=model_hash, weights=traced.weights_hash(), hw_config=cfg.to_dict(),
-                                    budget=str(b), nm=bool(nm), excludes=excludes, solver=solver,
-                                    importance=importance, round_to=round_to, min_keep=min_keep,
-                                    sensitivity=sensitivity)}
+    common = {
+        "model_hash": model_hash,
+        "hw": cfg.name,
+        "budget": str(b),
+        "budget_cycles": target,
+        "unpruned_cycles": unpruned_cycles,
+        "clock_mhz": cfg.clock_mhz,
+        "hw_config": cfg.to_dict(),
+        "importance": importance,
+        "unmodelled": tuple(u.to_dict() for u in lowering.unmodelled),
+        "inputs": plan_inputs(
+            model_hash=model_hash,
+            weights=traced.weights_hash(),
+            hw_config=cfg.to_dict(),
+            budget=str(b),
+            nm=bool(nm),
+            excludes=excludes,
+            solver=solver,
+            importance=importance,
+            round_to=round_to,
+            min_keep=min_keep,
+            sensitivity=sensitivity,
+        ),
+    }
     if target >= unpruned_cycles:
-        warnings.warn(f"latency budget {b} ({target} cycles) is not below the unpruned latency "
-                      f"({unpruned_cycles} cycles); returning the unpruned plan", stacklevel=2)
+        warnings.warn(
+            f"latency budget {b} ({target} cycles) is not below the unpruned latency "
+            f"({unpruned_cycles} cycles); returning the unpruned plan",
+            stacklevel=2,
+        )
         return _to_plan(latency, built, None, unpruned, unpruned, analysis, common, "none", 0.0, check)
     lo = min_cycles(built.problem)
     if target < lo and lo >= unpruned_cycles:
@@ -222,8 +318,10 @@ def plan_graph(traced: Traced, hw: str | AcceleratorConfig = "dpu-b4096", budget
         inner -= max(1, rep.total_cycles - target)  # the analytic model under-estimated: ask for less
         if inner < lo:
             break
-    raise BudgetError(f"could not meet {b} in cycle mode after {MAX_TIGHTEN} attempts "
-                      f"(last {rep.total_cycles} cycles > {target}); raise the budget slightly")
+    raise BudgetError(
+        f"could not meet {b} in cycle mode after {MAX_TIGHTEN} attempts "
+        f"(last {rep.total_cycles} cycles > {target}); raise the budget slightly"
+    )
 
 
 def _nothing_prunable(analysis: Analysis, hw: str, nm: bool) -> str:
@@ -233,40 +331,74 @@ def _nothing_prunable(analysis: Analysis, hw: str, nm: bool) -> str:
     reasons: dict[str, int] = {}
     for g in pinned:
         reasons[g.reason or "pinned"] = reasons.get(g.reason or "pinned", 0) + 1
-    top = "; ".join(f"{why} ({n} group{'s' if n > 1 else ''})" for why, n in sorted(reasons.items(),
-                                                                                  key=lambda kv: -kv[1])[:4])
+    top = "; ".join(
+        f"{why} ({n} group{'s' if n > 1 else ''})"
+        for why, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:4]
+    )
     if prunable == 0:
         head = f"nothing is prunable: none of the {len(analysis.groups)} channel groups can be pruned"
     else:
-        head = (f"nothing is prunable to any effect: pruning the {prunable} prunable group(s) saves no cycles "
-                f"on {hw}")
+        head = (
+            f"nothing is prunable to any effect: pruning the {prunable} prunable group(s) saves no cycles "
+            f"on {hw}"
+        )
     tail = "" if nm else "; N:M sparsity is off"
     return f"{head}{': ' + top if top else ''}{tail}; keep fewer excludes, or plan another model"
 
 
-def _to_plan(latency: LatencyModel, built: Built, sol: Solution | None, before: NetworkReport,
-             after: NetworkReport, analysis: Analysis, common: dict[str, Any], solver: str, loss: float,
-             verified: bool) -> Plan:
+def _to_plan(
+    latency: LatencyModel,
+    built: Built,
+    sol: Solution | None,
+    before: NetworkReport,
+    after: NetworkReport,
+    analysis: Analysis,
+    common: dict[str, Any],
+    solver: str,
+    loss: float,
+    verified: bool,
+) -> Plan:
     p = built.problem
     kept_by_gid: dict[int, int] = {}
     if sol is not None:
         kept_by_gid = {g.gid: g.candidates[i] for g, i in zip(p.groups, sol.group_choice, strict=True)}
     groups = tuple(
         GroupPlan(g.key, g.id, g.size, kept_by_gid.get(g.id, g.size), g.prunable, g.reason)
-        for g in analysis.groups)
+        for g in analysis.groups
+    )
     full = _workloads(latency, built, None)
     now = _workloads(latency, built, sol)
     layers: list[LayerPlan] = []
     for lw, a, b, ra, rb in zip(latency.lowered, full, now, before.layers, after.layers, strict=True):
         frac = b.weight_nm.n / b.weight_nm.m if b.weight_nm is not None else 1.0
-        layers.append(LayerPlan(
-            name=lw.op, kind=a.kind.value, cin=b.channels, cout=b.num_filter, cin_before=a.channels,
-            cout_before=a.num_filter, nm=str(b.sparsity) if b.weight_nm else None,
-            cycles_before=ra.total_cycles, cycles=rb.total_cycles, macs_before=a.macs,
-            macs=int(round(b.macs * frac)), params_before=_params(a), params=int(round(_params(b) * frac))))
+        layers.append(
+            LayerPlan(
+                name=lw.op,
+                kind=a.kind.value,
+                cin=b.channels,
+                cout=b.num_filter,
+                cin_before=a.channels,
+                cout_before=a.num_filter,
+                nm=str(b.sparsity) if b.weight_nm else None,
+                cycles_before=ra.total_cycles,
+                cycles=rb.total_cycles,
+                macs_before=a.macs,
+                macs=int(round(b.macs * frac)),
+                params_before=_params(a),
+                params=int(round(_params(b) * frac)),
+            )
+        )
     predicted = sol.cycles if sol is not None else before.total_cycles
-    return Plan(cycles=after.total_cycles, predicted_cycles=predicted, groups=groups, layers=tuple(layers),
-                solver=solver, loss=float(loss), verified=verified, **common)
+    return Plan(
+        cycles=after.total_cycles,
+        predicted_cycles=predicted,
+        groups=groups,
+        layers=tuple(layers),
+        solver=solver,
+        loss=float(loss),
+        verified=verified,
+        **common,
+    )
 
 
 def _params(layer: Layer) -> int:

@@ -105,8 +105,13 @@ class Evaluator:
         for li, layer in enumerate(problem.layers):
             for v in self.vars_of[li]:
                 self.layers_of[v].append(li)
-                self.shifts[v].append((li, sum(m for u, m in layer.in_terms if u == v),
-                                       sum(m for u, m in layer.out_terms if u == v)))
+                self.shifts[v].append(
+                    (
+                        li,
+                        sum(m for u, m in layer.in_terms if u == v),
+                        sum(m for u, m in layer.out_terms if u == v),
+                    )
+                )
 
     def channels(self, li: int, gc: Sequence[int]) -> tuple[int, int]:
         layer, groups = self.p.layers[li], self.p.groups
@@ -131,7 +136,8 @@ class Evaluator:
 
     def loss(self, gc: Sequence[int], pc: Sequence[int]) -> float:
         return sum(g.loss[i] for g, i in zip(self.p.groups, gc, strict=True)) + sum(
-            layer.nm_loss[i] for layer, i in zip(self.p.layers, pc, strict=True))
+            layer.nm_loss[i] for layer, i in zip(self.p.layers, pc, strict=True)
+        )
 
     def solution(self, gc: Sequence[int], pc: Sequence[int], solver: str) -> Solution:
         return Solution(tuple(gc), tuple(pc), self.cycles(gc, pc), self.loss(gc, pc), solver)

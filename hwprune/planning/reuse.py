@@ -29,9 +29,20 @@ def config_hash(obj: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def plan_inputs(*, model_hash: str, weights: str, hw_config: Mapping[str, Any], budget: str, nm: bool,
-                excludes: Sequence[str], solver: str, importance: str, round_to: int | None, min_keep: float,
-                sensitivity: Mapping[str, float] | None) -> dict[str, Any]:
+def plan_inputs(
+    *,
+    model_hash: str,
+    weights: str,
+    hw_config: Mapping[str, Any],
+    budget: str,
+    nm: bool,
+    excludes: Sequence[str],
+    solver: str,
+    importance: str,
+    round_to: int | None,
+    min_keep: float,
+    sensitivity: Mapping[str, float] | None,
+) -> dict[str, Any]:
     """The reuse key of a plan: every input that shapes it, as a flat JSON-able dict."""
     return {
         "model_hash": model_hash,
@@ -51,8 +62,11 @@ def plan_inputs(*, model_hash: str, weights: str, hw_config: Mapping[str, Any], 
 def describe_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     """``"nm: True -> False; solver: greedy -> exact"`` for the keys that differ ('' when none)."""
     keys = sorted(set(old) | set(new))
-    diffs = [f"{k}: {old.get(k, '<missing>')!r} -> {new.get(k, '<missing>')!r}"
-             for k in keys if old.get(k, "<missing>") != new.get(k, "<missing>")]
+    diffs = [
+        f"{k}: {old.get(k, '<missing>')!r} -> {new.get(k, '<missing>')!r}"
+        for k in keys
+        if old.get(k, "<missing>") != new.get(k, "<missing>")
+    ]
     return "; ".join(diffs)
 
 
@@ -93,18 +107,26 @@ def reuse_plan(path: str | os.PathLike[str], inputs: Mapping[str, Any]) -> Reuse
         old = Plan.load(path)
     except (HwPruneError, OSError, UnicodeDecodeError, ValueError) as e:
         moved = move_aside(path)
-        return Reuse(None, f"{path} is not a readable plan ({_first_line(e)}); moved it to {moved.name}", moved)
+        return Reuse(
+            None, f"{path} is not a readable plan ({_first_line(e)}); moved it to {moved.name}", moved
+        )
     if old.model_hash != inputs.get("model_hash"):
         moved = move_aside(path)
-        return Reuse(None, f"{path} is a plan for another model (structure hash {old.model_hash}); "
-                           f"moved it to {moved.name}", moved)
+        return Reuse(
+            None,
+            f"{path} is a plan for another model (structure hash {old.model_hash}); moved it to {moved.name}",
+            moved,
+        )
     if not old.inputs:
         return Reuse(None, f"{path} does not record what it was planned from (older hwprune); replanning")
     diff = describe_difference(old.inputs, inputs)
     if diff:
         return Reuse(None, f"{path} was planned with other inputs ({diff}); replanning")
-    return Reuse(old, f"reusing {path}: model, weights, hardware, budget, N:M, excludes, solver, "
-                      "importance and sensitivity all match")
+    return Reuse(
+        old,
+        f"reusing {path}: model, weights, hardware, budget, N:M, excludes, solver, "
+        "importance and sensitivity all match",
+    )
 
 
 def _first_line(e: BaseException) -> str:

@@ -16,8 +16,12 @@ __all__ = ["write_net_reports", "DEFAULT_HW"]
 DEFAULT_HW = ("dpu-b4096", "systolic-32x32-ws")
 
 
-def write_net_reports(out: str | os.PathLike[str] = "reports/simulator", hw: tuple[str, ...] = DEFAULT_HW,
-                      nets: tuple[str, ...] | None = None, progress: bool = True) -> Path:
+def write_net_reports(
+    out: str | os.PathLike[str] = "reports/simulator",
+    hw: tuple[str, ...] = DEFAULT_HW,
+    nets: tuple[str, ...] | None = None,
+    progress: bool = True,
+) -> Path:
     """Simulate every reference net on every accelerator and write the reports.
 
     Args:
@@ -56,21 +60,25 @@ def write_net_reports(out: str | os.PathLike[str] = "reports/simulator", hw: tup
         write_json_report(rep, folder)
         write_markdown_report(rep, folder)
         shape = "x".join(str(d) for d in x.shape[1:])
-        rows.append(f"| {name} | {shape} | {cfg.name} | {len(rep.layers)} | {rep.total_cycles:,} | "
-                    f"{rep.latency_ms:.3f} | {rep.fps:.1f} | {rep.utilization:.1%} | "
-                    f"[report]({cfg.name}/{name}/{_md_name(folder)}) |")
-    text = "\n".join([
-        "# Simulator reports of the reference nets",
-        "",
-        "Regenerate with `hwprune reports` (writes this folder). Latency is per image (batch 1);",
-        "DPU figures are the DPU alone (no host pre/post-processing). Per-layer CSVs follow SCALE-Sim v3's",
-        "COMPUTE_REPORT / BANDWIDTH_REPORT / DETAILED_ACCESS_REPORT layout.",
-        "",
-        "| net | input | hardware | layers | cycles | latency (ms) | FPS | MAC utilization | details |",
-        "|---|---|---|---:|---:|---:|---:|---:|---|",
-        *rows,
-        "",
-    ])
+        rows.append(
+            f"| {name} | {shape} | {cfg.name} | {len(rep.layers)} | {rep.total_cycles:,} | "
+            f"{rep.latency_ms:.3f} | {rep.fps:.1f} | {rep.utilization:.1%} | "
+            f"[report]({cfg.name}/{name}/{_md_name(folder)}) |"
+        )
+    text = "\n".join(
+        [
+            "# Simulator reports of the reference nets",
+            "",
+            "Regenerate with `hwprune reports` (writes this folder). Latency is per image (batch 1);",
+            "DPU figures are the DPU alone (no host pre/post-processing). Per-layer CSVs follow SCALE-Sim v3's",
+            "COMPUTE_REPORT / BANDWIDTH_REPORT / DETAILED_ACCESS_REPORT layout.",
+            "",
+            "| net | input | hardware | layers | cycles | latency (ms) | FPS | MAC utilization | details |",
+            "|---|---|---|---:|---:|---:|---:|---:|---|",
+            *rows,
+            "",
+        ]
+    )
     return atomic_write_text(out / "README.md", text)
 
 

@@ -38,8 +38,10 @@ def plot_plan(plan: Plan, outdir: str | os.PathLike[str]) -> dict[str, str]:
     ax.set_xticks(list(x), names, rotation=90, fontsize=6)
     ax.set_ylabel("cycles")
     legend = " (green: N:M)" if any(layer.nm for layer in layers) else ""
-    ax.set_title(f"Per-layer latency on {plan.hw}: {plan.unpruned_ms:.3f} ms -> {plan.latency_ms:.3f} ms"
-                 f"{legend}", fontsize=9)
+    ax.set_title(
+        f"Per-layer latency on {plan.hw}: {plan.unpruned_ms:.3f} ms -> {plan.latency_ms:.3f} ms{legend}",
+        fontsize=9,
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     files["latency"] = "latency_per_layer.png"
@@ -70,7 +72,9 @@ def _fmt(n: float) -> str:
     return f"{n:.0f}"
 
 
-def plan_markdown(plan: Plan, plots: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> str:
+def plan_markdown(
+    plan: Plan, plots: dict[str, str] | None = None, extra: dict[str, Any] | None = None
+) -> str:
     """The plan as a Markdown report (summary, plots, per-layer table, groups)."""
     lines = [
         f"# hwprune plan: {plan.hw}, budget {plan.budget}",
@@ -92,27 +96,42 @@ def plan_markdown(plan: Plan, plots: dict[str, str] | None = None, extra: dict[s
     if extra:
         lines.append("")
     if plan.unmodelled:
-        lines += [f"**Not in these figures:** {len(plan.unmodelled)} op(s) have no cost model and count as "
-                  "0 cycles; the latencies above exclude them.", "", "| op | torch op | why |", "|---|---|---|"]
+        lines += [
+            f"**Not in these figures:** {len(plan.unmodelled)} op(s) have no cost model and count as "
+            "0 cycles; the latencies above exclude them.",
+            "",
+            "| op | torch op | why |",
+            "|---|---|---|",
+        ]
         lines += [f"| {u.get('name')} | {u.get('op')} | {u.get('why')} |" for u in plan.unmodelled]
         lines.append("")
     host = [layer for layer in plan.layers if layer.kind == "cpu"]
     if host:
         before, after = sum(h.cycles_before for h in host), sum(h.cycles for h in host)
-        lines += [f"**On the host CPU** (ops the accelerator cannot run, priced with the hardware's host model and "
-                  f"included above): {len(host)} op(s), {before} -> {after} cycles.", "",
-                  "| op | channels | cycles before | cycles |", "|---|---:|---:|---:|"]
+        lines += [
+            f"**On the host CPU** (ops the accelerator cannot run, priced with the hardware's host model and "
+            f"included above): {len(host)} op(s), {before} -> {after} cycles.",
+            "",
+            "| op | channels | cycles before | cycles |",
+            "|---|---:|---:|---:|",
+        ]
         lines += [f"| {h.name} | {h.cout}/{h.cout_before} | {h.cycles_before} | {h.cycles} |" for h in host]
         lines.append("")
     for what, f in (plots or {}).items():
         lines += [f"![{what}]({f})", ""]
-    lines += ["## Layers", "", "| layer | kind | in | out | N:M | cycles before | cycles | MACs before | MACs |",
-              "|---|---|---:|---:|---|---:|---:|---:|---:|"]
+    lines += [
+        "## Layers",
+        "",
+        "| layer | kind | in | out | N:M | cycles before | cycles | MACs before | MACs |",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|",
+    ]
     for layer in plan.layers:
         cin = f"{layer.cin}" if layer.cin == layer.cin_before else f"{layer.cin}/{layer.cin_before}"
         cout = f"{layer.cout}" if layer.cout == layer.cout_before else f"{layer.cout}/{layer.cout_before}"
-        lines.append(f"| {layer.name} | {layer.kind} | {cin} | {cout} | {layer.nm or ''} | {layer.cycles_before} | "
-                     f"{layer.cycles} | {_fmt(layer.macs_before)} | {_fmt(layer.macs)} |")
+        lines.append(
+            f"| {layer.name} | {layer.kind} | {cin} | {cout} | {layer.nm or ''} | {layer.cycles_before} | "
+            f"{layer.cycles} | {_fmt(layer.macs_before)} | {_fmt(layer.macs)} |"
+        )
     lines += ["", "## Channel groups", "", "| group | kept / size | note |", "|---|---:|---|"]
     for g in plan.groups:
         lines.append(f"| {g.key} | {g.kept} / {g.size} | {'' if g.prunable else 'fixed: ' + g.reason} |")

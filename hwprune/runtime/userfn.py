@@ -130,7 +130,9 @@ def call_calibration(
         ) from e
 
 
-def load_callable(spec: str, flag: str, error: type[Exception], hint: str = "'package.module:factory'") -> Any:
+def load_callable(
+    spec: str, flag: str, error: type[Exception], hint: str = "'package.module:factory'"
+) -> Any:
     """The callable named by ``"package.module:name"``; each way it can be wrong is an ``error`` naming ``flag``.
 
     Args:

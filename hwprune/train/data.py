@@ -56,7 +56,10 @@ def _digits_split(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     data = load_digits()
     images = (data.images / 16.0).astype(np.float32)
     parts = train_test_split(
-        images, data.target.astype(np.int64), test_size=DIGITS_TEST_FRACTION, stratify=data.target,
+        images,
+        data.target.astype(np.int64),
+        test_size=DIGITS_TEST_FRACTION,
+        stratify=data.target,
         random_state=seed,
     )
     for a in parts:
@@ -106,7 +109,9 @@ def digits_dataset(split: str = "train", size: int = 32, seed: int = 0, channels
     return TensorDataset(x.contiguous(), torch.from_numpy(y_np.copy()))
 
 
-def _loaders(train: TensorDataset, test: TensorDataset, batch_size: int, seed: int) -> tuple[TensorLoader, TensorLoader]:
+def _loaders(
+    train: TensorDataset, test: TensorDataset, batch_size: int, seed: int
+) -> tuple[TensorLoader, TensorLoader]:
     _check_positive(batch_size=batch_size)
     gen = torch.Generator().manual_seed(seed)  # shuffling order depends on the seed only
     return (

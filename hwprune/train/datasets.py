@@ -43,10 +43,22 @@ FASHION_MNIST_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                         "Bag", "Ankle boot")
-_INSTALL_HINT = ("install Debian's package (apt-get install -y dataset-fashion-mnist) or pass data_dir/--data-dir "
-                 "pointing at a folder with the four IDX files")
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+_INSTALL_HINT = (
+    "install Debian's package (apt-get install -y dataset-fashion-mnist) or pass data_dir/--data-dir "
+    "pointing at a folder with the four IDX files"
+)
 _GREY_MODES = ("1", "L", "LA", "I", "I;16", "F", "P")  # P is checked after conversion below
 
 
@@ -71,14 +83,20 @@ def _fashion_arrays(data_dir: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     images = read_idx(img_path, ndim=3)
     labels = read_idx(lbl_path, ndim=1)
     if images.dtype != np.uint8 or labels.dtype != np.uint8:
-        raise DataError(f"Fashion-MNIST files {img_path} and {lbl_path} must hold uint8 values, "
-                        f"got {images.dtype} and {labels.dtype}")
+        raise DataError(
+            f"Fashion-MNIST files {img_path} and {lbl_path} must hold uint8 values, "
+            f"got {images.dtype} and {labels.dtype}"
+        )
     if images.shape[1:] != (28, 28):
-        raise DataError(f"{img_path}: images are {images.shape[1]}x{images.shape[2]}, Fashion-MNIST's are 28x28")
+        raise DataError(
+            f"{img_path}: images are {images.shape[1]}x{images.shape[2]}, Fashion-MNIST's are 28x28"
+        )
     if len(images) != len(labels):
         raise DataError(f"{img_path} holds {len(images)} images but {lbl_path} holds {len(labels)} labels")
     if len(labels) and int(labels.max()) >= len(FASHION_MNIST_CLASSES):
-        raise DataError(f"{lbl_path}: label {int(labels.max())} out of range 0..{len(FASHION_MNIST_CLASSES) - 1}")
+        raise DataError(
+            f"{lbl_path}: label {int(labels.max())} out of range 0..{len(FASHION_MNIST_CLASSES) - 1}"
+        )
     return images, labels
 
 
@@ -108,7 +126,9 @@ def stratified_subset(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
 def _pad_to(x: torch.Tensor, size: int, what: str) -> torch.Tensor:
     h, w = x.shape[-2:]
     if size < max(h, w):
-        raise TrainConfigError(f"{what}: size {size} is smaller than the {h}x{w} images; use size >= {max(h, w)}")
+        raise TrainConfigError(
+            f"{what}: size {size} is smaller than the {h}x{w} images; use size >= {max(h, w)}"
+        )
     top, left = (size - h) // 2, (size - w) // 2
     return F.pad(x, (left, size - w - left, top, size - h - top))
 
@@ -162,12 +182,16 @@ def fashion_mnist_dataset(
     return TensorDataset(x.contiguous(), torch.from_numpy(labels.astype(np.int64)))
 
 
-def _loaders(train: TensorDataset, test: TensorDataset, batch_size: int, seed: int) -> tuple[TensorLoader, TensorLoader]:
+def _loaders(
+    train: TensorDataset, test: TensorDataset, batch_size: int, seed: int
+) -> tuple[TensorLoader, TensorLoader]:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise TrainConfigError(f"batch_size must be a positive int, got {batch_size!r}")
     gen = torch.Generator().manual_seed(seed)
-    return (DataLoader(train, batch_size=batch_size, shuffle=True, generator=gen),
-            DataLoader(test, batch_size=batch_size, shuffle=False))
+    return (
+        DataLoader(train, batch_size=batch_size, shuffle=True, generator=gen),
+        DataLoader(test, batch_size=batch_size, shuffle=False),
+    )
 
 
 def fashion_mnist_loaders(
@@ -194,7 +218,9 @@ def fashion_mnist_loaders(
 def _class_folders(root: Path, split: str) -> dict[str, list[Path]]:
     folder = root / split
     if not folder.is_dir():
-        raise DataError(f"image folder {root} has no {split}/ subfolder; expected {root}/{split}/<class>/<image>")
+        raise DataError(
+            f"image folder {root} has no {split}/ subfolder; expected {root}/{split}/<class>/<image>"
+        )
     classes = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise DataError(f"{folder} has no class folders; expected {folder}/<class>/<image>")
@@ -239,9 +265,13 @@ def _is_grey(path: Path) -> bool:
         raise DataError(f"cannot read image {path}: {e}") from e
 
 
-def _folder_arrays(classes: list[str], channels: int, resize: tuple[int, int] | None,
-                   expect: tuple[int, int] | None, files: dict[str, list[Path]],
-                   ) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
+def _folder_arrays(
+    classes: list[str],
+    channels: int,
+    resize: tuple[int, int] | None,
+    expect: tuple[int, int] | None,
+    files: dict[str, list[Path]],
+) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
     xs: list[np.ndarray] = []
     ys: list[int] = []
     for label, name in enumerate(classes):
@@ -251,8 +281,10 @@ def _folder_arrays(classes: list[str], channels: int, resize: tuple[int, int] | 
             if expect is None:
                 expect = shape
             elif shape != tuple(expect):
-                raise DataError(f"image {path} is {arr.shape[2]}x{arr.shape[1]} but earlier ones are "
-                                f"{expect[1]}x{expect[0]}; give size= (--input-size) to resize all images")
+                raise DataError(
+                    f"image {path} is {arr.shape[2]}x{arr.shape[1]} but earlier ones are "
+                    f"{expect[1]}x{expect[0]}; give size= (--input-size) to resize all images"
+                )
             xs.append(arr)
             ys.append(label)
     if expect is None:
@@ -294,8 +326,10 @@ def image_folder_dataset(
     if set(train_files) != set(val_files):
         only_train = sorted(set(train_files) - set(val_files))
         only_val = sorted(set(val_files) - set(train_files))
-        raise DataError(f"{root}: train/ and val/ have different classes (only in train: {only_train or 'none'}; "
-                        f"only in val: {only_val or 'none'}); both need the same class folders")
+        raise DataError(
+            f"{root}: train/ and val/ have different classes (only in train: {only_train or 'none'}; "
+            f"only in val: {only_val or 'none'}); both need the same class folders"
+        )
     classes = sorted(train_files)
     if channels is None:
         channels = 1 if all(_is_grey(p) for fs in train_files.values() for p in fs) else 3
@@ -305,11 +339,18 @@ def image_folder_dataset(
     mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
     std = x_train.std(dim=(0, 2, 3), keepdim=True)
     std = torch.where(std < 1e-4, torch.ones_like(std), std)  # a constant channel is only centred
-    return (TensorDataset((x_train - mean) / std, y_train), TensorDataset((x_val - mean) / std, y_val), classes)
+    return (
+        TensorDataset((x_train - mean) / std, y_train),
+        TensorDataset((x_val - mean) / std, y_val),
+        classes,
+    )
 
 
 def image_folder_loaders(
-    root: str | os.PathLike[str], batch_size: int = 64, size: int | None = None, channels: int | None = None,
+    root: str | os.PathLike[str],
+    batch_size: int = 64,
+    size: int | None = None,
+    channels: int | None = None,
     seed: int = 0,
 ) -> tuple[TensorLoader, TensorLoader]:
     """Train and val loaders over ``image_folder_dataset`` (arguments as there).
@@ -341,12 +382,20 @@ def factory_loaders(spec: str) -> tuple[AnyLoader, AnyLoader]:
         result = fn()
     except Exception as e:  # the user's code: report it as a data error naming the factory
         raise DataError(f"--data {spec!r}: the factory raised {type(e).__name__}: {e}") from e
-    if (not isinstance(result, (tuple, list)) or len(result) != 2
-            or not all(isinstance(r, DataLoader) for r in result)):
-        got = (f"({', '.join(type(r).__name__ for r in result)})" if isinstance(result, (tuple, list))
-               else type(result).__name__)
-        raise DataError(f"--data {spec!r}: the factory must return (train_loader, val_loader), two "
-                        f"torch.utils.data.DataLoader; it returned {got}")
+    if (
+        not isinstance(result, (tuple, list))
+        or len(result) != 2
+        or not all(isinstance(r, DataLoader) for r in result)
+    ):
+        got = (
+            f"({', '.join(type(r).__name__ for r in result)})"
+            if isinstance(result, (tuple, list))
+            else type(result).__name__
+        )
+        raise DataError(
+            f"--data {spec!r}: the factory must return (train_loader, val_loader), two "
+            f"torch.utils.data.DataLoader; it returned {got}"
+        )
     return result[0], result[1]
 
 
@@ -427,13 +476,16 @@ def resolve_data(
     if subset is not None and spec != "fashion-mnist":
         raise TrainConfigError(f"subset applies to --data fashion-mnist only, not {spec!r}")
     if num_classes is not None and spec != "synthetic":
-        raise TrainConfigError(f"num_classes is chosen for --data synthetic only; {spec!r} has its own classes")
+        raise TrainConfigError(
+            f"num_classes is chosen for --data synthetic only; {spec!r} has its own classes"
+        )
     if spec == "digits":
         train, val = digits_loaders(batch_size, size=size or 32, channels=channels or 1, seed=seed)
     elif spec == "synthetic":
         s = size or 32
-        train, val = synthetic_loaders(batch_size=batch_size, num_classes=num_classes or 10,
-                                       shape=(channels or 3, s, s), seed=seed)
+        train, val = synthetic_loaders(
+            batch_size=batch_size, num_classes=num_classes or 10, shape=(channels or 3, s, s), seed=seed
+        )
     elif spec == "fashion-mnist":
         train, val = fashion_mnist_loaders(batch_size, data_dir, size or 32, channels or 1, subset, seed)
     elif spec.startswith("imagefolder:"):
@@ -444,8 +496,10 @@ def resolve_data(
     elif ":" in spec:
         train, val = factory_loaders(spec)
     else:
-        raise DataError(f"unknown data {spec!r}; use digits, synthetic, fashion-mnist, imagefolder:PATH "
-                        "or package.module:factory")
+        raise DataError(
+            f"unknown data {spec!r}; use digits, synthetic, fashion-mnist, imagefolder:PATH "
+            "or package.module:factory"
+        )
     try:
         batch = next(iter(val))
     except StopIteration:

@@ -20,12 +20,15 @@ __all__ = ["resolve_device", "world", "init_distributed", "is_distributed", "is_
 
 def world() -> tuple[int, int, int]:
     """``(rank, world_size, local_rank)`` from the environment ``torchrun`` sets (``(0, 1, 0)`` otherwise)."""
+
     def env(name: str, default: int) -> int:
         raw = os.environ.get(name)
         try:
             return default if raw is None else int(raw)
         except ValueError:
-            raise TrainConfigError(f"environment variable {name}={raw!r} is not an int (set by torchrun?)") from None
+            raise TrainConfigError(
+                f"environment variable {name}={raw!r} is not an int (set by torchrun?)"
+            ) from None
 
     return env("RANK", 0), env("WORLD_SIZE", 1), env("LOCAL_RANK", 0)
 
@@ -60,8 +63,10 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
         raise TrainConfigError(f"device {spec!r}: CUDA is not available here; use --device cpu (or auto)")
     n = int(index) if sep else (local_rank if world_size > 1 else 0)
     if n >= torch.cuda.device_count():
-        raise TrainConfigError(f"device {spec!r}: only {torch.cuda.device_count()} CUDA device(s) present "
-                               f"(cuda:0..cuda:{torch.cuda.device_count() - 1})")
+        raise TrainConfigError(
+            f"device {spec!r}: only {torch.cuda.device_count()} CUDA device(s) present "
+            f"(cuda:0..cuda:{torch.cuda.device_count() - 1})"
+        )
     return torch.device("cuda", n)
 
 

@@ -73,7 +73,9 @@ def read_idx(path: str | os.PathLike[str], *, ndim: int | None = None) -> np.nda
         raise DataError(f"IDX file {path} has {dims} dimensions, expected {ndim}")
     header = 4 + 4 * dims
     if len(data) < header:
-        raise DataError(f"IDX file {path} is truncated inside its header ({len(data)} bytes, header needs {header})")
+        raise DataError(
+            f"IDX file {path} is truncated inside its header ({len(data)} bytes, header needs {header})"
+        )
     shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=dims, offset=4))
     dtype = IDX_DTYPES[code]
     expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize

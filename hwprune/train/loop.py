@@ -60,17 +60,23 @@ def _scheduler(name: str) -> Callable[[SchedulerFactory], SchedulerFactory]:
 
 
 @_optimizer("sgd")
-def _sgd(params: list[nn.Parameter], lr: float, weight_decay: float, momentum: float) -> torch.optim.Optimizer:
+def _sgd(
+    params: list[nn.Parameter], lr: float, weight_decay: float, momentum: float
+) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
 
 @_optimizer("adam")
-def _adam(params: list[nn.Parameter], lr: float, weight_decay: float, momentum: float) -> torch.optim.Optimizer:
+def _adam(
+    params: list[nn.Parameter], lr: float, weight_decay: float, momentum: float
+) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
 @_optimizer("adamw")
-def _adamw(params: list[nn.Parameter], lr: float, weight_decay: float, momentum: float) -> torch.optim.Optimizer:
+def _adamw(
+    params: list[nn.Parameter], lr: float, weight_decay: float, momentum: float
+) -> torch.optim.Optimizer:
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
@@ -137,12 +143,21 @@ def _batches(loader: AnyLoader, limit: int | None) -> Iterator[tuple[torch.Tenso
 def _distributed_loader(loader: AnyLoader, seed: int) -> tuple[AnyLoader, DistributedSampler[Any]]:
     """The same dataset and batching, sharded over the processes (shuffled iff ``loader`` shuffles)."""
     if isinstance(loader.dataset, IterableDataset) or loader.batch_size is None:
-        raise TrainConfigError("data-parallel training needs a DataLoader over a map-style dataset with a "
-                               "batch_size (no IterableDataset or custom batch_sampler)")
-    sampler: DistributedSampler[Any] = DistributedSampler(loader.dataset, shuffle=isinstance(loader.sampler, RandomSampler), seed=seed)
+        raise TrainConfigError(
+            "data-parallel training needs a DataLoader over a map-style dataset with a "
+            "batch_size (no IterableDataset or custom batch_sampler)"
+        )
+    sampler: DistributedSampler[Any] = DistributedSampler(
+        loader.dataset, shuffle=isinstance(loader.sampler, RandomSampler), seed=seed
+    )
     return DataLoader(
-        loader.dataset, batch_size=loader.batch_size, sampler=sampler, num_workers=loader.num_workers,
-        collate_fn=loader.collate_fn, pin_memory=loader.pin_memory, drop_last=loader.drop_last,
+        loader.dataset,
+        batch_size=loader.batch_size,
+        sampler=sampler,
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
+        pin_memory=loader.pin_memory,
+        drop_last=loader.drop_last,
     ), sampler
 
 
@@ -152,32 +167,59 @@ def _summed(*values: float, device: torch.device) -> list[float]:
     return t.tolist()
 
 
-def _save_checkpoint(path: str | os.PathLike[str], epoch: int, steps: int, model: nn.Module,
-                     opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LRScheduler | None,
-                     gen: torch.Generator | None, history: dict[str, list[float]], epochs: int,
-                     meta: str | None = None) -> None:
+def _save_checkpoint(
+    path: str | os.PathLike[str],
+    epoch: int,
+    steps: int,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler | None,
+    gen: torch.Generator | None,
+    history: dict[str, list[float]],
+    epochs: int,
+    meta: str | None = None,
+) -> None:
     from hwprune.io import save_state_dict
 
-    save_state_dict(path, {
-        "epoch": epoch, "epochs": epochs, "steps": steps, "model": model.state_dict(), "optimizer": opt.state_dict(),
-        "scheduler": sched.state_dict() if sched is not None else None, "rng": torch.get_rng_state(),
-        "generator": gen.get_state() if isinstance(gen, torch.Generator) else None, "history": history,
-        "meta": meta,
-    })
+    save_state_dict(
+        path,
+        {
+            "epoch": epoch,
+            "epochs": epochs,
+            "steps": steps,
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict() if sched is not None else None,
+            "rng": torch.get_rng_state(),
+            "generator": gen.get_state() if isinstance(gen, torch.Generator) else None,
+            "history": history,
+            "meta": meta,
+        },
+    )
 
 
-def _resume(path: str | os.PathLike[str], model: nn.Module, opt: torch.optim.Optimizer,
-            sched: torch.optim.lr_scheduler.LRScheduler | None, gen: torch.Generator | None, epochs: int,
-            meta: str | None = None) -> tuple[int, int, dict[str, list[float]]]:
+def _resume(
+    path: str | os.PathLike[str],
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler | None,
+    gen: torch.Generator | None,
+    epochs: int,
+    meta: str | None = None,
+) -> tuple[int, int, dict[str, list[float]]]:
     """Load a checkpoint of :func:`_save_checkpoint`; returns (first epoch to run, steps, history)."""
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
         if ck.get("meta") != meta:
-            raise TrainConfigError(f"checkpoint {path} was written for another model or setup ({ck.get('meta')!r:.120}, "
-                                   f"this run: {meta!r:.120}); delete it to start over")
+            raise TrainConfigError(
+                f"checkpoint {path} was written for another model or setup ({ck.get('meta')!r:.120}, "
+                f"this run: {meta!r:.120}); delete it to start over"
+            )
         if ck["epochs"] != epochs:
-            raise TrainConfigError(f"checkpoint {path} is for {ck['epochs']} epochs, this run trains {epochs}; "
-                                   "delete it to start over")
+            raise TrainConfigError(
+                f"checkpoint {path} is for {ck['epochs']} epochs, this run trains {epochs}; "
+                "delete it to start over"
+            )
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         if sched is not None and ck["scheduler"] is not None:
@@ -188,8 +230,9 @@ def _resume(path: str | os.PathLike[str], model: nn.Module, opt: torch.optim.Opt
     except TrainConfigError:
         raise
     except Exception as e:  # a truncated or foreign file: never train on top of half a state
-        raise TrainConfigError(f"checkpoint {path} cannot be resumed ({type(e).__name__}: {e}); delete it "
-                               "to start over") from e
+        raise TrainConfigError(
+            f"checkpoint {path} cannot be resumed ({type(e).__name__}: {e}); delete it to start over"
+        ) from e
     return int(ck["epoch"]) + 1, int(ck["steps"]), {k: list(v) for k, v in ck["history"].items()}
 
 
@@ -208,10 +251,19 @@ def _check_args(epochs: Any, lr: float, steps_per_epoch: int | None) -> None:
         raise TrainConfigError(f"steps_per_epoch must be >= 1 or None, got {steps_per_epoch!r}")
 
 
-def _epoch(net: nn.Module, model: nn.Module, bar: Any, opt: torch.optim.Optimizer, sched: Any,
-           loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], step_fn: Any,
-           post_step: Callable[[nn.Module], None] | None, dev: torch.device, epoch: int,
-           steps: int) -> tuple[float, int, int, int]:
+def _epoch(
+    net: nn.Module,
+    model: nn.Module,
+    bar: Any,
+    opt: torch.optim.Optimizer,
+    sched: Any,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    step_fn: Any,
+    post_step: Callable[[nn.Module], None] | None,
+    dev: torch.device,
+    epoch: int,
+    steps: int,
+) -> tuple[float, int, int, int]:
     """One pass over the batches of ``bar``: (summed loss, correct, seen, steps so far)."""
     total_loss, correct, seen = 0.0, 0, 0
     for x, y in bar:
@@ -259,7 +311,8 @@ def train(
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     steps_per_epoch: int | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
-    step_fn: Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
+    step_fn: Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+    | None = None,
     checkpoint_meta: str | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` in place with cross-entropy (or ``loss_fn``).
@@ -304,7 +357,9 @@ def train(
     make_sched = _lookup(SCHEDULERS, "scheduler", scheduler)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
-        raise TrainConfigError(f"{type(model).__name__} has no trainable parameters; unfreeze some before training")
+        raise TrainConfigError(
+            f"{type(model).__name__} has no trainable parameters; unfreeze some before training"
+        )
     dev = torch.device(device)
     loss_fn = loss_fn or nn.functional.cross_entropy
     was_training = model.training
@@ -335,27 +390,38 @@ def train(
                 if sampler is not None:
                     sampler.set_epoch(epoch)
                 bar = tqdm(
-                    _batches(loader, steps_per_epoch), total=batches_per_epoch, desc=f"epoch {epoch + 1}/{epochs}",
-                    leave=False, disable=not _progress_enabled(progress),
+                    _batches(loader, steps_per_epoch),
+                    total=batches_per_epoch,
+                    desc=f"epoch {epoch + 1}/{epochs}",
+                    leave=False,
+                    disable=not _progress_enabled(progress),
                 )
-                total_loss, correct, seen, steps = _epoch(net, model, bar, opt, sched, loss_fn, step_fn, post_step,
-                                                          dev, epoch, steps)
+                total_loss, correct, seen, steps = _epoch(
+                    net, model, bar, opt, sched, loss_fn, step_fn, post_step, dev, epoch, steps
+                )
                 if sampler is not None:
                     total_loss, all_correct, all_seen = _summed(total_loss, correct, seen, device=dev)
                     correct, seen = int(all_correct), int(all_seen)  # exact: counts summed in float64
                 if seen == 0:
                     raise TrainConfigError("the loader yielded no batches; check the dataset and batch size")
                 stats = {
-                    "loss": total_loss / seen, "accuracy": correct / seen, "lr": opt.param_groups[0]["lr"],
+                    "loss": total_loss / seen,
+                    "accuracy": correct / seen,
+                    "lr": opt.param_groups[0]["lr"],
                 }
                 for key, value in stats.items():
                     history[key].append(value)
                 if checkpoint is not None and lead:
-                    _save_checkpoint(checkpoint, epoch, steps, model, opt, sched, gen, history, epochs,
-                                     checkpoint_meta)
+                    _save_checkpoint(
+                        checkpoint, epoch, steps, model, opt, sched, gen, history, epochs, checkpoint_meta
+                    )
                 if plain:
-                    print(f"[hwprune] epoch {epoch + 1}/{epochs}: loss {stats['loss']:.4f}, train accuracy "
-                          f"{stats['accuracy']:.4f}, {time.perf_counter() - start:.1f}s", file=sys.stderr, flush=True)
+                    print(
+                        f"[hwprune] epoch {epoch + 1}/{epochs}: loss {stats['loss']:.4f}, train accuracy "
+                        f"{stats['accuracy']:.4f}, {time.perf_counter() - start:.1f}s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 if callback is not None and callback(epoch, stats) is True:
                     stopped = True
                     break
@@ -367,8 +433,11 @@ def train(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(checkpoint)
     return {
-        "epochs": len(history["loss"]), "steps": steps, **history,
-        "seconds": time.perf_counter() - start, "stopped_early": stopped,
+        "epochs": len(history["loss"]),
+        "steps": steps,
+        **history,
+        "seconds": time.perf_counter() - start,
+        "stopped_early": stopped,
     }
 
 
@@ -396,8 +465,13 @@ def evaluate(
     model.to(dev).eval()
     correct = seen = 0
     try:
-        for x, y in tqdm(_batches(loader, None), total=_length(loader), desc="eval", leave=False,
-                         disable=not _progress_enabled(progress)):
+        for x, y in tqdm(
+            _batches(loader, None),
+            total=_length(loader),
+            desc="eval",
+            leave=False,
+            disable=not _progress_enabled(progress),
+        ):
             out = model(x.to(dev))
             correct += int((out.argmax(1) == y.to(dev)).sum())
             seen += len(y)

@@ -43,8 +43,10 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise WeightsError(f"cannot read weights file {path} as a torch state_dict ({first}); "
-                           "save it with torch.save(model.state_dict(), path)") from e
+        raise WeightsError(
+            f"cannot read weights file {path} as a torch state_dict ({first}); "
+            "save it with torch.save(model.state_dict(), path)"
+        ) from e
     state: Any = obj
     if isinstance(obj, Mapping) and not _is_tensor_map(obj):
         state = next((obj[k] for k in CHECKPOINT_KEYS if k in obj and _is_tensor_map(obj[k])), None)
@@ -61,8 +63,11 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
 
 def _is_tensor_map(obj: Any) -> bool:
-    return isinstance(obj, Mapping) and len(obj) > 0 and all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    return (
+        isinstance(obj, Mapping)
+        and len(obj) > 0
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    )
 
 
 def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "weights") -> None:
@@ -74,8 +79,11 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    shapes = [f"{k} {tuple(state[k].shape)} vs model {tuple(v.shape)}" for k, v in own.items()
-              if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
     problems = []
     if missing:
         problems.append(f"missing keys: {_names(missing)}")
@@ -84,8 +92,10 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source
     if shapes:
         problems.append(f"shape mismatches: {_names(shapes)}")
     if problems:
-        raise WeightsError(f"{source} does not fit {type(model).__name__}: {'; '.join(problems)}. "
-                           "Check --model, --num-classes and --in-channels against how the weights were trained")
+        raise WeightsError(
+            f"{source} does not fit {type(model).__name__}: {'; '.join(problems)}. "
+            "Check --model, --num-classes and --in-channels against how the weights were trained"
+        )
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:

@@ -29,24 +29,36 @@ def normalise_keep(analysis: Analysis, keep: Keep) -> dict[int, np.ndarray]:
     by_key = {g.key: g for g in analysis.groups}
     out: dict[int, np.ndarray] = {}
     for k, idx in keep.items():
-        g = by_key.get(k) if isinstance(k, str) else (analysis.groups[k] if 0 <= k < len(analysis.groups) else None)
+        g = (
+            by_key.get(k)
+            if isinstance(k, str)
+            else (analysis.groups[k] if 0 <= k < len(analysis.groups) else None)
+        )
         if g is None:
-            raise PruneConfigError(f"keep names group {k!r}, which is not a channel group of this graph; "
-                                   "use ids or keys from hwprune.channel_groups(graph)")
+            raise PruneConfigError(
+                f"keep names group {k!r}, which is not a channel group of this graph; "
+                "use ids or keys from hwprune.channel_groups(graph)"
+            )
         arr = np.asarray(sorted({int(i) for i in idx}), dtype=np.int64)
         if arr.size == 0:
-            raise EmptyGroupError(f"group {g.key!r} would be pruned to zero channels; keep at least one "
-                                  "(lower the ratio or exclude the module)")
+            raise EmptyGroupError(
+                f"group {g.key!r} would be pruned to zero channels; keep at least one "
+                "(lower the ratio or exclude the module)"
+            )
         if arr[0] < 0 or arr[-1] >= g.size:
             raise PruneConfigError(f"keep indices for group {g.key!r} must lie in [0, {g.size})")
         if arr.size < g.size and not g.prunable:
-            opaque = [b for b in g.blockers if analysis.graph.has_op(b)
-                      and analysis.graph.op(b).kind is OpKind.OPAQUE]
+            opaque = [
+                b
+                for b in g.blockers
+                if analysis.graph.has_op(b) and analysis.graph.op(b).kind is OpKind.OPAQUE
+            ]
             if opaque:
                 raise UnsupportedOpError(
                     f"group {g.key!r} flows through {', '.join(map(repr, opaque))}, an op hwprune does not "
                     "understand, so its channels cannot be pruned; keep all of them, or rewrite that op with "
-                    "supported torch ops")
+                    "supported torch ops"
+                )
             raise PruneConfigError(f"group {g.key!r} is not prunable ({g.reason}); keep all its channels")
         if arr.size < g.size:
             out[g.id] = arr
@@ -73,7 +85,9 @@ def _kept_along(chan: Chan, dead: np.ndarray) -> np.ndarray | None:
         lines = np.moveaxis(alive, chan.axis, 0).reshape(alive.shape[chan.axis], -1)
         alive = lines.all(axis=1)
         if not np.array_equal(alive, lines.any(axis=1)):
-            raise PruneConfigError("a multi-dim channel layout lost a partial fibre; this is a bug in hwprune")
+            raise PruneConfigError(
+                "a multi-dim channel layout lost a partial fibre; this is a bug in hwprune"
+            )
     return np.flatnonzero(alive)
 
 
@@ -94,7 +108,9 @@ def prune_channels(graph: Graph, keep: Keep) -> Graph:
         UnsupportedOpError: a group blocked by an opaque (unknown) op was asked to lose channels.
     """
     if graph.selection:
-        raise PruneConfigError("prune_channels needs an unpruned graph; trace the slim model again to prune it further")
+        raise PruneConfigError(
+            "prune_channels needs an unpruned graph; trace the slim model again to prune it further"
+        )
     analysis = analyze(graph)
     norm = normalise_keep(analysis, keep)
     dead = removed_elements(analysis, norm)
@@ -127,8 +143,10 @@ def _update_attrs(op: Op, values: Mapping[str, Value]) -> Op:
     def shape(value: str) -> tuple[int, ...]:
         s = values[value].shape
         if s is None:
-            raise TraceError(f"op {op.name!r} ({op.kind.name}): value {value!r} has no static shape; "
-                             "trace the model with example inputs")
+            raise TraceError(
+                f"op {op.name!r} ({op.kind.name}): value {value!r} has no static shape; "
+                "trace the model with example inputs"
+            )
         return s
 
     attrs = dict(op.attrs)

@@ -38,7 +38,9 @@ def masked_model(graph: Graph, keep: Keep) -> fx.GraphModule:
         HwPruneError: the graph has no source module to take weights from.
     """
     if graph.source is None:
-        raise HwPruneError("this graph has no source module (was it built by hand?); mask graphs from hwprune.trace")
+        raise HwPruneError(
+            "this graph has no source module (was it built by hand?); mask graphs from hwprune.trace"
+        )
     analysis = analyze(graph)
     norm = normalise_keep(analysis, keep)
     gm: fx.GraphModule = copy.deepcopy(graph.source.gm)
@@ -64,5 +66,5 @@ def masked_model(graph: Graph, keep: Keep) -> fx.GraphModule:
                     continue  # depthwise: its output channel is the same element, removed downstream
                 for c in pos.tolist():
                     grp = c // cpg
-                    w[grp * opg:(grp + 1) * opg, c % cpg] = 0
+                    w[grp * opg : (grp + 1) * opg, c % cpg] = 0
     return gm

@@ -17,7 +17,16 @@ from torch.nn.utils import parametrize
 
 from hwmodel.workloads.layers import LayerSparsity, NMPattern
 
-__all__ = ["ACT_BLOCK", "nm_mask", "activation_nm", "WeightMask", "ActivationSparsity", "bake", "has_masks", "mask_layer"]
+__all__ = [
+    "ACT_BLOCK",
+    "nm_mask",
+    "activation_nm",
+    "WeightMask",
+    "ActivationSparsity",
+    "bake",
+    "has_masks",
+    "mask_layer",
+]
 
 ACT_BLOCK = 4  # activation sparsity is 2:4 along input channels
 
@@ -99,12 +108,16 @@ def mask_layer(module: nn.Module, sparsity: LayerSparsity) -> None:
     if nm is not None and not nm.dense:
         weight = module.weight
         if not isinstance(weight, torch.Tensor):
-            raise ValueError(f"{type(module).__name__}.weight is a {type(weight).__name__}, not a tensor to mask")
+            raise ValueError(
+                f"{type(module).__name__}.weight is a {type(weight).__name__}, not a tensor to mask"
+            )
         if weight.shape[1] % nm.m:
             raise ValueError(f"{weight.shape[1]} input channels do not fit {nm} blocks")
         parametrize.register_parametrization(module, "weight", WeightMask(nm_mask(weight, nm.n, nm.m), nm))
     if sparsity.act:
-        module.register_forward_pre_hook(ActivationSparsity(round(ACT_BLOCK * (1.0 - sparsity.act)), ACT_BLOCK))
+        module.register_forward_pre_hook(
+            ActivationSparsity(round(ACT_BLOCK * (1.0 - sparsity.act)), ACT_BLOCK)
+        )
 
 
 def has_masks(model: nn.Module) -> bool:

@@ -76,8 +76,11 @@ class IterativeRunner(PruningRunner):
             self.sens_path,
             kind="sensitivity",
             structure_hash=self.view.structure_hash,
-            config={"importance": self.view.importance, "weights": weights_hash(self.model),
-                    "eval_fn": identity(eval_fn)},
+            config={
+                "importance": self.view.importance,
+                "weights": weights_hash(self.model),
+                "eval_fn": identity(eval_fn),
+            },
             forced=forced,
         )
         _note_unchecked(store, eval_fn=eval_fn)
@@ -167,9 +170,16 @@ class IterativeRunner(PruningRunner):
         achieved = 1.0 - cost_fn({**{g.key: g.size for g in self.view.groups}, **keep}) / max(full, 1)
         self.last_removal_ratio = achieved
         if self.progress:
-            print(f"[hwprune] removal ratio asked {removal_ratio:g}, achieved {achieved:.4f} of the MACs", flush=True)
-        return self._emit(keep, mode, f"ratio_{removal_ratio:g}",
-                          {"removal_ratio": removal_ratio, "achieved_removal_ratio": round(achieved, 6)})
+            print(
+                f"[hwprune] removal ratio asked {removal_ratio:g}, achieved {achieved:.4f} of the MACs",
+                flush=True,
+            )
+        return self._emit(
+            keep,
+            mode,
+            f"ratio_{removal_ratio:g}",
+            {"removal_ratio": removal_ratio, "achieved_removal_ratio": round(achieved, 6)},
+        )
 
     def _plan_keep(
         self, budget: Any, excludes: tuple[str, ...], sens: Sensitivity | None, divisible: int
@@ -352,9 +362,12 @@ def _note_unchecked(store: ResultStore, **fns: Any) -> None:
     """Say so when stored results are reused but a function's identity could not be checked."""
     unknown = [name for name, fn in fns.items() if fn is not None and identity(fn) is None]
     if len(store) and unknown:
-        warnings.warn(f"reusing {len(store)} result(s) from {store.path}; {' and '.join(unknown)} is a lambda, "
-                      "so whether it is the function that made them cannot be checked (pass forced=True to "
-                      "redo them, or use a named function)", stacklevel=3)
+        warnings.warn(
+            f"reusing {len(store)} result(s) from {store.path}; {' and '.join(unknown)} is a lambda, "
+            "so whether it is the function that made them cannot be checked (pass forced=True to "
+            "redo them, or use a named function)",
+            stacklevel=3,
+        )
 
 
 def get_pruning_runner(

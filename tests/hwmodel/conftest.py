@@ -9,7 +9,6 @@ import pytest
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 
 
-
 @pytest.fixture
 def scale_cfg_text() -> str:
     """A SCALE-Sim v3 .cfg for an 8x8 OS array."""

@@ -23,8 +23,17 @@ NET = (
 )
 
 
-@pytest.mark.parametrize("hw", ["systolic-32x32-os", "systolic-32x32-ws", "systolic-32x32-is", "eyeriss",
-                                "dpu-b1024", "dpu-b4096-sparse"])
+@pytest.mark.parametrize(
+    "hw",
+    [
+        "systolic-32x32-os",
+        "systolic-32x32-ws",
+        "systolic-32x32-is",
+        "eyeriss",
+        "dpu-b1024",
+        "dpu-b4096-sparse",
+    ],
+)
 def test_simulate_and_estimate_agree_on_compute(hw):
     cfg = hwmodel.preset(hw)
     net = NET if cfg.engine == "systolic" or cfg.sparse else tuple(ly.with_(weight_nm=None) for ly in NET)
@@ -61,8 +70,9 @@ def test_topology_path_and_bad_inputs(tmp_path, conv_topology_text):
 
 
 def test_user_bandwidth_gives_stalls_and_analytic_marks_them_estimates():
-    cfg = hwmodel.preset("systolic-32x32-os").replace(bandwidth_mode="USER", dram_bw=2, ifmap_sram_kb=4,
-                                                      filter_sram_kb=4)
+    cfg = hwmodel.preset("systolic-32x32-os").replace(
+        bandwidth_mode="USER", dram_bw=2, ifmap_sram_kb=4, filter_sram_kb=4
+    )
     layer = hwmodel.Layer.conv("c", 28, 28, 64, 64, 3, padding=1)
     cyc = hwmodel.simulate([layer], cfg).layers[0]
     est = hwmodel.estimate([layer], cfg).layers[0]
@@ -97,7 +107,11 @@ def _rows(path):
 def test_csv_json_markdown_writers(tmp_path):
     rep = hwmodel.simulate(NET, "systolic-32x32-os")
     paths = write_csv_reports(rep, tmp_path / "out")
-    assert [p.name for p in paths] == ["COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv", "DETAILED_ACCESS_REPORT.csv"]
+    assert [p.name for p in paths] == [
+        "COMPUTE_REPORT.csv",
+        "BANDWIDTH_REPORT.csv",
+        "DETAILED_ACCESS_REPORT.csv",
+    ]
     for path, header in zip(paths, (COMPUTE_HEADER, BANDWIDTH_HEADER, DETAILED_HEADER), strict=True):
         rows = _rows(path)
         assert tuple(rows[0]) == header and len(rows) == len(NET) + 1
@@ -124,7 +138,9 @@ def test_dilation_grouped_and_vector_layers():
     assert hwmodel.layer_cycles(dilated, cfg) <= hwmodel.layer_cycles(plain, cfg)
     grouped = hwmodel.Layer.conv("g", 16, 16, 8, 8, 3, groups=2)
     rep = hwmodel.simulate([grouped], cfg).layers[0]
-    assert rep.macs == grouped.macs == plain.macs // 2 and rep.folds == 2 * 7  # 2 groups x ceil(14*14 / 32) row folds
+    assert (
+        rep.macs == grouped.macs == plain.macs // 2 and rep.folds == 2 * 7
+    )  # 2 groups x ceil(14*14 / 32) row folds
     pool, add = NET[2], NET[3]
     p = hwmodel.simulate([pool, add], cfg)
     assert p.layers[0].compute_cycles == -(-8 * 8 * 16 * 4 // 32) and p.layers[0].macs == 0

@@ -19,15 +19,18 @@ def test_defaults_validate_and_normalise_case():
     assert cfg.sram_words("ifmap") == 64 * 1024
 
 
-@pytest.mark.parametrize("field,value,needle", [
-    ("dataflow", "rs", "dataflow"),
-    ("rows", 0, "rows"),
-    ("cols", -3, "cols"),
-    ("bandwidth_mode", "FAST", "bandwidth_mode"),
-    ("dram_bw", 0, "dram_bw"),
-    ("engine", "gpu", "engine"),
-    ("ifmap_sram_kb", 1.5, "ifmap_sram_kb"),
-])
+@pytest.mark.parametrize(
+    "field,value,needle",
+    [
+        ("dataflow", "rs", "dataflow"),
+        ("rows", 0, "rows"),
+        ("cols", -3, "cols"),
+        ("bandwidth_mode", "FAST", "bandwidth_mode"),
+        ("dram_bw", 0, "dram_bw"),
+        ("engine", "gpu", "engine"),
+        ("ifmap_sram_kb", 1.5, "ifmap_sram_kb"),
+    ],
+)
 def test_invalid_fields_name_the_field(field, value, needle):
     with pytest.raises(ConfigError, match=needle):
         hwmodel.AcceleratorConfig(**{field: value})
@@ -58,8 +61,17 @@ def test_to_dict_round_trip(name):
 
 def test_presets_cover_scalesim_examples_and_dpus():
     names = hwmodel.list_presets()
-    for n in ("scale", "google", "eyeriss", "tpuv5e-downscale", "systolic-32x32-ws", "systolic-32x32-os",
-              "dpu-b512", "dpu-b4096", "dpu-b4096-sparse"):
+    for n in (
+        "scale",
+        "google",
+        "eyeriss",
+        "tpuv5e-downscale",
+        "systolic-32x32-ws",
+        "systolic-32x32-os",
+        "dpu-b512",
+        "dpu-b4096",
+        "dpu-b4096-sparse",
+    ):
         assert n in names
     google = hwmodel.preset("google")
     assert (google.rows, google.cols, google.dataflow, google.ifmap_sram_kb) == (256, 256, "ws", 6144)
@@ -80,8 +92,14 @@ def test_scalesim_cfg_round_trip(tmp_path, scale_cfg_text):
     p = tmp_path / "tiny.cfg"
     p.write_text(scale_cfg_text)
     cfg = load_config(p)
-    assert (cfg.name, cfg.rows, cfg.cols, cfg.dataflow, cfg.ofmap_sram_kb, cfg.nm_support) == \
-        ("tiny", 8, 8, "os", 32, True)
+    assert (cfg.name, cfg.rows, cfg.cols, cfg.dataflow, cfg.ofmap_sram_kb, cfg.nm_support) == (
+        "tiny",
+        8,
+        8,
+        "os",
+        32,
+        True,
+    )
     q = tmp_path / "again.cfg"
     q.write_text(to_scalesim_cfg(cfg.replace(bandwidth_mode="USER", filter_dram_bw=4)))
     again = parse_scalesim_cfg(q)
@@ -102,8 +120,11 @@ def test_cfg_errors_name_file_line_and_field(tmp_path, scale_cfg_text):
     p.write_text(scale_cfg_text.replace("ArrayWidth: 8\n", ""))
     with pytest.raises(ConfigError, match="ArrayWidth"):
         load_config(p)
-    p.write_text(scale_cfg_text.replace("ArrayHeight: 8\nArrayWidth: 8", "ArrayHeight: 128\nArrayWidth: 128")
-                 .replace("OfmapSramSzkB: 32", "OfmapSramSzkB: 16"))
+    p.write_text(
+        scale_cfg_text.replace("ArrayHeight: 8\nArrayWidth: 8", "ArrayHeight: 128\nArrayWidth: 128").replace(
+            "OfmapSramSzkB: 32", "OfmapSramSzkB: 16"
+        )
+    )
     with pytest.raises(CapacityError, match=r"bad\.cfg:9: .*ofmap_sram_kb"):
         load_config(p)
 

@@ -43,8 +43,12 @@ def test_cpu_time_is_proportional_to_elements_and_inverse_to_the_rate():
 
 
 @settings(max_examples=80, deadline=None, derandomize=True)
-@given(st.integers(1, 2000), st.integers(1, 30), st.sampled_from(["dpu-b512", "dpu-b4096"]),
-       st.sampled_from([1.0, 25.0, 400.0]))
+@given(
+    st.integers(1, 2000),
+    st.integers(1, 30),
+    st.sampled_from(["dpu-b512", "dpu-b4096"]),
+    st.sampled_from([1.0, 25.0, 400.0]),
+)
 def test_cpu_layers_are_monotone_in_channels_and_modes_agree(c, h, name, rate):
     p = dpu_params(name, cpu_elems_per_us=rate)
     small, big = host(c, h, h), host(c + 1, h, h)

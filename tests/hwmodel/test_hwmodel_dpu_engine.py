@@ -20,11 +20,18 @@ from hwmodel.errors import ConfigError
 from hwmodel.workloads.layers import Layer, LayerKind
 
 # the bare step model (fidelity switches off): the hand-checked numbers below are about its mechanics
-BARE = {"channel_augmentation": False, "layer_startup": False, "onchip_fmap_kb": -1, "layer_overhead": 0,
-        "conv_stretch_pct": 100}
+BARE = {
+    "channel_augmentation": False,
+    "layer_startup": False,
+    "onchip_fmap_kb": -1,
+    "layer_overhead": 0,
+    "conv_stretch_pct": 100,
+}
 B512 = dpu_params("dpu-b512", **BARE)
 B4096 = dpu_params("dpu-b4096", **BARE)
-FAST = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def cfg(name: str = "dpu-b4096", bare: bool = False, **kw) -> AcceleratorConfig:
@@ -43,17 +50,33 @@ def plans(draw) -> DpuPlan:
     stride = draw(st.integers(1, 3))
     q = draw(st.integers(1, 3))
     wt = draw(st.integers(0, 900))
-    return DpuPlan(engine=DpuUnit.CONV, groups=draw(st.integers(1, 4)), n_chunks=n, n_small=draw(st.integers(1, n)),
-                   small_tiles=q, cyc_tile=draw(st.integers(1, 20)), row_tiles=draw(st.integers(1, 4)),
-                   out_h=(in_h + 2 * pad - eff) // stride + 1, in_h=in_h, pad=pad, stride=stride, eff=eff,
-                   in_row_bytes=draw(st.integers(0, 300)), out_tile_row_bytes=draw(st.integers(1, 200)),
-                   w_small=q * wt, w_big=(q + 1) * wt, streamed=draw(st.booleans()),
-                   bw=draw(st.sampled_from([1, 3, 16, 32])))
+    return DpuPlan(
+        engine=DpuUnit.CONV,
+        groups=draw(st.integers(1, 4)),
+        n_chunks=n,
+        n_small=draw(st.integers(1, n)),
+        small_tiles=q,
+        cyc_tile=draw(st.integers(1, 20)),
+        row_tiles=draw(st.integers(1, 4)),
+        out_h=(in_h + 2 * pad - eff) // stride + 1,
+        in_h=in_h,
+        pad=pad,
+        stride=stride,
+        eff=eff,
+        in_row_bytes=draw(st.integers(0, 300)),
+        out_tile_row_bytes=draw(st.integers(1, 200)),
+        w_small=q * wt,
+        w_big=(q + 1) * wt,
+        streamed=draw(st.booleans()),
+        bw=draw(st.sampled_from([1, 3, 16, 32])),
+    )
 
 
 @st.composite
 def layers(draw) -> Layer:
-    kind = draw(st.sampled_from(["conv", "grouped", "depthwise", "gemm", "pool", "add", "mul", "concat", "cpu"]))
+    kind = draw(
+        st.sampled_from(["conv", "grouped", "depthwise", "gemm", "pool", "add", "mul", "concat", "cpu"])
+    )
     h = draw(st.integers(1, 12))
     w = draw(st.integers(1, 12))
     c = draw(st.integers(1, 80))
@@ -146,14 +169,18 @@ def test_grouped_conv_repeats_the_group_schedule():
     grouped = Layer.conv("g", 14, 14, 64, 128, 3, padding=1, groups=4)
     one = Layer.conv("one", 14, 14, 16, 32, 3, padding=1)
     fill = B4096.pipeline_fill
-    assert simulate_layer(grouped, B4096).compute_cycles - fill == 4 * (simulate_layer(one, B4096).compute_cycles - fill)
+    assert simulate_layer(grouped, B4096).compute_cycles - fill == 4 * (
+        simulate_layer(one, B4096).compute_cycles - fill
+    )
 
 
 def test_dilation_keeps_compute_and_widens_the_first_rows():
     plain = Layer.conv("p", 20, 20, 32, 32, 3, padding=2, dilation=1)
     dil = Layer.conv("d", 20, 20, 32, 32, 3, padding=2, dilation=2)
     assert layer_plan(dil, B4096).eff == 5
-    assert simulate_layer(dil, B4096).compute_cycles < simulate_layer(plain, B4096).compute_cycles  # fewer rows
+    assert (
+        simulate_layer(dil, B4096).compute_cycles < simulate_layer(plain, B4096).compute_cycles
+    )  # fewer rows
     assert dil.ofmap_h == 20 and simulate_layer(dil, B4096).folds == 20 * 3 * 2
 
 
@@ -166,13 +193,20 @@ def test_no_dpu_parameters_is_a_config_error():
 def test_latency_staircase_on_ocp16():
     base = Layer.conv("c", 28, 28, 128, 120, 3, padding=1)
     assert estimate_cycles(base, B4096) == estimate_cycles(base.with_(num_filter=128), B4096)
-    assert estimate_cycles(base.with_(num_filter=129), B4096) > estimate_cycles(base.with_(num_filter=128), B4096)
+    assert estimate_cycles(base.with_(num_filter=129), B4096) > estimate_cycles(
+        base.with_(num_filter=128), B4096
+    )
     assert estimate_cycles(base.with_(channels=113), B4096) == estimate_cycles(base, B4096)
 
 
 @FAST
-@given(st.integers(1, 600), st.integers(1, 600), st.sampled_from([1, 3]), st.integers(1, 20),
-       st.sampled_from(["dpu-b512", "dpu-b1152", "dpu-b4096"]))
+@given(
+    st.integers(1, 600),
+    st.integers(1, 600),
+    st.sampled_from([1, 3]),
+    st.integers(1, 20),
+    st.sampled_from(["dpu-b512", "dpu-b1152", "dpu-b4096"]),
+)
 def test_flat_inside_a_channel_step(cin, cout, k, h, name):
     p = dpu_params(name, channel_augmentation=False)
     layer = Layer.conv("c", h + k, h + k, cin, cout, k)
@@ -185,12 +219,22 @@ def grown(draw) -> tuple[Layer, Layer]:
     """A conv or GEMM (few output rows included: where pipelining effects are largest) and a copy
     with more input or output channels."""
     if draw(st.booleans()):
-        layer = Layer.gemm("g", draw(st.integers(1, 64)), draw(st.integers(1, 2100)), draw(st.integers(1, 2100)))
+        layer = Layer.gemm(
+            "g", draw(st.integers(1, 64)), draw(st.integers(1, 2100)), draw(st.integers(1, 2100))
+        )
     else:
         k = draw(st.sampled_from([1, 3, 5]))
         h = draw(st.integers(k, 40))
-        layer = Layer.conv("c", h, h, draw(st.integers(1, 2100)), draw(st.integers(1, 2100)), k,
-                           stride=draw(st.sampled_from([1, 2])), padding=k // 2)
+        layer = Layer.conv(
+            "c",
+            h,
+            h,
+            draw(st.integers(1, 2100)),
+            draw(st.integers(1, 2100)),
+            k,
+            stride=draw(st.sampled_from([1, 2])),
+            padding=k // 2,
+        )
     which = draw(st.sampled_from(["channels", "num_filter"]))
     return layer, layer.with_(**{which: getattr(layer, which) + draw(st.sampled_from([1, 16]))})
 

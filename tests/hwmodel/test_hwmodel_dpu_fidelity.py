@@ -24,7 +24,9 @@ def test_channel_augmentation_packs_kernel_width_into_icp():
     conv1 = Layer.conv("conv1", 224, 224, 3, 64, 7, stride=2, padding=3)
     on, off = layer_plan(conv1, B4096), layer_plan(conv1, B4096.with_(channel_augmentation=False))
     assert on.cyc_tile == 7 * math.ceil(7 * 3 / 16) == 14 and off.cyc_tile == 49
-    assert estimate_cycles(conv1, B4096) < 0.5 * estimate_cycles(conv1, B4096.with_(channel_augmentation=False))
+    assert estimate_cycles(conv1, B4096) < 0.5 * estimate_cycles(
+        conv1, B4096.with_(channel_augmentation=False)
+    )
     # no augmentation once Cin fills ICP
     wide = conv1.with_(channels=16)
     assert layer_plan(wide, B4096).cyc_tile == 49
@@ -47,7 +49,9 @@ def test_fused_add_keeps_the_conv_output_on_chip():
     # the add still runs on the ALU, but loads only the shortcut operand
     assert simulate_layer(add, p).dram_reads.ifmap == simulate_layer(unfused, p).dram_reads.ifmap // 2 > 0
     assert simulate_layer(add, p).compute_cycles == simulate_layer(unfused, p).compute_cycles
-    assert estimate_cycles(conv, p) + estimate_cycles(add, p) < estimate_cycles(plain, p) + estimate_cycles(unfused, p)
+    assert estimate_cycles(conv, p) + estimate_cycles(add, p) < estimate_cycles(plain, p) + estimate_cycles(
+        unfused, p
+    )
     # without fusion the marks change nothing
     nofuse = p.with_(fuse_eltwise=False)
     assert estimate_cycles(conv, nofuse) == estimate_cycles(plain, nofuse)
@@ -64,9 +68,15 @@ def test_feature_maps_that_fit_stay_on_chip():
     assert simulate_layer(big, B4096).dram_reads.ifmap == 56 * 56 * 256
 
 
-@pytest.mark.parametrize("layer", [Layer.conv("c", 28, 28, 128, 200, 3, padding=1),
-                                   Layer.conv("l4", 7, 7, 512, 512, 3, padding=1),
-                                   Layer.gemm("fc", 1, 4096, 1000), Layer.conv("g", 9, 9, 64, 64, 3, groups=4)])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        Layer.conv("c", 28, 28, 128, 200, 3, padding=1),
+        Layer.conv("l4", 7, 7, 512, 512, 3, padding=1),
+        Layer.gemm("fc", 1, 4096, 1000),
+        Layer.conv("g", 9, 9, 64, 64, 3, groups=4),
+    ],
+)
 def test_startup_moves_the_same_bytes_and_costs_the_first_rows_and_last_save(layer):
     p = B4096.with_(onchip_fmap_kb=-1)
     opened, cyclic = simulate_layer(layer, p), simulate_layer(layer, p.with_(layer_startup=False))
@@ -80,8 +90,16 @@ def test_startup_moves_the_same_bytes_and_costs_the_first_rows_and_last_save(lay
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
-@given(st.booleans(), st.integers(1, 3000), st.integers(1, 3000), st.integers(1, 9), st.sampled_from([1, 3]),
-       st.sampled_from(["dpu-b512", "dpu-b4096"]), st.sampled_from([4, 32]), st.sampled_from([1, 16]))
+@given(
+    st.booleans(),
+    st.integers(1, 3000),
+    st.integers(1, 3000),
+    st.integers(1, 9),
+    st.sampled_from([1, 3]),
+    st.sampled_from(["dpu-b512", "dpu-b4096"]),
+    st.sampled_from([4, 32]),
+    st.sampled_from([1, 16]),
+)
 def test_startup_keeps_latency_monotone_when_chunks_split(gemm, cin, cout, h, k, name, bw, step):
     p = dpu_params(name, dram_bytes_per_cycle=bw)
     layer = Layer.gemm("g", h, cin, cout) if gemm else Layer.conv("c", h + k, h + k, cin, cout, k)
@@ -114,8 +132,16 @@ def test_board_presets_and_shared_ddr_throughput():
     assert z104.dpu.core_share().dram_bytes_per_cycle == min(32, z104.dpu.ddr_bytes_per_cycle // 2)
 
 
-@pytest.mark.parametrize("bad", [{"channel_augmentation": "yes"}, {"cores": 0}, {"onchip_fmap_kb": -2},
-                                 {"fc_bytes_per_cycle": -1}, {"layer_startup": 1}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"channel_augmentation": "yes"},
+        {"cores": 0},
+        {"onchip_fmap_kb": -2},
+        {"fc_bytes_per_cycle": -1},
+        {"layer_startup": 1},
+    ],
+)
 def test_bad_switches_are_config_errors(bad):
     with pytest.raises(ConfigError, match=next(iter(bad))):
         dpu_params("dpu-b4096", **bad)

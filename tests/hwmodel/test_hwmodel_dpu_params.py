@@ -9,13 +9,26 @@ from hwmodel.errors import ConfigError
 
 # PG338 "Architecture of the DPUCZDX8G": PP, ICP, OCP and peak ops/cycle
 PG338 = {
-    "dpu-b512": (4, 8, 8, 512), "dpu-b800": (4, 10, 10, 800), "dpu-b1024": (8, 8, 8, 1024),
-    "dpu-b1152": (4, 12, 12, 1152), "dpu-b1600": (8, 10, 10, 1600), "dpu-b2304": (8, 12, 12, 2304),
-    "dpu-b3136": (8, 14, 14, 3136), "dpu-b4096": (8, 16, 16, 4096),
+    "dpu-b512": (4, 8, 8, 512),
+    "dpu-b800": (4, 10, 10, 800),
+    "dpu-b1024": (8, 8, 8, 1024),
+    "dpu-b1152": (4, 12, 12, 1152),
+    "dpu-b1600": (8, 10, 10, 1600),
+    "dpu-b2304": (8, 12, 12, 2304),
+    "dpu-b3136": (8, 14, 14, 3136),
+    "dpu-b4096": (8, 16, 16, 4096),
 }
 # PG338 "RAM Usage", BRAM36K blocks per core, low RAM usage
-PG338_LOW_RAM_BRAM36K = {"dpu-b512": 72, "dpu-b800": 90, "dpu-b1024": 104, "dpu-b1152": 121, "dpu-b1600": 126,
-                         "dpu-b2304": 165, "dpu-b3136": 208, "dpu-b4096": 255}
+PG338_LOW_RAM_BRAM36K = {
+    "dpu-b512": 72,
+    "dpu-b800": 90,
+    "dpu-b1024": 104,
+    "dpu-b1152": 121,
+    "dpu-b1600": 126,
+    "dpu-b2304": 165,
+    "dpu-b3136": 208,
+    "dpu-b4096": 255,
+}
 
 
 def test_names_cover_every_pg338_architecture():
@@ -50,8 +63,18 @@ def test_unknown_name_lists_the_known_ones():
         dpu_params("dpu-b9999")
 
 
-@pytest.mark.parametrize("bad", [{"pp": 0}, {"icp": -1}, {"dram_bytes_per_cycle": 0}, {"clock_mhz": 0},
-                                 {"alu_pp": 9}, {"pipeline_fill": -1}, {"ocp": 2.5}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"pp": 0},
+        {"icp": -1},
+        {"dram_bytes_per_cycle": 0},
+        {"clock_mhz": 0},
+        {"alu_pp": 9},
+        {"pipeline_fill": -1},
+        {"ocp": 2.5},
+    ],
+)
 def test_validation_names_the_field(bad):
     fields = {"pp": 8, "icp": 16, "ocp": 16, **bad}
     with pytest.raises(ConfigError, match=next(iter(bad))):

@@ -23,8 +23,9 @@ from hwmodel.config.files import load_config
 from hwmodel.workloads.topology import read_topology
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-DRAM_WINDOW_COLUMNS = tuple(f"DRAM {op} {edge} Cycle" for op in ("IFMAP", "Filter", "OFMAP")
-                            for edge in ("Start", "Stop"))
+DRAM_WINDOW_COLUMNS = tuple(
+    f"DRAM {op} {edge} Cycle" for op in ("IFMAP", "Filter", "OFMAP") for edge in ("Start", "Stop")
+)
 ESTIMATE_FACTOR = 2.5  # measured: 8x8 os x1.22, ws x1.06, is x1.11, ResNet-18 x0.48
 # The closed form has no model of SCALE-Sim's wrap-around refetch (NOTES.md section 8): it is held to
 # ESTIMATE_FACTOR on these cases only. Measured on the others (estimate / SCALE-Sim): user_bw4_*_16x8
@@ -43,13 +44,19 @@ def _read(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
     header = [h.strip() for h in rows[0] if h.strip()]
-    return [dict(zip(header, (v.strip() for v in row), strict=False)) for row in rows[1:] if any(v.strip() for v in row)]
+    return [
+        dict(zip(header, (v.strip() for v in row), strict=False))
+        for row in rows[1:]
+        if any(v.strip() for v in row)
+    ]
 
 
 def test_update_golden_flag_points_to_generator(request):
     if request.config.getoption("--update-golden", default=False):
-        pytest.fail("hwmodel goldens are SCALE-Sim's reports: regenerate them with "
-                    "'python tools/scalesim/gen_golden.py' (needs tools/scalesim/venv), then rerun the tests")
+        pytest.fail(
+            "hwmodel goldens are SCALE-Sim's reports: regenerate them with "
+            "'python tools/scalesim/gen_golden.py' (needs tools/scalesim/venv), then rerun the tests"
+        )
     assert (GOLDEN.parent.parent.parent / "tools" / "scalesim" / "gen_golden.py").exists()
 
 
@@ -58,8 +65,19 @@ def test_matches_scalesim(case, tmp_path, capsys):
     if case["name"] == "missing-goldens":
         pytest.fail(f"no {GOLDEN / 'cases.json'}; generate goldens with tools/scalesim/gen_golden.py")
     folder = GOLDEN / case["name"]
-    argv = ["simulate", "-c", str(folder / "config.cfg"), "-t", str(folder / "topology.csv"), "-p", str(tmp_path),
-            "-i", case["topology_mode"], "--no-markdown", "-q"]
+    argv = [
+        "simulate",
+        "-c",
+        str(folder / "config.cfg"),
+        "-t",
+        str(folder / "topology.csv"),
+        "-p",
+        str(tmp_path),
+        "-i",
+        case["topology_mode"],
+        "--no-markdown",
+        "-q",
+    ]
     assert main(argv) == 0
     out = next(p for p in tmp_path.iterdir() if p.is_dir())
     ours, theirs = _read(out / "COMPUTE_REPORT.csv"), _read(folder / "COMPUTE_REPORT.csv")
@@ -78,17 +96,20 @@ def test_matches_scalesim(case, tmp_path, capsys):
         stalls_a = [int(r["Stall Cycles"]) for r in ours]
         stalls_b = [int(r["Stall Cycles"]) for r in theirs]
         with capsys.disabled():
-            print(f"\n{case['name']}: stall cycles hwmodel vs SCALE-Sim per layer: "
-                  + ", ".join(f"{x}/{y}" for x, y in zip(stalls_a, stalls_b, strict=True))
-                  + f"; total {sum(stalls_a)}/{sum(stalls_b)}")
+            print(
+                f"\n{case['name']}: stall cycles hwmodel vs SCALE-Sim per layer: "
+                + ", ".join(f"{x}/{y}" for x, y in zip(stalls_a, stalls_b, strict=True))
+                + f"; total {sum(stalls_a)}/{sum(stalls_b)}"
+            )
         assert stalls_a == stalls_b
         for i, (a, b) in enumerate(zip(det_a, det_b, strict=True)):
             for col in DRAM_WINDOW_COLUMNS:
                 assert float(a[col]) == float(b[col]), f"layer {i}: {col} {a[col]} != SCALE-Sim {b[col]}"
             for col in ("DRAM IFMAP Reads", "DRAM Filter Reads", "DRAM OFMAP Writes"):
                 assert float(a[col]) == float(b[col]), f"layer {i}: {col} {a[col]} != SCALE-Sim {b[col]}"
-        assert [int(r["Total Cycles (incl. prefetch)"]) for r in ours] == \
-            [int(r["Total Cycles (incl. prefetch)"]) for r in theirs]
+        assert [int(r["Total Cycles (incl. prefetch)"]) for r in ours] == [
+            int(r["Total Cycles (incl. prefetch)"]) for r in theirs
+        ]
         if case["name"] not in ESTIMATE_CASES:
             return
         # the analytic (closed-form) estimate is looser: within ESTIMATE_FACTOR of SCALE-Sim

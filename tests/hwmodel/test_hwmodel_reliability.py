@@ -21,7 +21,9 @@ def test_dpu_compute_util_is_the_layer_compute_utilization() -> None:
 
 def test_missing_array_height_suggests_array_height(tmp_path) -> None:
     cfg = tmp_path / "x.cfg"
-    cfg.write_text("[general]\nrun_name = x\n\n[architecture_presets]\nArrayWidth: 32\nIfmapSramSzkB: 64\n"
-                   "FilterSramSzkB: 64\nOfmapSramSzkB: 64\nDataflow: ws\n")
+    cfg.write_text(
+        "[general]\nrun_name = x\n\n[architecture_presets]\nArrayWidth: 32\nIfmapSramSzkB: 64\n"
+        "FilterSramSzkB: 64\nOfmapSramSzkB: 64\nDataflow: ws\n"
+    )
     with pytest.raises(ConfigError, match="missing field\\(s\\) ArrayHeight .* add e.g. 'ArrayHeight: 32'"):
         load_config(cfg)

@@ -13,8 +13,9 @@ from hwmodel.workloads.layers import Layer, LayerKind, NMPattern
 
 ENGINE = SparseEngine()
 # ideal tile cycles (no fitted stretch), so speed-ups are exact ratios of the ICP loop
-DENSE = AcceleratorConfig(name="dpu-b4096", engine="dpu", dpu=dpu_params("dpu-b4096", conv_stretch_pct=100),
-                          clock_mhz=300.0)
+DENSE = AcceleratorConfig(
+    name="dpu-b4096", engine="dpu", dpu=dpu_params("dpu-b4096", conv_stretch_pct=100), clock_mhz=300.0
+)
 SPARSE = DENSE.replace(name="dpu-b4096-sparse", sparse=ENGINE)
 
 
@@ -38,14 +39,17 @@ def test_patterns_lists_the_six_supported():
     assert {str(p) for p in ENGINE.patterns()} == {"2:4", "1:4", "4:8", "2:8", "8:16", "4:16"}
 
 
-@pytest.mark.parametrize(("nm", "act", "match"), [
-    ("2:4", 0.5, "needs weight sparsity 0.75"),
-    (None, 0.5, "needs weight sparsity 0.75"),
-    ("1:2", 0.0, "block size 2"),
-    ("3:8", 0.0, "sparsity 0.625"),
-    ("1:4", 0.25, "activation sparsity 0.25"),
-    ("2:32", 0.0, "block size 32"),
-])
+@pytest.mark.parametrize(
+    ("nm", "act", "match"),
+    [
+        ("2:4", 0.5, "needs weight sparsity 0.75"),
+        (None, 0.5, "needs weight sparsity 0.75"),
+        ("1:2", 0.0, "block size 2"),
+        ("3:8", 0.0, "sparsity 0.625"),
+        ("1:4", 0.25, "activation sparsity 0.25"),
+        ("2:32", 0.0, "block size 32"),
+    ],
+)
 def test_invalid_combinations_name_layer_and_allowed(nm, act, match):
     with pytest.raises(SparsityError, match=match) as exc:
         ENGINE.check(NMPattern.parse(nm) if nm else None, act, "backbone.conv3")
@@ -115,7 +119,10 @@ def test_metadata_traffic_is_counted():
     assert plan4.meta_bytes == kept * 2 // 8 and plan16.meta_bytes == kept * 4 // 8
     got = simulate_layer(base.with_(weight_nm=NMPattern(8, 16)), SPARSE).dram_reads.filter
     assert got == kept + plan16.meta_bytes
-    assert simulate_layer(base.with_(weight_nm=NMPattern(2, 4)), SPARSE).dram_reads.filter == kept + plan4.meta_bytes
+    assert (
+        simulate_layer(base.with_(weight_nm=NMPattern(2, 4)), SPARSE).dram_reads.filter
+        == kept + plan4.meta_bytes
+    )
 
 
 def test_sparse_macs_are_the_kept_ones():

@@ -45,11 +45,28 @@ def _random_conv(rng: random.Random) -> tuple:
     """A small conv (overlapping windows, strides, SCALE-Sim's ceil output size) on a small array."""
     k = rng.randint(1, 4)
     h, w = rng.randint(k, 12), rng.randint(k, 12)
-    layer = Layer.conv("x", h, w, rng.randint(1, 6), rng.randint(1, 12), k, stride=rng.randint(1, 3),
-                       weight_nm=rng.choice([None, None, "2:4"]))
-    cfg = AcceleratorConfig(name="t", rows=rng.randint(2, 8), cols=rng.randint(2, 8), dataflow=rng.choice(DFS),
-                            ifmap_sram_kb=1, filter_sram_kb=1, ofmap_sram_kb=1, bandwidth_mode="USER",
-                            dram_bw=rng.choice([1, 2, 4, 10]), nm_support=rng.random() < 0.5)
+    layer = Layer.conv(
+        "x",
+        h,
+        w,
+        rng.randint(1, 6),
+        rng.randint(1, 12),
+        k,
+        stride=rng.randint(1, 3),
+        weight_nm=rng.choice([None, None, "2:4"]),
+    )
+    cfg = AcceleratorConfig(
+        name="t",
+        rows=rng.randint(2, 8),
+        cols=rng.randint(2, 8),
+        dataflow=rng.choice(DFS),
+        ifmap_sram_kb=1,
+        filter_sram_kb=1,
+        ofmap_sram_kb=1,
+        bandwidth_mode="USER",
+        dram_bw=rng.choice([1, 2, 4, 10]),
+        nm_support=rng.random() < 0.5,
+    )
     return layer, cfg.replace(**{f"{op}_sram_kb": rng.choice([1, 2]) for op in ("ifmap", "filter", "ofmap")})
 
 
@@ -62,8 +79,23 @@ def test_kernel_address_mode_equals_reference_on_seeded_random_convs():
         index = address_index(ifmap_stream(cfg.dataflow, cfg.rows, cfg.cols, ifmap), words)
         m, k = ifmap.shape
         sr, sc, t = spatial_dims(cfg.dataflow, m, k, layer.gemm_n)
-        args = (DF_CODE[cfg.dataflow], cfg.rows, cfg.cols, sr, sc, t, words, cfg.sram_words("filter"),
-                cfg.sram_words("ofmap"), float(cfg.dram_bw), float(cfg.dram_bw), float(cfg.dram_bw), 1, 2, *index)
+        args = (
+            DF_CODE[cfg.dataflow],
+            cfg.rows,
+            cfg.cols,
+            sr,
+            sc,
+            t,
+            words,
+            cfg.sram_words("filter"),
+            cfg.sram_words("ofmap"),
+            float(cfg.dram_bw),
+            float(cfg.dram_bw),
+            float(cfg.dram_bw),
+            1,
+            2,
+            *index,
+        )
         assert list(simulate_gemm(*args)) == simulate_gemm_reference(*args), (layer, cfg)
 
 
@@ -75,7 +107,9 @@ def test_address_index_kernel_equals_numpy_definition():
         ifmap = operand_matrices(layer, cfg.nm_support).ifmap
         want = address_index(ifmap_stream(cfg.dataflow, cfg.rows, cfg.cols, ifmap), words)
         got = ifmap_address_index(layer, cfg.dataflow, cfg.rows, cfg.cols, words, cfg.nm_support)
-        assert got[2] == want[2] and np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), layer
+        assert got[2] == want[2] and np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), (
+            layer
+        )
 
 
 def test_cycle_mode_equals_address_level_memory_model_on_seeded_random_convs():
@@ -85,12 +119,17 @@ def test_cycle_mode_equals_address_level_memory_model_on_seeded_random_convs():
         layer, cfg = _random_conv(rng)
         rep = engine.simulate_layer(layer, cfg)
         run = layer_memory_run(layer, cfg)
-        assert (rep.stall_cycles, rep.compute_cycles + rep.stall_cycles) == (run.stall_cycles, run.total_cycles), \
-            (layer, cfg)
+        assert (rep.stall_cycles, rep.compute_cycles + rep.stall_cycles) == (
+            run.stall_cycles,
+            run.total_cycles,
+        ), (layer, cfg)
         w = rep.windows
         assert (w.dram_ifmap.start, w.dram_ifmap.stop) == run.dram_window("ifmap"), (layer, cfg)
         assert (w.dram_filter.start, w.dram_filter.stop) == run.dram_window("filter"), (layer, cfg)
-        assert (rep.dram_reads.ifmap, rep.dram_reads.filter) == (run.dram_words["ifmap"], run.dram_words["filter"])
+        assert (rep.dram_reads.ifmap, rep.dram_reads.filter) == (
+            run.dram_words["ifmap"],
+            run.dram_words["filter"],
+        )
 
 
 def test_kernel_stalls_only_with_user_bandwidth():
@@ -105,27 +144,36 @@ def test_kernel_stalls_only_with_user_bandwidth():
     assert fast[1] < user[1]
 
 
-@pytest.mark.parametrize("df,m,k,n,rows,cols,expected", [
-    # worked examples checked against SCALE-Sim 3.0.0 (tools/scalesim/NOTES.md section 4)
-    ("os", 64, 36, 12, 8, 8, 799),
-    ("os", 16, 45, 7, 8, 8, 117),
-    ("ws", 20, 30, 12, 8, 8, 335),
-    ("os", 20, 30, 12, 8, 8, 263),
-])
+@pytest.mark.parametrize(
+    "df,m,k,n,rows,cols,expected",
+    [
+        # worked examples checked against SCALE-Sim 3.0.0 (tools/scalesim/NOTES.md section 4)
+        ("os", 64, 36, 12, 8, 8, 799),
+        ("os", 16, 45, 7, 8, 8, 117),
+        ("ws", 20, 30, 12, 8, 8, 335),
+        ("os", 20, 30, 12, 8, 8, 263),
+    ],
+)
 def test_scalesim_worked_examples(df, m, k, n, rows, cols, expected):
     assert gemm_compute_cycles(df, rows, cols, m, k, n) == expected
     sr, sc, t = spatial_dims(df, m, k, n)
-    out = simulate_gemm(DF_CODE[df], rows, cols, sr, sc, t, 65536, 65536, 32768, 10.0, 10.0, 10.0, 0, 2, *NO_ADDR)
+    out = simulate_gemm(
+        DF_CODE[df], rows, cols, sr, sc, t, 65536, 65536, 32768, 10.0, 10.0, 10.0, 0, 2, *NO_ADDR
+    )
     assert out[OUT_COMPUTE] == expected
 
 
 shapes = st.tuples(
     st.sampled_from(["os", "ws", "is"]),
-    st.integers(1, 16), st.integers(1, 16),  # array
-    st.integers(1, 12), st.integers(1, 12),  # ifmap h, w
-    st.integers(1, 3), st.integers(1, 3),  # kernel
+    st.integers(1, 16),
+    st.integers(1, 16),  # array
+    st.integers(1, 12),
+    st.integers(1, 12),  # ifmap h, w
+    st.integers(1, 3),
+    st.integers(1, 3),  # kernel
     st.integers(1, 2),  # stride
-    st.integers(1, 24), st.integers(1, 24),  # cin, cout
+    st.integers(1, 24),
+    st.integers(1, 24),  # cin, cout
     st.sampled_from([None, "1:4", "2:4", "2:8"]),
     st.sampled_from(["CALC", "USER"]),
 )
@@ -137,13 +185,22 @@ def test_analytic_compute_cycles_equal_cycle_mode(shape):
     df, rows, cols, h, w, kh, kw, s, cin, cout, nm, mode = shape
     h, w = max(h, kh), max(w, kw)
     layer = hwmodel.Layer.conv("l", h, w, cin, cout, (kh, kw), stride=s, weight_nm=nm)
-    cfg = hwmodel.AcceleratorConfig(rows=rows, cols=cols, dataflow=df, ifmap_sram_kb=2, filter_sram_kb=2,
-                                    ofmap_sram_kb=2, dram_bw=4, bandwidth_mode=mode)
+    cfg = hwmodel.AcceleratorConfig(
+        rows=rows,
+        cols=cols,
+        dataflow=df,
+        ifmap_sram_kb=2,
+        filter_sram_kb=2,
+        ofmap_sram_kb=2,
+        dram_bw=4,
+        bandwidth_mode=mode,
+    )
     cyc = engine.simulate_layer(layer, cfg)
     ana = engine.estimate_layer(layer, cfg)
     assert cyc.compute_cycles == ana.compute_cycles
-    assert cyc.compute_cycles == gemm_compute_cycles(df, rows, cols, layer.gemm_m, layer.gemm_k_sparse,
-                                                      layer.gemm_n)
+    assert cyc.compute_cycles == gemm_compute_cycles(
+        df, rows, cols, layer.gemm_m, layer.gemm_k_sparse, layer.gemm_n
+    )
     assert engine.layer_cycles(layer, cfg) == ana.total_cycles
     if mode == "CALC":
         assert cyc.stall_cycles == 0 == ana.stall_cycles

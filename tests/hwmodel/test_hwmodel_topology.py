@@ -14,7 +14,13 @@ def test_conv_rows_dp_expansion_and_nm(tmp_path, conv_topology_text):
     p = tmp_path / "net.csv"
     p.write_text(conv_topology_text)
     layers = read_topology(p)
-    assert [ly.name for ly in layers] == ["conv1", "conv2", "dw_DPChannel_0", "dw_DPChannel_1", "dw_DPChannel_2"]
+    assert [ly.name for ly in layers] == [
+        "conv1",
+        "conv2",
+        "dw_DPChannel_0",
+        "dw_DPChannel_1",
+        "dw_DPChannel_2",
+    ]
     c1, c2 = layers[0], layers[1]
     assert (c1.gemm_m, c1.gemm_k, c1.gemm_n, c1.weight_nm) == (64, 36, 12, None)
     assert (c2.ofmap_h, c2.stride_h, c2.gemm_k, c2.gemm_k_sparse) == (4, 2, 45, 23)
@@ -24,8 +30,10 @@ def test_conv_rows_dp_expansion_and_nm(tmp_path, conv_topology_text):
 
 def test_stride_height_width_columns(tmp_path):
     p = tmp_path / "hw.csv"
-    p.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
-                 "Stride height, Stride width,\nc, 9, 9, 3, 3, 2, 4, 2, 1,\n")
+    p.write_text(
+        "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+        "Stride height, Stride width,\nc, 9, 9, 3, 3, 2, 4, 2, 1,\n"
+    )
     (c,) = read_topology(p)
     assert (c.stride_h, c.stride_w, c.ofmap_h, c.ofmap_w) == (2, 1, 4, 7)
 
@@ -38,18 +46,23 @@ def test_gemm_format_is_m_n_k(tmp_path):
     assert (qkv.gemm_k_sparse, str(qkv.weight_nm)) == (8, "2:4")
 
 
-@pytest.mark.parametrize("row,needle", [
-    ("c, 9, 9, 3, x, 2, 4, 1,", r"net\.csv:2: field 'Filter Width' must be an integer, got 'x'"),
-    ("c, 9, 9, 3, 3, 2,", r"net\.csv:2: field 'Num Filter' is missing"),
-    ("c, 9, 9, 3, 3, 0, 4, 1,", r"net\.csv:2: field 'Channels' must be >= 1"),
-    ("c, 9, 9, 3, 3, 2, 4, 1, 5:4,", r"net\.csv:2: field 'Sparsity'"),
-    ("c, 9, 9, 3, 3, 2, 4, 1, half,", r"net\.csv:2: field 'Sparsity'"),
-    ("c, 2, 2, 3, 3, 2, 4, 1,", r"net\.csv:2: .*larger than the padded input"),
-])
+@pytest.mark.parametrize(
+    "row,needle",
+    [
+        ("c, 9, 9, 3, x, 2, 4, 1,", r"net\.csv:2: field 'Filter Width' must be an integer, got 'x'"),
+        ("c, 9, 9, 3, 3, 2,", r"net\.csv:2: field 'Num Filter' is missing"),
+        ("c, 9, 9, 3, 3, 0, 4, 1,", r"net\.csv:2: field 'Channels' must be >= 1"),
+        ("c, 9, 9, 3, 3, 2, 4, 1, 5:4,", r"net\.csv:2: field 'Sparsity'"),
+        ("c, 9, 9, 3, 3, 2, 4, 1, half,", r"net\.csv:2: field 'Sparsity'"),
+        ("c, 2, 2, 3, 3, 2, 4, 1,", r"net\.csv:2: .*larger than the padded input"),
+    ],
+)
 def test_malformed_rows_name_file_line_field(tmp_path, row, needle):
     p = tmp_path / "net.csv"
-    p.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
-                 "Strides, Sparsity,\n" + row + "\n")
+    p.write_text(
+        "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+        "Strides, Sparsity,\n" + row + "\n"
+    )
     with pytest.raises(TopologyError, match=needle):
         read_topology(p)
 
@@ -66,12 +79,15 @@ def test_empty_and_missing_files(tmp_path):
 
 
 def test_write_read_round_trip(tmp_path):
-    layers = [hwmodel.Layer.conv("a", 56, 56, 64, 64, 3, padding=1),
-              hwmodel.Layer.conv("b", 56, 56, 64, 128, 1, stride=2, weight_nm="2:4")]
+    layers = [
+        hwmodel.Layer.conv("a", 56, 56, 64, 64, 3, padding=1),
+        hwmodel.Layer.conv("b", 56, 56, 64, 128, 1, stride=2, weight_nm="2:4"),
+    ]
     p = write_topology(layers, tmp_path / "t.csv")
     back = read_topology(p)
-    assert [(b.gemm_m, b.gemm_k, b.gemm_n, b.weight_nm) for b in back] == \
-        [(a.gemm_m, a.gemm_k, a.gemm_n, a.weight_nm) for a in layers]
+    assert [(b.gemm_m, b.gemm_k, b.gemm_n, b.weight_nm) for b in back] == [
+        (a.gemm_m, a.gemm_k, a.gemm_n, a.weight_nm) for a in layers
+    ]
     assert p.read_text().splitlines()[1].endswith(",")
 
 

@@ -60,8 +60,22 @@ def test_cli_traces_equal_scalesim_byte_for_byte(case, tmp_path):
     folder = GOLDEN / case
     layout = tmp_path / "layout.csv"
     layout.write_text("Layer name,\n")
-    argv = ["-c", str(folder / "config.cfg"), "-t", str(folder / "topology.csv"), "-l", str(layout),
-            "-p", str(tmp_path / "out"), "-i", "conv", "-s", "Y", "--no-markdown", "-q"]
+    argv = [
+        "-c",
+        str(folder / "config.cfg"),
+        "-t",
+        str(folder / "topology.csv"),
+        "-l",
+        str(layout),
+        "-p",
+        str(tmp_path / "out"),
+        "-i",
+        "conv",
+        "-s",
+        "Y",
+        "--no-markdown",
+        "-q",
+    ]
     assert main(argv) == 0  # SCALE-Sim's own command line, no sub-command
     run_dir = tmp_path / "out" / "golden"
     expected = sorted((folder / "traces").glob("layer*/*.csv.gz"))
@@ -73,7 +87,15 @@ def test_cli_traces_equal_scalesim_byte_for_byte(case, tmp_path):
 
 def test_traces_are_off_by_default_and_need_cycle_mode(tmp_path, capsys):
     folder = GOLDEN / "traces_os_8x8"
-    base = ["simulate", "-c", str(folder / "config.cfg"), "-t", str(folder / "topology.csv"), "--no-markdown", "-q"]
+    base = [
+        "simulate",
+        "-c",
+        str(folder / "config.cfg"),
+        "-t",
+        str(folder / "topology.csv"),
+        "--no-markdown",
+        "-q",
+    ]
     assert main([*base, "-p", str(tmp_path / "a")]) == 0
     assert not list((tmp_path / "a" / "golden").glob("layer*"))
     assert main([*base, "-p", str(tmp_path / "b"), "-s", "Y", "--mode", "analytic"]) == 2
@@ -84,33 +106,69 @@ def test_traces_are_off_by_default_and_need_cycle_mode(tmp_path, capsys):
 def test_traces_refuse_calc_mode(tmp_path, capsys):
     cfg = tmp_path / "calc.cfg"
     cfg.write_text((GOLDEN / "traces_os_8x8" / "config.cfg").read_text().replace("= USER", "= CALC"))
-    argv = ["-c", str(cfg), "-t", str(GOLDEN / "traces_os_8x8" / "topology.csv"), "-p", str(tmp_path), "-s", "Y"]
+    argv = [
+        "-c",
+        str(cfg),
+        "-t",
+        str(GOLDEN / "traces_os_8x8" / "topology.csv"),
+        "-p",
+        str(tmp_path),
+        "-s",
+        "Y",
+    ]
     assert main(argv) == 2
     assert "USER bandwidth mode only" in capsys.readouterr().err
 
 
 def test_layout_flag_is_checked_and_custom_layouts_refused(tmp_path, capsys):
     folder = GOLDEN / "traces_ws_8x8"
-    base = ["-c", str(folder / "config.cfg"), "-t", str(folder / "topology.csv"), "-p", str(tmp_path / "o"), "-q",
-            "--no-markdown"]
+    base = [
+        "-c",
+        str(folder / "config.cfg"),
+        "-t",
+        str(folder / "topology.csv"),
+        "-p",
+        str(tmp_path / "o"),
+        "-q",
+        "--no-markdown",
+    ]
     assert main([*base, "-l", str(tmp_path / "missing.csv")]) == 2
     assert "cannot read layout file" in capsys.readouterr().err
     custom = tmp_path / "custom.cfg"
-    custom.write_text((folder / "config.cfg").read_text().replace("IfmapCustomLayout = False",
-                                                                    "IfmapCustomLayout = True"))
+    custom.write_text(
+        (folder / "config.cfg").read_text().replace("IfmapCustomLayout = False", "IfmapCustomLayout = True")
+    )
     assert main(["-c", str(custom), *base[2:]]) == 2
     assert "IfmapCustomLayout = True" in capsys.readouterr().err
 
 
 def test_python_dash_m_hwmodel(tmp_path):
     folder = GOLDEN / "gemm_ws_8x8"
-    proc = subprocess.run([sys.executable, "-m", "hwmodel", "simulate", "-c", str(folder / "config.cfg"),
-                           "-t", str(folder / "topology.csv"), "-p", str(tmp_path), "-i", "gemm", "--no-markdown"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hwmodel",
+            "simulate",
+            "-c",
+            str(folder / "config.cfg"),
+            "-t",
+            str(folder / "topology.csv"),
+            "-p",
+            str(tmp_path),
+            "-i",
+            "gemm",
+            "--no-markdown",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "golden" / "COMPUTE_REPORT.csv").read_text().count("\n") == \
-        (folder / "COMPUTE_REPORT.csv").read_text().count("\n")
-
+    assert (tmp_path / "golden" / "COMPUTE_REPORT.csv").read_text().count("\n") == (
+        folder / "COMPUTE_REPORT.csv"
+    ).read_text().count("\n")
 
 
 def test_memory_model_takes_whole_float_bandwidths_and_refuses_fractional_ones():

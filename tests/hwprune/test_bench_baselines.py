@@ -56,7 +56,9 @@ def test_torch_pruning_uniform_bisected_to_a_latency_target():
     def fits(m):
         return hwprune.simulate(m, x, hw="dpu-b4096").total_cycles <= 0.6 * full
 
-    ratio, slim = baselines.bisect_smallest(lambda r: baselines.torch_pruning_uniform(model, x, r), fits, 0.0, 0.95, 8)
+    ratio, slim = baselines.bisect_smallest(
+        lambda r: baselines.torch_pruning_uniform(model, x, r), fits, 0.0, 0.95, 8
+    )
     assert ratio is not None and 0.0 < ratio < 0.95 and fits(slim)
     # one step less pruning no longer fits: the bisection found the smallest ratio (to its resolution)
     assert not fits(baselines.torch_pruning_uniform(model, x, ratio - 0.95 / 2**8 - 1e-9)) or ratio < 0.01

@@ -20,12 +20,33 @@ def workdir(tmp_path, monkeypatch):
 
 
 def test_optimize_writes_a_complete_run_and_reuses_it(workdir, capsys) -> None:
-    args = ["optimize", "--model", "digits_cnn", "--hw", "dpu-b1024-sparse", "--budget", "0.4", "--epochs", "2",
-            "--finetune-epochs", "1", "--out", "run", "--quiet"]
+    args = [
+        "optimize",
+        "--model",
+        "digits_cnn",
+        "--hw",
+        "dpu-b1024-sparse",
+        "--budget",
+        "0.4",
+        "--epochs",
+        "2",
+        "--finetune-epochs",
+        "1",
+        "--out",
+        "run",
+        "--quiet",
+    ]
     assert main(args) == 0
     run = workdir / "run"
-    for name in ("plan.json", "slim.spec.json", "slim.pt", "metrics.json", "report.md", "latency_per_layer.png",
-                 "channels_kept.png"):
+    for name in (
+        "plan.json",
+        "slim.spec.json",
+        "slim.pt",
+        "metrics.json",
+        "report.md",
+        "latency_per_layer.png",
+        "channels_kept.png",
+    ):
         assert (run / name).is_file(), name
     metrics = json.loads((run / "metrics.json").read_text())
     plan = Plan.load(run / "plan.json")
@@ -35,8 +56,13 @@ def test_optimize_writes_a_complete_run_and_reuses_it(workdir, capsys) -> None:
     assert metrics["params"] < metrics["params_before"]
     report = (run / "report.md").read_text()
     assert "![latency](latency_per_layer.png)" in report
-    for line in ("- model: digits_cnn", "- data: digits, 32x32x1, 10 classes", "- hardware: dpu-b1024-sparse",
-                 "- epochs: baseline 2 (trained), fine-tuning 1", "- wall time: "):
+    for line in (
+        "- model: digits_cnn",
+        "- data: digits, 32x32x1, 10 classes",
+        "- hardware: dpu-b1024-sparse",
+        "- epochs: baseline 2 (trained), fine-tuning 1",
+        "- wall time: ",
+    ):
         assert line in report, line
 
     # the slim model rebuilds from the original + spec + state_dict (masks baked into the weights)
@@ -61,8 +87,24 @@ def test_optimize_writes_a_complete_run_and_reuses_it(workdir, capsys) -> None:
 
 
 def test_plan_report_simulate_commands(workdir, capsys) -> None:
-    assert main(["plan", "--model", "resnet20", "--in-channels", "1", "--hw", "systolic-32x32-ws",
-                 "--budget", "0.5", "--out", "p"]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                "--model",
+                "resnet20",
+                "--in-channels",
+                "1",
+                "--hw",
+                "systolic-32x32-ws",
+                "--budget",
+                "0.5",
+                "--out",
+                "p",
+            ]
+        )
+        == 0
+    )
     plan = Plan.load(workdir / "p" / "plan.json")
     assert plan.cycles <= plan.budget_cycles and (workdir / "p" / "plan.md").is_file()
     assert main(["report", str(workdir / "p" / "plan.json"), "--out", "r"]) == 0
@@ -91,10 +133,30 @@ def test_optimize_takes_a_user_factory(workdir, monkeypatch) -> None:
         "def make():\n"
         "    return nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),\n"
         "                         nn.Conv2d(32, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),\n"
-        "                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))\n")
+        "                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))\n"
+    )
     monkeypatch.syspath_prepend(str(workdir))
-    assert main(["optimize", "--model", "usernets:make", "--hw", "systolic-32x32-ws", "--budget", "0.6",
-                 "--epochs", "1", "--finetune-epochs", "1", "--out", "u", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "optimize",
+                "--model",
+                "usernets:make",
+                "--hw",
+                "systolic-32x32-ws",
+                "--budget",
+                "0.6",
+                "--epochs",
+                "1",
+                "--finetune-epochs",
+                "1",
+                "--out",
+                "u",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     plan = Plan.load(workdir / "u" / "plan.json")
     assert plan.cycles <= plan.budget_cycles
     assert any(g.kept < g.size for g in plan.groups)  # 0.6 of the latency cannot come for free

@@ -41,8 +41,11 @@ def check_ratio(model: nn.Module, x: torch.Tensor, ratio: float = 0.3) -> nn.Mod
     graph = verify(trace(model, x))
     groups = channel_groups(graph)
     scores = group_importance(graph, groups, "l1")
-    keep = {g.id: keep_top(scores[g.id], uniform_keep(g.size, ratio)) for g in groups
-            if g.prunable and g.exact and uniform_keep(g.size, ratio) < g.size}
+    keep = {
+        g.id: keep_top(scores[g.id], uniform_keep(g.size, ratio))
+        for g in groups
+        if g.prunable and g.exact and uniform_keep(g.size, ratio) < g.size
+    }
     assert keep, "nothing to prune at this ratio"
     slim = emit(verify(prune_channels(graph, keep))).eval()
     with torch.no_grad():
@@ -81,8 +84,11 @@ def test_weight_standardised_conv_prunes_outputs_exactly_and_marks_inputs_inexac
     model = ZOO["weight_std"]().eval()
     graph = trace(model, _input())
     by_key = {g.key: g for g in channel_groups(graph)}
-    ws1 = next(g for g in by_key.values() if any(s.op == graph.ops_of(OpKind.CONV)[1].name and s.role == "out"
-                                                  for s in g.slots))
+    ws1 = next(
+        g
+        for g in by_key.values()
+        if any(s.op == graph.ops_of(OpKind.CONV)[1].name and s.role == "out" for s in g.slots)
+    )
     assert ws1.prunable and not ws1.exact  # ws2 standardises over these input channels
     assert by_key["stem"].prunable and not by_key["stem"].exact
     assert by_key["mid"].prunable and by_key["mid"].exact  # the functional conv reads a plain parameter
@@ -157,9 +163,16 @@ def test_conv_transpose_prunes_both_sides() -> None:
     assert len(graph.ops_of(OpKind.CONV_TRANSPOSE)) == 3
     groups = {g.key: g for g in channel_groups(graph)}
     assert groups["enc"].prunable and ("up", "in") in {(s.op, s.role) for s in groups["enc"].slots}
-    assert groups["up[0:4]"].prunable and groups["up[0:4]"].granularity == 3  # read by a 3-group transposed conv
+    assert (
+        groups["up[0:4]"].prunable and groups["up[0:4]"].granularity == 3
+    )  # read by a 3-group transposed conv
     slim = hwprune.prune(model, _input(), ratio=0.5)
-    assert slim.up.in_channels == 4 and slim.up.out_channels == 6 and slim.grouped.groups == 3 and slim.up.weight.shape[:2] == (4, slim.up.out_channels)
+    assert (
+        slim.up.in_channels == 4
+        and slim.up.out_channels == 6
+        and slim.grouped.groups == 3
+        and slim.up.weight.shape[:2] == (4, slim.up.out_channels)
+    )
     assert slim.dw.groups == slim.dw.in_channels == slim.dw.out_channels == slim.grouped.out_channels
     from hwprune.lower.lower import lower
 

@@ -22,10 +22,14 @@ class Block(nn.Module):
             self.f = nn.Sequential(nn.Conv2d(cin, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU())
             self.cout = w
         elif kind == "residual":
-            self.f = nn.Sequential(nn.Conv2d(cin, cin, 1), nn.BatchNorm2d(cin), nn.ReLU(), nn.Conv2d(cin, cin, 3, padding=1))
+            self.f = nn.Sequential(
+                nn.Conv2d(cin, cin, 1), nn.BatchNorm2d(cin), nn.ReLU(), nn.Conv2d(cin, cin, 3, padding=1)
+            )
             self.cout = cin
         elif kind == "depthwise":
-            self.f = nn.Sequential(nn.Conv2d(cin, cin, 3, padding=1, groups=cin), nn.BatchNorm2d(cin), nn.ReLU6())
+            self.f = nn.Sequential(
+                nn.Conv2d(cin, cin, 3, padding=1, groups=cin), nn.BatchNorm2d(cin), nn.ReLU6()
+            )
             self.cout = cin
         elif kind == "grouped":
             g = 2

@@ -60,7 +60,9 @@ def test_concat_gives_offsets_in_the_consumer() -> None:
     assert (q_in.op, q_in.offset, q_in.length) == ("r", 4, 6)
     spans = op_channel_groups(g, hwprune.channel_groups(g))["r"]
     assert [(s.group, s.offset, s.length) for s in spans.in_spans] == [
-        (groups["p"].id, 0, 4), (groups["q"].id, 4, 6)]
+        (groups["p"].id, 0, 4),
+        (groups["q"].id, 4, 6),
+    ]
     assert spans.in_after({groups["p"].id: 1, groups["q"].id: 3}) == 4
     check_model(Concat(), torch.randn(2, 3, 4, 4))
 
@@ -174,7 +176,9 @@ class Blockers(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a = self.a(x)
-        a = a - a.mean(dim=1, keepdim=True)  # mean over channels: pruning changes it (inexact, like LayerNorm)
+        a = a - a.mean(
+            dim=1, keepdim=True
+        )  # mean over channels: pruning changes it (inexact, like LayerNorm)
         a = a * a.amax(dim=1, keepdim=True)  # a max over channels blocks
         b = torch.softmax(self.b(x), dim=1)
         c = self.c(x)[:, 0:4]

@@ -79,7 +79,10 @@ def test_excludes_keep_the_module_whole(resnet) -> None:
     for name, m in model.named_modules():
         if name.startswith("layers.1.") and isinstance(m, torch.nn.Conv2d):
             assert slim.get_submodule(name).out_channels == m.out_channels, name
-    assert slim.get_submodule("layers.0.0.conv1").out_channels < model.get_submodule("layers.0.0.conv1").out_channels
+    assert (
+        slim.get_submodule("layers.0.0.conv1").out_channels
+        < model.get_submodule("layers.0.0.conv1").out_channels
+    )
 
 
 def test_group_pruned_to_zero_is_a_typed_error(resnet) -> None:

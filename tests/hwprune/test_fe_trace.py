@@ -48,8 +48,17 @@ def test_trace_kinds_shapes_and_names() -> None:
     g = hwprune.verify(hwprune.trace(Functional(), torch.randn(2, 3, 8, 8)))
     kinds = {op.name: op.kind for op in g.ops}
     assert kinds["conv"] is OpKind.CONV and kinds["bn"] is OpKind.BATCHNORM and kinds["fc"] is OpKind.LINEAR
-    assert {OpKind.SPLIT, OpKind.GETITEM, OpKind.CAT, OpKind.MUL, OpKind.REDUCE, OpKind.ADAPTIVE_POOL,
-            OpKind.RESHAPE, OpKind.SIZE, OpKind.ACT} <= set(kinds.values())
+    assert {
+        OpKind.SPLIT,
+        OpKind.GETITEM,
+        OpKind.CAT,
+        OpKind.MUL,
+        OpKind.REDUCE,
+        OpKind.ADAPTIVE_POOL,
+        OpKind.RESHAPE,
+        OpKind.SIZE,
+        OpKind.ACT,
+    } <= set(kinds.values())
     assert g.value(g.op("conv").output).shape == (2, 8, 8, 8)
     assert g.value(g.op("fc").output).shape == (2, 5)
     assert g.op("conv").attr("kernel_size") == (3, 3) and g.op("fc").attr("in_features") == 32

@@ -78,7 +78,9 @@ def test_silu_latency_includes_the_cpu_term_proportional_to_elements():
 
 def test_cpu_rate_is_read_from_the_hardware_config():
     base = hwmodel.preset("dpu-b4096")
-    fast = base.replace(dpu=base.dpu.with_(cpu_elems_per_us=4 * base.dpu.cpu_elems_per_us, cpu_transfer=False))
+    fast = base.replace(
+        dpu=base.dpu.with_(cpu_elems_per_us=4 * base.dpu.cpu_elems_per_us, cpu_transfer=False)
+    )
     slow = base.replace(dpu=base.dpu.with_(cpu_transfer=False))
     a = sum(r.total_cycles for r in _sim(Net(), slow).layers if r.engine == "cpu")
     b = sum(r.total_cycles for r in _sim(Net(), fast).layers if r.engine == "cpu")

@@ -20,14 +20,22 @@ def test_every_resnet18_residual_add_is_fused_into_a_conv():
     adds = [x for x in layers if x.kind is LayerKind.ELTWISE_ADD]
     assert len(adds) == 8 and all(a.fused for a in adds)
     fused_convs = [x for x in layers if x.residual_inputs]
-    assert len(fused_convs) == 8 and all(x.residual_inputs == 1 and x.kind is LayerKind.CONV for x in fused_convs)
+    assert len(fused_convs) == 8 and all(
+        x.residual_inputs == 1 and x.kind is LayerKind.CONV for x in fused_convs
+    )
     # a fused conv's output channels are the add's
     by_name = {x.name: x for x in layers}
     assert all(by_name[c.name].num_filter in {a.num_filter for a in adds} for c in fused_convs)
     x = models.default_input("resnet18")
     fused = hwprune.simulate(m, x, hw="dpu-b4096", mode="analytic")
-    separate = hwprune.simulate(m, x, hw=hwprune.lower.simulate.resolve_hw("dpu-b4096").replace(
-        dpu=hwprune.lower.simulate.resolve_hw("dpu-b4096").dpu.with_(fuse_eltwise=False)), mode="analytic")
+    separate = hwprune.simulate(
+        m,
+        x,
+        hw=hwprune.lower.simulate.resolve_hw("dpu-b4096").replace(
+            dpu=hwprune.lower.simulate.resolve_hw("dpu-b4096").dpu.with_(fuse_eltwise=False)
+        ),
+        mode="analytic",
+    )
     assert fused.total_cycles < separate.total_cycles
     fused_by = {r.name: r for r in fused.layers}
     assert all(fused_by[c.name].dram_writes.ofmap == 0 for c in fused_convs)

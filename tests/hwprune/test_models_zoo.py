@@ -15,8 +15,18 @@ from hwprune.errors import PruneConfigError
 from tests.hwprune.zoo import BATCH, NUM_CLASSES, ZOO, zoo_input, zoo_input_shape
 
 REFERENCE_NAMES = (
-    "densenet121", "digits_cnn", "mobilenet_v2", "resnet101", "resnet152", "resnet18", "resnet20", "resnet34",
-    "resnet50", "resnet56", "vgg11_bn", "vgg16_bn",
+    "densenet121",
+    "digits_cnn",
+    "mobilenet_v2",
+    "resnet101",
+    "resnet152",
+    "resnet18",
+    "resnet20",
+    "resnet34",
+    "resnet50",
+    "resnet56",
+    "vgg11_bn",
+    "vgg16_bn",
 )
 
 # torchvision's parameter counts at 1000 classes (torchvision.models docs / model builders).
@@ -33,7 +43,6 @@ TORCHVISION_PARAMS = {
 }
 
 
-
 def _cifar_resnet_params(n: int, classes: int = 10) -> int:
     """Hand count for a 6n+2 CIFAR ResNet with option-B shortcuts (16/32/64 channels)."""
     convs = 3 * 16 * 9 + sum(
@@ -42,7 +51,6 @@ def _cifar_resnet_params(n: int, classes: int = 10) -> int:
     bns = 2 * (16 + 2 * n * (16 + 32 + 64))
     shortcuts = 16 * 32 + 2 * 32 + 32 * 64 + 2 * 64
     return convs + bns + shortcuts + 64 * classes + classes
-
 
 
 def _equal_state(a: nn.Module, b: nn.Module) -> bool:
@@ -55,9 +63,24 @@ def _equal_state(a: nn.Module, b: nn.Module) -> bool:
 
 def test_zoo_covers_torchvision_families():
     families = {
-        "resnet_basic", "resnet_bottleneck", "resnext", "wide_resnet", "vgg", "alexnet", "densenet", "googlenet",
-        "inception_v3", "squeezenet", "mobilenet_v2", "mobilenet_v3", "efficientnet", "mnasnet",
-        "shufflenet_v2", "regnet", "convnext", "functional",
+        "resnet_basic",
+        "resnet_bottleneck",
+        "resnext",
+        "wide_resnet",
+        "vgg",
+        "alexnet",
+        "densenet",
+        "googlenet",
+        "inception_v3",
+        "squeezenet",
+        "mobilenet_v2",
+        "mobilenet_v3",
+        "efficientnet",
+        "mnasnet",
+        "shufflenet_v2",
+        "regnet",
+        "convnext",
+        "functional",
     }
     assert families <= set(ZOO)
 
@@ -210,12 +233,16 @@ def test_cifar_resnets_use_conv_shortcuts():
     shortcuts = [m.downsample for m in model.modules() if isinstance(m, models.resnet.BasicBlock)]
     convs = [s[0] for s in shortcuts if s is not None]
     assert [(c.in_channels, c.out_channels, c.kernel_size, c.stride) for c in convs] == [
-        (16, 32, (1, 1), (2, 2)), (32, 64, (1, 1), (2, 2))
+        (16, 32, (1, 1), (2, 2)),
+        (32, 64, (1, 1), (2, 2)),
     ]
     # 3 stages x n blocks x 2 convs + stem = 6n + 1 convs on the main path, + fc = 6n + 2 layers
     main = [m for m in model.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
     assert len(main) == 19
-    assert sum(isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3) for m in models.get("resnet56").modules()) == 55
+    assert (
+        sum(isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3) for m in models.get("resnet56").modules())
+        == 55
+    )
 
 
 def test_mobilenet_v2_width_and_stem_stride():
@@ -227,6 +254,8 @@ def test_mobilenet_v2_width_and_stem_stride():
     # torchvision's rounding: 24 * 0.5 = 12 -> 16, 320 * 0.5 = 160; the last 1x1 conv keeps 1280
     assert {c.out_channels for c in convs if c.kernel_size == (1, 1) and c.groups == 1} >= {16, 160, 1280}
     assert half(torch.zeros(2, 1, 32, 32)).shape == (2, 10)
-    assert sum(p.numel() for p in half.parameters()) < sum(p.numel() for p in models.get("mobilenet_v2").parameters())
+    assert sum(p.numel() for p in half.parameters()) < sum(
+        p.numel() for p in models.get("mobilenet_v2").parameters()
+    )
     with pytest.raises(PruneConfigError, match="width"):
         MobileNetV2(10, 1, width=0.0)

@@ -19,8 +19,9 @@ RANGE = {"min_latency": 0.6, "max_latency": 0.9, "latency_step": 0.1}
 def setup(tmp_path_factory):
     model = hwprune.models.get("resnet20", num_classes=10).eval()
     x = torch.randn(1, 3, 32, 32)
-    ofa = hwprune.OFAPruner(model, x, hw=HW, backend="serial", progress=False,
-                            workdir=tmp_path_factory.mktemp("ofa"))
+    ofa = hwprune.OFAPruner(
+        model, x, hw=HW, backend="serial", progress=False, workdir=tmp_path_factory.mktemp("ofa")
+    )
     sup = ofa.ofa_model([0.5, 0.75, 1.0], channel_divisible=8)
     weights = np.random.default_rng(0).random(len(sup.space.groups))
     sizes = np.array([g.size for g in sup.space.groups])
@@ -35,13 +36,24 @@ def setup(tmp_path_factory):
 def _eval_fn(accuracy):
     def eval_fn(model):
         return float(accuracy(model.code[None, :])[0])
+
     return eval_fn
 
 
 def test_search_finds_the_known_optimum_inside_the_range(setup, tmp_path):
     ofa, sup, accuracy = setup
-    pareto = ofa.run_evolutionary_search(sup, None, (), _eval_fn(accuracy), (), "acc1", "max", iteration=10,
-                                         search_file=tmp_path / "s.ofasearch", **RANGE)
+    pareto = ofa.run_evolutionary_search(
+        sup,
+        None,
+        (),
+        _eval_fn(accuracy),
+        (),
+        "acc1",
+        "max",
+        iteration=10,
+        search_file=tmp_path / "s.ofasearch",
+        **RANGE,
+    )
     space = sup.space
     every = np.array(list(itertools.product(*[range(len(g.choices)) for g in space.groups])))
     cycles = ofa.table(sup).cycles(every)
@@ -82,8 +94,11 @@ def test_interrupted_search_resumes_with_nothing_lost(setup, tmp_path):
     kw = dict(iteration=4, search_file=path, **RANGE)
     with pytest.raises(EvalFnError, match="interrupted"):
         ofa.run_evolutionary_search(sup, None, (), flaky, (), "acc1", "max", **kw)
-    done = len(hwprune.runtime.store.ResultStore.open_existing(path, kind="ofa-search",
-                                                               structure_hash=ofa.structure_hash))
+    done = len(
+        hwprune.runtime.store.ResultStore.open_existing(
+            path, kind="ofa-search", structure_hash=ofa.structure_hash
+        )
+    )
     assert done == 39
     resumed = ofa.run_evolutionary_search(sup, None, (), flaky, (), "acc1", "max", **kw)
     total = ofa.last_search.evaluated + done
@@ -95,29 +110,52 @@ def test_interrupted_search_resumes_with_nothing_lost(setup, tmp_path):
 def test_stale_search_file_and_ranges(setup, tmp_path):
     ofa, sup, accuracy = setup
     path = tmp_path / "x.ofasearch"
-    ofa.run_evolutionary_search(sup, None, (), _eval_fn(accuracy), (), iteration=1, parent_popu_size=2,
-                                search_file=path, **RANGE)
+    ofa.run_evolutionary_search(
+        sup, None, (), _eval_fn(accuracy), (), iteration=1, parent_popu_size=2, search_file=path, **RANGE
+    )
     other = ofa.ofa_model([0.5, 1.0], channel_divisible=8)
     with pytest.raises(StaleFileError, match="config"):
-        ofa.run_evolutionary_search(other, None, (), _eval_fn(accuracy), (), iteration=1, search_file=path, **RANGE)
+        ofa.run_evolutionary_search(
+            other, None, (), _eval_fn(accuracy), (), iteration=1, search_file=path, **RANGE
+        )
     with pytest.raises(BudgetError, match="reach") as e:
         ofa.run_evolutionary_search(sup, None, (), _eval_fn(accuracy), (), min_latency=0.05, max_latency=0.9)
     assert "of unpruned" in str(e.value) and "smallest and largest" in str(e.value)
     with pytest.raises(BudgetError, match="one unit"):
-        ofa.run_evolutionary_search(sup, None, (), _eval_fn(accuracy), (), min_latency=0.6, max_latency="1ms",
-                                    latency_step=0.1)
+        ofa.run_evolutionary_search(
+            sup, None, (), _eval_fn(accuracy), (), min_latency=0.6, max_latency="1ms", latency_step=0.1
+        )
     with pytest.raises(BudgetError, match="latency range"):
         ofa.run_evolutionary_search(sup, None, (), _eval_fn(accuracy), ())
     # Vitis's FLOPs range (MMACs) and a range in cycles still work
     lo, hi = ofa.table(sup).macs(np.stack([sup.space.min_code(), sup.space.max_code()]))
-    pareto = ofa.run_evolutionary_search(sup, None, (), _eval_fn(accuracy), (), "acc1", "max",
-                                         min_flops=lo / 1e6 + 1, max_flops=hi / 1e6, flops_step=5,
-                                         iteration=1, search_file=tmp_path / "f.ofasearch")
+    pareto = ofa.run_evolutionary_search(
+        sup,
+        None,
+        (),
+        _eval_fn(accuracy),
+        (),
+        "acc1",
+        "max",
+        min_flops=lo / 1e6 + 1,
+        max_flops=hi / 1e6,
+        flops_step=5,
+        iteration=1,
+        search_file=tmp_path / "f.ofasearch",
+    )
     assert all(e["mode"] == "flops" and e["macs"] <= float(k) * 1e6 for k, e in pareto.items())
     unpruned = ofa.unpruned_cycles()
-    pareto = ofa.run_evolutionary_search(sup, None, (), _eval_fn(accuracy), (), min_latency=int(0.6 * unpruned),
-                                         max_latency=int(0.8 * unpruned), iteration=1,
-                                         search_file=tmp_path / "c.ofasearch")
+    pareto = ofa.run_evolutionary_search(
+        sup,
+        None,
+        (),
+        _eval_fn(accuracy),
+        (),
+        min_latency=int(0.6 * unpruned),
+        max_latency=int(0.8 * unpruned),
+        iteration=1,
+        search_file=tmp_path / "c.ofasearch",
+    )
     assert all(e["latency_cycles_cycle_mode"] <= int(k) for k, e in pareto.items())
 
 
@@ -137,9 +175,21 @@ def test_process_backend_with_calibration_matches_serial(tmp_path):
     sup = ofa.ofa_model([0.5, 1.0], channel_divisible=8)
     for backend in ("serial", "process"):
         ofa.backend = backend
-        out.append(ofa.run_evolutionary_search(sup, loader_calibration, (data,), score, (data,), iteration=1,
-                                               parent_popu_size=2, mutate_size=2, crossover_size=1,
-                                               search_file=tmp_path / f"{backend}.s", **RANGE))
+        out.append(
+            ofa.run_evolutionary_search(
+                sup,
+                loader_calibration,
+                (data,),
+                score,
+                (data,),
+                iteration=1,
+                parent_popu_size=2,
+                mutate_size=2,
+                crossover_size=1,
+                search_file=tmp_path / f"{backend}.s",
+                **RANGE,
+            )
+        )
     assert out[0].keys() == out[1].keys()
     for k in out[0]:
         assert out[0][k]["subnet_setting"] == out[1][k]["subnet_setting"]

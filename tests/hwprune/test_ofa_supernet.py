@@ -45,7 +45,11 @@ def _check_static_equals_dynamic(ofa, sup, x, seed, n_random=2):
         dropped = {o for b in sup.space.skipped(code) for o in (*b.branch, b.add)}
         work = ofa.table(sup).lm.workloads(sup.space.kept(code))
         assert macs == sum(w.macs for w in work if w.name not in dropped)
-    narrow = [g for g, c in zip(sup.space.groups, codes[0][:len(sup.space.groups)], strict=True) if g.choices[c] < g.size]
+    narrow = [
+        g
+        for g, c in zip(sup.space.groups, codes[0][: len(sup.space.groups)], strict=True)
+        if g.choices[c] < g.size
+    ]
     assert narrow, "the smallest subnet must narrow some group"
 
 
@@ -72,7 +76,9 @@ def test_cycle_mode_of_static_subnet_equals_search_recheck():
     ofa, sup = _ofa(model, x, hw="dpu-b4096")
     _, setting = ofa.sample_subnet(sup, "random", seed=3)
     static, *_ = ofa.get_static_subnet(sup, setting)
-    assert hwprune.simulate(static, x, hw="dpu-b4096").total_cycles == ofa.subnet_latency(sup, setting, mode="cycle")
+    assert hwprune.simulate(static, x, hw="dpu-b4096").total_cycles == ofa.subnet_latency(
+        sup, setting, mode="cycle"
+    )
 
 
 def test_choices_are_tops_of_latency_steps_and_tables_match_latency_model():
@@ -190,7 +196,8 @@ def test_static_subnet_takes_the_supernets_trained_weights_not_the_models():
 
 
 DEPTH_NETS = [("resnet20", lambda: hwprune.models.get("resnet20", num_classes=10), (2, 3, 32, 32))] + [
-    (f"zoo_{f}", ZOO[f], None) for f in ("resnet_basic", "resnet_bottleneck", "efficientnet", "regnet")]
+    (f"zoo_{f}", ZOO[f], None) for f in ("resnet_basic", "resnet_bottleneck", "efficientnet", "regnet")
+]
 
 
 @pytest.mark.parametrize("name,factory,shape", DEPTH_NETS, ids=[n for n, _, _ in DEPTH_NETS])
@@ -199,8 +206,9 @@ def test_elastic_depth_static_subnet_equals_dynamic(name, factory, shape, tmp_pa
 
     model = factory().eval()
     x = zoo_input(name[4:]) if shape is None else torch.randn(shape)
-    ofa, sup = _ofa(model, x, expand_ratio=[0.5, 1.0], channel_divisible=4, auto_add_excludes=False,
-                    elastic_depth=True)
+    ofa, sup = _ofa(
+        model, x, expand_ratio=[0.5, 1.0], channel_divisible=4, auto_add_excludes=False, elastic_depth=True
+    )
     assert sup.space.blocks, "these nets have residual blocks with an identity path"
     _check_static_equals_dynamic(ofa, sup, x, 3, n_random=1)
     sup.eval()
@@ -235,8 +243,18 @@ def test_elastic_depth_search_stays_in_range(tmp_path):
     def deeper_is_better(net):
         return float(sum(net.code))
 
-    pareto = ofa.run_evolutionary_search(sup, None, (), deeper_is_better, (), min_latency=0.3, max_latency=0.9,
-                                         latency_step=0.2, iteration=2, parent_popu_size=4)
+    pareto = ofa.run_evolutionary_search(
+        sup,
+        None,
+        (),
+        deeper_is_better,
+        (),
+        min_latency=0.3,
+        max_latency=0.9,
+        latency_step=0.2,
+        iteration=2,
+        parent_popu_size=4,
+    )
     unpruned = ofa.unpruned_cycles()
     assert list(pareto) == ["0.5", "0.7", "0.9"]
     for key, entry in pareto.items():

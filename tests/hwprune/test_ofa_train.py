@@ -23,16 +23,27 @@ REPO = Path(__file__).resolve().parents[2]
 def _net():
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
-        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
-        nn.Conv2d(32, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 4))
+        nn.Conv2d(3, 16, 3, padding=1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.Conv2d(32, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, 4),
+    )
 
 
 def _loader():
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(32, 3, 8, 8, generator=g), torch.randint(0, 4, (32,), generator=g)
-    return DataLoader(TensorDataset(x, y), batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(1))
+    return DataLoader(
+        TensorDataset(x, y), batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(1)
+    )
 
 
 def _setup():
@@ -45,7 +56,8 @@ def test_sandwich_step_runs_max_min_and_random_subnets_with_kd_and_clipping():
     model, ofa, sup = _setup()
     widths = []
     handle = sup.model[6].register_forward_pre_hook(
-        lambda m, a: widths.append(int((m.parametrizations.weight[0].mask.reshape(32, 32)[0] != 0).sum())))
+        lambda m, a: widths.append(int((m.parametrizations.weight[0].mask.reshape(32, 32)[0] != 0).sum()))
+    )
     before = {k: v.clone() for k, v in sup.state_dict().items()}
     hist = ofa.train(sup, _loader(), epochs=1, lr=0.05, n_random=2, clip_grad=1.0, seed=3)
     handle.remove()
@@ -88,8 +100,13 @@ def test_checkpoint_of_another_supernet_is_refused(tmp_path):
     ck = tmp_path / "sup.ckpt"
     _, ofa, sup = _setup()
     with pytest.raises(KeyboardInterrupt):
-        ofa.train(sup, _loader(), epochs=2, checkpoint=ck,
-                  callback=lambda e, s: (_ for _ in ()).throw(KeyboardInterrupt))
+        ofa.train(
+            sup,
+            _loader(),
+            epochs=2,
+            checkpoint=ck,
+            callback=lambda e, s: (_ for _ in ()).throw(KeyboardInterrupt),
+        )
     other = ofa.ofa_model([0.5, 1.0], channel_divisible=4)  # same weights' shapes, another space
     with pytest.raises(TrainConfigError, match="another model or setup"):
         ofa.train(other, _loader(), epochs=2, checkpoint=ck)
@@ -122,12 +139,27 @@ _WORKER = textwrap.dedent("""
 @pytest.mark.slow
 def test_ddp_two_cpu_processes_train_one_supernet(tmp_path):
     (tmp_path / "worker.py").write_text(_WORKER)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+    }
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         str(tmp_path / "worker.py"), str(tmp_path)],
-        capture_output=True, text=True, timeout=240, env=env, cwd=REPO,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(tmp_path / "worker.py"),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     h0, h1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))

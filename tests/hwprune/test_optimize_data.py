@@ -33,7 +33,7 @@ def _pngs(root, classes=3, per_class=6, size=20):
             for i in range(per_class):
                 img = rng.integers(0, 60, size=(size, size, 3), dtype=np.uint8)
                 r, c = (k // 2) * size // 2, (k % 2) * size // 2
-                img[r:r + size // 2, c:c + size // 2] = 230
+                img[r : r + size // 2, c : c + size // 2] = 230
                 path = root / split / f"class_{k}" / f"{i}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(img).save(path)
@@ -42,8 +42,20 @@ def _pngs(root, classes=3, per_class=6, size=20):
 
 def test_optimize_on_an_image_folder(workdir, capsys):
     root = _pngs(workdir / "pngs")
-    args = ["optimize", "--model", "digits_cnn", "--data", f"imagefolder:{root}", "--epochs", "2",
-            "--finetune-epochs", "1", "--out", "run", *FAST]
+    args = [
+        "optimize",
+        "--model",
+        "digits_cnn",
+        "--data",
+        f"imagefolder:{root}",
+        "--epochs",
+        "2",
+        "--finetune-epochs",
+        "1",
+        "--out",
+        "run",
+        *FAST,
+    ]
     # digits_cnn's classifier is sized for 32x32: the 20x20 images are refused before training
     assert main(args) == 2
     assert "digits_cnn does not accept the inputs of --data imagefolder:" in capsys.readouterr().err
@@ -72,14 +84,26 @@ def _fake_fashion(root, n_train=60, n_test=30):
 
 def test_optimize_api_on_fashion_mnist_files(workdir):
     root = _fake_fashion(workdir / "fm")
-    cfg = OptimizeConfig(model="digits_cnn", data="fashion-mnist", data_dir=str(root), train_subset=40,
-                         hw="dpu-b1024", budget="0.7", epochs=1, finetune_epochs=1, out="run", progress=False,
-                         device="cpu")
+    cfg = OptimizeConfig(
+        model="digits_cnn",
+        data="fashion-mnist",
+        data_dir=str(root),
+        train_subset=40,
+        hw="dpu-b1024",
+        budget="0.7",
+        epochs=1,
+        finetune_epochs=1,
+        out="run",
+        progress=False,
+        device="cpu",
+    )
     metrics = optimize(cfg)
     assert metrics["input_shape"] == [1, 32, 32] and metrics["num_classes"] == 10  # padded 28 -> 32
     assert metrics["train_images"] == 40 and metrics["val_images"] == 30  # subset; test set complete
-    assert json.loads((workdir / "run" / "metrics.json").read_text())["finetuned_accuracy"] == \
-        metrics["finetuned_accuracy"]
+    assert (
+        json.loads((workdir / "run" / "metrics.json").read_text())["finetuned_accuracy"]
+        == metrics["finetuned_accuracy"]
+    )
 
 
 def test_weights_skip_training_and_keep_the_checkpoint_accuracy(workdir, monkeypatch):
@@ -97,12 +121,33 @@ def test_weights_skip_training_and_keep_the_checkpoint_accuracy(workdir, monkeyp
         raise AssertionError("the baseline was retrained although --weights was given")
 
     monkeypatch.setattr(loop, "train", no_training)
-    assert main(["optimize", "--model", "digits_cnn", "--weights", "ckpt.pt", "--epochs", "5",
-                 "--finetune-epochs", "0", "--device", "cpu", "--out", "run", *FAST]) == 0
+    assert (
+        main(
+            [
+                "optimize",
+                "--model",
+                "digits_cnn",
+                "--weights",
+                "ckpt.pt",
+                "--epochs",
+                "5",
+                "--finetune-epochs",
+                "0",
+                "--device",
+                "cpu",
+                "--out",
+                "run",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((workdir / "run" / "metrics.json").read_text())
     assert metrics["baseline_source"] == "weights"
     assert metrics["baseline_accuracy"] == expected
-    assert not (workdir / ".hwprune" / "cache").exists() or not any((workdir / ".hwprune" / "cache").iterdir())
+    assert not (workdir / ".hwprune" / "cache").exists() or not any(
+        (workdir / ".hwprune" / "cache").iterdir()
+    )
     assert "baseline from --weights ckpt.pt (not trained)" in (workdir / "run" / "report.md").read_text()
 
 

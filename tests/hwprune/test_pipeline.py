@@ -34,8 +34,15 @@ def traces(monkeypatch) -> list[str]:
 
 def test_one_optimize_run_traces_the_users_model_once(tmp_path, monkeypatch, traces) -> None:
     monkeypatch.chdir(tmp_path)
-    cfg = OptimizeConfig(model="digits_cnn", hw="dpu-b1024-sparse", budget="0.5", epochs=1, finetune_epochs=1,
-                         out=str(tmp_path / "run"), progress=False)
+    cfg = OptimizeConfig(
+        model="digits_cnn",
+        hw="dpu-b1024-sparse",
+        budget="0.5",
+        epochs=1,
+        finetune_epochs=1,
+        out=str(tmp_path / "run"),
+        progress=False,
+    )
     metrics = optimize(cfg)
     assert traces.count("DigitsCNN") == 1, traces
     assert traces == ["DigitsCNN"]  # nothing else is traced either: the slim model is simulated from its IR
@@ -45,8 +52,15 @@ def test_one_optimize_run_traces_the_users_model_once(tmp_path, monkeypatch, tra
 
 def test_a_rerun_that_reuses_the_plan_traces_once_too(tmp_path, monkeypatch, traces) -> None:
     monkeypatch.chdir(tmp_path)
-    cfg = OptimizeConfig(model="digits_cnn", hw="dpu-b4096", budget="0.6", epochs=1, finetune_epochs=0,
-                         out=str(tmp_path / "run"), progress=False)
+    cfg = OptimizeConfig(
+        model="digits_cnn",
+        hw="dpu-b4096",
+        budget="0.6",
+        epochs=1,
+        finetune_epochs=0,
+        out=str(tmp_path / "run"),
+        progress=False,
+    )
     optimize(cfg)
     traces.clear()
     metrics = optimize(cfg)
@@ -116,7 +130,6 @@ def test_plan_from_another_model_is_refused_by_apply_ir() -> None:
     plan = hwprune.plan_graph(other, "dpu-b4096", 0.6)
     with pytest.raises(PlanMismatchError, match="another model"):
         apply_ir(t, plan)
-
 
 
 def test_compress_runs_every_step_and_checks_the_latency() -> None:

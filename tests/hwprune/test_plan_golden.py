@@ -60,12 +60,17 @@ def _normalise(obj):
 
 
 def _differences(want: dict, got: dict) -> list[str]:
-    out = [f"{k}: {want.get(k)!r} -> {got.get(k)!r}" for k in sorted(set(want) | set(got))
-           if k not in ("groups", "layers") and want.get(k) != got.get(k)]
+    out = [
+        f"{k}: {want.get(k)!r} -> {got.get(k)!r}"
+        for k in sorted(set(want) | set(got))
+        if k not in ("groups", "layers") and want.get(k) != got.get(k)
+    ]
     for part, key in (("groups", "key"), ("layers", "name")):
         w = {e[key]: e for e in want.get(part, [])}
         g = {e[key]: e for e in got.get(part, [])}
-        out += [f"{part} {n}: {w.get(n)} -> {g.get(n)}" for n in sorted(set(w) | set(g)) if w.get(n) != g.get(n)]
+        out += [
+            f"{part} {n}: {w.get(n)} -> {g.get(n)}" for n in sorted(set(w) | set(g)) if w.get(n) != g.get(n)
+        ]
     return out
 
 

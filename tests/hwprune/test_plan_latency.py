@@ -64,8 +64,11 @@ def test_cycles_equal_the_simulation_of_the_slim_model(net, size, cin):
 
 def test_sparsity_per_layer_shortens_only_that_layer():
     _, _, g, a, lat = _setup("resnet20", 32, 3, hw="dpu-b1024-sparse")
-    name = next(lw.op for lw in lat.lowered if lw.layer.kind.value == "conv" and lw.layer.channels % 16 == 0
-                and lw.layer.channels >= 32)
+    name = next(
+        lw.op
+        for lw in lat.lowered
+        if lw.layer.kind.value == "conv" and lw.layer.channels % 16 == 0 and lw.layer.channels >= 32
+    )
     s = LayerSparsity(NMPattern(4, 16), 0.5)
     dense = {w.name: w for w in lat.workloads()}
     sparse = {w.name: w for w in lat.workloads(sparsity={name: s})}

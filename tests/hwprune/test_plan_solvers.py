@@ -35,8 +35,18 @@ def _chain(seed: int, n_groups: int = 6, frac: float = 0.5) -> Problem:
 
         ins = ((li - 1, 1),) if li > 0 else ()
         outs = ((li, 1),) if li < n_groups else ()
-        layers.append(LayerVar(f"l{li}", ins, 0 if ins else 3, outs, 0 if outs else 10, PATTERNS,
-                               (0.0, rng.random() * 0.5, rng.random() * 0.9 + 0.3), cost))
+        layers.append(
+            LayerVar(
+                f"l{li}",
+                ins,
+                0 if ins else 3,
+                outs,
+                0 if outs else 10,
+                PATTERNS,
+                (0.0, rng.random() * 0.5, rng.random() * 0.9 + 0.3),
+                cost,
+            )
+        )
     p = Problem(tuple(groups), tuple(layers), 100, 0)
     full = Evaluator(p).cycles([len(g.candidates) - 1 for g in groups], [0] * len(layers))
     return Problem(p.groups, p.layers, p.const_cycles, int(full * frac))
@@ -87,8 +97,15 @@ def test_full_budget_keeps_everything() -> None:
 
 @pytest.mark.parametrize(
     ("text", "kind", "value"),
-    [(0.5, "fraction", 0.5), ("0.3", "fraction", 0.3), ("2.5ms", "ms", 2.5), ("300us", "ms", 0.3),
-     ("120000cycles", "cycles", 120000), (5000, "cycles", 5000), ("1e6 cycles", "cycles", 1e6)],
+    [
+        (0.5, "fraction", 0.5),
+        ("0.3", "fraction", 0.3),
+        ("2.5ms", "ms", 2.5),
+        ("300us", "ms", 0.3),
+        ("120000cycles", "cycles", 120000),
+        (5000, "cycles", 5000),
+        ("1e6 cycles", "cycles", 1e6),
+    ],
 )
 def test_parse_budget(text, kind: str, value: float) -> None:
     b = parse_budget(text)

@@ -11,8 +11,20 @@ import hwprune
 from hwprune.errors import BudgetError
 from tests.hwprune.zoo import ZOO, zoo_input
 
-FAMILIES = ("resnext", "alexnet", "densenet", "googlenet", "inception_v3", "squeezenet", "mobilenet_v3",
-            "efficientnet", "shufflenet_v2", "regnet", "convnext", "functional")
+FAMILIES = (
+    "resnext",
+    "alexnet",
+    "densenet",
+    "googlenet",
+    "inception_v3",
+    "squeezenet",
+    "mobilenet_v3",
+    "efficientnet",
+    "shufflenet_v2",
+    "regnet",
+    "convnext",
+    "functional",
+)
 
 
 @pytest.mark.parametrize("name", FAMILIES)

@@ -18,8 +18,16 @@ for flag, bads in {
     "--input-shape": ["1,3,abc", "1,3,32", "0,1,32,32", ""],
     "--in-channels": ["0", "x"],
     "--num-classes": ["1", "x"],
-    "--data": ["imagenet", "", "imagefolder:", "imagefolder:nowhere", "imagefolder:blocker", "no_such_mod_xyz:make",
-               "json:dumps", "json:nope"],
+    "--data": [
+        "imagenet",
+        "",
+        "imagefolder:",
+        "imagefolder:nowhere",
+        "imagefolder:blocker",
+        "no_such_mod_xyz:make",
+        "json:dumps",
+        "json:nope",
+    ],
     "--data-dir": ["", "nowhere"],
     "--train-subset": ["0", "x", "5"],
     "--weights": ["", "missing.pt", "binary.json", "notaplan.json", "mismatch.pt", "noweights.pt"],
@@ -42,13 +50,18 @@ for flag, bads in {
     "--bogus": ["1"],
 }.items():
     for bad in bads:
-        CASES.append(["optimize", *(M if flag != "--model" else []), flag, bad, "--epochs", "1", "--quiet"]
-                     if flag != "--epochs" else ["optimize", *M, flag, bad, "--quiet"])
+        CASES.append(
+            ["optimize", *(M if flag != "--model" else []), flag, bad, "--epochs", "1", "--quiet"]
+            if flag != "--epochs"
+            else ["optimize", *M, flag, bad, "--quiet"]
+        )
 CASES.append(["optimize", *M, "--data", "digits", "--num-classes", "5", "--epochs", "1", "--quiet"])
 CASES.append(["optimize", *M, "--data", "digits", "--in-channels", "2", "--epochs", "1", "--quiet"])
 CASES.append(["optimize", *M, "--data", "digits", "--input-shape", "1,1,28,32", "--epochs", "1", "--quiet"])
 CASES.append(["optimize", *M, "--data", "fashion-mnist", "--data-dir", "nowhere", "--epochs", "1", "--quiet"])
-CASES.append(["optimize", *M, "--data", "fashion-mnist", "--data-dir", "good.json", "--epochs", "1", "--quiet"])
+CASES.append(
+    ["optimize", *M, "--data", "fashion-mnist", "--data-dir", "good.json", "--epochs", "1", "--quiet"]
+)
 CASES.append(["optimize", *M, "--data", "fashion-mnist", "--data-dir", ".", "--epochs", "1", "--quiet"])
 CASES.append(["optimize", "--model", "json:dumps", "--epochs", "1", "--quiet"])
 CASES.append(["optimize", *M, "--hw", "dpu-b1024", "--nm", "on", "--epochs", "1", "--quiet"])
@@ -80,7 +93,10 @@ for flag, bads in {
         CASES.append(["prune", *M, *(["--ratio", "0.3"] if flag != "--ratio" else []), flag, bad])
 CASES.append(["prune", *M])  # --ratio missing
 for flag, bads in {
-    "--hw": ["no-such-hw"], "--mode": ["fast"], "--out": ["blocker/s"], "--input-shape": ["1,2,3,x"],
+    "--hw": ["no-such-hw"],
+    "--mode": ["fast"],
+    "--out": ["blocker/s"],
+    "--input-shape": ["1,2,3,x"],
     "--model": ["nope"],
 }.items():
     for bad in bads:
@@ -88,9 +104,16 @@ for flag, bads in {
 for flag, bads in {"--hw": ["no-such-hw"], "--net": ["nope"], "--out": ["blocker/r"]}.items():
     for bad in bads:
         CASES.append(["reports", flag, bad, "--quiet"])
-CASES += [["report", "missing.json"], ["report", "binary.json"], ["report", "truncated.json"],
-          ["report", "badkept.json"], ["report", "notaplan.json"], ["report", "good.json", "--out", "blocker/r"],
-          [], ["nosuchcommand"]]
+CASES += [
+    ["report", "missing.json"],
+    ["report", "binary.json"],
+    ["report", "truncated.json"],
+    ["report", "badkept.json"],
+    ["report", "notaplan.json"],
+    ["report", "good.json", "--out", "blocker/r"],
+    [],
+    ["nosuchcommand"],
+]
 
 
 @pytest.fixture(scope="module")
@@ -105,12 +128,15 @@ def good_plan(tmp_path_factory) -> dict:
 
 
 def _tree(root: Path) -> dict[str, bytes | None]:
-    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}
+    return {
+        str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))
+    }
 
 
 @pytest.mark.parametrize("argv", CASES, ids=[" ".join(c) or "<none>" for c in CASES])
-def test_malformed_value_exits_2_with_one_line_and_writes_nothing(argv, tmp_path, monkeypatch, capsys,
-                                                                   good_plan) -> None:
+def test_malformed_value_exits_2_with_one_line_and_writes_nothing(
+    argv, tmp_path, monkeypatch, capsys, good_plan
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "blocker").write_text("a file where a folder is expected")
     (tmp_path / "binary.json").write_bytes(bytes(range(256)))

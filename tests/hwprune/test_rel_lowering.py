@@ -70,16 +70,25 @@ X = torch.randn(1, 3, 16, 16)
 
 def test_every_kind_is_in_exactly_one_table() -> None:
     for kind in OpKind:
-        homes = [name for name, table in (("LOWERING", LOWERING), ("FREE_KINDS", FREE_KINDS),
-                                          ("NOT_MODELLED", NOT_MODELLED)) if kind in table]
+        homes = [
+            name
+            for name, table in (
+                ("LOWERING", LOWERING),
+                ("FREE_KINDS", FREE_KINDS),
+                ("NOT_MODELLED", NOT_MODELLED),
+            )
+            if kind in table
+        ]
         assert len(homes) == 1, (kind, homes)
 
 
 def test_fft_einsum_roll_sort_are_listed_not_free() -> None:
     g = hwprune.trace(Spectral().eval(), X)
     lowering = lower_graph(g)
-    ops = {name: next(u for u in lowering.unmodelled if u.op.endswith(name))
-           for name in ("fft2", "einsum", "roll", "sort")}
+    ops = {
+        name: next(u for u in lowering.unmodelled if u.op.endswith(name))
+        for name in ("fft2", "einsum", "roll", "sort")
+    }
     assert all(u.kind == "opaque" and "no cost model" in u.why for u in ops.values())
     assert "FFT" in ops["fft2"].why and "einsum" in ops["einsum"].why and "sort" in ops["sort"].why
 
@@ -111,7 +120,10 @@ def test_plan_records_unmodelled_ops_in_plan_json(tmp_path) -> None:
     with pytest.warns(UnmodelledOpWarning):
         plan = hwprune.plan(Attention().eval(), X, hw="dpu-b4096", budget=0.8)
     # the attention block, and the token mean (a reduction that is not a spatial pooling)
-    assert [(u["name"], u["op"]) for u in plan.unmodelled] == [("attn", "MultiheadAttention"), ("mean", "mean")]
+    assert [(u["name"], u["op"]) for u in plan.unmodelled] == [
+        ("attn", "MultiheadAttention"),
+        ("mean", "mean"),
+    ]
     assert "attention" in plan.unmodelled[0]["why"] and "reduction over dims [1]" in plan.unmodelled[1]["why"]
     plan.save(tmp_path / "plan.json")
     again = hwprune.Plan.load(tmp_path / "plan.json")

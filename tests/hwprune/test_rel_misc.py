@@ -21,8 +21,12 @@ def _toy():
     torch.manual_seed(0)
     x = torch.randn(64, 4)
     y = (x[:, 0] > 0).long()
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16, shuffle=True,
-                                         generator=torch.Generator().manual_seed(0))
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(x, y),
+        batch_size=16,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+    )
     return loader
 
 
@@ -48,8 +52,16 @@ def test_training_checkpoints_every_epoch_and_resumes_to_the_same_weights(tmp_pa
     assert seen == [True, True] and ckpt.is_file()  # stopped early: the checkpoint stays
     resumed = _net()  # a fresh process: new model, resumes from epoch 3
     epochs_run = []
-    hist = train(resumed, loader, 4, lr=0.1, progress=False, seed=3, checkpoint=ckpt,
-                 callback=lambda e, s: epochs_run.append(e))
+    hist = train(
+        resumed,
+        loader,
+        4,
+        lr=0.1,
+        progress=False,
+        seed=3,
+        checkpoint=ckpt,
+        callback=lambda e, s: epochs_run.append(e),
+    )
     assert epochs_run == [2, 3] and hist["epochs"] == 4 and not ckpt.exists()
     for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b)
@@ -90,8 +102,14 @@ def test_cycle_mode_reports_progress(monkeypatch) -> None:
 
 def test_sens_made_with_another_eval_fn_is_not_reused(tmp_path) -> None:
     def runner():
-        return hwprune.get_pruning_runner(vs.trained_digits_cnn(), vs.example_input(), "iterative",
-                                          workdir=tmp_path, backend="serial", progress=False)
+        return hwprune.get_pruning_runner(
+            vs.trained_digits_cnn(),
+            vs.example_input(),
+            "iterative",
+            workdir=tmp_path,
+            backend="serial",
+            progress=False,
+        )
 
     runner().ana(vs.accuracy, args=(vs.eval_batches(),), ratios=(0.5,))
     doc = json.loads((tmp_path / "DigitsCNN.sens").read_text())

@@ -26,8 +26,14 @@ def saved(tmp_path_factory):
 
 
 def _key(model, x, **kw):
-    args = {"hw": "dpu-b1024-sparse", "budget": 0.5, "nm": "auto", "excludes": (), "importance": "l1",
-            "solver": "greedy"}
+    args = {
+        "hw": "dpu-b1024-sparse",
+        "budget": 0.5,
+        "nm": "auto",
+        "excludes": (),
+        "importance": "l1",
+        "solver": "greedy",
+    }
     args.update(kw)
     return plan_key(model, x, **args)
 
@@ -40,16 +46,19 @@ def test_the_same_inputs_reuse_the_plan(saved) -> None:
     assert got.plan == plan and "reusing" in got.why
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"nm": False}, "nm"),
-    ({"excludes": ("conv2",)}, "excludes"),
-    ({"solver": "exact"}, "solver"),
-    ({"budget": 0.6}, "budget"),
-    ({"importance": "l2"}, "importance"),
-    ({"hw": "dpu-b4096-sparse"}, "hw_config_hash"),
-    ({"sensitivity": {"g0": 2.0}}, "sensitivity_hash"),
-    ({"round_to": 4}, "round_to"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"nm": False}, "nm"),
+        ({"excludes": ("conv2",)}, "excludes"),
+        ({"solver": "exact"}, "solver"),
+        ({"budget": 0.6}, "budget"),
+        ({"importance": "l2"}, "importance"),
+        ({"hw": "dpu-b4096-sparse"}, "hw_config_hash"),
+        ({"sensitivity": {"g0": 2.0}}, "sensitivity_hash"),
+        ({"round_to": 4}, "round_to"),
+    ],
+)
 def test_any_other_input_replans_and_says_why(saved, change, field) -> None:
     model, x, _, folder = saved
     got = reuse_plan(folder / "plan.json", _key(model, x, **change))
@@ -95,8 +104,21 @@ def test_a_plan_with_wrong_types_is_a_spec_error(saved, tmp_path) -> None:
 def test_optimize_rerun_with_other_settings_replans(tmp_path, monkeypatch, capsys) -> None:
     """The issue's case: a rerun with --nm off / --exclude applied the old plan."""
     monkeypatch.chdir(tmp_path)
-    base = ["optimize", "--model", "digits_cnn", "--hw", "dpu-b1024-sparse", "--budget", "0.6", "--epochs", "1",
-            "--finetune-epochs", "0", "--out", "run"]
+    base = [
+        "optimize",
+        "--model",
+        "digits_cnn",
+        "--hw",
+        "dpu-b1024-sparse",
+        "--budget",
+        "0.6",
+        "--epochs",
+        "1",
+        "--finetune-epochs",
+        "0",
+        "--out",
+        "run",
+    ]
     assert main(base) == 0
     first = Plan.load(tmp_path / "run" / "plan.json")
     assert first.nm()  # auto N:M on a sparse DPU uses it

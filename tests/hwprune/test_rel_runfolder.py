@@ -25,8 +25,14 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 def _run(script: str, cwd: Path) -> int:
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return proc.returncode
 
 
@@ -71,10 +77,17 @@ NEW = {n: f"new:{n}".encode() for n in OLD}
 
 
 @pytest.mark.resume
-@pytest.mark.parametrize(("point", "exchange", "expect"), [
-    ("before", True, OLD), ("during", True, NEW), ("after", True, NEW),
-    ("before", False, OLD), ("during", False, OLD), ("after", False, NEW),
-])
+@pytest.mark.parametrize(
+    ("point", "exchange", "expect"),
+    [
+        ("before", True, OLD),
+        ("during", True, NEW),
+        ("after", True, NEW),
+        ("before", False, OLD),
+        ("during", False, OLD),
+        ("after", False, NEW),
+    ],
+)
 def test_kill_at_each_point_of_the_swap_leaves_a_complete_run(tmp_path, point, exchange, expect) -> None:
     rc = _run(CHILD.format(point=point, exchange=exchange), tmp_path)
     assert rc == -signal.SIGKILL
@@ -137,7 +150,20 @@ def test_a_failed_optimize_leaves_no_folder(tmp_path, monkeypatch) -> None:
 
     monkeypatch.setattr(loop, "train", boom)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        main(["optimize", "--model", "digits_cnn", "--hw", "dpu-b1024", "--epochs", "1", "--out", "run", "--quiet"])
+        main(
+            [
+                "optimize",
+                "--model",
+                "digits_cnn",
+                "--hw",
+                "dpu-b1024",
+                "--epochs",
+                "1",
+                "--out",
+                "run",
+                "--quiet",
+            ]
+        )
     assert not (tmp_path / "run").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name != ".hwprune"] == []
 

@@ -22,7 +22,9 @@ def resnet20():
 def test_removal_ratio_lands_within_a_hundredth(resnet20, tmp_path, ratio) -> None:
     """The issue measured 0.146 / 0.244 / 0.341 for 0.1 / 0.2 / 0.3 (every group rounded alike)."""
     model, x = resnet20
-    runner = hwprune.get_pruning_runner(model, x, "iterative", hw="dpu-b4096", workdir=tmp_path, progress=False)
+    runner = hwprune.get_pruning_runner(
+        model, x, "iterative", hw="dpu-b4096", workdir=tmp_path, progress=False
+    )
     slim = runner.prune(removal_ratio=ratio, mode="slim", channel_divisible=2)
     achieved = runner.last_removal_ratio
     assert ratio <= achieved <= ratio + 0.01
@@ -31,7 +33,9 @@ def test_removal_ratio_lands_within_a_hundredth(resnet20, tmp_path, ratio) -> No
     assert measured == pytest.approx(achieved, abs=0.005)
     from hwprune.vitis.specfile import load_spec, vitis_info
 
-    assert vitis_info(load_spec(runner.last_spec))["achieved_removal_ratio"] == pytest.approx(achieved, abs=1e-6)
+    assert vitis_info(load_spec(runner.last_spec))["achieved_removal_ratio"] == pytest.approx(
+        achieved, abs=1e-6
+    )
 
 
 def test_latest_spec_works_from_another_directory(resnet20, tmp_path, monkeypatch) -> None:
@@ -42,7 +46,8 @@ def test_latest_spec_works_from_another_directory(resnet20, tmp_path, monkeypatc
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     os.chdir(elsewhere)
-    again = hwprune.get_pruning_runner(model, x, "iterative", hw="dpu-b4096", workdir=tmp_path / "work",
-                                       progress=False)
+    again = hwprune.get_pruning_runner(
+        model, x, "iterative", hw="dpu-b4096", workdir=tmp_path / "work", progress=False
+    )
     slim = again.get_slim_model()
     assert slim(x).shape == (1, 10)

@@ -49,8 +49,13 @@ def _running(pid: int) -> bool:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to see the workers")
 def test_sigkill_of_the_parent_takes_the_workers_down(tmp_path) -> None:
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(PARENT), str(tmp_path)], env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(PARENT), str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     pids = [int(p.name.split("-")[1]) for p in tmp_path.glob("worker-*")]
     assert len(pids) == 2

@@ -20,8 +20,14 @@ except ImportError as e:  # not installed: nothing to test here, on purpose
 
 # the patterns of issue 11: BatchNormAct2d (F.batch_norm), "same" padding (math.ceil on sizes), weight
 # standardisation (F.conv2d on a computed weight), GRN, stochastic depth, squeeze-excite
-SAMPLE = ["efficientnet_lite0", "tf_efficientnet_b0", "nf_resnet26", "convnextv2_atto", "regnety_002",
-          "mobilenetv3_small_050"]
+SAMPLE = [
+    "efficientnet_lite0",
+    "tf_efficientnet_b0",
+    "nf_resnet26",
+    "convnextv2_atto",
+    "regnety_002",
+    "mobilenetv3_small_050",
+]
 
 
 @pytest.mark.slow

@@ -43,6 +43,7 @@ def test_digits_train_and_test_partition_the_dataset():
     # both splits share one affine normalisation; raw pixels span exactly [0, 1] in the training split
     lo, hi = train.min(), train.max()
     rows = torch.cat([train, test]).sub(lo).div(hi - lo).numpy()
+
     def as_sorted(a):
         return sorted(map(tuple, np.round(a, 4)))
 

@@ -199,7 +199,9 @@ def test_image_folder_errors_name_the_path(tmp_path):
     with pytest.raises(DataError, match=r"has no val/ subfolder"):
         image_folder_dataset(root)
     _png(root / "val" / "b" / "0.png")
-    with pytest.raises(DataError, match=r"different classes \(only in train: \['a'\]; only in val: \['b'\]\)"):
+    with pytest.raises(
+        DataError, match=r"different classes \(only in train: \['a'\]; only in val: \['b'\]\)"
+    ):
         image_folder_dataset(root)
     _png(root / "val" / "a" / "0.png")
     _png(root / "train" / "b" / "0.png")
@@ -229,7 +231,8 @@ def test_image_folder_errors_name_the_path(tmp_path):
 
 @pytest.fixture
 def factory_module(tmp_path, monkeypatch):
-    (tmp_path / "my_data_mod.py").write_text(textwrap.dedent("""
+    (tmp_path / "my_data_mod.py").write_text(
+        textwrap.dedent("""
         import torch
         from torch.utils.data import DataLoader, TensorDataset
 
@@ -247,7 +250,8 @@ def factory_module(tmp_path, monkeypatch):
             raise RuntimeError("disk on fire")
 
         not_callable = 3
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     yield "my_data_mod"
     sys.modules.pop("my_data_mod", None)
@@ -259,12 +263,15 @@ def test_factory_loaders(factory_module):
     assert b.train_loader.batch_size == 4
 
 
-@pytest.mark.parametrize(("attr", "match"), [
-    ("one", r"must return \(train_loader, val_loader\).* returned DataLoader"),
-    ("triple", r"returned \(DataLoader, DataLoader, NoneType\)"),
-    ("boom", r"factory raised RuntimeError: disk on fire"),
-    ("not_callable", r"has no callable 'not_callable'"),
-])
+@pytest.mark.parametrize(
+    ("attr", "match"),
+    [
+        ("one", r"must return \(train_loader, val_loader\).* returned DataLoader"),
+        ("triple", r"returned \(DataLoader, DataLoader, NoneType\)"),
+        ("boom", r"factory raised RuntimeError: disk on fire"),
+        ("not_callable", r"has no callable 'not_callable'"),
+    ],
+)
 def test_factory_errors(factory_module, attr, match):
     with pytest.raises(DataError, match=match):
         resolve_data(f"{factory_module}:{attr}")

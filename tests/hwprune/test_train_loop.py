@@ -15,8 +15,13 @@ from hwprune.train import digits_loaders, evaluate, synthetic_loaders, train
 
 def _tiny_net(cin: int = 3, classes: int = 4) -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(cin, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Dropout(0.1),
-        nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(32, classes),
+        nn.Conv2d(cin, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Dropout(0.1),
+        nn.AdaptiveAvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32, classes),
     )
 
 
@@ -109,14 +114,18 @@ def test_training_is_seeded_and_leaves_rng_and_loader_alone(synthetic):
 def test_modes_restored_and_scheduler_anneals(synthetic):
     train_loader, test_loader = synthetic
     net = _tiny_net().eval()
-    history = train(net, train_loader, epochs=2, lr=0.1, scheduler="cosine", steps_per_epoch=3, progress=False)
+    history = train(
+        net, train_loader, epochs=2, lr=0.1, scheduler="cosine", steps_per_epoch=3, progress=False
+    )
     assert not net.training
     assert history["steps"] == 6
     assert history["lr"][0] < 0.1 and history["lr"][-1] == pytest.approx(0.0, abs=1e-9)
     net.train()
     evaluate(net, test_loader)
     assert net.training
-    flat = train(_tiny_net(), train_loader, epochs=1, lr=0.1, scheduler=None, steps_per_epoch=2, progress=False)
+    flat = train(
+        _tiny_net(), train_loader, epochs=1, lr=0.1, scheduler=None, steps_per_epoch=2, progress=False
+    )
     assert flat["lr"] == [0.1]
 
 
@@ -146,8 +155,17 @@ def test_bad_arguments(synthetic, kwargs, match):
 
 def test_divergence_and_empty_loader_are_reported(synthetic):
     with pytest.raises(TrainConfigError, match="diverged"):
-        train(_tiny_net(), synthetic[0], epochs=1, lr=1e6, optimizer="sgd", progress=False,
-              loss_fn=lambda out, y: out.sum() * float("inf"))
-    empty = DataLoader(TensorDataset(torch.zeros(0, 3, 4, 4), torch.zeros(0, dtype=torch.int64)), batch_size=2)
+        train(
+            _tiny_net(),
+            synthetic[0],
+            epochs=1,
+            lr=1e6,
+            optimizer="sgd",
+            progress=False,
+            loss_fn=lambda out, y: out.sum() * float("inf"),
+        )
+    empty = DataLoader(
+        TensorDataset(torch.zeros(0, 3, 4, 4), torch.zeros(0, dtype=torch.int64)), batch_size=2
+    )
     with pytest.raises(TrainConfigError, match="no batches"):
         evaluate(_tiny_net(), empty)

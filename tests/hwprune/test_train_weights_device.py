@@ -24,7 +24,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _net(seed=0, classes=3):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Flatten(), nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, classes))
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, classes)
+    )
 
 
 # -------------------------------------------------------------------------------------------- weights
@@ -34,9 +36,12 @@ def _net(seed=0, classes=3):
 def test_load_weights_forms(tmp_path, wrap):
     src = _net(seed=1)
     state = src.state_dict()
-    obj = {"plain": state, "state_dict": {"state_dict": state, "epoch": 3},
-           "model": {"model": state, "optimizer": {"lr": 0.1}},
-           "ddp": {f"module.{k}": v for k, v in state.items()}}[wrap]
+    obj = {
+        "plain": state,
+        "state_dict": {"state_dict": state, "epoch": 3},
+        "model": {"model": state, "optimizer": {"lr": 0.1}},
+        "ddp": {f"module.{k}": v for k, v in state.items()},
+    }[wrap]
     torch.save(obj, tmp_path / "w.pt")
     dst = _net(seed=2)
     load_weights(dst, tmp_path / "w.pt")
@@ -67,7 +72,9 @@ def test_weights_unreadable_files(tmp_path):
     with pytest.raises(WeightsError, match=r"cannot read weights file .*junk.pt"):
         read_state_dict(tmp_path / "junk.pt")
     torch.save({"epoch": 3, "optim": {"lr": torch.tensor(1.0)}}, tmp_path / "ckpt.pt")
-    with pytest.raises(WeightsError, match=r"ckpt.pt is a dict without a state_dict: its keys are epoch, optim"):
+    with pytest.raises(
+        WeightsError, match=r"ckpt.pt is a dict without a state_dict: its keys are epoch, optim"
+    ):
         read_state_dict(tmp_path / "ckpt.pt")
     torch.save([torch.zeros(1)], tmp_path / "list.pt")
     with pytest.raises(WeightsError, match="holds a list, not a state_dict"):
@@ -135,7 +142,9 @@ class _EpochPerms(Sampler):
         self.n, self.seed, self.epoch = n, seed, 0
 
     def __iter__(self):
-        perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + self.epoch)).tolist()
+        perm = torch.randperm(
+            self.n, generator=torch.Generator().manual_seed(self.seed + self.epoch)
+        ).tolist()
         self.epoch += 1
         return iter(perm)
 
@@ -146,12 +155,26 @@ class _EpochPerms(Sampler):
 @pytest.mark.slow
 def test_ddp_two_cpu_processes_match_one_process_on_the_union_batch(tmp_path):
     (tmp_path / "worker.py").write_text(_WORKER)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+    }
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         str(tmp_path / "worker.py"), str(tmp_path)],
-        capture_output=True, text=True, timeout=240, env=env,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(tmp_path / "worker.py"),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     w0, w1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")

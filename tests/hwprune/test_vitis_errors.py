@@ -186,8 +186,11 @@ def test_kill_mid_run_then_rerun_loses_nothing(tmp_path):
     script = tmp_path / "ana.py"
     weights = tmp_path / "trained.pt"
     torch.save(vs.trained_digits_cnn().state_dict(), weights)
-    script.write_text(_KILL_SCRIPT.format(root=str(ROOT), work=str(work), weights=str(weights),
-                                          threads=torch.get_num_threads()))
+    script.write_text(
+        _KILL_SCRIPT.format(
+            root=str(ROOT), work=str(work), weights=str(weights), threads=torch.get_num_threads()
+        )
+    )
     proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, stderr=subprocess.PIPE)
     sens = work / "DigitsCNN.sens"
     deadline = time.monotonic() + 120

@@ -87,8 +87,9 @@ class FlakyEval:
     """An eval function that counts calls and, after ``fail_after`` calls, raises ``exc``; ``delay``
     seconds of sleep per call make a run slow enough to be killed mid-way."""
 
-    def __init__(self, fail_after: int | None = None, exc: type[BaseException] = KeyboardInterrupt,
-                 delay: float = 0.0) -> None:
+    def __init__(
+        self, fail_after: int | None = None, exc: type[BaseException] = KeyboardInterrupt, delay: float = 0.0
+    ) -> None:
         self.calls = 0
         self.fail_after = fail_after
         self.exc = exc

@@ -10,9 +10,13 @@ from torch.nn import functional as F
 NUM_CLASSES = 10
 
 
-def cbr(cin: int, cout: int, k: int = 3, s: int = 1, groups: int = 1, act: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+def cbr(
+    cin: int, cout: int, k: int = 3, s: int = 1, groups: int = 1, act: type[nn.Module] = nn.ReLU
+) -> nn.Sequential:
     """Conv-BN-activation, as torchvision's Conv2dNormActivation."""
-    return nn.Sequential(nn.Conv2d(cin, cout, k, s, (k - 1) // 2, groups=groups, bias=False), nn.BatchNorm2d(cout), act())
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, s, (k - 1) // 2, groups=groups, bias=False), nn.BatchNorm2d(cout), act()
+    )
 
 
 # --- ResNet family: basic, bottleneck, ResNeXt (grouped), Wide-ResNet -------------------------------------
@@ -30,7 +34,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.downsample = None
         if stride != 1 or cin != planes:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(cin, planes, 1, stride, bias=False), nn.BatchNorm2d(planes)
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         identity = x
@@ -57,7 +63,9 @@ class Bottleneck(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = None
         if stride != 1 or cin != planes * 4:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, planes * 4, 1, stride, bias=False), nn.BatchNorm2d(planes * 4))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(cin, planes * 4, 1, stride, bias=False), nn.BatchNorm2d(planes * 4)
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         identity = x
@@ -71,8 +79,14 @@ class Bottleneck(nn.Module):
 
 
 class TinyResNet(nn.Module):
-    def __init__(self, block: type[nn.Module], layers: tuple[int, ...], planes: tuple[int, ...],
-                 groups: int = 1, base_width: int = 64) -> None:
+    def __init__(
+        self,
+        block: type[nn.Module],
+        layers: tuple[int, ...],
+        planes: tuple[int, ...],
+        groups: int = 1,
+        base_width: int = 64,
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, 8, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(8)
@@ -111,8 +125,13 @@ class TinyVGG(nn.Module):
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d((2, 2))
         self.classifier = nn.Sequential(
-            nn.Linear(32 * 2 * 2, 24), nn.ReLU(True), nn.Dropout(), nn.Linear(24, 24), nn.ReLU(True),
-            nn.Dropout(), nn.Linear(24, NUM_CLASSES),
+            nn.Linear(32 * 2 * 2, 24),
+            nn.ReLU(True),
+            nn.Dropout(),
+            nn.Linear(24, 24),
+            nn.ReLU(True),
+            nn.Dropout(),
+            nn.Linear(24, NUM_CLASSES),
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -125,16 +144,29 @@ class TinyAlexNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 8, 11, 4, 2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
-            nn.Conv2d(8, 16, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
-            nn.Conv2d(16, 24, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(24, 16, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+            nn.Conv2d(3, 8, 11, 4, 2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2),
+            nn.Conv2d(8, 16, 5, padding=2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2),
+            nn.Conv2d(16, 24, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(24, 16, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(16, 16, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2),
         )
         self.avgpool = nn.AdaptiveAvgPool2d((3, 3))
         self.classifier = nn.Sequential(
-            nn.Dropout(0.5), nn.Linear(16 * 3 * 3, 32), nn.ReLU(inplace=True),
-            nn.Dropout(0.5), nn.Linear(32, 32), nn.ReLU(inplace=True), nn.Linear(32, NUM_CLASSES),
+            nn.Dropout(0.5),
+            nn.Linear(16 * 3 * 3, 32),
+            nn.ReLU(inplace=True),
+            nn.Dropout(0.5),
+            nn.Linear(32, 32),
+            nn.ReLU(inplace=True),
+            nn.Linear(32, NUM_CLASSES),
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -183,7 +215,9 @@ class _Transition(nn.Sequential):
 
 
 class TinyDenseNet(nn.Module):
-    def __init__(self, growth: int = 4, blocks: tuple[int, ...] = (2, 3), init: int = 8, bn_size: int = 2) -> None:
+    def __init__(
+        self, growth: int = 4, blocks: tuple[int, ...] = (2, 3), init: int = 8, bn_size: int = 2
+    ) -> None:
         super().__init__()
         self.features = nn.Sequential()
         self.features.add_module("conv0", nn.Conv2d(3, init, 3, 1, 1, bias=False))
@@ -223,9 +257,15 @@ class _GoogLeNetInception(nn.Module):
     def __init__(self, cin: int, c1: int, c3r: int, c3: int, c5r: int, c5: int, pp: int) -> None:
         super().__init__()
         self.branch1 = _BasicConv2d(cin, c1, kernel_size=1)
-        self.branch2 = nn.Sequential(_BasicConv2d(cin, c3r, kernel_size=1), _BasicConv2d(c3r, c3, kernel_size=3, padding=1))
-        self.branch3 = nn.Sequential(_BasicConv2d(cin, c5r, kernel_size=1), _BasicConv2d(c5r, c5, kernel_size=3, padding=1))
-        self.branch4 = nn.Sequential(nn.MaxPool2d(3, 1, 1, ceil_mode=True), _BasicConv2d(cin, pp, kernel_size=1))
+        self.branch2 = nn.Sequential(
+            _BasicConv2d(cin, c3r, kernel_size=1), _BasicConv2d(c3r, c3, kernel_size=3, padding=1)
+        )
+        self.branch3 = nn.Sequential(
+            _BasicConv2d(cin, c5r, kernel_size=1), _BasicConv2d(c5r, c5, kernel_size=3, padding=1)
+        )
+        self.branch4 = nn.Sequential(
+            nn.MaxPool2d(3, 1, 1, ceil_mode=True), _BasicConv2d(cin, pp, kernel_size=1)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         outputs = [self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)]
@@ -330,10 +370,10 @@ class TinyInception3(nn.Module):
         super().__init__()
         self.Conv2d_1a_3x3 = _BasicConv2d(3, 8, kernel_size=3, stride=2)
         self.Conv2d_2a_3x3 = _BasicConv2d(8, 16, kernel_size=3)
-        self.Mixed_5b = _InceptionA(16, pool_features=4)   # -> 8 + 8 + 12 + 4 = 32
-        self.Mixed_6a = _InceptionB(32)                    # -> 16 + 12 + 32 = 60
-        self.Mixed_6b = _InceptionC(60, c7=8)              # -> 36
-        self.Mixed_7c = _InceptionE(36)                    # -> 8 + 16 + 8 = 32
+        self.Mixed_5b = _InceptionA(16, pool_features=4)  # -> 8 + 8 + 12 + 4 = 32
+        self.Mixed_6a = _InceptionB(32)  # -> 16 + 12 + 32 = 60
+        self.Mixed_6b = _InceptionC(60, c7=8)  # -> 36
+        self.Mixed_7c = _InceptionE(36)  # -> 8 + 16 + 8 = 32
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(0.5)
         self.fc = nn.Linear(32, NUM_CLASSES)
@@ -369,11 +409,19 @@ class TinySqueezeNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 16, 3, 2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, ceil_mode=True),
-            _Fire(16, 4, 8, 8), _Fire(16, 4, 8, 8), nn.MaxPool2d(3, 2, ceil_mode=True), _Fire(16, 6, 12, 12),
+            nn.Conv2d(3, 16, 3, 2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2, ceil_mode=True),
+            _Fire(16, 4, 8, 8),
+            _Fire(16, 4, 8, 8),
+            nn.MaxPool2d(3, 2, ceil_mode=True),
+            _Fire(16, 6, 12, 12),
         )
         self.classifier = nn.Sequential(
-            nn.Dropout(0.5), nn.Conv2d(24, NUM_CLASSES, 1), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d((1, 1))
+            nn.Dropout(0.5),
+            nn.Conv2d(24, NUM_CLASSES, 1),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d((1, 1)),
         )
 
     def forward(self, x: Tensor) -> Tensor:

@@ -27,8 +27,16 @@ class BatchNormAct2d(nn.BatchNorm2d):
         self.act = nn.SiLU()
 
     def forward(self, x: Tensor) -> Tensor:
-        x = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self.training,
-                         self.momentum, self.eps)
+        x = F.batch_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training,
+            self.momentum,
+            self.eps,
+        )
         return self.act(x)
 
 
@@ -36,8 +44,9 @@ class StdConv2d(nn.Conv2d):
     """Weight standardisation as timm writes it: batch_norm over the reshaped weight."""
 
     def forward(self, x: Tensor) -> Tensor:
-        w = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None, training=True, momentum=0.,
-                         eps=1e-6).reshape_as(self.weight)
+        w = F.batch_norm(
+            self.weight.reshape(1, self.out_channels, -1), None, None, training=True, momentum=0.0, eps=1e-6
+        ).reshape_as(self.weight)
         return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
@@ -50,9 +59,15 @@ class ScaledStdConv2d(nn.Conv2d):
         self.scale = (cin // groups * k * k) ** -0.5
 
     def forward(self, x: Tensor) -> Tensor:
-        w = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None,
-                         weight=(self.gain * self.scale).view(-1), training=True, momentum=0.,
-                         eps=1e-5).reshape_as(self.weight)
+        w = F.batch_norm(
+            self.weight.reshape(1, self.out_channels, -1),
+            None,
+            None,
+            weight=(self.gain * self.scale).view(-1),
+            training=True,
+            momentum=0.0,
+            eps=1e-5,
+        ).reshape_as(self.weight)
         return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
@@ -157,7 +172,7 @@ class DropPath(nn.Module):
         self.p = p
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.p == 0. or not self.training:
+        if self.p == 0.0 or not self.training:
             return x
         keep = 1 - self.p
         mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)

@@ -18,7 +18,9 @@ from tests.hwprune.zoo_classic import NUM_CLASSES, cbr
 class _SqueezeExcitation(nn.Module):
     """torchvision's SqueezeExcitation: pool -> 1x1 conv -> act -> 1x1 conv -> gate -> scale * input."""
 
-    def __init__(self, c: int, squeeze: int, act: type[nn.Module] = nn.ReLU, gate: type[nn.Module] = nn.Sigmoid) -> None:
+    def __init__(
+        self, c: int, squeeze: int, act: type[nn.Module] = nn.ReLU, gate: type[nn.Module] = nn.Sigmoid
+    ) -> None:
         super().__init__()
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc1 = nn.Conv2d(c, squeeze, 1)
@@ -34,8 +36,18 @@ class _SqueezeExcitation(nn.Module):
 class _MBConv(nn.Module):
     """Inverted residual: optional 1x1 expand, kxk depthwise, optional SE, 1x1 linear project."""
 
-    def __init__(self, cin: int, cout: int, k: int, stride: int, expand: int, act: type[nn.Module] = nn.ReLU6,
-                 se: int = 0, se_act: type[nn.Module] = nn.ReLU, se_gate: type[nn.Module] = nn.Sigmoid) -> None:
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        k: int,
+        stride: int,
+        expand: int,
+        act: type[nn.Module] = nn.ReLU6,
+        se: int = 0,
+        se_act: type[nn.Module] = nn.ReLU,
+        se_gate: type[nn.Module] = nn.Sigmoid,
+    ) -> None:
         super().__init__()
         hidden = cin * expand
         self.use_res_connect = stride == 1 and cin == cout
@@ -79,7 +91,12 @@ class TinyMobileNetV3(nn.Module):
         super().__init__()
         hs, re = nn.Hardswish, nn.ReLU
         # (cin, kernel, expand, cout, se squeeze, act, stride), as torchvision's InvertedResidualConfig
-        cfg = ((8, 3, 1, 8, 8, re, 2), (8, 3, 3, 12, 0, re, 2), (12, 5, 3, 12, 8, hs, 1), (12, 5, 4, 16, 16, hs, 2))
+        cfg = (
+            (8, 3, 1, 8, 8, re, 2),
+            (8, 3, 3, 12, 0, re, 2),
+            (12, 5, 3, 12, 8, hs, 1),
+            (12, 5, 4, 16, 16, hs, 2),
+        )
         layers: list[nn.Module] = [cbr(3, 8, 3, 2, act=hs)]
         for cin, k, e, cout, se, act, s in cfg:
             layers.append(_MBConv(cin, cout, k, s, e, act=act, se=se, se_act=nn.ReLU, se_gate=nn.Hardsigmoid))
@@ -105,7 +122,9 @@ class TinyEfficientNet(nn.Module):
             blocks = []
             for i in range(n):
                 c = cin if i == 0 else cout
-                blocks.append(_MBConv(c, cout, k, s if i == 0 else 1, e, act=silu, se=max(1, c // 4), se_act=silu))
+                blocks.append(
+                    _MBConv(c, cout, k, s if i == 0 else 1, e, act=silu, se=max(1, c // 4), se_act=silu)
+                )
             layers.append(nn.Sequential(*blocks))
         layers.append(cbr(16, 64, 1, act=silu))
         self.features = nn.Sequential(*layers)
@@ -120,9 +139,14 @@ class TinyMNASNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         layers: list[nn.Module] = [
-            nn.Conv2d(3, 8, 3, 2, 1, bias=False), nn.BatchNorm2d(8, momentum=0.0003), nn.ReLU(inplace=True),
-            nn.Conv2d(8, 8, 3, 1, 1, groups=8, bias=False), nn.BatchNorm2d(8, momentum=0.0003), nn.ReLU(inplace=True),
-            nn.Conv2d(8, 8, 1, bias=False), nn.BatchNorm2d(8, momentum=0.0003),
+            nn.Conv2d(3, 8, 3, 2, 1, bias=False),
+            nn.BatchNorm2d(8, momentum=0.0003),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(8, 8, 3, 1, 1, groups=8, bias=False),
+            nn.BatchNorm2d(8, momentum=0.0003),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(8, 8, 1, bias=False),
+            nn.BatchNorm2d(8, momentum=0.0003),
         ]
         cin = 8
         for cout, k, s, e, n in ((12, 3, 2, 3, 2), (16, 5, 2, 3, 2), (16, 5, 1, 6, 1)):
@@ -155,15 +179,23 @@ class _ShuffleBlock(nn.Module):
         bf = cout // 2
         if stride > 1:
             self.branch1 = nn.Sequential(
-                nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False), nn.BatchNorm2d(cin),
-                nn.Conv2d(cin, bf, 1, bias=False), nn.BatchNorm2d(bf), nn.ReLU(inplace=True),
+                nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False),
+                nn.BatchNorm2d(cin),
+                nn.Conv2d(cin, bf, 1, bias=False),
+                nn.BatchNorm2d(bf),
+                nn.ReLU(inplace=True),
             )
         else:
             self.branch1 = nn.Sequential()
         self.branch2 = nn.Sequential(
-            nn.Conv2d(cin if stride > 1 else bf, bf, 1, bias=False), nn.BatchNorm2d(bf), nn.ReLU(inplace=True),
-            nn.Conv2d(bf, bf, 3, stride, 1, groups=bf, bias=False), nn.BatchNorm2d(bf),
-            nn.Conv2d(bf, bf, 1, bias=False), nn.BatchNorm2d(bf), nn.ReLU(inplace=True),
+            nn.Conv2d(cin if stride > 1 else bf, bf, 1, bias=False),
+            nn.BatchNorm2d(bf),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(bf, bf, 3, stride, 1, groups=bf, bias=False),
+            nn.BatchNorm2d(bf),
+            nn.Conv2d(bf, bf, 1, bias=False),
+            nn.BatchNorm2d(bf),
+            nn.ReLU(inplace=True),
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -181,7 +213,9 @@ class TinyShuffleNetV2(nn.Module):
         self.conv1 = cbr(3, 8, 3, 2)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         self.stage2 = nn.Sequential(_ShuffleBlock(8, 16, 2), _ShuffleBlock(16, 16, 1))
-        self.stage3 = nn.Sequential(_ShuffleBlock(16, 24, 2), _ShuffleBlock(24, 24, 1), _ShuffleBlock(24, 24, 1))
+        self.stage3 = nn.Sequential(
+            _ShuffleBlock(16, 24, 2), _ShuffleBlock(24, 24, 1), _ShuffleBlock(24, 24, 1)
+        )
         self.conv5 = cbr(24, 48, 1)
         self.fc = nn.Linear(48, NUM_CLASSES)
 
@@ -250,8 +284,13 @@ class _CNBlock(nn.Module):
     def __init__(self, dim: int, layer_scale: float = 0.1) -> None:
         super().__init__()
         self.block = nn.Sequential(
-            nn.Conv2d(dim, dim, 7, padding=3, groups=dim), _Permute((0, 2, 3, 1)), nn.LayerNorm(dim, eps=1e-6),
-            nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim), _Permute((0, 3, 1, 2)),
+            nn.Conv2d(dim, dim, 7, padding=3, groups=dim),
+            _Permute((0, 2, 3, 1)),
+            nn.LayerNorm(dim, eps=1e-6),
+            nn.Linear(dim, 4 * dim),
+            nn.GELU(),
+            nn.Linear(4 * dim, dim),
+            _Permute((0, 3, 1, 2)),
         )
         self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * layer_scale)
 
@@ -264,14 +303,18 @@ class _CNBlock(nn.Module):
 class TinyConvNeXt(nn.Module):
     def __init__(self, dims: tuple[int, ...] = (8, 16), depths: tuple[int, ...] = (1, 2)) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.Sequential(nn.Conv2d(3, dims[0], 4, 4), _LayerNorm2d(dims[0], eps=1e-6))]
+        layers: list[nn.Module] = [
+            nn.Sequential(nn.Conv2d(3, dims[0], 4, 4), _LayerNorm2d(dims[0], eps=1e-6))
+        ]
         for i, (d, n) in enumerate(zip(dims, depths, strict=True)):
             layers.append(nn.Sequential(*[_CNBlock(d) for _ in range(n)]))
             if i + 1 < len(dims):
                 layers.append(nn.Sequential(_LayerNorm2d(d, eps=1e-6), nn.Conv2d(d, dims[i + 1], 2, 2)))
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(_LayerNorm2d(dims[-1], eps=1e-6), nn.Flatten(1), nn.Linear(dims[-1], NUM_CLASSES))
+        self.classifier = nn.Sequential(
+            _LayerNorm2d(dims[-1], eps=1e-6), nn.Flatten(1), nn.Linear(dims[-1], NUM_CLASSES)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.avgpool(self.features(x)))
