@@ -133,6 +133,56 @@ def _common_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-classes", type=_int_at_least(2), default=10)
 
 
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    """The flags of the jobs that train: data, weights, device, threads and the baseline cache."""
+    p.add_argument(
+        "--data",
+        default="digits",
+        type=_name,
+        help="digits, synthetic, fashion-mnist, imagefolder:PATH (PATH/train/<class>/*, "
+        "PATH/val/<class>/*) or package.module:factory returning (train_loader, val_loader)",
+    )
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        type=_name,
+        help="folder of the four Fashion-MNIST IDX files (default: where Debian's "
+        "dataset-fashion-mnist installs them)",
+    )
+    p.add_argument(
+        "--train-subset",
+        type=_int_at_least(1),
+        default=None,
+        help="train on a stratified subset of this many images (fashion-mnist; the test set stays full)",
+    )
+    p.add_argument(
+        "--weights",
+        default=None,
+        type=_name,
+        help="trained state_dict (or checkpoint with state_dict/model) to start from; the baseline "
+        "is then evaluated, not trained",
+    )
+    p.add_argument(
+        "--device",
+        default="auto",
+        type=_name,
+        help="auto (CUDA when present), cpu, cuda or cuda:N; under torchrun training is data-parallel",
+    )
+    p.add_argument(
+        "--threads",
+        type=_int_at_least(1),
+        default=None,
+        help="CPU threads of torch (default: torch's own choice); 1 per process on a shared machine",
+    )
+    p.add_argument(
+        "--cache-dir",
+        default=None,
+        type=_name,
+        help="baseline cache (default .hwprune/cache, or ~/.cache/hwprune when the working "
+        "directory is read-only)",
+    )
+
+
 def _out_folder(text: str | None, what: str = "--out") -> Path | None:
     """Check that ``text`` can become an output folder before any work starts."""
     from hwprune.optimize import _writable
@@ -204,6 +254,7 @@ def _cmd_optimize(args) -> int:
         train_subset=args.train_subset,
         weights=args.weights,
         device=args.device,
+        threads=args.threads,
     )
     optimize(cfg)
     return 0
@@ -278,6 +329,7 @@ def _cmd_ofa(args) -> int:
         train_subset=args.train_subset,
         weights=args.weights,
         device=args.device,
+        threads=args.threads,
     )
     prep = validate(ocfg)
     cfg = OFARunConfig(
@@ -456,44 +508,10 @@ def build_parser() -> argparse.ArgumentParser:
         "optimize", help="train/load a baseline, plan, apply, fine-tune, report (the main job)"
     )
     _common_model(p)
-    p.add_argument(
-        "--data",
-        default="digits",
-        type=_name,
-        help="digits, synthetic, fashion-mnist, imagefolder:PATH (PATH/train/<class>/*, "
-        "PATH/val/<class>/*) or package.module:factory returning (train_loader, val_loader)",
-    )
-    p.add_argument(
-        "--data-dir",
-        default=None,
-        type=_name,
-        help="folder of the four Fashion-MNIST IDX files (default: where Debian's "
-        "dataset-fashion-mnist installs them)",
-    )
-    p.add_argument(
-        "--train-subset",
-        type=_int_at_least(1),
-        default=None,
-        help="train on a stratified subset of this many images (fashion-mnist; the test set stays full)",
-    )
-    p.add_argument(
-        "--weights",
-        default=None,
-        type=_name,
-        help="trained state_dict (or checkpoint with state_dict/model) to start from; the baseline "
-        "is then evaluated, not trained",
-    )
-    p.add_argument(
-        "--device",
-        default="auto",
-        type=_name,
-        help="auto (CUDA when present), cpu, cuda or cuda:N; under torchrun training is data-parallel",
-    )
+    _add_data_args(p)
     p.add_argument("--hw", default="dpu-b4096", type=_name, help="accelerator preset or config file")
-    # 0.6, not 0.5: ResNet-20's floor on dpu-b4096 is 0.57 of its unpruned latency (16-channel layers
-    # are one ICP/OCP step and cannot get faster by pruning); see README
     p.add_argument(
-        "--budget", default="0.6", type=_budget, help="fraction of unpruned latency, '2.5ms' or cycles"
+        "--budget", default="0.5", type=_budget, help="fraction of unpruned latency, '2.5ms' or cycles"
     )
     p.add_argument("--nm", default="auto", choices=("auto", "on", "off"), help="plan N:M sparsity too")
     p.add_argument("--epochs", type=_int_at_least(0), default=15, help="baseline training epochs (cached)")
@@ -514,13 +532,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--exclude", action="append", default=[], type=_name, help="module name to keep unpruned (repeatable)"
     )
     p.add_argument("--out", default=None, type=_name, help="run folder (default runs/<model>-<hw>-<budget>)")
-    p.add_argument(
-        "--cache-dir",
-        default=None,
-        type=_name,
-        help="baseline cache (default .hwprune/cache, or ~/.cache/hwprune when the working "
-        "directory is read-only)",
-    )
     p.add_argument("--strict", action="store_true", help="an op without a cost model is an error")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=_cmd_optimize, num_classes=None)  # classes come from the data unless given
@@ -572,18 +583,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ofa", help="once-for-all: supernet, sandwich training, search under a latency range")
     _common_model(p)
-    p.add_argument(
-        "--data",
-        default="digits",
-        type=_name,
-        help="digits, synthetic, fashion-mnist, imagefolder:PATH or package.module:factory",
-    )
-    p.add_argument("--data-dir", default=None, type=_name)
-    p.add_argument("--train-subset", type=_int_at_least(1), default=None)
-    p.add_argument(
-        "--weights", default=None, type=_name, help="trained weights of the model (else it is trained)"
-    )
-    p.add_argument("--device", default="auto", type=_name)
+    _add_data_args(p)
     p.add_argument("--hw", default="dpu-b4096", type=_name, help="accelerator preset or config file")
     p.add_argument(
         "--latency",
@@ -625,7 +625,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", default=None, type=_name, help="run folder (default runs/ofa-<model>-<hw>-<range>)"
     )
-    p.add_argument("--cache-dir", default=None, type=_name)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=_cmd_ofa, num_classes=None)
 

@@ -64,6 +64,8 @@ class OptimizeConfig:
         weights: a trained state_dict (or checkpoint holding one under state_dict/model) to start
             from; the baseline is then evaluated, not trained.
         device: "auto" (CUDA when present), "cpu", "cuda" or "cuda:N".
+        threads: torch's CPU threads for this process (None: torch's own choice). One per process
+            keeps a shared machine's cores from spinning against each other.
         hw: accelerator preset or config file.
         budget: latency budget (fraction, "2.5ms", cycles).
         nm: "auto", "on" or "off".
@@ -81,8 +83,9 @@ class OptimizeConfig:
     train_subset: int | None = None
     weights: str | None = None
     device: str = "auto"
+    threads: int | None = None
     hw: str = "dpu-b4096"
-    budget: str = "0.6"
+    budget: str = "0.5"
     nm: str = "auto"
     epochs: int = 15
     finetune_epochs: int = 8
@@ -251,6 +254,8 @@ def _check_fields(cfg: OptimizeConfig) -> None:
         count("num-classes", cfg.num_classes, 2)
     if cfg.in_channels is not None:
         count("in-channels", cfg.in_channels, 1)
+    if cfg.threads is not None:
+        count("threads", cfg.threads, 1)
     if cfg.train_subset is not None:
         count("train-subset", cfg.train_subset, 1)
         if cfg.data != "fashion-mnist":
@@ -318,6 +323,8 @@ def validate(cfg: OptimizeConfig) -> _Prepared:
     _check_fields(cfg)
     resolve_hw(cfg.hw)
     device = resolve_device(cfg.device)
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
     if not _writable(cache_dir):
         raise PruneConfigError(

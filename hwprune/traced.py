@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hwprune.analysis.groups import Analysis, analyze, check_excludes
+from hwprune.analysis.groups import Analysis, analyze
 from hwprune.analysis.hashing import structure_hash, weights_hash
 from hwprune.errors import HwPruneError
 from hwprune.frontend.trace import as_input_tuple, trace
@@ -52,19 +52,17 @@ class Traced:
         self.model = model
         self.inputs: tuple[torch.Tensor, ...] = as_input_tuple(example_inputs)
         self.graph: Graph = verify(trace(model, self.inputs, leaf_modules=leaf_modules))
-        self._analyses: dict[tuple[str, ...], Analysis] = {}
 
     def analysis(self, excludes: Sequence[str] = ()) -> Analysis:
-        """The channel groups with ``excludes`` pinned (computed once per exclude list).
+        """The channel groups with ``excludes`` pinned.
+
+        Computed once per exclude list: :func:`analyze` keeps it on the graph's source, the one
+        cache of analyses.
 
         Raises:
             ExcludeError: an exclude names no module.
         """
-        key = check_excludes(self.graph, excludes)
-        hit = self._analyses.get(key)
-        if hit is None:
-            hit = self._analyses[key] = analyze(self.graph, key)
-        return hit
+        return analyze(self.graph, excludes)
 
     @cached_property
     def lowering(self) -> Lowering:

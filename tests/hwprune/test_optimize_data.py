@@ -165,3 +165,23 @@ def test_a_model_that_does_not_fit_the_data_is_refused_before_training(workdir, 
     err = capsys.readouterr().err
     assert "outputs (1, 4) for one image, but --data digits has 10 classes" in err
     assert not (workdir / "run").exists()
+
+
+def test_threads_sets_torch_threads_and_bad_counts_are_refused(workdir, capsys):
+    from hwprune.errors import PruneConfigError
+    from hwprune.optimize import validate
+
+    before = torch.get_num_threads()
+    want = 1 if before != 1 else 2
+    try:
+        validate(
+            OptimizeConfig(model="digits_cnn", hw="dpu-b1024", budget="0.7", threads=want, progress=False)
+        )
+        assert torch.get_num_threads() == want
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(PruneConfigError, match="--threads must be an integer >= 1, got 0"):
+        validate(OptimizeConfig(model="digits_cnn", threads=0))
+    assert main(["optimize", "--threads", "0", "--out", "run", *FAST]) == 2
+    assert "--threads" in capsys.readouterr().err
+    assert not (workdir / "run").exists()
