@@ -300,6 +300,20 @@ def _ratios(text: str) -> tuple[float, ...]:
     return out
 
 
+def _kernel_sizes(text: str) -> tuple[int, ...] | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        out = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not 'none' or a comma-separated list of odd kernel sizes such as 3,5,7"
+        ) from None
+    if any(k < 1 or k % 2 == 0 for k in out):
+        raise argparse.ArgumentTypeError(f"{text!r}: every kernel size must be a positive odd int")
+    return out
+
+
 def _cmd_ofa(args) -> int:
     from hwprune.io import atomic_dir
     from hwprune.ofa.run import OFARunConfig, check_range, run_ofa
@@ -338,6 +352,7 @@ def _cmd_ofa(args) -> int:
         expand_ratio=args.expand_ratio,
         channel_divisible=args.channel_divisible,
         elastic_depth=args.elastic_depth,
+        kernel_sizes=args.kernel_sizes,
         excludes=tuple(args.exclude),
         epochs=args.ofa_epochs,
         lr=args.ofa_lr,
@@ -593,6 +608,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--expand-ratio", default=(0.5, 0.75, 1.0), type=_ratios, help="e.g. 0.5,0.75,1")
     p.add_argument("--channel-divisible", type=_int_at_least(1), default=8)
+    p.add_argument(
+        "--kernel-sizes",
+        default=(3, 5, 7),
+        type=_kernel_sizes,
+        help="elastic kernel sizes (centre crops of 5x5/7x7... convs; OFA's 3,5,7), or 'none'",
+    )
     p.add_argument(
         "--elastic-depth",
         action="store_true",

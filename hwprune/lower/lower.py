@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from hwmodel.errors import TopologyError
 from hwmodel.workloads.layers import DENSE, Layer, LayerKind, LayerSparsity
 from hwprune.ir.graph import Graph, Op
 from hwprune.ir.handlers import register, table
@@ -50,6 +51,7 @@ __all__ = [
     "NOOP_ACTS",
     "act_placement",
     "resize",
+    "crop_kernel",
     "unmodelled_message",
 ]
 
@@ -629,9 +631,17 @@ def mark_fusable_adds(graph: Graph, lowered: list[Lowered]) -> list[Lowered]:
     return out
 
 
-def resize(lowered: Lowered, cin: int, cout: int, sparsity: LayerSparsity = DENSE) -> Layer:
-    """The workload with ``cin`` input and ``cout`` output channels and the given sparsity."""
+def resize(
+    lowered: Lowered, cin: int, cout: int, sparsity: LayerSparsity = DENSE, *, kernel: int | None = None
+) -> Layer:
+    """The workload with ``cin`` input and ``cout`` output channels and the given sparsity.
+
+    ``kernel``: a conv's square kernel cropped to its centre ``kernel x kernel`` (elastic kernel size);
+    the padding shrinks by the cropped margin, so the output size is unchanged (None: as lowered).
+    """
     layer = lowered.layer
+    if kernel is not None and kernel != layer.filt_h:
+        layer = crop_kernel(layer, kernel)
     nm, act = sparsity.weight, sparsity.act
     if lowered.tied or layer.kind is LayerKind.DEPTHWISE:
         k = cout
@@ -645,3 +655,30 @@ def resize(lowered: Lowered, cin: int, cout: int, sparsity: LayerSparsity = DENS
         weight_nm=nm,
         act_sparsity=act,
     )
+
+
+def crop_kernel(layer: Layer, kernel: int) -> Layer:
+    """A conv workload with its square kernel cropped to the centre ``kernel x kernel``.
+
+    The padding shrinks by the margin cropped on each side, so the output size stays the same: this
+    is the layer a centre-cropped kernel (OFA's elastic kernel) runs as.
+
+    Raises:
+        TopologyError: not a conv with a square kernel of the same parity larger than ``kernel``, or a
+            padding smaller than the margin.
+    """
+    k_old = layer.filt_h
+    margin = (k_old - kernel) // 2
+    if (
+        layer.kind not in (LayerKind.CONV, LayerKind.DEPTHWISE)
+        or layer.filt_w != k_old
+        or kernel < 1
+        or kernel > k_old
+        or (k_old - kernel) % 2
+        or min(layer.pad_h, layer.pad_w) < margin
+    ):
+        raise TopologyError(
+            f"layer {layer.name!r}: cannot crop a {layer.filt_h}x{layer.filt_w} kernel (padding "
+            f"{layer.pad_h},{layer.pad_w}) to {kernel}x{kernel}"
+        )
+    return layer.with_(filt_h=kernel, filt_w=kernel, pad_h=layer.pad_h - margin, pad_w=layer.pad_w - margin)

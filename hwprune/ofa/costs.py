@@ -5,7 +5,9 @@ that feed it (the planner's layer terms). For each layer the reachable (cin, cou
 space's choices are tabled once with :meth:`hwprune.planning.latency.LatencyModel.layer_cycles`
 (the planner's analytic per-layer cycles); pricing a batch of subnets is then a matrix product for the
 channel counts and one table gather per layer, so a thousand candidates cost milliseconds.
-The sum equals ``LatencyModel.cycles(kept)`` exactly (tested).
+An elastic-kernel conv's table has one slice per kernel choice, priced by the same latency model on
+the cropped layer (:func:`hwprune.lower.lower.crop_kernel`). The sum equals
+``LatencyModel.cycles(kept)`` exactly (tested).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 from hwmodel.workloads.layers import LayerKind
 from hwprune.lower.lower import resize
 from hwprune.ofa.depth import SkipBlock
+from hwprune.ofa.kernel import ElasticKernel
 from hwprune.ofa.space import ElasticGroup
 from hwprune.planning.latency import LatencyModel
 
@@ -69,10 +72,16 @@ class CostTable:
     Args:
         lm: the shared latency model of the traced graph on the target hardware.
         groups: the space's elastic groups (the others keep all channels).
+        blocks: its skippable blocks (genes after the kernels').
+        kernels: its elastic-kernel convs (genes after the groups').
     """
 
     def __init__(
-        self, lm: LatencyModel, groups: Sequence[ElasticGroup], blocks: Sequence[SkipBlock] = ()
+        self,
+        lm: LatencyModel,
+        groups: Sequence[ElasticGroup],
+        blocks: Sequence[SkipBlock] = (),
+        kernels: Sequence[ElasticKernel] = (),
     ) -> None:
         self.lm = lm
         self.groups = tuple(groups)
@@ -82,7 +91,16 @@ class CostTable:
             ops = set(blk.branch) | {blk.add}
             for i, lw in enumerate(lm.lowered):
                 if lw.op in ops:
-                    self.gate[i] = len(self.groups) + j
+                    self.gate[i] = len(self.groups) + len(kernels) + j
+        # elastic kernel: the layer's gene and its kernel sizes (one table slice per size)
+        self.kgene = np.full(len(lm.lowered), -1, dtype=np.int64)
+        self.ksizes: list[tuple[int | None, ...]] = [(None,)] * len(lm.lowered)
+        by_op = {ek.op: j for j, ek in enumerate(kernels)}
+        for i, lw in enumerate(lm.lowered):
+            if lw.op in by_op:
+                j = by_op[lw.op]
+                self.kgene[i] = len(self.groups) + j
+                self.ksizes[i] = tuple(kernels[j].choices)
         e_of = {g.gid: e for e, g in enumerate(self.groups)}
         n_layers, n_e = len(lm.lowered), len(self.groups)
         self.choices = [np.asarray(g.choices, dtype=np.int64) for g in self.groups]
@@ -103,7 +121,7 @@ class CostTable:
                 else:
                     self.f_out[i] += m * lm.full[gid]
         self._tables: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None] = []
-        self._lazy: dict[tuple[int, int, int], tuple[int, int]] = {}
+        self._lazy: dict[tuple[int, int, int, int | None], tuple[int, int]] = {}
         for i, lw in enumerate(lm.lowered):
             tied = lw.tied or lw.layer.kind is LayerKind.DEPTHWISE  # cycles depend on cout only
             ins = [(e, int(self.a_in[e, i])) for e in range(n_e) if self.a_in[e, i]]
@@ -117,21 +135,28 @@ class CostTable:
             if vin is None or vout is None or len(vin) * len(vout) > _MAX_VALUES * 4:
                 self._tables.append(None)
                 continue
-            cyc = np.empty((len(vin), len(vout)), dtype=np.int64)
-            mac = np.empty((len(vin), len(vout)), dtype=np.int64)
-            for a, ci in enumerate(vin):
-                for b, co in enumerate(vout):
-                    cyc[a, b], mac[a, b] = self._price(i, ci, co)
+            nk = len(self.ksizes[i])
+            cyc = np.empty((nk, len(vin), len(vout)), dtype=np.int64)
+            mac = np.empty((nk, len(vin), len(vout)), dtype=np.int64)
+            for s, ks in enumerate(self.ksizes[i]):
+                for a, ci in enumerate(vin):
+                    for b, co in enumerate(vout):
+                        cyc[s, a, b], mac[s, a, b] = self._price(i, ci, co, ks)
             idx_in = np.full(max(vin) + 1, -1, dtype=np.int64)
             idx_in[vin] = np.arange(len(vin))
             idx_out = np.full(max(vout) + 1, -1, dtype=np.int64)
             idx_out[vout] = np.arange(len(vout))
             self._tables.append((idx_in, idx_out, cyc, mac) if not tied else (None, idx_out, cyc, mac))
 
-    def _price(self, i: int, cin: int, cout: int) -> tuple[int, int]:
+    def _price(self, i: int, cin: int, cout: int, kernel: int | None = None) -> tuple[int, int]:
         lw = self.lm.lowered[i]
         cin, cout = int(cin), int(cout)
-        return self.lm.layer_cycles(i, cin, cout), int(resize(lw, cin, cout).macs)
+        if kernel == lw.layer.filt_h:
+            kernel = None  # the full kernel: the same memo entries as the planner's
+        return (
+            self.lm.layer_cycles(i, cin, cout, kernel=kernel),
+            int(resize(lw, cin, cout, kernel=kernel).macs),
+        )
 
     def channels(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(cin, cout) per subnet and layer, each of shape ``(n, layers)``."""
@@ -153,10 +178,11 @@ class CostTable:
         macs = np.zeros(n, dtype=np.int64)
         for i, tab in enumerate(self._tables):
             on = codes[:, self.gate[i]] if self.gate[i] >= 0 else 1
+            ks = codes[:, self.kgene[i]] if self.kgene[i] >= 0 else np.zeros(n, dtype=np.int64)
             if tab is None:
                 c_i, m_i = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
                 for r in range(n):
-                    key = (i, int(cin[r, i]), int(cout[r, i]))
+                    key = (i, int(cin[r, i]), int(cout[r, i]), self.ksizes[i][int(ks[r])])
                     if key not in self._lazy:
                         self._lazy[key] = self._price(*key)
                     c_i[r], m_i[r] = self._lazy[key]
@@ -166,8 +192,8 @@ class CostTable:
             idx_in, idx_out, cyc, mac = tab
             a = 0 if idx_in is None else idx_in[cin[:, i]]
             b = idx_out[cout[:, i]]
-            cycles += cyc[a, b] * on
-            macs += mac[a, b] * on
+            cycles += cyc[ks, a, b] * on
+            macs += mac[ks, a, b] * on
         return cycles, macs
 
     def cycles(self, codes: np.ndarray) -> np.ndarray:

@@ -25,8 +25,15 @@ from hwprune.ir.kinds import OpKind
 from hwprune.lower.simulate import resolve_hw
 from hwprune.ofa.costs import CostTable, group_step_costs
 from hwprune.ofa.depth import find_skip_blocks
+from hwprune.ofa.kernel import DEFAULT_KERNEL_SIZES, check_kernel_sizes, find_elastic_kernels
 from hwprune.ofa.search import Range, flops_range, latency_range
-from hwprune.ofa.space import SearchSpace, build_groups, check_expand_ratios
+from hwprune.ofa.space import (
+    SearchSpace,
+    build_groups,
+    check_expand_ratios,
+    depthwise_heavy,
+    kernel_groups,
+)
 from hwprune.ofa.static import static_subnet
 from hwprune.ofa.supernet import OFASupernet
 from hwprune.planning.budget import parse_budget
@@ -131,7 +138,10 @@ class OFAPruner:
         if tab is None:
             excludes = tuple(supernet.space.identity["excludes"])
             tab = self._tables[id(supernet.space)] = CostTable(
-                self.latency_model(excludes), supernet.space.groups, supernet.space.blocks
+                self.latency_model(excludes),
+                supernet.space.groups,
+                supernet.space.blocks,
+                supernet.space.kernels,
             )
         return tab
 
@@ -155,9 +165,13 @@ class OFAPruner:
         excludes: Sequence[Any] | None = None,
         auto_add_excludes: bool = True,
         *,
+        kernel_sizes: Sequence[int] | None = DEFAULT_KERNEL_SIZES,
+        kernel_transform: bool = True,
+        depthwise_rule: bool = True,
         elastic_depth: bool = False,
     ) -> OFASupernet:
-        """The supernet: elastic width per channel group, choices snapped to the hardware's channel steps.
+        """The supernet: elastic width per channel group, choices snapped to the hardware's channel steps,
+        elastic kernel size, optionally elastic depth.
 
         Args:
             expand_ratio: fractions of each group's channels a subnet may keep, each in (0, 1].
@@ -165,6 +179,15 @@ class OFAPruner:
                 top of their latency step.
             excludes: modules (names or module objects) whose output channels stay fixed.
             auto_add_excludes: also fix the first conv and the last conv/linear (Vitis's default).
+            kernel_sizes: kernel sizes a conv may shrink to (centre crops of its kernel; OFA's 3/5/7 by
+                default: a 7x7 conv offers 3, 5 and 7, a 3x3 conv nothing); None: no elastic kernel.
+                Which convs qualify: :mod:`hwprune.ofa.kernel`. Excluded modules keep their kernel.
+            kernel_transform: learn OFA's kernel transformation (a matrix per step down, shared by a
+                layer's channels) instead of plain centre crops.
+            depthwise_rule: Vitis AI's rule: in a net with more depthwise than regular convs (kernels of
+                3x3 and up counted), only channel groups produced by a conv with a kernel larger than 1x1
+                are elastic (a depthwise conv's channels with the conv feeding it); groups of 1x1 convs
+                alone keep their width. Nets with fewer depthwise convs are not affected.
             elastic_depth: also let subnets skip residual blocks whose identity path allows it
                 (:mod:`hwprune.ofa.depth`; Vitis has no elastic depth).
 
@@ -172,10 +195,11 @@ class OFAPruner:
             An :class:`OFASupernet` (a new module; the model is copied, not changed), at its largest subnet.
 
         Raises:
-            PruneConfigError: bad ratios or ``channel_divisible``, or nothing is elastic.
+            PruneConfigError: bad ratios, ``channel_divisible`` or ``kernel_sizes``, or nothing is elastic.
             ExcludeError: an exclude names no module.
         """
         ratios = check_expand_ratios(expand_ratio)
+        ksizes = check_kernel_sizes(kernel_sizes)
         if (
             isinstance(channel_divisible, bool)
             or not isinstance(channel_divisible, int)
@@ -189,11 +213,17 @@ class OFAPruner:
         lm = self.latency_model(names)
         scores = group_importance(self.graph, analysis.groups, self.importance)
         cand = [g.id for g in analysis.groups if g.prunable and g.exact and g.size >= 2]
+        mobile = depthwise_rule and depthwise_heavy(self.graph)
+        if mobile:  # Vitis: a depthwise-heavy net compresses the channels of its k > 1 convs only
+            wide = kernel_groups(self.graph, analysis)
+            cand = [gid for gid in cand if gid in wide]
+            scores = {gid: v for gid, v in scores.items() if gid in wide}
         groups = build_groups(
             self.graph, analysis, scores, ratios, channel_divisible, group_step_costs(lm, cand)
         )
+        kernels = find_elastic_kernels(self.graph, ksizes, names)
         blocks = find_skip_blocks(self.graph, names) if elastic_depth else ()
-        if not groups and not blocks:
+        if not groups and not blocks and not kernels:
             raise PruneConfigError(
                 "no channel group of this model is elastic: every group is excluded, blocked, too small or "
                 f"has no choice below its full width with expand_ratio={list(ratios)} (excludes: {list(names)})"
@@ -208,8 +238,18 @@ class OFAPruner:
             "importance": self.importance,
             "choices": {g.key: list(g.choices) for g in groups},
             **({"blocks": [b.add for b in blocks]} if blocks else {}),
-        }  # width-only spaces: as before
-        return OFASupernet(self.model, SearchSpace(groups, identity, blocks))
+            **({"depthwise_rule": True} if mobile else {}),
+            **(
+                {
+                    "kernels": {k.op: list(k.choices) for k in kernels},
+                    "kernel_sizes": list(ksizes or ()),
+                    "kernel_transform": bool(kernel_transform),
+                }
+                if kernels
+                else {}
+            ),
+        }  # spaces without elastic kernels, depth or the depthwise rule: as before
+        return OFASupernet(self.model, SearchSpace(groups, identity, blocks, kernels), bool(kernel_transform))
 
     def sample_subnet(
         self,
@@ -287,8 +327,35 @@ class OFAPruner:
 
         lm = self.table(supernet).lm
         dropped = {o for b in supernet.space.skipped(code) for o in (*b.branch, b.add)}
-        work = [w for w in lm.workloads(supernet.space.kept(code)) if w.name not in dropped]
+        work = [
+            w
+            for w in lm.workloads(supernet.space.kept(code), kernels=supernet.space.kernel_sizes(code))
+            if w.name not in dropped
+        ]
         return int(hwmodel.simulate(work, self.cfg, mode="cycle").total_cycles)
+
+    def subnet_params(self, supernet: OFASupernet, code: Any) -> int:
+        """Parameters of a subnet's static model (narrowed channels, cropped kernels, skipped blocks)."""
+        from hwprune.analysis.counts import count
+        from hwprune.ofa.static import keep_indices
+        from hwprune.transforms.channels import prune_channels
+
+        space = supernet.space
+        pruned = prune_channels(self.graph, keep_indices(space, code))
+        counts = count(pruned)
+        dropped = {o for b in space.skipped(code) for o in b.branch}
+        params = counts.params - sum(counts.of(o).params for o in dropped)
+        by_op = {ek.op: ek for ek in space.kernels}
+        for op_name, k in space.kernel_sizes(code).items():
+            if op_name in dropped:
+                continue
+            op, size = pruned.op(op_name), by_op[op_name].size
+            params -= (
+                op.attr("out_channels")
+                * (op.attr("in_channels") // op.attr("groups"))
+                * (size * size - k * k)
+            )
+        return int(params)
 
     def unpruned_cycles(self) -> int:
         """Analytic cycles of the model as given (every group at full width)."""
@@ -419,7 +486,6 @@ class OFAPruner:
             EvalFnError: the eval or calibration function failed (finished evaluations are kept).
         """
         from hwprune.ofa.search import evolve, make_payload, pareto_set, search_config
-        from hwprune.ofa.static import keep_indices
         from hwprune.runtime.parallel import get_backend
 
         self._check_supernet(ofa_model)
@@ -504,17 +570,10 @@ class OFAPruner:
         unpruned, clock = self.unpruned_cycles(), self.cfg.clock_mhz
 
         def describe(r: dict[str, Any]) -> dict[str, Any]:
-            from hwprune.analysis.counts import count
-            from hwprune.transforms.channels import prune_channels
-
-            counts = count(prune_channels(self.graph, keep_indices(ofa_model.space, r["code"])))
-            params = counts.params - sum(
-                counts.of(o).params for b in ofa_model.space.skipped(r["code"]) for o in b.branch
-            )
             return {
                 "flops": r["macs"],
                 "macs": r["macs"],
-                "params": int(params),
+                "params": self.subnet_params(ofa_model, r["code"]),
                 "latency_cycles": r["cycles"],
                 "latency_ms": r["cycles"] / (clock * 1e3),
                 "latency_fraction": r["cycles"] / unpruned,

@@ -43,6 +43,7 @@ class OFARunConfig:
         latency: ``(min, max, step)`` of the latency range (fractions, "ms" strings or cycles).
         expand_ratio / channel_divisible: the supernet's width choices.
         elastic_depth: subnets may also skip residual blocks with an identity path.
+        kernel_sizes: elastic kernel sizes (None: none), as ``OFAPruner.ofa_model``.
         epochs / lr / batch_size: supernet training.
         n_random / kd_weight: sandwich rule and distillation.
         parent_popu_size / iteration / mutate_size / crossover_size / mutate_prob: the search.
@@ -57,6 +58,7 @@ class OFARunConfig:
     expand_ratio: tuple[float, ...] = (0.5, 0.75, 1.0)
     channel_divisible: int = 8
     elastic_depth: bool = False
+    kernel_sizes: tuple[int, ...] | None = (3, 5, 7)
     excludes: tuple[str, ...] = ()
     epochs: int = 5
     lr: float = 0.02
@@ -144,7 +146,11 @@ def check_range(model: nn.Module, example: torch.Tensor, cfg: OFARunConfig) -> N
     """
     ofa = OFAPruner(model, example, hw=cfg.hw, backend="serial", progress=False)
     sup = ofa.ofa_model(
-        list(cfg.expand_ratio), cfg.channel_divisible, list(cfg.excludes), elastic_depth=cfg.elastic_depth
+        list(cfg.expand_ratio),
+        cfg.channel_divisible,
+        list(cfg.excludes),
+        elastic_depth=cfg.elastic_depth,
+        kernel_sizes=cfg.kernel_sizes,
     )
     lo, hi, step = cfg.latency
     ofa.search_range(sup, min_latency=lo, max_latency=hi, latency_step=step)
@@ -188,7 +194,11 @@ def run_ofa(
         workdir=cache_dir,
     )
     sup = ofa.ofa_model(
-        list(cfg.expand_ratio), cfg.channel_divisible, list(cfg.excludes), elastic_depth=cfg.elastic_depth
+        list(cfg.expand_ratio),
+        cfg.channel_divisible,
+        list(cfg.excludes),
+        elastic_depth=cfg.elastic_depth,
+        kernel_sizes=cfg.kernel_sizes,
     )
     lo, hi, step = cfg.latency
     ofa.search_range(sup, min_latency=lo, max_latency=hi, latency_step=step)  # an unreachable range fails now

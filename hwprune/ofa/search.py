@@ -222,11 +222,11 @@ def search_config(
     calib_args,
 ) -> dict[str, Any]:
     """What a search file must match to be reused: supernet, weights, range, settings, functions."""
-    from hwprune.ofa.supernet import raw_state_dict
+    from hwprune.ofa.supernet import weights_state
 
     class _Raw(nn.Module):
         def state_dict(self, *a, **k):  # weights_hash reads state_dict()
-            return raw_state_dict(supernet.model)
+            return weights_state(supernet)
 
     return {
         "supernet": config_hash(dict(supernet.space.identity)),

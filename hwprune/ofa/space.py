@@ -12,9 +12,10 @@ the removed channels where they are *consumed* (the input side of every conv/lin
 exactly as :func:`hwprune.transforms.mask.masked_model` defines what pruning must compute; the
 :class:`MaskSite` tables say which weight entries each removed channel zeroes.
 
-Settings travel as JSON: ``{"width": {group key: kept channels}, "depth": {residual add: 0 skip | 1 keep}}``
-(``depth`` only with elastic depth, :mod:`hwprune.ofa.depth`). A code is one choice index per elastic
-group, then one 0/1 gene per skippable block.
+Settings travel as JSON: ``{"width": {group key: kept channels}, "kernel": {conv: kernel size},
+"depth": {residual add: 0 skip | 1 keep}}`` (``kernel`` only with elastic kernels,
+:mod:`hwprune.ofa.kernel`; ``depth`` only with elastic depth, :mod:`hwprune.ofa.depth`). A code is one
+choice index per elastic group, then one per elastic kernel, then one 0/1 gene per skippable block.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from hwprune.errors import PruneConfigError, SpecError
 from hwprune.ir.graph import Graph
 from hwprune.ir.kinds import OpKind
 from hwprune.ofa.depth import SkipBlock
+from hwprune.ofa.kernel import ElasticKernel
 
 __all__ = [
     "MaskSite",
@@ -41,9 +43,11 @@ __all__ = [
     "width_choices",
     "mask_sites",
     "SETTING_KEYS",
+    "depthwise_heavy",
+    "kernel_groups",
 ]
 
-SETTING_KEYS = ("width", "depth")
+SETTING_KEYS = ("width", "kernel", "depth")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -202,14 +206,30 @@ class SearchSpace:
 
     groups: tuple[ElasticGroup, ...]
     identity: Mapping[str, object]
-    blocks: tuple[SkipBlock, ...] = ()  # elastic depth: genes after the groups' (0 skip, 1 keep)
+    blocks: tuple[SkipBlock, ...] = ()  # elastic depth: genes after the kernels' (0 skip, 1 keep)
+    kernels: tuple[ElasticKernel, ...] = ()  # elastic kernel size: genes after the groups'
 
     @property
     def keys(self) -> tuple[str, ...]:
         return tuple(g.key for g in self.groups)
 
     def n_choices(self) -> np.ndarray:
-        return np.array([len(g.choices) for g in self.groups] + [2] * len(self.blocks), dtype=np.int64)
+        return np.array(
+            [len(g.choices) for g in self.groups]
+            + [len(k.choices) for k in self.kernels]
+            + [2] * len(self.blocks),
+            dtype=np.int64,
+        )
+
+    def kernel_sizes(self, code: Sequence[int]) -> dict[str, int]:
+        """Conv op name -> kernel size, for the elastic kernels a code crops (below their full size)."""
+        n = len(self.groups)
+        out = {}
+        for i, k in enumerate(self.kernels):
+            size = k.choices[int(code[n + i])]
+            if size < k.size:
+                out[k.op] = size
+        return out
 
     def size(self) -> int:
         """Number of distinct subnets."""
@@ -217,7 +237,7 @@ class SearchSpace:
 
     def skipped(self, code: Sequence[int]) -> tuple[SkipBlock, ...]:
         """The blocks a code skips."""
-        n = len(self.groups)
+        n = len(self.groups) + len(self.kernels)
         return tuple(b for i, b in enumerate(self.blocks) if int(code[n + i]) == 0)
 
     # ----------------------------------------------------------------------------- settings <-> codes
@@ -225,7 +245,7 @@ class SearchSpace:
         return self.n_choices() - 1
 
     def min_code(self) -> np.ndarray:
-        return np.zeros(len(self.groups) + len(self.blocks), dtype=np.int64)
+        return np.zeros(len(self.groups) + len(self.kernels) + len(self.blocks), dtype=np.int64)
 
     def random_codes(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` uniformly random subnets as choice-index rows."""
@@ -238,10 +258,12 @@ class SearchSpace:
 
     def setting(self, code: Sequence[int]) -> dict[str, dict[str, int]]:
         """The JSON setting of a code."""
-        n = len(self.groups)
+        n, nk = len(self.groups), len(self.kernels)
         out = {"width": {g.key: int(g.choices[int(c)]) for g, c in zip(self.groups, code[:n], strict=True)}}
+        if self.kernels:
+            out["kernel"] = {k.op: int(k.choices[int(code[n + i])]) for i, k in enumerate(self.kernels)}
         if self.blocks:
-            out["depth"] = {b.add: int(code[n + i]) for i, b in enumerate(self.blocks)}
+            out["depth"] = {b.add: int(code[n + nk + i]) for i, b in enumerate(self.blocks)}
         return out
 
     def code(self, setting: Mapping[str, object]) -> np.ndarray:
@@ -252,8 +274,8 @@ class SearchSpace:
         """
         if not isinstance(setting, Mapping) or not set(setting) <= set(SETTING_KEYS):
             raise SpecError(
-                f"a subnet setting is a dict with key 'width' (group key -> kept channels), got "
-                f"{setting!r:.200}"
+                "a subnet setting is a dict with keys 'width' (group key -> kept channels), 'kernel' (conv "
+                f"-> kernel size) and 'depth' (residual add -> 0/1), got {setting!r:.200}"
             )
         width = setting.get("width", {})
         if not isinstance(width, Mapping):
@@ -276,8 +298,28 @@ class SearchSpace:
                     f"subnet setting keeps {k!r} channels of group {key!r}; its choices are {list(g.choices)}"
                 )
             code[i] = g.choices.index(int(k))
+        kernel = setting.get("kernel", {})
+        if not isinstance(kernel, Mapping):
+            raise SpecError(f"subnet setting 'kernel' must map convs to kernel sizes, got {kernel!r:.200}")
+        by_op = {k.op: (len(self.groups) + i, k) for i, k in enumerate(self.kernels)}
+        for op, size in kernel.items():
+            if op not in by_op:
+                raise SpecError(
+                    f"subnet setting sets the kernel of {op!r}, which is not an elastic-kernel conv of this "
+                    f"supernet (elastic: {', '.join(list(by_op)[:8])}{' ...' if len(by_op) > 8 else ''})"
+                )
+            i, k = by_op[op]
+            if (
+                isinstance(size, bool)
+                or not isinstance(size, (int, np.integer))
+                or int(size) not in k.choices
+            ):
+                raise SpecError(
+                    f"subnet setting gives {op!r} kernel size {size!r}; its choices are {list(k.choices)}"
+                )
+            code[i] = k.choices.index(int(size))
         depth = setting.get("depth", {})
-        by_add = {b.add: len(self.groups) + i for i, b in enumerate(self.blocks)}
+        by_add = {b.add: len(self.groups) + len(self.kernels) + i for i, b in enumerate(self.blocks)}
         if not isinstance(depth, Mapping):
             raise SpecError(
                 f"subnet setting 'depth' must map residual adds to 0 (skip) or 1 (keep), got {depth!r:.200}"
@@ -316,3 +358,48 @@ def build_groups(
         order = tuple(int(i) for i in np.argsort(-np.asarray(scores[g.id], dtype=np.float64), kind="stable"))
         out.append(ElasticGroup(g.key, g.id, g.size, choices, order, mask_sites(graph, g, order)))
     return tuple(out)
+
+
+def _conv_kernel(op) -> tuple[int, ...]:
+    k = op.attr("kernel_size") or (1,)
+    return tuple(k) if isinstance(k, (tuple, list)) else (int(k),)
+
+
+def _is_depthwise(op) -> bool:
+    g = op.attr("groups", 1) or 1
+    return g > 1 and g == op.attr("in_channels")
+
+
+def depthwise_heavy(graph: Graph) -> bool:
+    """Vitis AI's test for a mobile-style net: more depthwise than regular convs among the convs whose
+    kernel is at least 3x3 (``pytorch_nndct``'s ``group_nodes_for_ofa_dynamic_conv``)."""
+    dw = reg = 0
+    for op in graph.ops_of(OpKind.CONV):
+        if min(_conv_kernel(op)) >= 3:
+            if _is_depthwise(op):
+                dw += 1
+            else:
+                reg += 1
+    return dw > reg
+
+
+def kernel_groups(graph: Graph, analysis: Analysis) -> set[int]:
+    """Ids of the channel groups a conv with a kernel larger than 1x1 produces (writes as output
+    channels; a depthwise conv's channels are its input's too).
+
+    Vitis AI's rule for depthwise-heavy nets (:func:`depthwise_heavy`): only these groups are
+    compressed (a depthwise conv's channels through the conv that feeds it); channels produced by 1x1
+    convs alone (MobileNetV2's projections and last conv) keep their width.
+    """
+    out = set()
+    for g in analysis.groups:
+        for s in g.slots:
+            if s.role not in (SlotRole.OUT, SlotRole.IN):
+                continue
+            op = graph.op(s.op)
+            if op.kind is not OpKind.CONV or max(_conv_kernel(op)) <= 1:
+                continue
+            if s.role is SlotRole.OUT or _is_depthwise(op):
+                out.add(g.id)
+                break
+    return out

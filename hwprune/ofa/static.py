@@ -3,7 +3,9 @@
 The model was traced once; its graph's module tree shares the user's weight tensors. To emit a
 subnet with the supernet's (trained) weights, that tree points at the supernet's tensors for the
 duration of :func:`hwprune.pruning.apply_keep` (references only: no tensor is written, the user's
-model never changes) and at the user's again afterwards, so the trace is reused.
+model never changes) and at the user's again afterwards, so the trace is reused. Convs whose kernel
+the subnet crops then become real smaller convs (weights: the supernet's transformed centre crop,
+:mod:`hwprune.ofa.kernel`), and skipped blocks are dropped.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from torch import fx, nn
 from hwprune.errors import SpecError
 from hwprune.ir.graph import Graph
 from hwprune.ofa.depth import drop_blocks
+from hwprune.ofa.kernel import active_kernel, crop_static
 from hwprune.ofa.space import SearchSpace
-from hwprune.ofa.supernet import OFASupernet, raw_state_dict
+from hwprune.ofa.supernet import OFASupernet, kernel_matrices, raw_state_dict
 from hwprune.pruning import apply_keep
 
 __all__ = ["static_subnet", "swapped_weights", "keep_indices", "rebuild_static_subnet"]
@@ -95,14 +98,25 @@ def static_subnet(graph: Graph, supernet: OFASupernet, code) -> fx.GraphModule:
     state = {k: v.to("cpu") for k, v in raw_state_dict(supernet.model).items()}
     with swapped_weights(graph.source.gm, state):
         slim = apply_keep(graph, keep)
+    spec = dict(slim.hwprune_spec)
+    sizes = supernet.space.kernel_sizes(code)
+    if sizes:
+        by_op = {ek.op: ek for ek in supernet.space.kernels}
+        kernels, weights = {}, {}
+        for op, k in sizes.items():
+            ek = by_op[op]
+            choices, mats = kernel_matrices(supernet, op)
+            w = slim.get_submodule(ek.target).weight.detach()  # channel-sliced full kernel
+            with torch.no_grad():
+                weights[ek.target] = active_kernel(w, k, choices, mats)
+            kernels[ek.target] = (k, ek.padding - (ek.size - k) // 2)
+        crop_static(slim, kernels, weights)
+        spec["ofa_kernel"] = {t: {"kernel": k, "padding": p} for t, (k, p) in kernels.items()}
     skipped = supernet.space.skipped(code)
     if skipped:
-        spec = slim.hwprune_spec
         drop_blocks(slim, skipped)
-        slim.hwprune_spec = {
-            **spec,
-            "ofa_skip": [{"add": b.add, "node": b.node, "identity": b.identity} for b in skipped],
-        }
+        spec["ofa_skip"] = [{"add": b.add, "node": b.node, "identity": b.identity} for b in skipped]
+    slim.hwprune_spec = spec
     slim.train(supernet.training)
     return slim
 
@@ -112,10 +126,11 @@ def rebuild_static_subnet(
     spec: Mapping[str, Any] | str | os.PathLike,
     state_dict: Mapping[str, torch.Tensor] | str | os.PathLike | None = None,
 ) -> fx.GraphModule:
-    """A static subnet from the original model, its spec and state_dict (skipped blocks included).
+    """A static subnet from the original model, its spec and state_dict (cropped kernels and skipped
+    blocks included).
 
-    ``hwprune.get_slim_model`` rebuilds the channels; this also drops the blocks the spec's
-    ``ofa_skip`` lists (elastic depth).
+    ``hwprune.get_slim_model`` rebuilds the channels; this also crops the kernels the spec's
+    ``ofa_kernel`` lists (elastic kernel size) and drops the blocks its ``ofa_skip`` lists (elastic depth).
     """
     from hwprune.emit.spec import load_spec
     from hwprune.ofa.depth import SkipBlock
@@ -124,6 +139,8 @@ def rebuild_static_subnet(
     if not isinstance(spec, Mapping):
         spec = load_spec(spec)
     slim = transform(model, spec)
+    kernels = {t: (int(d["kernel"]), int(d["padding"])) for t, d in spec.get("ofa_kernel", {}).items()}
+    crop_static(slim, kernels, None)  # the state_dict holds the transformed kernels
     skip = [SkipBlock(d["add"], d["node"], d["identity"], (), "") for d in spec.get("ofa_skip", ())]
     drop_blocks(slim, skip)
     if state_dict is not None:

@@ -6,6 +6,8 @@ channels a subnet removes. All subnets share the full weights, a removed channel
 (so its producer gets no gradient from that subnet), and in eval mode a subnet computes exactly what
 its static slim model computes (:func:`hwprune.ofa.static.static_subnet`, tested to rtol 1e-5).
 A skipped residual block's branch output is multiplied by zero (see :mod:`hwprune.ofa.depth`).
+An elastic-kernel conv's weight is further parametrized by :class:`hwprune.ofa.kernel.KernelCrop`
+(the active centre crop, OFA's kernel transform) and its padding follows the active kernel.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from torch.nn.utils import parametrize
 
 from hwprune.errors import SpecError
 from hwprune.ofa.depth import DepthGate
+from hwprune.ofa.kernel import KernelCrop
 from hwprune.ofa.space import SearchSpace
 
-__all__ = ["OFASupernet", "ChannelMask", "raw_state_dict"]
+__all__ = ["OFASupernet", "ChannelMask", "raw_state_dict", "weights_state", "kernel_matrices"]
 
 
 class ChannelMask(nn.Module):
@@ -47,17 +50,22 @@ class OFASupernet(nn.Module):
 
     Args:
         model: the model to copy (never changed).
-        space: the search space (elastic groups, their choices and mask sites).
+        space: the search space (elastic groups, their choices and mask sites; elastic kernels).
+        kernel_transform: learn OFA's kernel transformation matrices (else plain centre crops); default:
+            as recorded in the space's identity.
 
     Attributes:
         model: the copy holding the shared weights (parametrized).
         space: the search space.
     """
 
-    def __init__(self, model: nn.Module, space: SearchSpace) -> None:
+    def __init__(self, model: nn.Module, space: SearchSpace, kernel_transform: bool | None = None) -> None:
         super().__init__()
         self.model = copy.deepcopy(model)
         self.space = space
+        if kernel_transform is None:  # as the space was built (a worker rebuilding it gets the same)
+            kernel_transform = bool(space.identity.get("kernel_transform", True))
+        self.kernel_transform = kernel_transform
         params = dict.fromkeys(site.param for g in space.groups for site in g.sites)
         self._masks: dict[str, ChannelMask] = {}
         for path in params:
@@ -67,6 +75,12 @@ class OFASupernet(nn.Module):
             cm = ChannelMask(site.rows, site.cols, w.dim())
             parametrize.register_parametrization(owner, name, cm, unsafe=True)
             self._masks[path] = cm
+        self._crops: list[tuple[KernelCrop, nn.Conv2d]] = []
+        for ek in space.kernels:  # after the channel mask: the crop sees the masked full kernel
+            conv = self.model.get_submodule(ek.target)
+            crop = KernelCrop(ek, kernel_transform)
+            parametrize.register_parametrization(conv, "weight", crop, unsafe=True)
+            self._crops.append((crop, conv))
         self._gates: list[DepthGate] = []
         for blk in space.blocks:  # elastic depth: the block's last op is gated to zero when skipped
             gate = DepthGate()
@@ -85,7 +99,7 @@ class OFASupernet(nn.Module):
         return self._code.copy()
 
     def setting(self) -> dict[str, dict[str, int]]:
-        """The active subnet's setting (``{"width": {group key: kept channels}}``)."""
+        """The active subnet's setting (``{"width": {group key: kept channels}, ...}``)."""
         return self.space.setting(self._code)
 
     def set_setting(self, setting: Mapping[str, Any]) -> OFASupernet:
@@ -102,9 +116,13 @@ class OFASupernet(nn.Module):
                 f"({len(self.space.n_choices())}), got shape {code.shape}"
             )
         flat: dict[str, torch.Tensor] = {}
-        n = len(self.space.groups)
-        for gate, c in zip(self._gates, code[n:], strict=True):
+        n, nk = len(self.space.groups), len(self.space.kernels)
+        for gate, c in zip(self._gates, code[n + nk :], strict=True):
             gate.skip = int(c) == 0
+        for ek, (crop, conv), c in zip(self.space.kernels, self._crops, code[n : n + nk], strict=True):
+            crop.active = ek.choices[int(c)]
+            p = ek.padding - (ek.size - crop.active) // 2  # same output size as the full kernel
+            conv.padding = (p, p)
         for g, c in zip(self.space.groups, code[:n], strict=True):
             k = g.choices[int(c)]
             if k == g.size:
@@ -134,3 +152,22 @@ def raw_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
             key = f"{head}{name}"
         out[key] = value
     return out
+
+
+def weights_state(supernet: OFASupernet) -> dict[str, torch.Tensor]:
+    """What the supernet has learned: :func:`raw_state_dict` of its model plus the kernel transforms
+    (``kernel_transform.<conv>.<step>``; none without elastic kernels, so a width-only supernet's
+    weights hash is what it always was)."""
+    out = raw_state_dict(supernet.model)
+    for ek, (crop, _) in zip(supernet.space.kernels, supernet._crops, strict=True):
+        for i, m in enumerate(crop.transforms or ()):
+            out[f"kernel_transform.{ek.target}.{i}"] = m
+    return out
+
+
+def kernel_matrices(supernet: OFASupernet, op: str) -> tuple[tuple[int, ...], list[torch.Tensor] | None]:
+    """(choices, transform matrices or None) of an elastic-kernel conv of the supernet."""
+    for ek, (crop, _) in zip(supernet.space.kernels, supernet._crops, strict=True):
+        if ek.op == op:
+            return ek.choices, None if crop.transforms is None else [m.detach() for m in crop.transforms]
+    raise SpecError(f"{op!r} is not an elastic-kernel conv of this supernet")

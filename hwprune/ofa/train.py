@@ -1,7 +1,7 @@
 """Supernet training: the sandwich rule with distillation from the original model.
 
-Per batch (as Vitis AI's OFA and BigNAS): the largest subnet, the smallest and ``n_random`` random
-ones each run forward and backward on the same batch, their gradients add up, the norm is clipped,
+Per batch (as Vitis AI's OFA and BigNAS): the largest subnet, ``n_random`` random ones and the
+smallest each run forward and backward on the same batch, their gradients add up, the norm is clipped,
 and one optimizer step follows. Each subnet's loss is cross-entropy plus ``kd_weight`` times the
 KL divergence to the teacher's (the original model's) softened outputs.
 
@@ -72,7 +72,9 @@ class SandwichStep:
         rand = [
             (torch.rand(len(self._n)) * self._n).long().clamp_max(self._n - 1) for _ in range(self.n_random)
         ]
-        return [torch.as_tensor(space.max_code()), torch.as_tensor(space.min_code()), *rand]
+        # the smallest subnet runs last: it uses every kernel transform, and under DistributedDataParallel
+        # only the last (synchronised) pass's parameters are reduced, so none of them may sit unused there
+        return [torch.as_tensor(space.max_code()), *rand, torch.as_tensor(space.min_code())]
 
     def loss(self, out: torch.Tensor, y: torch.Tensor, soft: torch.Tensor | None) -> torch.Tensor:
         loss = F.cross_entropy(out, y)

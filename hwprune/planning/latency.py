@@ -134,14 +134,19 @@ class LatencyModel:
         """(input, output) channels of lowered layer ``index`` with ``counts`` kept per group id."""
         return term_channels(self.terms[index], counts)
 
-    def layer_cycles(self, index: int, cin: int, cout: int, sparsity: LayerSparsity = DENSE) -> int:
+    def layer_cycles(
+        self, index: int, cin: int, cout: int, sparsity: LayerSparsity = DENSE, *, kernel: int | None = None
+    ) -> int:
         """Analytic cycles of lowered layer ``index`` at these channels and sparsity (memoised by the
-        layer's shape, so the layers of repeated blocks are costed once)."""
-        key = (self.shapes[index], cin, cout, sparsity)
+        layer's shape, so the layers of repeated blocks are costed once); ``kernel``: a conv's kernel
+        cropped to its centre (OFA's elastic kernel, :func:`hwprune.lower.lower.crop_kernel`)."""
+        key = (self.shapes[index], cin, cout, sparsity, kernel)
         c = self._memo.get(key)
         if c is None:
             c = self._memo[key] = int(
-                hwmodel.layer_cycles(resize(self.lowered[index], cin, cout, sparsity), self.cfg)
+                hwmodel.layer_cycles(
+                    resize(self.lowered[index], cin, cout, sparsity, kernel=kernel), self.cfg
+                )
             )
         return c
 
@@ -150,13 +155,19 @@ class LatencyModel:
         return int(hwmodel.layer_cycles(self.lowered[index].layer, self.cfg))
 
     def workloads(
-        self, kept: Mapping[int, int] | None = None, sparsity: Mapping[str, LayerSparsity] | None = None
+        self,
+        kept: Mapping[int, int] | None = None,
+        sparsity: Mapping[str, LayerSparsity] | None = None,
+        *,
+        kernels: Mapping[str, int] | None = None,
     ) -> list[Layer]:
-        """The subnet's workloads, named after the model's modules."""
+        """The subnet's workloads, named after the model's modules; ``kernels``: layer name -> kernel
+        size of convs whose kernel is cropped to its centre (OFA's elastic kernel)."""
         counts = self._counts(kept)
         sparsity = sparsity or {}
+        kernels = kernels or {}
         return [
-            resize(lw, *self.channels(i, counts), sparsity.get(lw.op, DENSE))
+            resize(lw, *self.channels(i, counts), sparsity.get(lw.op, DENSE), kernel=kernels.get(lw.op))
             for i, lw in enumerate(self.lowered)
         ]
 

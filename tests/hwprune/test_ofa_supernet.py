@@ -43,14 +43,15 @@ def _check_static_equals_dynamic(ofa, sup, x, seed, n_random=2):
             rep = hwprune.simulate(static, x, hw=ofa.hw, mode="analytic")
         assert rep.total_cycles == ofa.subnet_latency(sup, setting)  # what the search reports
         dropped = {o for b in sup.space.skipped(code) for o in (*b.branch, b.add)}
-        work = ofa.table(sup).lm.workloads(sup.space.kept(code))
+        work = ofa.table(sup).lm.workloads(sup.space.kept(code), kernels=sup.space.kernel_sizes(code))
         assert macs == sum(w.macs for w in work if w.name not in dropped)
+        assert params == ofa.subnet_params(sup, code)  # what the search reports
     narrow = [
         g
         for g, c in zip(sup.space.groups, codes[0][: len(sup.space.groups)], strict=True)
         if g.choices[c] < g.size
-    ]
-    assert narrow, "the smallest subnet must narrow some group"
+    ] + list(sup.space.kernel_sizes(codes[0]))
+    assert narrow, "the smallest subnet must narrow some group or crop some kernel"
 
 
 @pytest.mark.parametrize("name", ["resnet20", "mobilenet_v2"])
@@ -66,7 +67,15 @@ def test_static_subnet_equals_dynamic_reference_nets(name):
 def test_static_subnet_equals_dynamic_zoo(family):
     model = ZOO[family]().eval()
     x = zoo_input(family)
-    ofa, sup = _ofa(model, x, expand_ratio=[0.5, 0.75, 1.0], channel_divisible=2, auto_add_excludes=False)
+    # the depthwise rule off: every family's widths are checked (ConvNeXt would keep its widths)
+    ofa, sup = _ofa(
+        model,
+        x,
+        expand_ratio=[0.5, 0.75, 1.0],
+        channel_divisible=2,
+        auto_add_excludes=False,
+        depthwise_rule=False,
+    )
     _check_static_equals_dynamic(ofa, sup, x, 2, n_random=1)
 
 

@@ -26,7 +26,7 @@ def _net():
         nn.Conv2d(3, 16, 3, padding=1),
         nn.BatchNorm2d(16),
         nn.ReLU(),
-        nn.Conv2d(16, 32, 3, padding=1),
+        nn.Conv2d(16, 32, 5, padding=2),  # an elastic kernel (5 or 3): its transform trains too
         nn.BatchNorm2d(32),
         nn.ReLU(),
         nn.Conv2d(32, 32, 3, padding=1),
@@ -65,8 +65,9 @@ def test_sandwich_step_runs_max_min_and_random_subnets_with_kd_and_clipping():
     group = sup.space.groups[0]  # conv 3's channels (conv 0 is excluded by default), consumed by conv 6
     assert group.key == "3"
     assert len(widths) == 16  # 4 passes per step
-    assert widths[0::4] == [group.size] * 4 and widths[1::4] == [group.choices[0]] * 4
-    assert any(w != widths[0] for w in widths[2::4] + widths[3::4]) or len(group.choices) == 1
+    # max, the random ones, then min (last: the synchronised pass under DDP uses every parameter)
+    assert widths[0::4] == [group.size] * 4 and widths[3::4] == [group.choices[0]] * 4
+    assert any(w != widths[0] for w in widths[1::4] + widths[2::4]) or len(group.choices) == 1
     changed = [k for k, v in sup.state_dict().items() if not torch.equal(v, before[k])]
     assert any("original" in k for k in changed)
     assert sup.setting() == ofa.sample_subnet(sup, "max")[1]  # left at the largest subnet
@@ -170,3 +171,5 @@ def test_ddp_two_cpu_processes_train_one_supernet(tmp_path):
     for k in w0:
         assert torch.equal(w0[k], w1[k]), k
     assert any(not torch.equal(w0[k], v) for k, v in fresh.state_dict().items())
+    transforms = [k for k in w0 if ".transforms." in k]  # the kernel transform trained, in step on both
+    assert transforms and all(not torch.equal(w0[k], fresh.state_dict()[k]) for k in transforms)
