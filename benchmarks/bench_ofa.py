@@ -45,6 +45,9 @@ def main() -> None:
     ap.add_argument("--lookups", type=int, default=1000)
     ap.add_argument("--size", type=int, default=32, help="input side (224 for the ImageNet nets)")
     ap.add_argument("--no-epoch", action="store_true", help="latency lookups only")
+    ap.add_argument(
+        "--kernel-sizes", default="3,5,7", help="elastic kernel sizes, comma-separated, or 'none'"
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
@@ -60,22 +63,31 @@ def main() -> None:
         data, batch_size=args.batch_size, shuffle=True, generator=torch.Generator().manual_seed(0)
     )
     ofa = hwprune.OFAPruner(model, x, hw=args.hw, backend="serial", progress=False)
-    sup = ofa.ofa_model([0.5, 0.75, 1.0], channel_divisible=8)
+    ks = None if args.kernel_sizes == "none" else [int(k) for k in args.kernel_sizes.split(",")]
+    sup = ofa.ofa_model([0.5, 0.75, 1.0], channel_divisible=8, kernel_sizes=ks)
+    space = sup.space
 
     # --- latency lookups (no training needed)
     t = time.perf_counter()
     lm = ofa.table(sup).lm  # the first build prices every reachable (cin, cout) of every layer
     t_cold = time.perf_counter() - t
-    t_build = _median(lambda: CostTable(lm, sup.space.groups), args.repeats)  # per-layer memo warm
+    t_build = _median(
+        lambda: CostTable(lm, space.groups, space.blocks, space.kernels), args.repeats
+    )  # per-layer memo warm
     table = ofa.table(sup)
     codes = sup.space.random_codes(np.random.default_rng(0), args.lookups)
     cycles = table.cycles(codes)  # warm-up, and the check below
-    assert all(
-        int(c) == lm.cycles(sup.space.kept(code)) for c, code in zip(cycles[:50], codes[:50], strict=True)
-    )
+
+    def one(code):  # the shared latency model, one subnet at a time
+        return lm.cycles(space.kept(code), kernels=space.kernel_sizes(code))
+
+    assert all(int(c) == one(code) for c, code in zip(cycles[:50], codes[:50], strict=True))
     t_table = _median(lambda: table.price(codes), max(5, args.repeats))
-    t_model = _median(lambda: [lm.cycles(sup.space.kept(code)) for code in codes], args.repeats)
-    print(f"{args.model} on {args.hw}: {len(sup.space.groups)} elastic groups, {sup.space.size()} subnets")
+    t_model = _median(lambda: [one(code) for code in codes], args.repeats)
+    print(
+        f"{args.model} on {args.hw}: {len(space.groups)} elastic groups, {len(space.kernels)} elastic "
+        f"kernels, {space.size()} subnets"
+    )
     print(
         f"latency of {args.lookups} candidates: tables {t_table * 1e3:.2f} ms (median of {max(5, args.repeats)}), "
         f"LatencyModel.cycles per candidate {t_model * 1e3:.1f} ms; tables built in {t_cold * 1e3:.0f} ms "
@@ -91,7 +103,7 @@ def main() -> None:
         train(net, loader, 1, lr=0.05, progress=False)
 
     def supernet() -> None:
-        s = ofa.ofa_model([0.5, 0.75, 1.0], channel_divisible=8)
+        s = ofa.ofa_model([0.5, 0.75, 1.0], channel_divisible=8, kernel_sizes=ks)
         ofa.train(s, loader, 1, lr=0.05, progress=False)
 
     plain()  # warm-up

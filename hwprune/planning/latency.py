@@ -172,19 +172,27 @@ class LatencyModel:
         ]
 
     def cycles(
-        self, kept: Mapping[int, int] | None = None, sparsity: Mapping[str, LayerSparsity] | None = None
+        self,
+        kept: Mapping[int, int] | None = None,
+        sparsity: Mapping[str, LayerSparsity] | None = None,
+        *,
+        kernels: Mapping[str, int] | None = None,
     ) -> int:
-        """Analytic latency in cycles of the subnet (the sum the planner's tables add up)."""
+        """Analytic latency in cycles of the subnet (the sum the planner's tables add up); ``kernels``
+        as in :meth:`workloads`."""
         counts = self._counts(kept)
         sparsity = sparsity or {}
+        kernels = kernels or {}
         return sum(
-            self.layer_cycles(i, *self.channels(i, counts), sparsity.get(lw.op, DENSE))
+            self.layer_cycles(
+                i, *self.channels(i, counts), sparsity.get(lw.op, DENSE), kernel=kernels.get(lw.op)
+            )
             for i, lw in enumerate(self.lowered)
         )
 
-    def macs(self, kept: Mapping[int, int] | None = None) -> int:
+    def macs(self, kept: Mapping[int, int] | None = None, *, kernels: Mapping[str, int] | None = None) -> int:
         """Dense multiply-accumulates per sample of the subnet's conv and linear layers."""
-        return sum(layer.macs for layer in self.workloads(kept))
+        return sum(layer.macs for layer in self.workloads(kept, kernels=kernels))
 
     def simulate(
         self,
