@@ -73,7 +73,11 @@ def _check(ofa, sup, x, codes, tmp_path, model):
         assert config == setting
         torch.testing.assert_close(ys, y, rtol=1e-5, atol=1e-5 * float(y.abs().max()))
         cropped = sup.space.kernel_sizes(code)
+        dropped = {o for b in sup.space.skipped(code) for o in b.branch}
         for ek in sup.space.kernels:  # real smaller convs, not masked big ones
+            if ek.op in dropped:
+                assert not hasattr(static, ek.target)
+                continue
             k = cropped.get(ek.op, ek.size)
             assert static.get_submodule(ek.target).kernel_size == (k, k)
         assert params == sum(p.numel() for p in static.parameters()) == ofa.subnet_params(sup, code)
@@ -100,13 +104,26 @@ def test_elastic_kernel_static_equals_dynamic_and_latency(transform, tmp_path):
     torch.manual_seed(0)
     model = KernelNet().eval()
     x = torch.randn(2, 3, 16, 16)
-    ofa, sup = _ofa(model, x, expand_ratio=[0.5, 1.0], channel_divisible=4, kernel_transform=transform)
+    depth = not transform  # once with elastic depth too: its genes follow the kernels'
+    ofa, sup = _ofa(
+        model,
+        x,
+        expand_ratio=[0.5, 1.0],
+        channel_divisible=4,
+        kernel_transform=transform,
+        elastic_depth=depth,
+    )
+    assert len(sup.space.blocks) == int(depth)
     choices = {k.op: k.choices for k in sup.space.kernels}
     assert choices == {"c7": (3, 5, 7), "c5": (3, 5), "dw": (3, 5)}  # stem excluded, 3x3s have no choice
     assert sup.space.identity["kernel_transform"] is transform
     _perturb(sup)
     codes = [sup.space.min_code(), *sup.space.random_codes(np.random.default_rng(1), 3)]
-    codes[1][len(sup.space.groups) :] = [1, 0, 1]  # the middle 5x5 of the 7x7 conv, a 3x3 strided conv
+    n = len(sup.space.groups)
+    codes[1][n : n + 3] = [1, 0, 1]  # the middle 5x5 of the 7x7 conv, a 3x3 strided conv
+    if depth:
+        codes[1][n + 3] = 0  # the depthwise residual block skipped
+        codes[2][n + 3] = 1
     _check(ofa, sup, x, codes, tmp_path, model)
     if transform:  # the transform matters: a plain centre crop computes something else
         sup.set_code(sup.space.min_code())
