@@ -282,3 +282,14 @@ def test_crop_kernel_keeps_the_output_size_and_refuses_bad_crops():
             crop_kernel(layer, bad)
     with pytest.raises(TopologyError, match="cannot crop"):
         crop_kernel(Layer.conv("v", 16, 16, 8, 8, 5, padding=0), 3)  # no padding to give back
+
+
+def test_cli_kernel_sizes_flag():
+    import argparse
+
+    from hwprune.cli import _kernel_sizes
+
+    assert _kernel_sizes("none") is None and _kernel_sizes("3,5,7") == (3, 5, 7)
+    for bad in ("4", "3,x", "0"):
+        with pytest.raises(argparse.ArgumentTypeError, match="kernel size|odd"):
+            _kernel_sizes(bad)
