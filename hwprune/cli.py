@@ -13,9 +13,13 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from hwmodel.errors import HwModelError
 from hwprune.errors import HwPruneError, PruneConfigError
+
+if TYPE_CHECKING:
+    from hwprune.optimize import OptimizeConfig
 
 __all__ = ["main", "build_parser"]
 
@@ -169,6 +173,12 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
         help="auto (CUDA when present), cpu, cuda or cuda:N; under torchrun training is data-parallel",
     )
     p.add_argument(
+        "--input-size",
+        type=_int_at_least(8),
+        default=None,
+        help="image side (default: the data's; digits/synthetic/fashion-mnist 32)",
+    )
+    p.add_argument(
         "--threads",
         type=_int_at_least(1),
         default=None,
@@ -212,35 +222,31 @@ def _hw_label(hw: str) -> str:
     return Path(hw).stem if (os.sep in hw or "/" in hw or Path(hw).suffix) else hw
 
 
-def _cmd_optimize(args) -> int:
-    from hwprune.optimize import OptimizeConfig, optimize
+def _optimize_config(args, out: str, **job: Any) -> OptimizeConfig:
+    """The :class:`OptimizeConfig` of a job that trains (``optimize``, ``ofa``): the model, data and
+    training flags they share, plus ``job``'s own fields."""
+    from hwprune.optimize import OptimizeConfig
 
-    label = f"{args.model.replace(':', '_').replace('/', '_')}-{_hw_label(args.hw)}-{args.budget}"
-    out = args.out or f"runs/{label}"
     in_channels, input_size = args.in_channels, args.input_size
     if args.input_shape is not None:
         _, c, h, w = args.input_shape
         if h != w:
             raise PruneConfigError(
-                f"--input-shape {','.join(map(str, args.input_shape))}: optimize trains on "
+                f"--input-shape {','.join(map(str, args.input_shape))}: hwprune {args.cmd} trains on "
                 "square images; give H = W (or use --input-size)"
             )
         if in_channels is not None and in_channels != c:
             raise PruneConfigError(f"--in-channels {in_channels} contradicts --input-shape channels {c}")
+        if input_size is not None and input_size != h:
+            raise PruneConfigError(f"--input-size {input_size} contradicts --input-shape side {h}")
         in_channels, input_size = c, h
-    cfg = OptimizeConfig(
+    return OptimizeConfig(
         model=args.model,
         data=args.data,
         hw=args.hw,
-        budget=args.budget,
-        nm=args.nm,
         epochs=args.epochs,
-        finetune_epochs=args.finetune_epochs,
         batch_size=args.batch_size,
         lr=args.lr,
-        finetune_lr=args.finetune_lr,
-        importance=args.importance,
-        solver=args.solver,
         seed=args.seed,
         input_size=input_size,
         in_channels=in_channels,
@@ -249,12 +255,29 @@ def _cmd_optimize(args) -> int:
         out=out,
         cache_dir=args.cache_dir,
         progress=not args.quiet,
-        strict=args.strict,
         data_dir=args.data_dir,
         train_subset=args.train_subset,
         weights=args.weights,
         device=args.device,
         threads=args.threads,
+        **job,
+    )
+
+
+def _cmd_optimize(args) -> int:
+    from hwprune.optimize import optimize
+
+    label = f"{args.model.replace(':', '_').replace('/', '_')}-{_hw_label(args.hw)}-{args.budget}"
+    cfg = _optimize_config(
+        args,
+        args.out or f"runs/{label}",
+        budget=args.budget,
+        nm=args.nm,
+        finetune_epochs=args.finetune_epochs,
+        finetune_lr=args.finetune_lr,
+        importance=args.importance,
+        solver=args.solver,
+        strict=args.strict,
     )
     optimize(cfg)
     return 0
@@ -317,34 +340,13 @@ def _kernel_sizes(text: str) -> tuple[int, ...] | None:
 def _cmd_ofa(args) -> int:
     from hwprune.io import atomic_dir
     from hwprune.ofa.run import OFARunConfig, check_range, run_ofa
-    from hwprune.optimize import OptimizeConfig, _baseline, validate
+    from hwprune.optimize import _baseline, validate
     from hwprune.train.device import is_main_process
 
     label = f"{args.model.replace(':', '_').replace('/', '_')}-{_hw_label(args.hw)}"
     out = Path(args.out or f"runs/ofa-{label}-{args.latency[0]}-{args.latency[1]}")
     _out_folder(str(out))
-    ocfg = OptimizeConfig(
-        model=args.model,
-        data=args.data,
-        hw=args.hw,
-        budget="1.0",
-        nm="off",
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        in_channels=args.in_channels,
-        num_classes=args.num_classes,
-        excludes=tuple(args.exclude),
-        out=str(out),
-        cache_dir=args.cache_dir,
-        progress=not args.quiet,
-        data_dir=args.data_dir,
-        train_subset=args.train_subset,
-        weights=args.weights,
-        device=args.device,
-        threads=args.threads,
-    )
+    ocfg = _optimize_config(args, str(out), budget="1.0", nm="off")
     prep = validate(ocfg)
     cfg = OFARunConfig(
         hw=args.hw,
@@ -537,12 +539,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--importance", default="l1", type=_name)
     p.add_argument("--solver", default="greedy", choices=("greedy", "exact"))
     p.add_argument("--seed", type=_int_at_least(0), default=0)
-    p.add_argument(
-        "--input-size",
-        type=_int_at_least(8),
-        default=None,
-        help="image side (default: the data's; digits/synthetic/fashion-mnist 32)",
-    )
     p.add_argument(
         "--exclude", action="append", default=[], type=_name, help="module name to keep unpruned (repeatable)"
     )

@@ -123,3 +123,24 @@ def test_cli_refuses_an_unreachable_range_before_training(tmp_path, capsys):
     assert main([*ARGS, "--latency", "0.8"]) == 2
     assert "MIN:MAX" in capsys.readouterr().err
     assert main([*ARGS, "--latency", "0.5:0.9", "--expand-ratio", "0,1"]) == 2
+
+
+def test_cli_input_shape_reaches_the_data_and_bad_shapes_are_refused(tmp_path, monkeypatch, capsys):
+    """``hwprune ofa`` shares optimize's data flags: --input-shape sets the image side it trains on."""
+    import hwprune.optimize as opt
+
+    seen = {}
+
+    def stop(cfg):
+        seen["cfg"] = cfg
+        raise hwprune.errors.PruneConfigError("stopped before training")
+
+    monkeypatch.setattr(opt, "validate", stop)
+    args = ["ofa", "--model", "resnet20", "--out", str(tmp_path / "run"), "--quiet"]
+    assert main([*args, "--input-shape", "1,1,24,24", "--threads", "1"]) == 2
+    assert (seen["cfg"].input_size, seen["cfg"].in_channels, seen["cfg"].threads) == (24, 1, 1)
+    assert main([*args, "--input-shape", "1,1,24,20"]) == 2
+    assert "hwprune ofa trains on square images" in capsys.readouterr().err
+    assert main([*args, "--input-shape", "1,1,24,24", "--input-size", "32"]) == 2
+    assert "--input-size 32 contradicts --input-shape side 24" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
