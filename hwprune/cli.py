@@ -12,13 +12,17 @@ import math
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from hwmodel.errors import HwModelError
 from hwprune.errors import HwPruneError, PruneConfigError
 
 if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
     from hwprune.optimize import OptimizeConfig
 
 __all__ = ["main", "build_parser"]
@@ -29,12 +33,12 @@ class _UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse prints usage + message and exits; we want one line
+    def error(self, message: str) -> NoReturn:  # argparse prints usage + message and exits; we want one line
         raise _UsageError(message)
 
 
 # -- argument types: each rejects a malformed value with a message naming what is allowed ---------
-def _int_at_least(low: int):
+def _int_at_least(low: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -92,7 +96,7 @@ def _name(text: str) -> str:
     return text
 
 
-def _model_and_input(args):
+def _model_and_input(args: argparse.Namespace) -> tuple[nn.Module, torch.Tensor]:
     import torch
 
     from hwprune import models
@@ -193,12 +197,10 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _out_folder(text: str | None, what: str = "--out") -> Path | None:
+def _out_folder(text: str, what: str = "--out") -> Path:
     """Check that ``text`` can become an output folder before any work starts."""
     from hwprune.optimize import _writable
 
-    if text is None:
-        return None
     out = Path(text)
     if out.exists() and not out.is_dir():
         raise PruneConfigError(f"{what} {out}: exists and is not a folder")
@@ -209,7 +211,7 @@ def _out_folder(text: str | None, what: str = "--out") -> Path | None:
     return out
 
 
-def _publish(build, out: Path) -> None:
+def _publish(build: Callable[[Path], None], out: Path) -> None:
     """Run ``build(folder)`` in a temporary sibling of ``out`` and move its files in only on success."""
     from hwprune.io import atomic_dir
 
@@ -222,7 +224,7 @@ def _hw_label(hw: str) -> str:
     return Path(hw).stem if (os.sep in hw or "/" in hw or Path(hw).suffix) else hw
 
 
-def _optimize_config(args, out: str, **job: Any) -> OptimizeConfig:
+def _optimize_config(args: argparse.Namespace, out: str, **job: Any) -> OptimizeConfig:
     """The :class:`OptimizeConfig` of a job that trains (``optimize``, ``ofa``): the model, data and
     training flags they share, plus ``job``'s own fields."""
     from hwprune.optimize import OptimizeConfig
@@ -264,7 +266,7 @@ def _optimize_config(args, out: str, **job: Any) -> OptimizeConfig:
     )
 
 
-def _cmd_optimize(args) -> int:
+def _cmd_optimize(args: argparse.Namespace) -> int:
     from hwprune.optimize import optimize
 
     label = f"{args.model.replace(':', '_').replace('/', '_')}-{_hw_label(args.hw)}-{args.budget}"
@@ -283,7 +285,7 @@ def _cmd_optimize(args) -> int:
     return 0
 
 
-def _latency_range(text: str) -> tuple:
+def _latency_range(text: str) -> tuple[float | int | str, ...]:
     """``MIN:MAX[:STEP]`` with each a fraction, a time ("2.5ms") or cycles; STEP defaults to a quarter."""
     from hwprune.optimize import _budget_value
     from hwprune.planning.budget import parse_budget
@@ -307,7 +309,8 @@ def _latency_range(text: str) -> tuple:
     if len(values) == 2:
         lo, hi = budgets[0].value, budgets[1].value
         step = (hi - lo) / 4
-        values.append({"ms": f"{step:g}ms", "cycles": max(1, int(step))}.get(budgets[0].kind, round(step, 6)))
+        steps: dict[str, float | int | str] = {"ms": f"{step:g}ms", "cycles": max(1, int(step))}
+        values.append(steps.get(budgets[0].kind, round(step, 6)))
     return tuple(values)
 
 
@@ -337,7 +340,7 @@ def _kernel_sizes(text: str) -> tuple[int, ...] | None:
     return out
 
 
-def _cmd_ofa(args) -> int:
+def _cmd_ofa(args: argparse.Namespace) -> int:
     from hwprune.io import atomic_dir
     from hwprune.ofa.run import OFARunConfig, check_range, run_ofa
     from hwprune.optimize import _baseline, validate
@@ -409,7 +412,7 @@ def _cmd_ofa(args) -> int:
     return 0
 
 
-def _cmd_plan(args) -> int:
+def _cmd_plan(args: argparse.Namespace) -> int:
     import hwprune
     from hwprune.optimize import _budget_value
     from hwprune.report.plan_report import plan_markdown, plot_plan
@@ -441,7 +444,7 @@ def _cmd_plan(args) -> int:
     return 0
 
 
-def _cmd_prune(args) -> int:
+def _cmd_prune(args: argparse.Namespace) -> int:
     import torch
 
     import hwprune
@@ -472,10 +475,10 @@ def _cmd_prune(args) -> int:
     return 0
 
 
-def _cmd_simulate(args) -> int:
+def _cmd_simulate(args: argparse.Namespace) -> int:
     import hwprune
 
-    out = _out_folder(args.out)
+    out = _out_folder(args.out) if args.out is not None else None
     model, x = _model_and_input(args)
     rep = hwprune.simulate(model, x, hw=args.hw, mode=args.mode, strict=args.strict, progress=not args.quiet)
     print(f"{args.model} on {args.hw}: {rep.total_cycles} cycles, {rep.latency_ms:.4f} ms, {rep.fps:.1f} FPS")
@@ -491,19 +494,23 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
-def _cmd_report(args) -> int:
+def _cmd_report(args: argparse.Namespace) -> int:
     from hwprune.io import atomic_write_text
     from hwprune.planning.plan import Plan
     from hwprune.report.plan_report import plan_markdown, plot_plan
 
     plan = Plan.load(args.plan)
     out = _out_folder(args.out or str(Path(args.plan).parent))
-    _publish(lambda tmp: atomic_write_text(tmp / "plan.md", plan_markdown(plan, plot_plan(plan, tmp))), out)
+
+    def build(tmp: Path) -> None:
+        atomic_write_text(tmp / "plan.md", plan_markdown(plan, plot_plan(plan, tmp)))
+
+    _publish(build, out)
     print(f"wrote {out / 'plan.md'}")
     return 0
 
 
-def _cmd_reports(args) -> int:
+def _cmd_reports(args: argparse.Namespace) -> int:
     from hwprune.report.nets import write_net_reports
 
     _out_folder(args.out)
@@ -669,14 +676,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hwprune{' ' + cmd if cmd else ''}: error: {_one_line(e)}", file=sys.stderr)
         return 2
 
-    def show(message, category, filename, lineno, file=None, line=None):  # one line per warning
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:  # one line per warning
         print(f"hwprune {args.cmd}: warning: {_one_line(message)}", file=sys.stderr)
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
             warnings.showwarning = show
-            return args.fn(args)
+            rc: int = args.fn(args)
+            return rc
     except (HwPruneError, HwModelError) as e:
         print(f"hwprune {args.cmd}: error: {_one_line(e)}", file=sys.stderr)
         return 2

@@ -37,7 +37,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -46,6 +46,9 @@ from hwmodel.atomic import clean_staging, publish_dir, recover_dir, staging_dir
 from hwprune.errors import PruneConfigError
 from hwprune.io import atomic_write_text, save_state_dict, write_json
 from hwprune.runtime.userfn import load_callable
+
+if TYPE_CHECKING:
+    from hwprune.train.datasets import DataBundle
 
 __all__ = ["OptimizeConfig", "optimize", "validate", "load_factory", "make_model", "default_cache_dir"]
 
@@ -147,7 +150,7 @@ def default_cache_dir() -> Path:
     return Path(base) / "hwprune"
 
 
-def _data(cfg: OptimizeConfig, channels: int | None):
+def _data(cfg: OptimizeConfig, channels: int | None) -> DataBundle:
     """The loaders ``--data`` names, with the input shape and class count read from the data."""
     from hwprune.errors import DataError
     from hwprune.train.datasets import resolve_data
@@ -373,7 +376,7 @@ def validate(cfg: OptimizeConfig) -> _Prepared:
     )
 
 
-_NM = {"auto": "auto", "on": True, "off": False}
+_NM: dict[str, bool | str] = {"auto": "auto", "on": True, "off": False}
 
 
 def _baseline(cfg: OptimizeConfig, prep: _Prepared) -> tuple[Path, str]:
@@ -518,21 +521,33 @@ def _plan_step(cfg: OptimizeConfig, prep: _Prepared, out: Path) -> tuple[Any, bo
     from hwprune.planning.planner import plan_key
     from hwprune.planning.reuse import reuse_plan
 
-    args = {
-        "hw": cfg.hw,
-        "budget": _budget_value(cfg.budget),
-        "nm": _NM[cfg.nm],
-        "excludes": cfg.excludes,
-        "importance": cfg.importance,
-        "solver": cfg.solver,
-    }
-    reuse = reuse_plan(out / "plan.json", plan_key(prep.traced, None, **args))
+    budget, nm = _budget_value(cfg.budget), _NM[cfg.nm]
+    key = plan_key(
+        prep.traced,
+        None,
+        cfg.hw,
+        budget,
+        nm=nm,
+        excludes=cfg.excludes,
+        importance=cfg.importance,
+        solver=cfg.solver,
+    )
+    reuse = reuse_plan(out / "plan.json", key)
     if reuse.why:
         _say(cfg, reuse.why)
     if reuse.plan is not None:
         return reuse.plan, True
     t = time.time()
-    plan = hwprune.plan_graph(prep.traced, **args, strict=cfg.strict)
+    plan = hwprune.plan_graph(
+        prep.traced,
+        cfg.hw,
+        budget,
+        nm=nm,
+        excludes=cfg.excludes,
+        importance=cfg.importance,
+        solver=cfg.solver,
+        strict=cfg.strict,
+    )
     _say(
         cfg,
         f"planned in {time.time() - t:.1f}s: {plan.unpruned_ms:.4f} ms -> {plan.latency_ms:.4f} ms "
