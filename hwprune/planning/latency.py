@@ -117,7 +117,7 @@ class LatencyModel:
         self.terms = layer_terms(analysis, self.lowered, {gid: gid for gid in self.full})
         # what a layer's cycles depend on besides channels and sparsity: repeated blocks share entries
         self.shapes = [shape_key(lw) for lw in self.lowered]
-        self._memo: dict[tuple[Any, int, int, LayerSparsity], int] = {}
+        self._memo: dict[tuple[Any, int, int, LayerSparsity, int | None], int] = {}
 
     @classmethod
     def of(cls, traced: Traced, cfg: AcceleratorConfig, excludes: Sequence[str] = ()) -> LatencyModel:
