@@ -48,7 +48,7 @@ from baselines import bisect_smallest, halp_knapsack, taylor_grads, torch_prunin
 import hwprune
 from hwprune.io import atomic_write_text, write_json
 from hwprune.models.mobilenet import MobileNetV2
-from hwprune.train.calibrate import loader_calibration
+from hwprune.train.calibrate import adaptive_bn, batchnorm_layers, loader_calibration
 from hwprune.train.datasets import fashion_mnist_dataset, stratified_subset
 from hwprune.train.loop import evaluate, train
 from hwprune.transforms.nm import bake
@@ -100,13 +100,24 @@ class _Augmented(Dataset):
         return img, self.y[i]
 
 
+def _calibration_batches(x: torch.Tensor, n_batches: int, batch_size: int) -> list[torch.Tensor]:
+    """``n_batches`` fixed batches of training images (no augmentation), drawn once (seed 2): every
+    method's pruned model has its BN statistics re-estimated on exactly these."""
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(2))
+    need = min(n_batches * batch_size, len(x))
+    return [x[order[i : min(i + batch_size, need)]] for i in range(0, need, batch_size)]
+
+
 def _data(args):
-    """(train loader, held-out batches, test loader): subset and held-out drawn once (seed 0)."""
+    """(train loader, held-out batches, test loader, BN-calibration batches): subset, held-out and
+    calibration batches drawn once."""
     if args.data == "digits":
         from hwprune.train.data import digits_loaders
 
         train_loader, test_loader = digits_loaders(args.batch_size, size=32, channels=1, seed=0)
-        return train_loader, list(train_loader)[:4], test_loader
+        xs = torch.cat([b[0] for b in train_loader])
+        calib = _calibration_batches(xs, args.bn_batches, args.batch_size)
+        return train_loader, list(train_loader)[:4], test_loader, calib
     full = fashion_mnist_dataset("train", size=32, channels=1)
     x, y = full.tensors
     labels = y.numpy()
@@ -122,7 +133,20 @@ def _data(args):
     if args.quick:  # smoke runs only; the benchmark always tests on all 10,000
         test = TensorDataset(*(t[:1000] for t in test.tensors))
     test_loader = DataLoader(test, batch_size=500)
-    return train_loader, held_batches, test_loader
+    return (
+        train_loader,
+        held_batches,
+        test_loader,
+        _calibration_batches(x[idx], args.bn_batches, args.batch_size),
+    )
+
+
+def _prepare(slim, calib: list[torch.Tensor], test_loader, where: str):
+    """Accuracy right after pruning, then a copy with BN statistics re-estimated on ``calib`` (adaptive
+    BN, no weight update) and its accuracy: the model every method's fine-tune starts from."""
+    pre = evaluate(slim, test_loader)
+    cal = adaptive_bn(copy.deepcopy(slim), loader_calibration, (calib,), where=where)
+    return pre, cal, evaluate(cal, test_loader), len(batchnorm_layers(cal))
 
 
 def _baseline(net: str, args, train_loader, test_loader, cache: Path):
@@ -298,7 +322,7 @@ def run(args) -> list[dict]:
         for net in args.nets
     }
     done = {(r["net"], r["seed"], r["budget"], r["method"]) for rows in per_net.values() for r in rows}
-    train_loader, held, test_loader = _data(args)
+    train_loader, held, test_loader, calib = _data(args)
     x = torch.zeros(1, 1, 32, 32)
     nets = {}
     for net in args.nets:  # baselines first: every later row needs them
@@ -328,12 +352,16 @@ def run(args) -> list[dict]:
                     key = (budget, method)
                     if method == "one-step" or key not in built:
                         slim = methods.build(method, hw, budget, target, seed)
-                        pre = None if slim is None else evaluate(slim, test_loader)
+                        prep = (
+                            None
+                            if slim is None
+                            else _prepare(slim, calib, test_loader, f"{net} {method} @ {budget}")
+                        )
                         if method != "one-step":
-                            built[key] = (slim, pre)
+                            built[key] = prep
                     else:
-                        slim, pre = built[key]
-                    if slim is None:
+                        prep = built[key]
+                    if prep is None:
                         results.append(
                             {
                                 "net": net,
@@ -346,7 +374,8 @@ def run(args) -> list[dict]:
                         )
                         write_json(_results_path(args, net), results)
                         continue
-                    slim = copy.deepcopy(slim)
+                    pre, calibrated, acc_bn, bn_layers = prep
+                    slim = copy.deepcopy(calibrated)
                     t_ft = time.time()
                     train(slim, train_loader, args.ft_epochs, lr=args.ft_lr, seed=seed, progress=False)
                     ft_seconds = round(time.time() - t_ft, 1)
@@ -367,6 +396,9 @@ def run(args) -> list[dict]:
                         "macs": sum(ly.macs for ly in layers),
                         "params_nonzero": nonzero,
                         "acc_before_ft": pre,
+                        "acc_bn": acc_bn,
+                        "bn_layers": bn_layers,
+                        "bn_images": sum(len(b) for b in calib),
                         "acc": acc,
                         "baseline_acc": base_acc,
                         "hw": hw,
@@ -383,7 +415,7 @@ def run(args) -> list[dict]:
                     write_json(_results_path(args, net), results)
                     print(
                         f"  s{seed} {net} {method:13s} @ {budget}: {rep.total_cycles / full:.3f} of full, "
-                        f"acc {pre:.3f} -> {acc:.4f} ({row['seconds']}s)",
+                        f"acc {pre:.3f} -> BN {acc_bn:.3f} -> FT {acc:.4f} ({row['seconds']}s)",
                         flush=True,
                     )
     return collect(args)
@@ -490,6 +522,13 @@ def write_report(results: list[dict], args) -> None:
         f"{args.heldout} other training images, test on all {n_test} test images"
     )
     seeds_seen = sorted({r["seed"] for r in results})
+    bn_images = sorted({r["bn_images"] for r in reached if "bn_images" in r})
+    bn_text = (
+        f"its BN statistics are re-estimated on the same {bn_images[0]} training images (adaptive BN, no "
+        f"weight update; the same batches for every method)"
+        if len(bn_images) == 1 and all("bn_images" in r for r in reached)
+        else "(rows of an older run: no common BN re-estimation)"
+    )
     expected = len(args.nets) * len(METHODS) * len(args.budgets) * len(args.seeds)
     hws = sorted({r["hw"] for r in results if "hw" in r})
     lines = [
@@ -498,8 +537,8 @@ def write_report(results: list[dict], args) -> None:
         f"Data: {data}. Hardware (simulated, cycle mode, batch 1): {', '.join(f'`{h}`' for h in hws)}; "
         f"channel-only methods on `{args.hw}`, hw-nm on `{args.hw_sparse}`; each budget a fraction of the "
         f"unpruned latency on the method's hardware. One baseline per net ({base_epochs} epochs, SGD lr "
-        f"{args.base_lr}, cosine, seed 0); every method meets the budget and gets the same fine-tune "
-        f"({ft_epochs} epoch(s), SGD lr {args.ft_lr}, cosine). Seeds {seeds_seen} vary the fine-tune's "
+        f"{args.base_lr}, cosine, seed 0); every method meets the budget, then {bn_text}, then gets the same "
+        f"fine-tune ({ft_epochs} epoch(s), SGD lr {args.ft_lr}, cosine). Seeds {seeds_seen} vary the fine-tune's "
         f"shuffling (and the one-step search's sampling); mean ± std over them. "
         f"Regenerate: `nice -n 10 python benchmarks/bench_planner_vs_baselines.py --data {args.data}` "
         f"(resumable; `--report-only` rewrites this file from the rows).",
@@ -521,8 +560,8 @@ def write_report(results: list[dict], args) -> None:
             f"## {net} (baseline test accuracy {base[0]:.4f} after {base_epochs} epochs, {secs} s)",
             "",
             "| budget | method | cycles | latency (ms) | fraction | MACs | nonzero params | "
-            "acc before FT | acc after FT |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+            "acc after pruning | acc after BN re-est. | acc after FT |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         methods = _methods_in(rows)
         for budget in sorted({r["budget"] for r in rows}):
@@ -531,16 +570,21 @@ def write_report(results: list[dict], args) -> None:
                 if not sel:
                     continue
                 if not all(r.get("reachable") for r in sel):
-                    lines.append(f"| {budget} | {method} | unreachable | | | | | | |")
+                    lines.append(f"| {budget} | {method} | unreachable | | | | | | | |")
                     continue
                 cyc = _agg(sel, "cycles")
                 lat = cyc[0] / sel[0]["full_cycles"]
                 acc, sd = _agg(sel, "acc")
                 pre, pre_sd = _agg(sel, "acc_before_ft")
+                bn = (
+                    "{:.4f} ± {:.4f}".format(*_agg(sel, "acc_bn"))
+                    if all("acc_bn" in r for r in sel)
+                    else "not measured"
+                )
                 lines.append(
                     f"| {budget} | {method} | {cyc[0]:.0f} | {_agg(sel, 'latency_ms')[0]:.4f} | {lat:.3f} | "
                     f"{_agg(sel, 'macs')[0] / 1e6:.2f}M | {_agg(sel, 'params_nonzero')[0] / 1e3:.1f}k | "
-                    f"{pre:.4f} ± {pre_sd:.4f} | {acc:.4f} ± {sd:.4f} |"
+                    f"{pre:.4f} ± {pre_sd:.4f} | {bn} | {acc:.4f} ± {sd:.4f} |"
                 )
         lines.append("")
         lines += _pooled_std_lines(rows)
@@ -576,7 +620,8 @@ def write_report(results: list[dict], args) -> None:
     print(f"wrote {OUT_MD}")
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
+    """The benchmark's options (``--quick`` redirects the outputs to a temporary folder)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="fashion-mnist", choices=("fashion-mnist", "digits"))
     ap.add_argument("--nets", default="resnet20,mobilenet_v2_w0.5")
@@ -602,6 +647,12 @@ def main(argv=None) -> int:
     ap.add_argument("--ft-lr", type=float, default=0.02)
     ap.add_argument("--subnets", type=int, default=8, help="one-step search: subnets per (budget, seed)")
     ap.add_argument("--calib-batches", type=int, default=4, help="one-step search: BN calibration batches")
+    ap.add_argument(
+        "--bn-batches",
+        type=int,
+        default=16,
+        help="batches of training images on which every pruned model's BN statistics are re-estimated",
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument(
         "--notes",
@@ -643,6 +694,11 @@ def main(argv=None) -> int:
         args.seeds, args.base_epochs, args.ft_epochs, args.subnets = args.seeds[:2], 1, 1, 2
         args.train_subset = min(args.train_subset or 1000, 1000)
         args.heldout = min(args.heldout, 250)
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     if args.report_only:
         write_report(collect(args), args)
     else:
