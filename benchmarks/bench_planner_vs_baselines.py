@@ -1,6 +1,9 @@
 """Planner vs baselines at equal simulated latency (issues #4, #8): writes reports/planner_vs_baselines.md.
 
-Methods, each meeting the same latency budget on simulated hardware, then the same fine-tune:
+Methods, each meeting the same latency budget on simulated hardware; every pruned model then has its
+BN statistics re-estimated (adaptive BN, no weight update) on the same ``--bn-batches`` fixed batches of
+training images, and gets the same fine-tune. Each row records the accuracy after pruning, after BN
+re-estimation and after fine-tuning.
   tp-uniform-l1  Torch-Pruning's MagnitudePruner (L1, one ratio in every layer), the ratio bisected to
                  the smallest one whose slim model meets the budget (cycle mode);
   vitis-mac      Vitis AI's MAC-targeted sensitivity pruning: ``ana`` on held-out training images, then
