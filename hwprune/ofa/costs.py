@@ -13,6 +13,7 @@ the cropped layer (:func:`hwprune.lower.lower.crop_kernel`). The sum equals
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from hwprune.ofa.kernel import ElasticKernel
 from hwprune.ofa.space import ElasticGroup
 from hwprune.planning.latency import LatencyModel
 
-__all__ = ["CostTable", "group_step_costs"]
+__all__ = ["CostTable", "group_step_costs", "kernel_step_choices"]
 
 _MAX_VALUES = 4096  # reachable channel counts tabled per layer side; beyond it the layer is priced lazily
 
@@ -53,6 +54,32 @@ def group_step_costs(lm: LatencyModel, gids: Sequence[int]) -> dict[int, Callabl
         return cost
 
     return {gid: make(gid) for gid in gids}
+
+
+def kernel_step_choices(lm: LatencyModel, kernels: Sequence[ElasticKernel]) -> tuple[ElasticKernel, ...]:
+    """The elastic kernels with only the choices that buy latency on the hardware.
+
+    Going down from the full kernel, a size is kept only when its layer (every channel kept) costs
+    fewer cycles than the last size kept, as width choices are moved to the top of their latency step:
+    a systolic array that holds a depthwise 3x3 kernel in one fold runs it as fast as a 1x1, so the
+    1x1 would cost accuracy for nothing. A conv left with its full kernel alone is not elastic.
+    """
+    index = {lw.op: i for i, lw in enumerate(lm.lowered)}
+    out = []
+    for ek in kernels:
+        i = index.get(ek.op)
+        if i is None:  # not priced by the latency model: a smaller kernel would buy nothing it can show
+            continue
+        cin, cout = lm.channels(i, lm.full)
+        kept, last = [ek.size], lm.layer_cycles(i, cin, cout)
+        for size in reversed(ek.choices[:-1]):
+            cost = lm.layer_cycles(i, cin, cout, kernel=size)
+            if cost < last:
+                kept.append(size)
+                last = cost
+        if len(kept) > 1:
+            out.append(replace(ek, choices=tuple(sorted(kept))))
+    return tuple(out)
 
 
 def _reachable(

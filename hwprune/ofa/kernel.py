@@ -3,7 +3,8 @@
 Which convs: a 2-D ``nn.Conv2d`` module called once, with a square odd kernel ``K``, dilation 1,
 zero padding ``K // 2`` on both sides (so the output keeps its size; as Vitis AI's OFA requires), not
 excluded. Its choices are the sizes of ``kernel_sizes`` below ``K``, plus ``K`` itself (OFA's list
-3/5/7 by default: a 7x7 conv offers 3, 5, 7; a 5x5 conv 3, 5; a 3x3 conv nothing).
+3/5/7 by default: a 7x7 conv offers 3, 5, 7; a 5x5 conv 3, 5; a 3x3 conv nothing). Sizes that buy
+no latency on the hardware are then dropped (:func:`hwprune.ofa.costs.kernel_step_choices`).
 
 What a smaller kernel computes (OFA's kernel transformation): going from one choice down to the next,
 the centre crop of the current kernel is multiplied, per (output, input) channel pair, by a learned

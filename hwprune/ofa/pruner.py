@@ -23,7 +23,7 @@ from hwprune.frontend.trace import as_input_tuple
 from hwprune.io import read_json, write_json
 from hwprune.ir.kinds import OpKind
 from hwprune.lower.simulate import resolve_hw
-from hwprune.ofa.costs import CostTable, group_step_costs
+from hwprune.ofa.costs import CostTable, group_step_costs, kernel_step_choices
 from hwprune.ofa.depth import find_skip_blocks
 from hwprune.ofa.kernel import DEFAULT_KERNEL_SIZES, check_kernel_sizes, find_elastic_kernels
 from hwprune.ofa.search import Range, flops_range, latency_range
@@ -181,7 +181,9 @@ class OFAPruner:
             auto_add_excludes: also fix the first conv and the last conv/linear (Vitis's default).
             kernel_sizes: kernel sizes a conv may shrink to (centre crops of its kernel; OFA's 3/5/7 by
                 default: a 7x7 conv offers 3, 5 and 7, a 3x3 conv nothing); None: no elastic kernel.
-                Which convs qualify: :mod:`hwprune.ofa.kernel`. Excluded modules keep their kernel.
+                Which convs qualify: :mod:`hwprune.ofa.kernel`. Excluded modules keep their kernel. A
+                size that buys no latency on the hardware (its layer costs as much as with the next
+                larger size) is dropped, as width choices are snapped to their latency step's top.
             kernel_transform: learn OFA's kernel transformation (a matrix per step down, shared by a
                 layer's channels) instead of plain centre crops.
             depthwise_rule: Vitis AI's rule: in a net with more depthwise than regular convs (kernels of
@@ -221,7 +223,7 @@ class OFAPruner:
         groups = build_groups(
             self.graph, analysis, scores, ratios, channel_divisible, group_step_costs(lm, cand)
         )
-        kernels = find_elastic_kernels(self.graph, ksizes, names)
+        kernels = kernel_step_choices(lm, find_elastic_kernels(self.graph, ksizes, names))
         blocks = find_skip_blocks(self.graph, names) if elastic_depth else ()
         if not groups and not blocks and not kernels:
             raise PruneConfigError(

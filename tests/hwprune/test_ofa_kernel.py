@@ -293,3 +293,24 @@ def test_cli_kernel_sizes_flag():
     for bad in ("4", "3,x", "0"):
         with pytest.raises(argparse.ArgumentTypeError, match="kernel size|odd"):
             _kernel_sizes(bad)
+
+
+def test_kernel_choices_that_buy_no_latency_are_dropped():
+    # a 32x32 weight-stationary array holds a depthwise 3x3 or 5x5 kernel in one fold: cropping it is free
+    model = KernelNet().eval()
+    x = torch.randn(1, 3, 16, 16)
+    ofa, sup = _ofa(model, x, hw="systolic-32x32-ws", expand_ratio=[0.5, 1.0], channel_divisible=4)
+    assert {k.op for k in sup.space.kernels} == {"c7", "c5"}
+    lm = ofa.table(sup).lm
+    index = {lw.op: i for i, lw in enumerate(lm.lowered)}
+    i = index["dw"]
+    assert lm.layer_cycles(i, 24, 24, kernel=3) == lm.layer_cycles(i, 24, 24)
+    for ek in sup.space.kernels:  # every size left costs strictly less than the next larger one
+        j = index[ek.op]
+        cin, cout = lm.channels(j, lm.full)
+        costs = [lm.layer_cycles(j, cin, cout, kernel=k) for k in ek.choices]
+        assert costs == sorted(set(costs))
+    mb = hwprune.models.get("mobilenet_v2", num_classes=10).eval()
+    _, on_ws = _ofa(mb, torch.randn(1, 3, 32, 32), hw="systolic-32x32-ws", kernel_sizes=[1, 3])
+    _, on_dpu = _ofa(mb, torch.randn(1, 3, 32, 32), kernel_sizes=[1, 3])
+    assert not on_ws.space.kernels and len(on_dpu.space.kernels) == 17
