@@ -15,6 +15,7 @@ kaiming-normal weights, so ``torch.manual_seed`` before ``get`` makes it determi
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import torch
 from torch import nn
@@ -26,7 +27,7 @@ from hwprune.models._registry import ModelEntry, entry, names
 __all__ = ["get", "names", "default_input", "input_shape", "ModelEntry", "entry"]
 
 
-def get(name: str, num_classes: int = 10, **kw) -> nn.Module:
+def get(name: str, num_classes: int = 10, **kw: Any) -> nn.Module:
     """Build a reference net.
 
     Args:

@@ -32,7 +32,9 @@ class ModelEntry:
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register(name: str, *, input_size: int, in_channels: int = 3) -> Callable:
+def register(
+    name: str, *, input_size: int, in_channels: int = 3
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator that adds a builder to the registry under ``name``."""
 
     def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:

@@ -72,7 +72,9 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-def _make_stage(block: type[nn.Module], cin: int, planes: int, blocks: int, stride: int) -> nn.Sequential:
+def _make_stage(
+    block: type[BasicBlock | Bottleneck], cin: int, planes: int, blocks: int, stride: int
+) -> nn.Sequential:
     layers = [block(cin, planes, stride)]
     layers += [block(planes * block.expansion, planes) for _ in range(blocks - 1)]
     return nn.Sequential(*layers)
@@ -89,7 +91,11 @@ class ResNet(nn.Module):
     """
 
     def __init__(
-        self, block: type[nn.Module], layers: tuple[int, ...], num_classes: int = 1000, in_channels: int = 3
+        self,
+        block: type[BasicBlock | Bottleneck],
+        layers: tuple[int, ...],
+        num_classes: int = 1000,
+        in_channels: int = 3,
     ) -> None:
         super().__init__()
         check_positive("ResNet", num_classes=num_classes, in_channels=in_channels)
@@ -97,10 +103,11 @@ class ResNet(nn.Module):
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        cin = 64
+        stages, cin = [], 64
         for i, (planes, blocks) in enumerate(zip((64, 128, 256, 512), layers, strict=True)):
-            setattr(self, f"layer{i + 1}", _make_stage(block, cin, planes, blocks, 1 if i == 0 else 2))
+            stages.append(_make_stage(block, cin, planes, blocks, 1 if i == 0 else 2))
             cin = planes * block.expansion
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(cin, num_classes)
         init_weights(self)

@@ -21,7 +21,7 @@ def _features(cfg: tuple[int | str, ...], in_channels: int) -> nn.Sequential:
     layers: list[nn.Module] = []
     cin = in_channels
     for v in cfg:
-        if v == "M":
+        if isinstance(v, str):  # "M"
             layers.append(nn.MaxPool2d(2, 2))
         else:
             layers += [nn.Conv2d(cin, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
