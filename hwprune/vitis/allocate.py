@@ -24,7 +24,9 @@ def _keep(slots: Sequence[GroupSlot], ratios: Mapping[str, float], divisible: in
     return {s.key: kept_count(s.size, ratios.get(s.key, 0.0), divisible) for s in slots}
 
 
-def _unreachable(cost_fn: CostFn, slots, target: int, max_ratio: float, divisible: int) -> BudgetError:
+def _unreachable(
+    cost_fn: CostFn, slots: Sequence[GroupSlot], target: int, max_ratio: float, divisible: int
+) -> BudgetError:
     floor = cost_fn(_keep(slots, {s.key: max_ratio for s in slots}, divisible))
     return BudgetError(
         f"target cost {target} is out of reach: pruning every group by {max_ratio:.0%} "

@@ -47,7 +47,7 @@ class PruningRunner:
         hw: Any = "dpu-b4096",
         *,
         name: str | None = None,
-        workdir: str | os.PathLike = ".hwprune",
+        workdir: str | os.PathLike[str] = ".hwprune",
         backend: str | Backend | None = "process",
         workers: int | None = None,
         progress: bool = True,
@@ -79,7 +79,9 @@ class PruningRunner:
         self.view.prunable(names)  # raises ExcludeError for a name that is no module
         return names
 
-    def _cost(self, removal_ratio: float | None, latency_budget: Any) -> tuple[str, Callable, int]:
+    def _cost(
+        self, removal_ratio: float | None, latency_budget: Any
+    ) -> tuple[str, Callable[[Mapping[str, int]], int], int]:
         """``(what, cost function, target)`` for a MACs reduction or a latency budget."""
         if (removal_ratio is None) == (latency_budget is None):
             raise PruneConfigError("give exactly one of removal_ratio= (MACs reduction) or latency_budget=")
@@ -111,7 +113,7 @@ class PruningRunner:
         return self.view.sparse(indices) if mode == "sparse" else self.view.slim(indices)
 
     def get_slim_model(
-        self, spec_path: str | os.PathLike | None = None, model: nn.Module | None = None
+        self, spec_path: str | os.PathLike[str] | None = None, model: nn.Module | None = None
     ) -> nn.Module:
         """The slim model a spec describes, built from ``model`` (default: the runner's model).
 

@@ -7,7 +7,7 @@ and their arguments) and is sent to each worker once; a task names one subnet by
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,7 +66,7 @@ def build_subnet(
 
     if not keep:
         return copy.deepcopy(model)
-    keep_lists = {gid: list(idx) for gid, idx in keep.items()}
+    keep_lists: dict[int | str, Sequence[int] | int] = {gid: list(idx) for gid, idx in keep.items()}
     if graph is not None:
         return apply_keep(graph, keep_lists)
     return prune_with_keep(model, inputs, keep_lists)

@@ -91,7 +91,7 @@ def iterative_prune(
 
     if (removal_ratios is None) == (latency_budgets is None):
         raise PruneConfigError("give exactly one of removal_ratios= or latency_budgets=")
-    schedule = list(removal_ratios if removal_ratios is not None else latency_budgets)
+    schedule = list(removal_ratios) if removal_ratios is not None else list(latency_budgets or ())
     if not schedule:
         raise PruneConfigError("the schedule is empty: give at least one removal ratio or latency budget")
     kind = "removal_ratio" if removal_ratios is not None else "latency_budget"

@@ -6,13 +6,14 @@ import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from hwprune.io import atomic_write_bytes
 
 __all__ = ["plot_sensitivity", "plot_search"]
 
 
-def _figure():
+def _figure() -> Any:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -21,7 +22,7 @@ def _figure():
     return plt
 
 
-def _save(fig, path: str | os.PathLike) -> Path:
+def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     return atomic_write_bytes(path, buf.getvalue())
@@ -30,7 +31,7 @@ def _save(fig, path: str | os.PathLike) -> Path:
 def plot_sensitivity(
     curves: Mapping[str, Sequence[tuple[float, float]]],
     baseline: float,
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     title: str = "sensitivity",
     top: int = 12,
@@ -74,7 +75,7 @@ def plot_sensitivity(
 def plot_search(
     costs: Sequence[float],
     scores: Sequence[float],
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     xlabel: str,
     title: str = "search",

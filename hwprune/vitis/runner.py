@@ -103,7 +103,7 @@ class IterativeRunner(PruningRunner):
         self,
         removal_ratio: float | None = None,
         threshold: float | None = None,
-        spec_path: str | os.PathLike | None = None,
+        spec_path: str | os.PathLike[str] | None = None,
         excludes: Sequence[Any] | None = (),
         mode: str = "sparse",
         channel_divisible: int = 2,
@@ -301,7 +301,7 @@ class OneStepRunner(PruningRunner):
             desc=f"search {self.name}",
         )
 
-    def results(self, pruning_info_path: str | os.PathLike | None = None) -> list[SubnetResult]:
+    def results(self, pruning_info_path: str | os.PathLike[str] | None = None) -> list[SubnetResult]:
         """The evaluated subnets stored in the ``.search`` file."""
         path = Path(pruning_info_path) if pruning_info_path is not None else self.search_path
         if not path.exists():
@@ -315,7 +315,7 @@ class OneStepRunner(PruningRunner):
         mode: str = "slim",
         index: int | None = None,
         removal_ratio: float | None = None,
-        pruning_info_path: str | os.PathLike | None = None,
+        pruning_info_path: str | os.PathLike[str] | None = None,
         calibration_fn: Callable[..., Any] | None = None,
         calib_args: Sequence[Any] = (),
     ) -> nn.Module:
@@ -388,4 +388,5 @@ def get_pruning_runner(
     runners = {"iterative": IterativeRunner, "one_step": OneStepRunner}
     if method not in runners:
         raise PruneConfigError(f"method={method!r}: use 'iterative' or 'one_step'")
-    return runners[method](model, inputs, hw, **kwargs)
+    runner: PruningRunner = runners[method](model, inputs, hw, **kwargs)
+    return runner

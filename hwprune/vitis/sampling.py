@@ -77,7 +77,9 @@ def kept_count(size: int, ratio: float, divisible: int = 1) -> int:
     return int(min(size, max(divisible, k)))
 
 
-def ratios_to_keep(slots: Sequence[GroupSlot], ratios: Sequence[float], divisible: int) -> dict[str, int]:
+def ratios_to_keep(
+    slots: Sequence[GroupSlot], ratios: Sequence[float] | np.ndarray, divisible: int
+) -> dict[str, int]:
     """Kept channels per group key for per-group ratios."""
     return {s.key: kept_count(s.size, float(r), divisible) for s, r in zip(slots, ratios, strict=True)}
 

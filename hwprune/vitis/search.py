@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from hwprune.errors import StaleFileError
 from hwprune.runtime.parallel import Backend
@@ -40,7 +41,7 @@ class SubnetResult:
     score: float
 
 
-def _record(c: Candidate, score: float) -> dict:
+def _record(c: Candidate, score: float) -> dict[str, Any]:
     return {"keep": dict(c.keep), "ratios": dict(c.ratios), "cost": c.cost, "score": score}
 
 

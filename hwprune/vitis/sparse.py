@@ -140,7 +140,9 @@ def _resolve_excludes(model: nn.Module, excludes: Iterable[str | nn.Module] | No
 def _why_dense(module: nn.Module, block: int, a_sparsity: float) -> str | None:
     if isinstance(module, nn.Conv2d) and module.groups != 1:
         return f"grouped convolution (groups={module.groups}): no input-channel blocks to sparsify"
-    in_ch = module.weight.shape[1]
+    weight = module.weight
+    assert isinstance(weight, torch.Tensor)
+    in_ch = weight.shape[1]
     if in_ch % block:
         return f"{in_ch} input channels are not a multiple of block_size {block}"
     if a_sparsity and in_ch % ACT_BLOCK:

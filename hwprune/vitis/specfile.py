@@ -21,7 +21,9 @@ from hwprune.errors import PlanMismatchError, SpecError, StaleFileError
 __all__ = ["make_spec", "save_spec", "load_spec", "kept_of", "vitis_info", "latest"]
 
 
-def make_spec(view: Any, name: str, indices: Mapping[str, Sequence[int]], *, mode: str, **info: Any) -> dict:
+def make_spec(
+    view: Any, name: str, indices: Mapping[str, Sequence[int]], *, mode: str, **info: Any
+) -> dict[str, Any]:
     """The spec of keeping ``indices`` (group key -> member indices) of ``view``'s model.
 
     Args:
@@ -44,13 +46,13 @@ def make_spec(view: Any, name: str, indices: Mapping[str, Sequence[int]], *, mod
     return spec
 
 
-def save_spec(spec: Mapping[str, Any], path: str | os.PathLike) -> Path:
+def save_spec(spec: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write ``spec`` as JSON, atomically."""
     fe_spec.save_spec(spec, path)
     return Path(path)
 
 
-def load_spec(path: str | os.PathLike, view: Any = None) -> dict:
+def load_spec(path: str | os.PathLike[str], view: Any = None) -> dict[str, Any]:
     """Read a spec; with ``view``, check that it belongs to that model's structure.
 
     Raises:
@@ -86,7 +88,7 @@ def vitis_info(spec: Mapping[str, Any]) -> dict[str, Any]:
     return dict(info) if isinstance(info, Mapping) else {}
 
 
-def latest(workdir: str | os.PathLike) -> Path:
+def latest(workdir: str | os.PathLike[str]) -> Path:
     """The newest spec of a work folder (``<workdir>/latest_spec`` holds its path).
 
     Raises:

@@ -152,7 +152,7 @@ class ModelView:
 
     def macs(self, keep: Mapping[str, int]) -> int:
         """Multiply-accumulates per sample of conv and linear layers with ``keep`` channels per group key."""
-        return self.latency.macs(self._kept(keep))
+        return int(self.latency.macs(self._kept(keep)))
 
     def cycles(self, keep: Mapping[str, int]) -> int:
         """Latency in cycles on ``hw`` of the subnet keeping ``keep`` channels per group key.
@@ -160,7 +160,7 @@ class ModelView:
         The shared latency model's analytic sum (:class:`hwprune.planning.latency.LatencyModel`), as
         the planner's lookup tables count it.
         """
-        return self.latency.cycles(self._kept(keep))
+        return int(self.latency.cycles(self._kept(keep)))
 
     @cached_property
     def latency(self) -> Any:
@@ -206,12 +206,16 @@ class ModelView:
                 m = masks.setdefault((s.op, pname), torch.ones_like(p))
                 m.index_fill_(s.dim, torch.as_tensor(pos), 0.0)
         for (op, pname), mask in masks.items():
-            parametrize.register_parametrization(self._module_in(out, op), pname, WeightMask(mask))
+            module = self._module_in(out, op)
+            assert module is not None  # masks are only made for ops that call a module
+            parametrize.register_parametrization(module, pname, WeightMask(mask))
         return out
 
     def _module_in(self, model: nn.Module, op_name: str) -> nn.Module | None:
         """The submodule of ``model`` (a copy of the view's model) that op ``op_name`` calls, if any."""
-        node = self.graph.source.nodes[self.graph.op(op_name).node]
+        source = self.graph.source
+        assert source is not None, "a traced graph keeps its fx source"
+        node = source.nodes[self.graph.op(op_name).node]
         if node.op != "call_module":
             return None
         return model.get_submodule(str(node.target))
