@@ -23,6 +23,12 @@ AMD's default:
   ZCU102/ZCU104 DPU TRD builds: for a layer with fewer input channels than ICP, the kernel-width taps of
   one kernel row are packed into the ICP lanes, so a tile takes ``kh * ceil(kw * Cin / ICP)`` cycles
   instead of ``kh * kw * ceil(Cin / ICP)`` (a 7x7 conv on RGB: 14 instead of 49).
+* ``augmented_input_packed`` (on): an augmented layer (see above) reads its input from DDR as stored,
+  ``Cin`` bytes a pixel (the XIR tensor of an image is its 3 channels; the DPU's load engine packs the
+  kernel-width taps into the ICP lanes on chip), not padded to ICP. Physically required by channel
+  augmentation itself: the packing is what makes the padded copy unnecessary. Whether such an input stays
+  on chip is still decided on its bank image (channels padded), so latency stays monotone in ``Cin``. Off:
+  the input is loaded padded to ICP like any other (5.3x the bytes for an RGB image on B4096).
 * ``layer_startup`` (on): a layer's first input rows load before its first tile and its last tile's
   output row saves after its last (PG338: LOAD -> CONV -> SAVE dependencies within a layer); weights
   and the other saves stay hidden behind the neighbouring layers' steps (PG338's engines run
@@ -46,6 +52,11 @@ AMD's default:
   fetch and engine synchronisation between layers). PG338 publishes no figure; 0 by default (fitted
   against the model zoo it came out at ~4,500 cycles, but then the small MobileNets exceed the DPU time
   their multi-thread fps allows, so it is left out).
+* ``min_tile_cycles`` (0 = off): the fewest cycles one conv tile may take. A candidate mechanism for
+  the model-zoo residual, not AMD's: an output stage that requantises and writes fewer than PP x OCP
+  results a cycle would cap 1x1 convs over few input channels (a B4096 tile of a 16-channel 1x1 conv is 1
+  cycle). PG338 publishes no output-stage rate, so it is off; ``reports/dpu_vs_model_zoo.md``'s ablation
+  shows what it would buy (MobileNetV2 closer, SqueezeNet and MobileNetV1 0.5 further off).
 * ``cpu_elems_per_us`` (25): how fast the host CPU runs the ops the DPU cannot (``LayerKind.CPU``:
   sigmoid, SiLU/swish, tanh, GELU, ELU, mish, softplus, PReLU, exp/log/sqrt, softmax), in elements per
   microsecond. Which ops those are: UG1414 (Vitis AI 3.0) "Currently Supported Operators" lists, for
@@ -55,6 +66,12 @@ AMD's default:
   Vitis AI runtime runs such ops as scalar float code on one Cortex-A53 core (1.2 GHz on ZCU104), about
   50 CPU cycles per element for an exp-based function with its int8 dequantise/requantise, i.e. ~25
   elements/us. A CPU layer costs ``ceil(elements * clock_mhz / cpu_elems_per_us)`` DPU cycles.
+  No AMD figure measures it. The one zoo figure that seemed to bound it does not: efficientnet-b0_tf2
+  (ZCU104 83.7 fps, UG1354 2.5) would imply >= ~800 elements/us if its ~7 M swish elements ran on the host,
+  but UG1414 (3.0, "vai_q_tensorflow2 Supported Operations and APIs") states that ``sigmoid`` and
+  ``swish`` activations "will be converted to hard-sigmoid or hard-swish and then be quantized by
+  default", and Hard-Swish/Hard-Sigmoid run on DPUCZDX8G_ISA1_B4096: that model's swish runs on the DPU,
+  so its fps says nothing about the host rate. The value stays the stated assumption.
 * ``cpu_transfer`` (on): a CPU op's operand leaves the DPU and its result comes back through DDR: the
   DPU saves ``elements`` bytes and loads ``elements`` bytes over its DRAM port (int8 feature maps), as
   stall cycles of the CPU layer. Off: only the CPU's own time.
@@ -115,12 +132,14 @@ class DpuParams:
         pipeline_fill: cycles to fill the conv/ALU pipeline once per layer.
         name: architecture label, e.g. ``"B4096"``.
         channel_augmentation: pack kernel-width taps into ICP lanes when Cin < ICP (PG338; on).
+        augmented_input_packed: an augmented layer loads its input unpadded, Cin bytes a pixel (on).
         layer_startup: cost each layer's first input rows and last tile save (on) instead of steady state.
         fc_bytes_per_cycle: DRAM bytes/cycle of GEMM weight streams (0: ``dram_bytes_per_cycle``).
         fuse_eltwise: keep a marked conv's output on chip for its residual add (ELEW; on).
         onchip_fmap_kb: feature maps up to this size stay on chip (0: half the ifmap bank; -1: never).
         conv_stretch_pct: conv step cycles in percent of the ideal tile cycles (fitted; see above).
         layer_overhead: cycles per layer for instruction fetch and synchronisation (0; see above).
+        min_tile_cycles: fewest cycles of one conv tile (0 = off; a candidate, not AMD's; see above).
         cpu_elems_per_us: host CPU speed on ops the DPU cannot run, elements per microsecond (see above).
         cpu_transfer: a CPU op's operand and result cross DDR over the DPU's port (on; see above).
         cores: DPU cores on the board (throughput; latency uses one).
@@ -140,11 +159,13 @@ class DpuParams:
     pipeline_fill: int = 16
     name: str = "custom"
     channel_augmentation: bool = True
+    augmented_input_packed: bool = True
     layer_startup: bool = True
     fc_bytes_per_cycle: int = 0
     fuse_eltwise: bool = True
     onchip_fmap_kb: int = 0
     layer_overhead: int = LAYER_OVERHEAD
+    min_tile_cycles: int = 0
     conv_stretch_pct: int = CONV_STRETCH_PCT
     cpu_elems_per_us: float = CPU_ELEMS_PER_US
     cpu_transfer: bool = True
@@ -160,13 +181,20 @@ class DpuParams:
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise ConfigError(f"DPU {self.name!r}: {f} must be an integer >= 0 (0 = default), got {v!r}")
-        for f in ("channel_augmentation", "layer_startup", "fuse_eltwise", "cpu_transfer"):
+        for f in (
+            "channel_augmentation",
+            "augmented_input_packed",
+            "layer_startup",
+            "fuse_eltwise",
+            "cpu_transfer",
+        ):
             if not isinstance(getattr(self, f), bool):
                 raise ConfigError(f"DPU {self.name!r}: {f} must be true or false, got {getattr(self, f)!r}")
         for f, lo in (
             ("fc_bytes_per_cycle", 0),
             ("onchip_fmap_kb", -1),
             ("layer_overhead", 0),
+            ("min_tile_cycles", 0),
             ("conv_stretch_pct", 100),
             ("cores", 1),
             ("ddr_bytes_per_cycle", 0),

@@ -27,7 +27,8 @@ row-by-row instruction stream):
   (``DpuParams.cpu_cycles``) is the plan's ``fill`` and, with ``DpuParams.cpu_transfer``, the DDR round
   trip (the operand saved, the result loaded back, one byte an element each way) its ``startup`` stall.
 * Fidelity switches (``hwmodel.dpu.params``): channel augmentation shortens the tile of a conv with
-  Cin < ICP; ``layer_startup`` opens the input side of the cyclic step sequence and adds the first
+  Cin < ICP and (``augmented_input_packed``) loads its input unpadded when it comes from DRAM;
+  ``min_tile_cycles`` (off by default) floors a conv tile's cycles; ``layer_startup`` opens the input side of the cyclic step sequence and adds the first
   input rows and the last tile's output row as ``startup`` cycles; a feature map that fits ``onchip_fmap_bytes`` moves no DRAM bytes; a
   conv whose output feeds a fused residual add (``Layer.residual_inputs``) keeps it in the banks (no
   save), and the ``fused`` add runs on the ALU loading only its other operands from DRAM.
@@ -276,12 +277,15 @@ def _plan_conv(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> Dpu
     small, n_big = divmod(oc_tiles, n_chunks)
     macs = layer.groups * out_h * out_w * cout * taps * kept
     cyc_tile = kh * _cdiv(kw * cin, icp) if augment else taps * cin_steps
+    cyc_tile = max(cyc_tile, dpu.min_tile_cycles)
     in_row = in_w * _cdiv(cin, icp) * icp
     out_row = out_w * ocp
     groups_oc = layer.groups * oc_tiles * ocp  # output channels as stored
     onchip = dpu.onchip_fmap_bytes
     if in_h * layer.groups * in_row <= onchip:  # the input stays in the banks: no DRAM loads
         in_row = 0
+    elif augment and dpu.augmented_input_packed:  # read as stored in DDR (Cin bytes a pixel), packed on chip
+        in_row = in_w * cin
     if layer.residual_inputs and dpu.fuse_eltwise:  # fused add: the sum, not this output, goes to DRAM
         out_row = 0
     if out_h * out_w * groups_oc <= onchip:

@@ -112,9 +112,11 @@ def test_kernel_equals_reference_equals_closed_form(plan, open_ends, stretch):
 
 
 @FAST
-@given(layers(), st.sampled_from(DPU_NAMES), st.sampled_from([2, 8, 32]), st.booleans())
-def test_estimate_equals_simulate_on_every_kind(layer, name, bw, bare):
-    c = cfg(name, bare, dram_bytes_per_cycle=bw)
+@given(
+    layers(), st.sampled_from(DPU_NAMES), st.sampled_from([2, 8, 32]), st.booleans(), st.sampled_from([0, 8])
+)
+def test_estimate_equals_simulate_on_every_kind(layer, name, bw, bare, min_tile):
+    c = cfg(name, bare, dram_bytes_per_cycle=bw, min_tile_cycles=min_tile)
     rep = simulate_layer(layer, c)
     assert estimate_layer(layer, c) == rep
     assert estimate_cycles(layer, c) == rep.total_cycles

@@ -40,6 +40,49 @@ def test_augmented_latency_is_monotone_in_input_channels(cin, k, h):
     assert estimate_cycles(layer, B4096) <= estimate_cycles(layer, B4096.with_(channel_augmentation=False))
 
 
+def test_augmented_input_loads_as_stored_unpadded():
+    conv1 = Layer.conv("conv1", 224, 224, 3, 32, 3, stride=2, padding=1)
+    packed, padded = B4096, B4096.with_(augmented_input_packed=False)
+    # the RGB image comes from DDR as 3 bytes a pixel, not padded to ICP = 16
+    assert simulate_layer(conv1, packed).dram_reads.ifmap == 224 * 224 * 3
+    assert simulate_layer(conv1, padded).dram_reads.ifmap == 224 * 224 * 16
+    assert simulate_layer(conv1, packed) == estimate_layer(conv1, packed)
+    assert estimate_cycles(conv1, packed) < estimate_cycles(conv1, padded)
+    assert simulate_layer(conv1, packed).compute_cycles == simulate_layer(conv1, padded).compute_cycles
+    # a map whose bank image fits on chip moves nothing either way; an unaugmented layer is unchanged
+    small = Layer.conv("c", 32, 32, 3, 16, 3, padding=1)
+    assert (
+        simulate_layer(small, packed).dram_reads.ifmap == simulate_layer(small, padded).dram_reads.ifmap == 0
+    )
+    wide = conv1.with_(channels=16)
+    assert estimate_cycles(wide, packed) == estimate_cycles(wide, padded)
+    # without augmentation nothing is packed
+    plain = B4096.with_(channel_augmentation=False)
+    assert simulate_layer(conv1, plain).dram_reads.ifmap == 224 * 224 * 16
+
+
+@FAST
+@given(st.integers(1, 24), st.sampled_from([3, 5, 7]), st.sampled_from([56, 100, 160, 224]), st.booleans())
+def test_packed_input_latency_is_monotone_in_input_channels(cin, k, h, packed):
+    p = B4096.with_(augmented_input_packed=packed)
+    layer = Layer.conv("c", h, h, cin, 32, k, stride=2, padding=k // 2)
+    assert estimate_cycles(layer.with_(channels=cin + 1), p) >= estimate_cycles(layer, p)
+    assert estimate_cycles(layer, B4096) <= estimate_cycles(layer, B4096.with_(augmented_input_packed=False))
+
+
+def test_min_tile_cycles_floors_short_conv_tiles_only():
+    short = Layer.conv("expand", 56, 56, 16, 96, 1)  # one ICP step: a 1-cycle tile
+    long = Layer.conv("c3", 28, 28, 64, 64, 3, padding=1)  # 9 taps x 4 steps = 36 cycles
+    floored = B4096.with_(min_tile_cycles=8)
+    assert layer_plan(short, B4096).cyc_tile == 1 and layer_plan(short, floored).cyc_tile == 8
+    assert layer_plan(long, floored).cyc_tile == layer_plan(long, B4096).cyc_tile == 36
+    assert simulate_layer(short, floored) == estimate_layer(short, floored)
+    assert estimate_cycles(short, floored) > estimate_cycles(short, B4096)
+    # still flat inside a channel step and monotone across it
+    assert estimate_cycles(short.with_(channels=9), floored) == estimate_cycles(short, floored)
+    assert estimate_cycles(short.with_(channels=17), floored) >= estimate_cycles(short, floored)
+
+
 def test_fused_add_keeps_the_conv_output_on_chip():
     p = B4096.with_(onchip_fmap_kb=-1)
     conv = Layer.conv("conv3", 56, 56, 64, 256, 1).with_(residual_inputs=1)
@@ -140,6 +183,8 @@ def test_board_presets_and_shared_ddr_throughput():
         {"onchip_fmap_kb": -2},
         {"fc_bytes_per_cycle": -1},
         {"layer_startup": 1},
+        {"augmented_input_packed": "no"},
+        {"min_tile_cycles": -1},
     ],
 )
 def test_bad_switches_are_config_errors(bad):
