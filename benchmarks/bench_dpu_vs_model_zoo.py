@@ -8,9 +8,9 @@ Per model: AMD's single-thread end-to-end fps and multi-thread fps on ZCU104 (2x
 ZCU102 (3x B4096 @ 281 MHz), the simulated DPU time (``hwprune.simulate`` path: trace, lower, analytic
 mode, checked against cycle mode), the ratio sim / (e2e - host), the physical bound
 DPU time <= min(e2e, cores / multi-thread fps), and the simulated multi-thread fps. Two global constants
-are fitted on ZCU104 single-thread latencies of the odd-numbered models only (the even ones are held
-out), with every model kept within its physical bound: ``host`` ms (the CPU's pre- and post-processing
-per frame) and ``DpuParams.conv_stretch_pct`` (the conv engine's sustained fraction of its peak). Set by
+are fitted on ZCU104 single-thread latencies of the models in the report's even rows only (2, 4, ...,
+12; the odd rows are held out), with every model kept within its physical bound: ``host`` ms (the
+CPU's pre- and post-processing per frame) and ``DpuParams.conv_stretch_pct`` (the conv engine's sustained fraction of its peak). Set by
 hand and stated in the report: the DDR efficiency of the board DDR the cores share (the value that fits
 the multi-thread fps is printed next to it) and the frames the host processes at once in multi-thread
 runs.
