@@ -13,8 +13,8 @@ Every score is appended to the search file as it arrives. Generation ``i`` draws
 evaluates only what the file lacks, and ends where an uninterrupted run ends. The file records the
 supernet (structure, space, weights) and the search settings; another supernet's file is refused.
 
-The Pareto set holds, per target, the best evaluated subnet whose cost lies in ``[lo, target]``; with a
-latency range each pick is re-simulated in cycle mode and must lie in ``[lo, target]`` there too.
+The Pareto set holds, per target, the best evaluated subnet whose cost lies in ``[lo, target]`` (on equal
+scores the costlier one: see :func:`rank_key`); with a latency range each pick is re-simulated in cycle mode and must lie in ``[lo, target]`` there too.
 """
 
 from __future__ import annotations
@@ -244,6 +244,18 @@ def search_config(
 
 
 # ----------------------------------------------------------------------------- evolution
+def rank_key(sign: float, r: Mapping[str, Any]) -> tuple[float, int, int, str]:
+    """Order of evaluated subnets inside a target: best score first; on equal scores the *higher* cost.
+
+    A target's latency is the user's to spend: two subnets that the proxy scores the same are equally
+    good as far as the search can tell, and the wider one keeps more of the trained network (more
+    capacity to recover in fine-tuning) at no cost the target forbids. Preferring the cheaper one made
+    every target of a coarse proxy collapse onto the same narrow subnet (a proxy of a few hundred
+    images ties many subnets). Then the earlier generation, then the code, so the order is total.
+    """
+    return (-sign * float(r["value"]), -int(r["cost"]), int(r["gen"]), ".".join(map(str, r["code"])))
+
+
 class _Pool:
     """Evaluated subnets: code key -> (code, cost, macs, cycles, value), scored through the store."""
 
@@ -317,7 +329,7 @@ class _Pool:
     def parents(self, target: int, size: int) -> list[np.ndarray]:
         """The ``size`` best evaluated subnets whose cost lies in ``[lo, target]``."""
         cell = [r for r in self.seen.values() if self.rng.lo <= r["cost"] <= target]
-        cell.sort(key=lambda r: (-self.sign * r["value"], r["cost"]))
+        cell.sort(key=lambda r: rank_key(self.sign, r))
         return [r["code"] for r in cell[:size]]
 
 
@@ -436,7 +448,7 @@ def pareto_set(
     describe: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> dict[str, dict[str, Any]]:
     """Per target: the best evaluated subnet with cost <= target (cycle-mode re-checked for latency)."""
-    ranked = sorted(pool.seen.values(), key=lambda r: (-pool.sign * r["value"], r["cost"], r["gen"]))
+    ranked = sorted(pool.seen.values(), key=lambda r: rank_key(pool.sign, r))
     checked: dict[str, int] = {}
     out: dict[str, dict[str, Any]] = {}
     for t, key in zip(rng_.targets, rng_.keys, strict=True):

@@ -78,6 +78,39 @@ def test_search_finds_the_known_optimum_inside_the_range(setup, tmp_path):
     assert (macs, params) == (pareto["0.8"]["macs"], pareto["0.8"]["params"])
 
 
+@pytest.mark.parametrize("proxy", ["constant", "coarse"])
+def test_ties_inside_a_target_go_to_the_costlier_subnet(setup, tmp_path, proxy):
+    """A coarse proxy (few scoring images) ties many subnets; the tie must not send every target to
+    the same narrow subnet (what ranking ties by the lower latency did): each target gets the costliest
+    of the best-scored candidates that fit it."""
+    ofa, sup, accuracy = setup
+
+    def eval_fn(model):
+        if proxy == "constant":
+            return 0.5
+        return float(np.floor(accuracy(model.code[None, :])[0] * 2) / 2)  # a few plateaus
+
+    pareto = ofa.run_evolutionary_search(
+        sup, None, (), eval_fn, (), "acc1", "max", iteration=3, search_file=tmp_path / "t.ofasearch", **RANGE
+    )
+    seen = list(ofa.last_search.seen.values())
+    unpruned = ofa.unpruned_cycles()
+    lo = int(np.floor(0.6 * unpruned))
+    picked = []
+    for key, entry in pareto.items():
+        target = int(np.floor(float(key) * unpruned))
+        fits = [r for r in seen if lo <= r["cost"] <= target]
+        best = max(r["value"] for r in fits)
+        assert entry["acc1"] == best
+        tied = [r["cost"] for r in fits if r["value"] == best]
+        if proxy == "constant":
+            assert len(tied) > 1  # the problem really has ties in every target
+        assert entry["latency_cycles"] == max(tied), key
+        picked.append(entry["latency_cycles"])
+    assert len(set(picked)) == len(picked)  # not one subnet for every target
+    assert picked == sorted(picked)
+
+
 @pytest.mark.resume
 def test_interrupted_search_resumes_with_nothing_lost(setup, tmp_path):
     ofa, sup, accuracy = setup
