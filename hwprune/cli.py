@@ -314,6 +314,16 @@ def _latency_range(text: str) -> tuple[float | int | str, ...]:
     return tuple(values)
 
 
+def _fraction_open(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number in (0, 1)") from None
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: the held-out share must be in (0, 1)")
+    return v
+
+
 def _ratios(text: str) -> tuple[float, ...]:
     try:
         out = tuple(float(t) for t in text.split(","))
@@ -368,6 +378,7 @@ def _cmd_ofa(args: argparse.Namespace) -> int:
         crossover_size=args.crossover_size,
         calib_batches=args.calib_batches,
         eval_batches=args.eval_batches,
+        val_fraction=args.val_fraction,
         finetune_epochs=args.finetune_epochs,
         finetune_lr=args.finetune_lr,
         seed=args.seed,
@@ -636,7 +647,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crossover-size", type=_int_at_least(0), default=4)
     p.add_argument("--calib-batches", type=_int_at_least(1), default=10)
     p.add_argument(
-        "--eval-batches", type=_int_at_least(1), default=20, help="training batches scoring each candidate"
+        "--eval-batches",
+        type=_int_at_least(1),
+        default=20,
+        help="held-out batches scoring each candidate (of the --val-fraction split)",
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=_fraction_open,
+        default=0.1,
+        help="share of the training data held out to score candidates (never trained on; not the test set)",
     )
     p.add_argument(
         "--finetune-epochs", type=_int_at_least(0), default=0, help="fine-tuning of each Pareto subnet"

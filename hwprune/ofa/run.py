@@ -25,13 +25,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, IterableDataset, RandomSampler, Subset, TensorDataset
 
+from hwprune.errors import TrainConfigError
 from hwprune.io import atomic_write_text, save_state_dict, write_json
 from hwprune.ofa.pruner import OFAPruner, save_subnet_config
 
-__all__ = ["OFARunConfig", "run_ofa", "plot_pareto", "check_range"]
+__all__ = ["OFARunConfig", "run_ofa", "plot_pareto", "check_range", "holdout_split"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +51,10 @@ class OFARunConfig:
         n_random / kd_weight: sandwich rule and distillation.
         parent_popu_size / iteration / mutate_size / crossover_size / mutate_prob: the search.
         calib_batches: batches of the training data for each candidate's adaptive BN.
-        eval_batches: batches of the test data scoring each candidate (None: all).
+        val_fraction: share of the training data held out (stratified by label where the dataset
+            has labels) to score the search's candidates; the supernet and the fine-tunes never see it,
+            and the test data never selects anything.
+        eval_batches: batches of the held-out split scoring each candidate (None: all of it).
         finetune_epochs / finetune_lr: fine-tuning of each Pareto subnet's static model.
         seed / progress / backend / workers / device.
     """
@@ -70,6 +76,7 @@ class OFARunConfig:
     crossover_size: int = 4
     mutate_prob: float = 0.2
     calib_batches: int = 10
+    val_fraction: float = 0.1
     eval_batches: int | None = None
     finetune_epochs: int = 0
     finetune_lr: float = 0.01
@@ -133,6 +140,78 @@ def plot_pareto(
     return path
 
 
+def _labels(dataset: Any) -> np.ndarray | None:
+    """Integer class labels of a map-style dataset, where it exposes them cheaply (else None)."""
+    if isinstance(dataset, TensorDataset) and len(dataset.tensors) > 1:
+        y = dataset.tensors[1]
+        if y.ndim == 1 and not y.is_floating_point():
+            return y.numpy()
+    targets = getattr(dataset, "targets", None)
+    if targets is not None:
+        arr = np.asarray(targets)
+        if arr.ndim == 1 and len(arr) == len(dataset) and np.issubdtype(arr.dtype, np.integer):
+            return arr
+    return None
+
+
+def holdout_split(loader: Any, fraction: float, seed: int = 0) -> tuple[DataLoader[Any], DataLoader[Any]]:
+    """Split a training loader into (training, held-out) loaders over disjoint images.
+
+    The held-out share is stratified by label where the dataset exposes integer labels (a
+    ``TensorDataset``'s second tensor or a ``targets`` attribute), drawn at random otherwise, and fixed by
+    ``seed`` (every process of a data-parallel run draws the same split). The training loader keeps the
+    batch size, shuffling (seeded), workers, collate function and ``drop_last``; the held-out one does
+    not shuffle.
+
+    Raises:
+        TrainConfigError: ``fraction`` outside (0, 1), a loader that is not a ``DataLoader`` over a
+            map-style dataset, or too few images to leave some on both sides.
+    """
+    from hwprune.train.datasets import stratified_subset
+
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+        raise TrainConfigError(f"val_fraction must be in (0, 1), got {fraction!r}")
+    dataset = getattr(loader, "dataset", None)
+    if (
+        not isinstance(loader, DataLoader)
+        or isinstance(dataset, IterableDataset)
+        or loader.batch_size is None
+    ):
+        raise TrainConfigError(
+            "holding out a validation split needs a DataLoader over a map-style dataset with a batch_size; "
+            "pass a separate val_loader instead"
+        )
+    n = len(dataset)  # type: ignore[arg-type]
+    n_val = round(fraction * n)
+    if not 1 <= n_val < n:
+        raise TrainConfigError(
+            f"val_fraction {fraction} of {n} training images leaves no held-out or no training image; "
+            "use more data or another fraction"
+        )
+    labels = _labels(dataset)
+    if labels is not None:
+        held = stratified_subset(labels, n_val, seed)
+    else:
+        held = np.sort(np.random.default_rng(seed).permutation(n)[:n_val])
+    keep = np.setdiff1d(np.arange(n), held)
+    shuffle = isinstance(loader.sampler, RandomSampler)
+    common = {
+        "batch_size": loader.batch_size,
+        "num_workers": loader.num_workers,
+        "collate_fn": loader.collate_fn,
+        "pin_memory": loader.pin_memory,
+    }
+    train = DataLoader(
+        Subset(dataset, keep.tolist()),
+        shuffle=shuffle,
+        generator=torch.Generator().manual_seed(seed) if shuffle else None,
+        drop_last=loader.drop_last,
+        **common,
+    )
+    val = DataLoader(Subset(dataset, held.tolist()), shuffle=False, **common)
+    return train, val
+
+
 def _key(parts: list[Any]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -166,12 +245,14 @@ def run_ofa(
     cache_dir: Path,
     label: str,
     say: Any = print,
+    val_loader: Any = None,
 ) -> dict[str, Any]:
     """Build, train and search a supernet of the trained ``model``; write the run files into ``stage``.
 
-    Candidates are scored on ``eval_batches`` batches of the *training* data (no test-set selection);
-    the Pareto subnets' static models are then calibrated, optionally fine-tuned, and evaluated on the
-    whole test set. Under ``torchrun`` every process calls this (the supernet trains data-parallel);
+    Candidates are scored on ``eval_batches`` batches of ``val_loader``, by default a held-out split of
+    the training data (``cfg.val_fraction``, see :func:`holdout_split`) that the supernet and the
+    fine-tunes never train on; the test data selects nothing. The Pareto subnets' static models are
+    then calibrated, optionally fine-tuned, and evaluated on the whole test set. Under ``torchrun`` every process calls this (the supernet trains data-parallel);
     the others pass ``stage=None`` and return after training, rank 0 searches and writes.
 
     Returns:
@@ -183,6 +264,8 @@ def run_ofa(
     from hwprune.train.loop import evaluate, train
 
     t0 = time.perf_counter()
+    if val_loader is None:  # the same split in every process (seeded)
+        train_loader, val_loader = holdout_split(train_loader, cfg.val_fraction, cfg.seed)
     ofa = OFAPruner(
         model,
         example,
@@ -213,6 +296,8 @@ def run_ofa(
             cfg.kd_weight,
             getattr(train_loader, "batch_size", None),
             len(train_loader),
+            len(getattr(train_loader, "dataset", ())),
+            cfg.val_fraction,  # which images are held out changes what the supernet trains on
         ]
     )
     final, ckpt = cache_dir / f"ofa-{label}-{key}.pt", cache_dir / f"ofa-{label}-{key}.ckpt"
@@ -256,7 +341,7 @@ def run_ofa(
         loader_calibration,
         (train_loader, cfg.calib_batches),
         _eval_acc,
-        (train_loader, cfg.eval_batches),
+        (val_loader, cfg.eval_batches),
         "acc1",
         "max",
         parent_popu_size=cfg.parent_popu_size,
@@ -268,7 +353,9 @@ def run_ofa(
         max_latency=hi,
         latency_step=step,
         seed=cfg.seed,
-        search_file=cache_dir / f"ofa-{label}-{key}.ofasearch",
+        # the scores depend on the scoring data too: another held-out set or size gets its own file
+        search_file=cache_dir
+        / f"ofa-{label}-{key}-{_key([len(getattr(val_loader, 'dataset', ())), cfg.eval_batches, cfg.calib_batches])}.ofasearch",
     )
     search_s = time.perf_counter() - t_search
     records = list(ofa.last_search.seen.values())
@@ -332,7 +419,8 @@ def run_ofa(
 Baseline test accuracy {base_acc:.4f}; unpruned latency {unpruned} cycles. Supernet: {len(sup.space.groups)}
 elastic channel groups, expand ratios {list(cfg.expand_ratio)}, {cfg.epochs} epochs of sandwich training
 ({2 + cfg.n_random} subnets per batch, KD weight {cfg.kd_weight}) in {train_s:.0f} s; search: {len(records)}
-candidates (adaptive BN on {cfg.calib_batches} batches, scored on training batches) in {search_s:.0f} s.
+candidates (adaptive BN on {cfg.calib_batches} training batches, scored on {len(getattr(val_loader, "dataset", ()))}
+held-out training images) in {search_s:.0f} s.
 Pareto subnets were calibrated{f", fine-tuned {cfg.finetune_epochs} epochs" if cfg.finetune_epochs else ""} and
 evaluated on the whole test set.
 
