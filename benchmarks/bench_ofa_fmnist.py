@@ -112,6 +112,19 @@ def _work_dir(args, net: str) -> Path:
     return Path(args.work) / f"{net}-{key.hexdigest()[:10]}"
 
 
+def _epoch_timer(doc: dict, key: str, save):
+    """A ``train`` callback appending each epoch's wall seconds (this process's epochs) to ``doc[key]``."""
+    last = [time.perf_counter()]
+
+    def callback(epoch, stats):
+        now = time.perf_counter()
+        doc.setdefault(key, []).append({"epoch": epoch, "s": now - last[0]})
+        last[0] = now
+        save()
+
+    return callback
+
+
 def _load(path: Path, default):
     return json.loads(path.read_text()) if path.is_file() else default
 
@@ -144,6 +157,7 @@ def run_net(net: str, args, log) -> dict:
             seed=0,
             progress=False,
             checkpoint=work / "base.ckpt",
+            callback=_epoch_timer(doc, "baseline_epoch_s", save),
         )
         doc["baseline_train_s"] = time.perf_counter() - t
         torch.save(model.state_dict(), work / "base.tmp")
@@ -198,7 +212,13 @@ def run_net(net: str, args, log) -> dict:
     else:
         t = time.perf_counter()
         ofa.train(
-            sup, train_loader, args.ofa_epochs, lr=args.ofa_lr, seed=args.seed, checkpoint=work / "sup.ckpt"
+            sup,
+            train_loader,
+            args.ofa_epochs,
+            lr=args.ofa_lr,
+            seed=args.seed,
+            checkpoint=work / "sup.ckpt",
+            callback=_epoch_timer(doc, "supernet_epoch_s", save),
         )
         doc["supernet_train_s"] = time.perf_counter() - t  # of this process (a resumed run: its share)
         torch.save(sup.state_dict(), work / "sup.tmp")
@@ -391,13 +411,16 @@ def write_report(args, docs: list[dict]) -> None:
                     f"({p['fraction']:.3f}) | {s['test_acc']:.4f} ({s['fraction']:.3f}) "
                     f"| {100 * (o['test_acc'] - p['test_acc']):+.2f} | {100 * (o['test_acc'] - s['test_acc']):+.2f} |"
                 )
-        base_epoch = d.get("baseline_train_s", 0) / args.base_epochs
-        sup_epoch = d.get("supernet_train_s", 0) / args.ofa_epochs
+        # medians of the epochs this cache's processes timed (a resumed run times the epochs it ran)
+        base_epoch = float(np.median([e["s"] for e in d.get("baseline_epoch_s", [])] or [np.nan]))
+        sup_epoch = float(np.median([e["s"] for e in d.get("supernet_epoch_s", [])] or [np.nan]))
         ft_s = {m: sum(r["seconds"] for k, r in rows.items() if k.startswith(m + "/")) for m in METHODS}
         lines += [
             "",
-            f"Compute (wall seconds on the shared machine): plain epoch of the baseline {base_epoch:.0f} s, "
-            f"supernet epoch {sup_epoch:.0f} s (**{sup_epoch / base_epoch:.2f}x**, measured in this run; "
+            f"Compute (wall seconds on the shared machine, whose load varied): plain epoch of the baseline "
+            f"{base_epoch:.0f} s, supernet epoch {sup_epoch:.0f} s (medians of "
+            f"{len(d.get('baseline_epoch_s', []))} and {len(d.get('supernet_epoch_s', []))} timed epochs: "
+            f"**{sup_epoch / base_epoch:.2f}x**, measured in this run; "
             "benchmarks/bench_ofa.py measured 4.33x on ResNet-20 with synthetic data); supernet training "
             f"{d.get('supernet_train_s', 0):.0f} s + search {d.get('search_s', 0):.0f} s (shared by all targets); "
             f"per-target totals (calibration, fine-tune, evaluation): OFA {ft_s['ofa']:.0f} s, planner "
