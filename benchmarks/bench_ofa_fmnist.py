@@ -202,8 +202,14 @@ def run_net(net: str, args, log) -> dict:
     # --- OFA
     ofa = hwprune.OFAPruner(model, x, hw=args.hw, backend="serial", progress=False, workdir=work, name="ofa")
     # no auto excludes: the planner and one-step may prune the stem's group too (equal search spaces)
+    # width only, on the same channel groups the planner and one-step may prune: no elastic kernel (the
+    # nets' convs are 3x3 / 1x1) and no Vitis depthwise rule (it would freeze MobileNetV2's 1x1-only groups)
     sup = ofa.ofa_model(
-        [float(r) for r in args.expand_ratio.split(",")], channel_divisible=8, auto_add_excludes=False
+        [float(r) for r in args.expand_ratio.split(",")],
+        channel_divisible=8,
+        auto_add_excludes=False,
+        kernel_sizes=None,
+        depthwise_rule=False,
     )
     doc["space"] = {"elastic_groups": len(sup.space.groups), "subnets": int(sup.space.size())}
     sup_file = work / "sup.pt"
@@ -357,7 +363,7 @@ def write_report(args, docs: list[dict]) -> None:
         f"- **Hardware**: `{args.hw}` for every method, latency simulated in cycle mode (batch 1).",
         f"- **Baseline** per net: {args.base_epochs} epochs SGD (lr {args.base_lr}, cosine, batch {args.batch_size}), seed 0.",
         f"- **OFA**: supernet from the baseline, expand ratios {args.expand_ratio}, channel_divisible 8, no auto "
-        f"excludes (the same channel groups the planner and one-step may prune), width only; **{args.ofa_epochs}** "
+        f"excludes and no Vitis depthwise rule (the same channel groups the planner and one-step may prune), width only (no elastic kernel or depth); **{args.ofa_epochs}** "
         f"epochs of sandwich training (max, min, 2 random subnets per batch, KD from the baseline, lr {args.ofa_lr}); "
         f"one evolutionary search for all targets ({args.popu} parents, {args.iteration} generations; each candidate "
         f"calibrated with adaptive BN on {args.calib_batches} training batches and scored on the {args.val} held-out "
