@@ -7,6 +7,7 @@ the search all reuse that trace, its channel groups and the shared latency model
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -456,6 +457,7 @@ class OFAPruner:
         search_file: str | os.PathLike | None = None,
         forced: bool = False,
         recheck: bool = True,
+        score_tolerance: float = 0.0,
     ) -> dict[str, dict[str, Any]]:
         """Evolutionary search under a latency range (or Vitis's FLOPs range); see :mod:`hwprune.ofa.search`.
 
@@ -476,6 +478,10 @@ class OFAPruner:
                 resumes from it.
             forced: move an existing search file of another supernet or setting aside and start over.
             recheck: re-simulate each latency pick in cycle mode (it must lie in its range there too).
+            score_tolerance: scores within this of a target's best count as tied with it (e.g. the
+                standard error of the eval, ``sqrt(p (1 - p) / n)`` for an accuracy ``p`` on ``n``
+                images); of tied subnets the costliest inside the target wins. 0: exact ties only.
+                It changes only the picks, not the search or its file.
 
         Returns:
             The Pareto set: target key ("0.5", "2.5ms", "230") -> ``{"net_id", "mode", <metric>, "flops",
@@ -493,6 +499,13 @@ class OFAPruner:
         self._check_supernet(ofa_model)
         if eval_fn is None or not callable(eval_fn):
             raise PruneConfigError("eval_fn must be a function eval_fn(model, *eval_args) -> score")
+        if (
+            isinstance(score_tolerance, bool)
+            or not isinstance(score_tolerance, (int, float))
+            or not math.isfinite(score_tolerance)
+            or score_tolerance < 0
+        ):
+            raise PruneConfigError(f"score_tolerance must be a finite number >= 0, got {score_tolerance!r}")
         if min_or_max_metric not in ("max", "min"):
             raise PruneConfigError(f"min_or_max_metric must be 'max' or 'min', got {min_or_max_metric!r}")
         sizes = {
@@ -590,6 +603,7 @@ class OFAPruner:
             metric=evaluation_metric,
             describe=describe,
             recheck=cycle_mode if (recheck and rng_.kind == "latency") else None,
+            score_tolerance=float(score_tolerance),
         )
 
     # ----------------------------------------------------------------------------- files

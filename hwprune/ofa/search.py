@@ -446,21 +446,34 @@ def pareto_set(
     metric: str,
     recheck: Callable[[np.ndarray], int] | None,
     describe: Callable[[dict[str, Any]], dict[str, Any]],
+    score_tolerance: float = 0.0,
 ) -> dict[str, dict[str, Any]]:
-    """Per target: the best evaluated subnet with cost <= target (cycle-mode re-checked for latency)."""
+    """Per target: the best evaluated subnet with cost <= target (cycle-mode re-checked for latency).
+
+    Subnets whose score lies within ``score_tolerance`` of the target's best count as tied with it, and
+    of tied subnets the costliest wins (:func:`rank_key`). With a tolerance the metric of the picks may
+    drop by up to the tolerance from one target to the next; with 0 it never drops.
+    """
     ranked = sorted(pool.seen.values(), key=lambda r: rank_key(pool.sign, r))
     checked: dict[str, int] = {}
     out: dict[str, dict[str, Any]] = {}
     for t, key in zip(rng_.targets, rng_.keys, strict=True):
+        near: list[dict[str, Any]] = []  # the best fitting subnet and those within the tolerance of it
         for r in ranked:
             if not rng_.lo <= r["cost"] <= t:
                 continue
+            if near and pool.sign * (near[0]["value"] - r["value"]) > score_tolerance:
+                break  # ranked by score: nothing further is within the tolerance
             ck = pool.space.code_key(r["code"])
             if recheck is not None:
                 if ck not in checked:
                     checked[ck] = recheck(r["code"])
                 if not rng_.lo <= checked[ck] <= t:
                     continue
+            near.append(r)
+        if near:
+            r = max(near, key=lambda q: q["cost"])  # the first of the costliest: ties keep the rank order
+            ck = pool.space.code_key(r["code"])
             entry = {
                 "net_id": f"net_evo_{r['gen']}_{ck}",
                 "mode": rng_.kind,
@@ -471,7 +484,6 @@ def pareto_set(
             if recheck is not None:
                 entry["latency_cycles_cycle_mode"] = checked[ck]
             out[key] = entry
-            break
     if not out:
         raise PruneConfigError(
             "no evaluated subnet lies inside the range; raise iteration or parent_popu_size"

@@ -111,6 +111,34 @@ def test_ties_inside_a_target_go_to_the_costlier_subnet(setup, tmp_path, proxy):
     assert picked == sorted(picked)
 
 
+def test_score_tolerance_counts_near_scores_as_ties(setup, tmp_path):
+    """Scores within the tolerance of a target's best are ties: the costliest of them is picked."""
+    ofa, sup, accuracy = setup
+    kw = dict(iteration=2, search_file=tmp_path / "n.ofasearch", **RANGE)
+    exact = ofa.run_evolutionary_search(sup, None, (), _eval_fn(accuracy), (), "acc1", "max", **kw)
+    seen = list(ofa.last_search.seen.values())
+    unpruned = ofa.unpruned_cycles()
+    lo = int(np.floor(0.6 * unpruned))
+    for tol in (0.05, 10.0):
+        picks = ofa.run_evolutionary_search(
+            sup, None, (), _eval_fn(accuracy), (), "acc1", "max", score_tolerance=tol, **kw
+        )
+        assert ofa.last_search.evaluated == 0  # only the picks change; the file answers every score
+        for key, entry in picks.items():
+            target = int(np.floor(float(key) * unpruned))
+            fits = [r for r in seen if lo <= r["cost"] <= target]
+            best = max(r["value"] for r in fits)
+            near = [r["cost"] for r in fits if r["value"] >= best - tol]
+            assert entry["latency_cycles"] == max(near), (tol, key)
+            assert entry["acc1"] >= best - tol
+            assert entry["latency_cycles"] >= exact[key]["latency_cycles"]
+    assert any(
+        picks[k]["latency_cycles"] > exact[k]["latency_cycles"] for k in picks
+    )  # tol 10: the costliest
+    with pytest.raises(hwprune.errors.PruneConfigError, match="score_tolerance"):
+        ofa.run_evolutionary_search(sup, None, (), _eval_fn(accuracy), (), score_tolerance=-0.1, **kw)
+
+
 @pytest.mark.resume
 def test_interrupted_search_resumes_with_nothing_lost(setup, tmp_path):
     ofa, sup, accuracy = setup
