@@ -83,7 +83,7 @@ def kernel_step_choices(lm: LatencyModel, kernels: Sequence[ElasticKernel]) -> t
 
 
 def _reachable(
-    fixed: int, terms: Sequence[tuple[int, int]], choices: Sequence[Sequence[int]]
+    fixed: int, terms: Sequence[tuple[int, int]], choices: Sequence[Sequence[int] | np.ndarray]
 ) -> list[int] | None:
     vals = {fixed}
     for e, m in terms:
@@ -147,7 +147,8 @@ class CostTable:
                     self.a_out[e_of[gid], i] += m
                 else:
                     self.f_out[i] += m * lm.full[gid]
-        self._tables: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None] = []
+        # (index of cin or None when tied, index of cout, cycles, MACs) per layer; None: priced lazily
+        self._tables: list[tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray] | None] = []
         self._lazy: dict[tuple[int, int, int, int | None], tuple[int, int]] = {}
         for i, lw in enumerate(lm.lowered):
             tied = lw.tied or lw.layer.kind is LayerKind.DEPTHWISE  # cycles depend on cout only

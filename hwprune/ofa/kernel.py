@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import fx, nn
@@ -130,7 +131,10 @@ def _step(weight: torch.Tensor, size: int, matrix: torch.Tensor | None) -> torch
 
 
 def active_kernel(
-    weight: torch.Tensor, k: int, choices: Sequence[int], matrices: Sequence[torch.Tensor] | None
+    weight: torch.Tensor,
+    k: int,
+    choices: Sequence[int],
+    matrices: Sequence[torch.Tensor] | nn.ParameterList | None,
 ) -> torch.Tensor:
     """The ``k x k`` kernel of a full ``weight``: every step from the largest choice down to ``k``.
 
@@ -198,9 +202,9 @@ def crop_static(
             old.in_channels,
             old.out_channels,
             k,
-            stride=old.stride,
+            stride=cast(tuple[int, int], old.stride),
             padding=pad,
-            dilation=old.dilation,
+            dilation=cast(tuple[int, int], old.dilation),
             groups=old.groups,
             bias=old.bias is not None,
             padding_mode=old.padding_mode,
@@ -209,7 +213,7 @@ def crop_static(
         )
         with torch.no_grad():
             new.weight.copy_(w)
-            if old.bias is not None:
+            if old.bias is not None and new.bias is not None:
                 new.bias.copy_(old.bias)
         new.train(old.training)
         new.weight.requires_grad_(old.weight.requires_grad)

@@ -30,10 +30,12 @@ from hwprune.analysis.flow import SlotRole
 from hwprune.analysis.groups import Analysis, ChannelGroup
 from hwprune.emit.rules import get_attr
 from hwprune.errors import PruneConfigError, SpecError
-from hwprune.ir.graph import Graph
+from hwprune.ir.graph import Graph, Op
 from hwprune.ir.kinds import OpKind
 from hwprune.ofa.depth import SkipBlock
 from hwprune.ofa.kernel import ElasticKernel
+
+Code = Sequence[int] | np.ndarray  # choice index per gene: [groups][kernels][blocks]
 
 __all__ = [
     "MaskSite",
@@ -167,6 +169,7 @@ def mask_sites(graph: Graph, group: ChannelGroup, order: Sequence[int]) -> tuple
         if op.kind not in (OpKind.CONV, OpKind.LINEAR, OpKind.CONV_TRANSPOSE):
             continue
         path = _param_path(graph, s.op)
+        assert graph.source is not None, "a traced graph keeps its fx source"
         w = get_attr(graph.source.gm, path)
         rows, cols = int(w.shape[0]), int(w.shape[1])
         pos = s.positions()[rank]  # (members by rank, reps)
@@ -221,7 +224,7 @@ class SearchSpace:
             dtype=np.int64,
         )
 
-    def kernel_sizes(self, code: Sequence[int]) -> dict[str, int]:
+    def kernel_sizes(self, code: Code) -> dict[str, int]:
         """Conv op name -> kernel size, for the elastic kernels a code crops (below their full size)."""
         n = len(self.groups)
         out = {}
@@ -235,7 +238,7 @@ class SearchSpace:
         """Number of distinct subnets."""
         return int(np.prod([int(n) for n in self.n_choices()], dtype=object))
 
-    def skipped(self, code: Sequence[int]) -> tuple[SkipBlock, ...]:
+    def skipped(self, code: Code) -> tuple[SkipBlock, ...]:
         """The blocks a code skips."""
         n = len(self.groups) + len(self.kernels)
         return tuple(b for i, b in enumerate(self.blocks) if int(code[n + i]) == 0)
@@ -252,11 +255,11 @@ class SearchSpace:
         nc = self.n_choices()
         return rng.integers(0, nc[None, :], size=(n, len(nc)), dtype=np.int64)
 
-    def kept(self, code: Sequence[int]) -> dict[int, int]:
+    def kept(self, code: Code) -> dict[int, int]:
         """Group id -> kept members of a code."""
         return {g.gid: g.choices[int(c)] for g, c in zip(self.groups, code[: len(self.groups)], strict=True)}
 
-    def setting(self, code: Sequence[int]) -> dict[str, dict[str, int]]:
+    def setting(self, code: Code) -> dict[str, dict[str, int]]:
         """The JSON setting of a code."""
         n, nk = len(self.groups), len(self.kernels)
         out = {"width": {g.key: int(g.choices[int(c)]) for g, c in zip(self.groups, code[:n], strict=True)}}
@@ -334,7 +337,7 @@ class SearchSpace:
             code[by_add[add]] = int(keep)
         return code
 
-    def code_key(self, code: Sequence[int]) -> str:
+    def code_key(self, code: Code) -> str:
         """A short stable string for a code (search-file record keys)."""
         return ".".join(str(int(c)) for c in code)
 
@@ -360,12 +363,12 @@ def build_groups(
     return tuple(out)
 
 
-def _conv_kernel(op) -> tuple[int, ...]:
+def _conv_kernel(op: Op) -> tuple[int, ...]:
     k = op.attr("kernel_size") or (1,)
     return tuple(k) if isinstance(k, (tuple, list)) else (int(k),)
 
 
-def _is_depthwise(op) -> bool:
+def _is_depthwise(op: Op) -> bool:
     g = op.attr("groups", 1) or 1
     return g > 1 and g == op.attr("in_channels")
 

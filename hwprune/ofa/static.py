@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -22,7 +22,7 @@ from hwprune.errors import SpecError
 from hwprune.ir.graph import Graph
 from hwprune.ofa.depth import drop_blocks
 from hwprune.ofa.kernel import active_kernel, crop_static
-from hwprune.ofa.space import SearchSpace
+from hwprune.ofa.space import Code, SearchSpace
 from hwprune.ofa.supernet import OFASupernet, kernel_matrices, raw_state_dict
 from hwprune.pruning import apply_keep
 
@@ -38,7 +38,7 @@ def swapped_weights(module: nn.Module, state: Mapping[str, torch.Tensor]) -> Ite
     Raises:
         SpecError: a tensor of another shape (the supernet was built for another model).
     """
-    saved: list[tuple[dict, str, Any]] = []
+    saved: list[tuple[dict[str, Any], str, Any]] = []
     try:
         for name, tensor in state.items():
             owner_name, _, leaf = name.rpartition(".")
@@ -46,7 +46,7 @@ def swapped_weights(module: nn.Module, state: Mapping[str, torch.Tensor]) -> Ite
                 owner = module.get_submodule(owner_name) if owner_name else module
             except AttributeError:
                 continue  # a module the traced graph never uses
-            table = (
+            table: dict[str, Any] | None = (
                 owner._parameters
                 if leaf in owner._parameters
                 else (owner._buffers if leaf in owner._buffers else None)
@@ -72,7 +72,7 @@ def swapped_weights(module: nn.Module, state: Mapping[str, torch.Tensor]) -> Ite
             table[leaf] = old
 
 
-def keep_indices(space: SearchSpace, code) -> dict[str, list[int]]:
+def keep_indices(space: SearchSpace, code: Code) -> dict[str, list[int]]:
     """Group key -> kept member indices (sorted) for the groups a subnet narrows."""
     out = {}
     for g, c in zip(space.groups, code[: len(space.groups)], strict=True):
@@ -82,7 +82,7 @@ def keep_indices(space: SearchSpace, code) -> dict[str, list[int]]:
     return out
 
 
-def static_subnet(graph: Graph, supernet: OFASupernet, code) -> fx.GraphModule:
+def static_subnet(graph: Graph, supernet: OFASupernet, code: Code) -> fx.GraphModule:
     """The slim model of subnet ``code`` with the supernet's weights and BN statistics.
 
     Args:
@@ -94,11 +94,12 @@ def static_subnet(graph: Graph, supernet: OFASupernet, code) -> fx.GraphModule:
         A new ``GraphModule`` in the supernet's train/eval mode; ``.hwprune_spec`` rebuilds it from the
         original model (:func:`hwprune.transform`).
     """
-    keep = keep_indices(supernet.space, code)
+    keep: dict[int | str, Sequence[int] | int] = dict(keep_indices(supernet.space, code).items())
     state = {k: v.to("cpu") for k, v in raw_state_dict(supernet.model).items()}
+    assert graph.source is not None, "a traced graph keeps its fx source"
     with swapped_weights(graph.source.gm, state):
         slim = apply_keep(graph, keep)
-    spec = dict(slim.hwprune_spec)
+    spec: dict[str, Any] = dict(getattr(slim, "hwprune_spec"))  # noqa: B009  (typed Any, not Tensor)
     sizes = supernet.space.kernel_sizes(code)
     if sizes:
         by_op = {ek.op: ek for ek in supernet.space.kernels}
@@ -106,7 +107,9 @@ def static_subnet(graph: Graph, supernet: OFASupernet, code) -> fx.GraphModule:
         for op, k in sizes.items():
             ek = by_op[op]
             choices, mats = kernel_matrices(supernet, op)
-            w = slim.get_submodule(ek.target).weight.detach()  # channel-sliced full kernel
+            conv = slim.get_submodule(ek.target)
+            assert isinstance(conv, nn.Conv2d)
+            w = conv.weight.detach()  # channel-sliced full kernel
             with torch.no_grad():
                 weights[ek.target] = active_kernel(w, k, choices, mats)
             kernels[ek.target] = (k, ek.padding - (ek.size - k) // 2)
@@ -116,15 +119,15 @@ def static_subnet(graph: Graph, supernet: OFASupernet, code) -> fx.GraphModule:
     if skipped:
         drop_blocks(slim, skipped)
         spec["ofa_skip"] = [{"add": b.add, "node": b.node, "identity": b.identity} for b in skipped]
-    slim.hwprune_spec = spec
+    slim.hwprune_spec = spec  # type: ignore[assignment]
     slim.train(supernet.training)
     return slim
 
 
 def rebuild_static_subnet(
     model: nn.Module,
-    spec: Mapping[str, Any] | str | os.PathLike,
-    state_dict: Mapping[str, torch.Tensor] | str | os.PathLike | None = None,
+    spec: Mapping[str, Any] | str | os.PathLike[str],
+    state_dict: Mapping[str, torch.Tensor] | str | os.PathLike[str] | None = None,
 ) -> fx.GraphModule:
     """A static subnet from the original model, its spec and state_dict (cropped kernels and skipped
     blocks included).
@@ -144,7 +147,10 @@ def rebuild_static_subnet(
     skip = [SkipBlock(d["add"], d["node"], d["identity"], (), "") for d in spec.get("ofa_skip", ())]
     drop_blocks(slim, skip)
     if state_dict is not None:
-        if not isinstance(state_dict, Mapping):
-            state_dict = torch.load(state_dict, map_location="cpu", weights_only=True)
-        slim.load_state_dict(state_dict)
+        loaded: Mapping[str, Any] = (
+            state_dict
+            if isinstance(state_dict, Mapping)
+            else torch.load(state_dict, map_location="cpu", weights_only=True)
+        )
+        slim.load_state_dict(loaded)
     return slim

@@ -32,6 +32,8 @@ __all__ = ["OFASupernet", "ChannelMask", "raw_state_dict", "weights_state", "ker
 class ChannelMask(nn.Module):
     """Parametrization ``weight -> weight * mask``; the mask's first two dims are the weight's."""
 
+    mask: torch.Tensor  # a buffer
+
     def __init__(self, rows: int, cols: int, ndim: int) -> None:
         super().__init__()
         self.register_buffer("mask", torch.ones((rows, cols) + (1,) * (ndim - 2)), persistent=False)
@@ -78,6 +80,7 @@ class OFASupernet(nn.Module):
         self._crops: list[tuple[KernelCrop, nn.Conv2d]] = []
         for ek in space.kernels:  # after the channel mask: the crop sees the masked full kernel
             conv = self.model.get_submodule(ek.target)
+            assert isinstance(conv, nn.Conv2d)  # find_elastic_kernels picks Conv2d modules only
             crop = KernelCrop(ek, kernel_transform)
             parametrize.register_parametrization(conv, "weight", crop, unsafe=True)
             self._crops.append((crop, conv))

@@ -95,13 +95,14 @@ class SandwichStep:
             for j, code in enumerate(codes):
                 self.supernet.set_code(code.numpy())
                 last = j == len(codes) - 1
-                sync = contextlib.nullcontext() if last or not hasattr(net, "no_sync") else net.no_sync()
+                no_sync = getattr(net, "no_sync", None)  # DDP: reduce only at the last backward
+                sync = contextlib.nullcontext() if last or no_sync is None else no_sync()
                 with sync:
                     out = net(x)
                     loss = self.loss(out, y, soft)
                     if not torch.isfinite(loss):
                         return loss.detach(), out.detach()
-                    loss.backward()
+                    loss.backward()  # type: ignore[no-untyped-call]  # torch's Tensor.backward is unannotated
                 if first is None:
                     first = (loss.detach(), out.detach())
         finally:
@@ -130,7 +131,7 @@ def train_supernet(
     temperature: float = 1.0,
     clip_grad: float | None = 5.0,
     steps_per_epoch: int | None = None,
-    checkpoint: str | os.PathLike | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
     callback: Callable[[int, dict[str, float]], bool | None] | None = None,
 ) -> dict[str, Any]:
     """Train a supernet in place with the sandwich rule and distillation (see the module docstring).
