@@ -50,6 +50,7 @@ NETS = {  # the nets of benchmarks/bench_planner_vs_baselines.py: 1 channel, 10 
     "mobilenet_v2_w0.5": lambda: MobileNetV2(10, 1, width=0.5, stem_stride=1),
 }
 METHODS = ("ofa", "ofa_se", "planner", "one_step")
+EXTRA = ("ofa_se_ft",)  # optional rows (--ofa-equal-ft)
 # settings that shape a net's results: a change starts a new cache folder
 KEYED = (
     "hw",
@@ -295,6 +296,15 @@ def run_net(net: str, args, log) -> dict:
                 args.ft_epochs,
                 t0,
             )
+    if args.ofa_equal_ft:  # ofa_se's picks fine-tuned as long as the others (equal fine-tune, more epochs)
+        for target in targets:
+            entry = pareto_se.get(f"{target:g}")
+            if entry is None or f"ofa_se_ft/{target:g}" in doc["rows"]:
+                continue
+            t0 = time.perf_counter()
+            static, *_ = ofa.get_static_subnet(sup, entry["subnet_setting"])
+            adaptive_bn(static, loader_calibration, (train_loader, args.calib_batches))
+            finish("ofa_se_ft", target, static, {"val_acc_before_ft": entry["acc1"]}, equal_epochs, t0)
 
     # --- planner and one-step at the same targets, fine-tuned for the same total epochs
     for target in targets:
@@ -392,6 +402,8 @@ def write_report(args, docs: list[dict]) -> None:
         f"calibrated candidates scored on the same held-out images): fine-tuned **{ep}** epochs = OFA's "
         f"{args.ofa_epochs} supernet + {args.ft_epochs} fine-tune epochs (equal epochs; a supernet epoch costs "
         "several plain epochs: see the compute lines).",
+        "- **ofa_se_ft** (where present): `ofa_se`'s picks fine-tuned as long as the planner's "
+        f"({ep} epochs: equal fine-tune, {args.ofa_epochs} more total epochs than the others).\n"
         f"- Fine-tunes: SGD lr {args.ft_lr}, cosine. Seed {args.seed} (supernet sampling, search, fine-tune "
         "shuffling); **one seed**: no error bars.",
         "- Machine: 2 shared CPU cores, one torch thread per process, one process per net, `nice -n 10`.",
@@ -415,8 +427,10 @@ def write_report(args, docs: list[dict]) -> None:
             "|---:|---|---:|---:|---:|---|---:|",
         ]
         for t in targets:
-            for m in METHODS:
+            for m in METHODS + EXTRA:
                 r = rows.get(f"{m}/{t:g}")
+                if r is None and m in EXTRA:
+                    continue
                 if r is None:
                     lines.append(f"| {t:g} | {m} | not run | | | | |")
                     continue
@@ -441,7 +455,9 @@ def write_report(args, docs: list[dict]) -> None:
         # medians of the epochs this cache's processes timed (a resumed run times the epochs it ran)
         base_epoch = float(np.median([e["s"] for e in d.get("baseline_epoch_s", [])] or [np.nan]))
         sup_epoch = float(np.median([e["s"] for e in d.get("supernet_epoch_s", [])] or [np.nan]))
-        ft_s = {m: sum(r["seconds"] for k, r in rows.items() if k.startswith(m + "/")) for m in METHODS}
+        ft_s = {
+            m: sum(r["seconds"] for k, r in rows.items() if k.startswith(m + "/")) for m in METHODS + EXTRA
+        }
         lines += [
             "",
             f"Compute (wall seconds on the shared machine, whose load varied): plain epoch of the baseline "
@@ -543,6 +559,11 @@ def main(argv=None) -> None:
     ap.add_argument("--work", default=".hwprune/ofa_fmnist", help="cache of every step (git-ignored)")
     ap.add_argument(
         "--notes", default=str(REPORTS / "ofa_notes.md"), help="discussion appended to the report"
+    )
+    ap.add_argument(
+        "--ofa-equal-ft",
+        action="store_true",
+        help="also fine-tune ofa_se's picks as long as the planner's (rows ofa_se_ft)",
     )
     ap.add_argument("--no-report", dest="report", action="store_false", help="run only; write no report")
     ap.add_argument("--report-only", action="store_true", help="rewrite the report from the cache")
