@@ -510,10 +510,13 @@ def _plot(docs, path):
             ("ofa_se", "tab:orange"),
             ("planner", "tab:blue"),
             ("one_step", "tab:green"),
+            ("ofa_se_ft", "tab:purple"),
         ):
             rows = sorted(
                 (r for k, r in d["rows"].items() if k.startswith(method + "/")), key=lambda r: r["fraction"]
             )
+            if not rows:
+                continue
             ax.plot(
                 [r["fraction"] for r in rows],
                 [r["test_acc"] for r in rows],
