@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from torch import nn
@@ -49,12 +49,12 @@ __all__ = ["OFAPruner", "save_subnet_config", "load_subnet_config", "SAMPLE_MODE
 SAMPLE_MODES = ("max", "min", "random")
 
 
-def save_subnet_config(pareto: Mapping[str, Any], path: str | os.PathLike) -> None:
+def save_subnet_config(pareto: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
     """Write a Pareto set (or any subnet configs) as JSON, atomically (Vitis ``save_subnet_config``)."""
     write_json(path, {"format": "hwprune-ofa-subnets", "version": 1, "subnets": dict(pareto)})
 
 
-def load_subnet_config(path: str | os.PathLike) -> dict[str, Any]:
+def load_subnet_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read what :func:`save_subnet_config` wrote (Vitis ``load_subnet_config``).
 
     Raises:
@@ -97,7 +97,7 @@ class OFAPruner:
         workers: int | None = None,
         progress: bool = True,
         name: str | None = None,
-        workdir: str | os.PathLike = ".hwprune",
+        workdir: str | os.PathLike[str] = ".hwprune",
     ) -> None:
         self.model = model
         self.name = name or type(model).__name__
@@ -137,7 +137,7 @@ class OFAPruner:
         self._check_supernet(supernet)
         tab = self._tables.get(id(supernet.space))
         if tab is None:
-            excludes = tuple(supernet.space.identity["excludes"])
+            excludes: tuple[str, ...] = tuple(cast(Sequence[str], supernet.space.identity["excludes"]))
             tab = self._tables[id(supernet.space)] = CostTable(
                 self.latency_model(excludes),
                 supernet.space.groups,
@@ -261,7 +261,7 @@ class OFAPruner:
         *,
         seed: int | None = None,
         rng: np.random.Generator | None = None,
-    ) -> tuple[OFASupernet, dict]:
+    ) -> tuple[OFASupernet, dict[str, Any]]:
         """Activate the largest, the smallest or a random subnet (Vitis ``sample_subnet``).
 
         Args:
@@ -287,7 +287,7 @@ class OFAPruner:
 
     def get_static_subnet(
         self, supernet: OFASupernet, subnet_setting: Mapping[str, Any]
-    ) -> tuple[nn.Module, dict, int, int]:
+    ) -> tuple[nn.Module, dict[str, Any], int, int]:
         """A real slim model of a subnet, with the supernet's weights (Vitis ``get_static_subnet``).
 
         Args:
@@ -454,7 +454,7 @@ class OFAPruner:
         max_latency: Any = None,
         latency_step: Any = None,
         seed: int = 0,
-        search_file: str | os.PathLike | None = None,
+        search_file: str | os.PathLike[str] | None = None,
         forced: bool = False,
         recheck: bool = True,
         score_tolerance: float = 0.0,
@@ -552,7 +552,7 @@ class OFAPruner:
         store.save()
         payload = make_payload(ofa_model, self.model, backend, eval_fn, eval_args, calibration_fn, calib_args)
 
-        def evaluate(codes: list[np.ndarray]):
+        def evaluate(codes: list[np.ndarray]) -> Iterator[tuple[int, Any]]:
             return backend.run(evaluate_code, payload, [tuple(int(c) for c in code) for code in codes])
 
         from tqdm.auto import tqdm

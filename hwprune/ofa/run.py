@@ -174,6 +174,7 @@ def holdout_split(loader: Any, fraction: float, seed: int = 0) -> tuple[DataLoad
     dataset = getattr(loader, "dataset", None)
     if (
         not isinstance(loader, DataLoader)
+        or dataset is None
         or isinstance(dataset, IterableDataset)
         or loader.batch_size is None
     ):
@@ -181,7 +182,7 @@ def holdout_split(loader: Any, fraction: float, seed: int = 0) -> tuple[DataLoad
             "holding out a validation split needs a DataLoader over a map-style dataset with a batch_size; "
             "pass a separate val_loader instead"
         )
-    n = len(dataset)  # type: ignore[arg-type]
+    n = len(dataset)
     n_val = round(fraction * n)
     if not 1 <= n_val < n:
         raise TrainConfigError(
@@ -195,20 +196,25 @@ def holdout_split(loader: Any, fraction: float, seed: int = 0) -> tuple[DataLoad
         held = np.sort(np.random.default_rng(seed).permutation(n)[:n_val])
     keep = np.setdiff1d(np.arange(n), held)
     shuffle = isinstance(loader.sampler, RandomSampler)
-    common = {
-        "batch_size": loader.batch_size,
-        "num_workers": loader.num_workers,
-        "collate_fn": loader.collate_fn,
-        "pin_memory": loader.pin_memory,
-    }
+    batch, workers, collate, pin = loader.batch_size, loader.num_workers, loader.collate_fn, loader.pin_memory
     train = DataLoader(
         Subset(dataset, keep.tolist()),
         shuffle=shuffle,
         generator=torch.Generator().manual_seed(seed) if shuffle else None,
         drop_last=loader.drop_last,
-        **common,
+        batch_size=batch,
+        num_workers=workers,
+        collate_fn=collate,
+        pin_memory=pin,
     )
-    val = DataLoader(Subset(dataset, held.tolist()), shuffle=False, **common)
+    val = DataLoader(
+        Subset(dataset, held.tolist()),
+        shuffle=False,
+        batch_size=batch,
+        num_workers=workers,
+        collate_fn=collate,
+        pin_memory=pin,
+    )
     return train, val
 
 

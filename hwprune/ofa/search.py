@@ -24,6 +24,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -168,6 +169,7 @@ def _supernet(payload: SearchPayload) -> OFASupernet:
         return payload.supernet
     key = id(payload)
     if key not in _REBUILT:  # a worker that got a pickled payload rebuilds the supernet once
+        assert payload.model is not None and payload.space is not None and payload.state is not None
         sup = OFASupernet(payload.model, payload.space)
         sup.load_state_dict(payload.state)
         _REBUILT.clear()
@@ -188,7 +190,13 @@ def evaluate_code(payload: SearchPayload, code: tuple[int, ...]) -> float:
 
 
 def make_payload(
-    supernet: OFASupernet, model: nn.Module, backend: Backend, eval_fn, eval_args, calibration_fn, calib_args
+    supernet: OFASupernet,
+    model: nn.Module,
+    backend: Backend,
+    eval_fn: Callable[..., Any],
+    eval_args: Sequence[Any],
+    calibration_fn: Callable[..., Any] | None,
+    calib_args: Sequence[Any],
 ) -> SearchPayload:
     """A payload for ``backend``: the supernet itself travels only where memory is shared."""
     work = copy.deepcopy(supernet)  # calibration changes BN statistics: never the caller's supernet
@@ -216,16 +224,16 @@ def search_config(
     direction: str,
     sizes: Mapping[str, Any],
     seed: int,
-    eval_fn,
-    calibration_fn,
-    eval_args,
-    calib_args,
+    eval_fn: Callable[..., Any],
+    calibration_fn: Callable[..., Any] | None,
+    eval_args: Sequence[Any],
+    calib_args: Sequence[Any],
 ) -> dict[str, Any]:
     """What a search file must match to be reused: supernet, weights, range, settings, functions."""
     from hwprune.ofa.supernet import weights_state
 
     class _Raw(nn.Module):
-        def state_dict(self, *a, **k):  # weights_hash reads state_dict()
+        def state_dict(self, *a: Any, **k: Any) -> Any:  # weights_hash reads state_dict()
             return weights_state(supernet)
 
     return {
@@ -288,7 +296,7 @@ class _Pool:
         return codes[ok], cost[ok]
 
     def add(self, codes: Sequence[np.ndarray], gen: int) -> None:
-        new = []
+        new: list[np.ndarray] = []
         for code in codes:
             key = self.space.code_key(code)
             if key in self.seen or any(key == self.space.code_key(c) for c in new):
@@ -331,6 +339,11 @@ class _Pool:
         cell = [r for r in self.seen.values() if self.rng.lo <= r["cost"] <= target]
         cell.sort(key=lambda r: rank_key(self.sign, r))
         return [r["code"] for r in cell[:size]]
+
+
+def _random_codes(space: SearchSpace, rng: np.random.Generator, m: int) -> np.ndarray:
+    """``64 m`` random codes: plenty to find ``m`` inside a latency slice."""
+    return space.random_codes(rng, 64 * m)
 
 
 def _mutate(rng: np.random.Generator, parents: np.ndarray, n: np.ndarray, prob: float, m: int) -> np.ndarray:
@@ -410,9 +423,7 @@ def evolve(
     ]
     taken: set[str] = {space.code_key(c) for c in init}
     for _, lo, hi in _slices(rng_):
-        init += _draw_feasible(
-            pool, lambda m, r=rng: space.random_codes(r, 64 * m), parent_popu_size, lo, hi, taken
-        )
+        init += _draw_feasible(pool, partial(_random_codes, space, rng), parent_popu_size, lo, hi, taken)
     pool.add(init, 0)
     if progress:
         progress(0)
@@ -427,12 +438,10 @@ def evolve(
             par = np.stack(parents)
             if mutate_size:
                 kids += _draw_feasible(
-                    pool, lambda m, r=rng, p=par: _mutate(r, p, n, mutate_prob, m), mutate_size, lo, hi, taken
+                    pool, partial(_mutate, rng, par, n, mutate_prob), mutate_size, lo, hi, taken
                 )
             if crossover_size and len(parents) > 1:
-                kids += _draw_feasible(
-                    pool, lambda m, r=rng, p=par: _cross(r, p, m), crossover_size, lo, hi, taken
-                )
+                kids += _draw_feasible(pool, partial(_cross, rng, par), crossover_size, lo, hi, taken)
         pool.add(kids, gen)
         if progress:
             progress(gen)
