@@ -30,6 +30,7 @@ import json
 import sys
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -246,7 +247,8 @@ def run_net(net: str, args, log) -> dict:
         "seed": args.seed,
         "search_file": work / "search.ofasearch",
     }
-    pareto = ofa.run_evolutionary_search(
+    search = partial(
+        ofa.run_evolutionary_search,
         sup,
         loader_calibration,
         (train_loader, args.calib_batches),
@@ -256,6 +258,7 @@ def run_net(net: str, args, log) -> dict:
         "max",
         **search_kw,
     )
+    pareto = search()
     if ofa.last_search.evaluated or "search_s" not in doc:
         doc["search_s"] = doc.get("search_s", 0.0) + time.perf_counter() - t
     doc["candidates"] = [
@@ -269,17 +272,7 @@ def run_net(net: str, args, log) -> dict:
     # counted as ties (the costliest wins); the SE of an accuracy near the baseline's on the held-out set
     p = doc["baseline_val_acc"]
     doc["score_tolerance"] = (p * (1 - p) / args.val) ** 0.5
-    pareto_se = ofa.run_evolutionary_search(
-        sup,
-        loader_calibration,
-        (train_loader, args.calib_batches),
-        _acc_on,
-        (val_batches,),
-        "acc1",
-        "max",
-        score_tolerance=doc["score_tolerance"],
-        **search_kw,
-    )
+    pareto_se = search(score_tolerance=doc["score_tolerance"])
     for method, picks in (("ofa", pareto), ("ofa_se", pareto_se)):
         for target in targets:
             entry = picks.get(f"{target:g}")

@@ -13,6 +13,7 @@ import hwmodel
 import hwprune
 from hwprune.errors import PruneConfigError, SpecError, StaleFileError
 from hwprune.ofa.static import rebuild_static_subnet
+from tests.hwprune.ofa_support import static_matches_dynamic
 
 HW = "dpu-b1024"
 
@@ -63,15 +64,7 @@ def _perturb(sup):
 def _check(ofa, sup, x, codes, tmp_path, model):
     sup.eval()
     for code in codes:
-        sup.set_code(code)
-        setting = sup.setting()
-        with torch.no_grad():
-            y = sup(x)
-            static, config, macs, params = ofa.get_static_subnet(sup, setting)
-            static.eval()
-            ys = static(x)
-        assert config == setting
-        torch.testing.assert_close(ys, y, rtol=1e-5, atol=1e-5 * float(y.abs().max()))
+        setting, static, macs, params, ys = static_matches_dynamic(ofa, sup, x, code)
         cropped = sup.space.kernel_sizes(code)
         dropped = {o for b in sup.space.skipped(code) for o in b.branch}
         for ek in sup.space.kernels:  # real smaller convs, not masked big ones

@@ -11,6 +11,7 @@ import torch
 import hwprune
 from hwprune.errors import ExcludeError, PruneConfigError, SpecError, StaleFileError
 from hwprune.ofa import OFASupernet, load_subnet_config, save_subnet_config
+from tests.hwprune.ofa_support import static_matches_dynamic
 from tests.hwprune.zoo import ZOO, zoo_input
 
 HW = "dpu-b1024"
@@ -28,15 +29,7 @@ def _check_static_equals_dynamic(ofa, sup, x, seed, n_random=2):
     rng = np.random.default_rng(seed)
     codes = [sup.space.min_code(), *sup.space.random_codes(rng, n_random)]
     for code in codes:
-        sup.set_code(code)
-        setting = sup.setting()
-        with torch.no_grad():
-            y = sup(x)
-            static, config, macs, params = ofa.get_static_subnet(sup, setting)
-            static.eval()
-            ys = static(x)
-        assert config == setting
-        torch.testing.assert_close(ys, y, rtol=1e-5, atol=1e-5 * float(y.abs().max()))
+        setting, static, macs, params, ys = static_matches_dynamic(ofa, sup, x, code)
         assert params == sum(p.numel() for p in static.parameters())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
