@@ -29,6 +29,12 @@ AMD's default:
   augmentation itself: the packing is what makes the padded copy unnecessary. Whether such an input stays
   on chip is still decided on its bank image (channels padded), so latency stays monotone in ``Cin``. Off:
   the input is loaded padded to ICP like any other (5.3x the bytes for an RGB image on B4096).
+* ``network_io_dram`` (on): the network's input and its outputs are in DDR whatever their size: the
+  host writes the input there and reads the outputs from there (Vitis AI runtime: the input and output
+  tensors of a DPU subgraph are buffers in DDR the host maps), so the layer that reads the input
+  (``Layer.dram_input``) loads it and a layer that produces an output (``Layer.dram_output``) saves it,
+  even when ``onchip_fmap_kb`` would keep a map that small on chip (a 32x32 image; a 10-class logits
+  row). Off: the size rule decides for them too (the model before this switch; kept for the ablation).
 * ``layer_startup`` (on): a layer's first input rows load before its first tile and its last tile's
   output row saves after its last (PG338: LOAD -> CONV -> SAVE dependencies within a layer); weights
   and the other saves stay hidden behind the neighbouring layers' steps (PG338's engines run
@@ -134,6 +140,7 @@ class DpuParams:
         channel_augmentation: pack kernel-width taps into ICP lanes when Cin < ICP (PG338; on).
         augmented_input_packed: an augmented layer loads its input unpadded, Cin bytes a pixel (on).
         layer_startup: cost each layer's first input rows and last tile save (on) instead of steady state.
+        network_io_dram: the network's input and outputs move through DDR whatever their size (on).
         fc_bytes_per_cycle: DRAM bytes/cycle of GEMM weight streams (0: ``dram_bytes_per_cycle``).
         fuse_eltwise: keep a marked conv's output on chip for its residual add (ELEW; on).
         onchip_fmap_kb: feature maps up to this size stay on chip (0: half the ifmap bank; -1: never).
@@ -161,6 +168,7 @@ class DpuParams:
     channel_augmentation: bool = True
     augmented_input_packed: bool = True
     layer_startup: bool = True
+    network_io_dram: bool = True
     fc_bytes_per_cycle: int = 0
     fuse_eltwise: bool = True
     onchip_fmap_kb: int = 0
@@ -185,6 +193,7 @@ class DpuParams:
             "channel_augmentation",
             "augmented_input_packed",
             "layer_startup",
+            "network_io_dram",
             "fuse_eltwise",
             "cpu_transfer",
         ):

@@ -32,6 +32,9 @@ row-by-row instruction stream):
   input rows and the last tile's output row as ``startup`` cycles; a feature map that fits ``onchip_fmap_bytes`` moves no DRAM bytes; a
   conv whose output feeds a fused residual add (``Layer.residual_inputs``) keeps it in the banks (no
   save), and the ``fused`` add runs on the ALU loading only its other operands from DRAM.
+* The network's input and outputs live in DDR (the host writes and reads them): a layer marked
+  ``Layer.dram_input`` loads its input, and one marked ``Layer.dram_output`` saves its output, even
+  when the on-chip rule would keep a map that small in the banks.
 """
 
 from __future__ import annotations
@@ -246,6 +249,12 @@ def _check_sparsity(layer: Layer, sparse: SparseEngine | None) -> None:
     sparse.check(nm, layer.act_sparsity, layer.name)
 
 
+def _network_io(layer: Layer, dpu: DpuParams) -> tuple[bool, bool]:
+    """Whether the layer's input is loaded from / its output saved to DDR whatever their size: the
+    network's input and outputs live there (the host writes and reads them)."""
+    return layer.dram_input and dpu.network_io_dram, layer.dram_output and dpu.network_io_dram
+
+
 @_planner(LayerKind.CONV, LayerKind.GEMM)
 def _plan_conv(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> DpuPlan:
     icp, ocp, pp = dpu.icp, dpu.ocp, dpu.pp
@@ -282,13 +291,14 @@ def _plan_conv(layer: Layer, dpu: DpuParams, sparse: SparseEngine | None) -> Dpu
     out_row = out_w * ocp
     groups_oc = layer.groups * oc_tiles * ocp  # output channels as stored
     onchip = dpu.onchip_fmap_bytes
-    if in_h * layer.groups * in_row <= onchip:  # the input stays in the banks: no DRAM loads
+    from_dram, to_dram = _network_io(layer, dpu)
+    if in_h * layer.groups * in_row <= onchip and not from_dram:  # the input stays in the banks: no loads
         in_row = 0
     elif augment and dpu.augmented_input_packed:  # read as stored in DDR (Cin bytes a pixel), packed on chip
         in_row = in_w * cin
-    if layer.residual_inputs and dpu.fuse_eltwise:  # fused add: the sum, not this output, goes to DRAM
+    if layer.residual_inputs and dpu.fuse_eltwise and not to_dram:  # fused add: the sum goes to DRAM
         out_row = 0
-    if out_h * out_w * groups_oc <= onchip:
+    if out_h * out_w * groups_oc <= onchip and not to_dram:
         out_row = 0
     bw = dpu.fc_bw if layer.kind is LayerKind.GEMM else dpu.dram_bytes_per_cycle
     return DpuPlan(
@@ -328,10 +338,12 @@ def _alu_plan(layer: Layer, dpu: DpuParams, *, taps: int, cyc_tile: int, n_in: i
     in_words = _cdiv(layer.channels, dpu.icp) * dpu.icp
     w = taps * _cdiv(c_out, dpu.icp) * dpu.icp if weights else 0
     onchip = dpu.onchip_fmap_bytes
+    from_dram, to_dram = _network_io(layer, dpu)
     in_row = layer.ifmap_w * in_words
-    in_row = 0 if layer.ifmap_h * in_row <= onchip else n_in * in_row
+    in_row = 0 if layer.ifmap_h * in_row <= onchip and not from_dram else n_in * in_row
     out_row = layer.ofmap_w * dpu.alu_cp
-    out_row = 0 if layer.ofmap_h * layer.ofmap_w * tiles * dpu.alu_cp <= onchip else out_row
+    small_out = layer.ofmap_h * layer.ofmap_w * tiles * dpu.alu_cp <= onchip
+    out_row = 0 if small_out and not to_dram else out_row
     return DpuPlan(
         engine=DpuUnit.ALU,
         small_tiles=tiles,

@@ -152,6 +152,14 @@ class Layer:
             output on chip for it; other engines ignore the field.
         fused: elementwise add only: one operand comes straight from the producing conv
             (``residual_inputs``) on an engine that fuses adds; other engines run it as usual.
+        dram_input: the layer reads the network's input, which is in DRAM whatever its size (the host
+            writes it there): an engine that keeps small feature maps on chip (the DPU) still loads
+            it. Every operand the layer loads counts as in DRAM. False: where the input lives is the
+            engine's rule (hand-written workloads; a topology file marks its first row, see
+            ``hwmodel.workloads.topology``). hwprune's lowering sets it for layers that read a graph
+            input, directly or through free ops (flatten, view, BN).
+        dram_output: the layer's output is a network output and must be written to DRAM (the host
+            reads it there), even when an engine would keep a map that small on chip.
     """
 
     name: str
@@ -174,6 +182,8 @@ class Layer:
     act_sparsity: float = 0.0
     residual_inputs: int = 0
     fused: bool = False
+    dram_input: bool = False
+    dram_output: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, LayerKind):
@@ -202,8 +212,11 @@ class Layer:
         _positive("pad_h", self.name, self.pad_h, 0)
         _positive("pad_w", self.name, self.pad_w, 0)
         _positive("residual_inputs", self.name, self.residual_inputs, 0)
-        if not isinstance(self.fused, bool):
-            raise TopologyError(f"layer {self.name!r}: fused must be true or false, got {self.fused!r}")
+        for flag in ("fused", "dram_input", "dram_output"):
+            if not isinstance(getattr(self, flag), bool):
+                raise TopologyError(
+                    f"layer {self.name!r}: {flag} must be true or false, got {getattr(self, flag)!r}"
+                )
         if self.channels % self.groups or self.num_filter % self.groups:
             raise TopologyError(
                 f"layer {self.name!r}: channels {self.channels} and num_filter {self.num_filter} "

@@ -26,7 +26,7 @@ def _conv(name: str, h: int, cin: int, cout: int, k: int, stride: int = 1, pad: 
 
 def resnet50_layers(size: int = 224, *, adds: bool = True) -> list[Layer]:
     """ResNet-50 v1.5 as DPU workloads (BN folded, ReLU fused; stride on the 3x3 conv)."""
-    out = [_conv("conv1", size, 3, 64, 7, 2, 3)]
+    out = [_conv("conv1", size, 3, 64, 7, 2, 3).with_(dram_input=True)]  # the image is in DDR
     h = out[0].ofmap_h
     hp = _floor_h(h, 3, 2, 1)
     out.append(Layer("maxpool", LayerKind.POOL, hp, hp, 64, 64, 3, 3, 2, 2, 1, 1))
@@ -58,5 +58,5 @@ def resnet50_layers(size: int = 224, *, adds: bool = True) -> list[Layer]:
                 )
             h, cin = ho, 4 * width
     out.append(Layer("avgpool", LayerKind.POOL, h, h, cin, cin, h, h, 1, 1))
-    out.append(Layer.gemm("fc", 1, cin, 1000))
+    out.append(Layer.gemm("fc", 1, cin, 1000).with_(dram_output=True))  # the logits go to DDR
     return out

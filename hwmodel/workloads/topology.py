@@ -13,6 +13,12 @@ GEMM format (``-i gemm``)::
     Layer, M, N, K, [Sparsity,]
 
 The optional ``Sparsity`` column holds a layer-wise N:M weight pattern such as ``2:4``.
+
+A topology file is a network in execution order, so its first row reads the network's input and its
+last row writes the network's output: those layers are marked ``Layer.dram_input`` / ``dram_output``
+(both live in DDR; an engine that keeps small maps on chip, the DPU, still moves them). The file says
+nothing about which row feeds which, so the rows between keep the engine's own rule. SCALE-Sim's
+systolic model loads every operand from DRAM anyway, so these marks change nothing there.
 """
 
 from __future__ import annotations
@@ -188,7 +194,8 @@ def read_topology(path: str | os.PathLike[str], mode: str = "conv") -> tuple[Lay
         mode: ``"conv"`` (default) or ``"gemm"`` (SCALE-Sim's ``-i gemm``).
 
     Returns:
-        The layers, in file order (depthwise ``DP`` rows expanded per channel).
+        The layers, in file order (depthwise ``DP`` rows expanded per channel); the first row's
+        marked ``dram_input`` and the last row's ``dram_output`` (see the module docstring).
 
     Raises:
         TopologyError: unreadable file, bad header, malformed row or field (file, line and field named).
@@ -206,7 +213,7 @@ def read_topology(path: str | os.PathLike[str], mode: str = "conv") -> tuple[Lay
         else (_GEMM_ALIASES, _GEMM_ORDER, _gemm_rows)
     )
     cols: dict[str, int] | None = None
-    layers: list[Layer] = []
+    rows_read: list[list[Layer]] = []
     for no, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip() or raw.lstrip().startswith("#"):
             continue
@@ -217,14 +224,17 @@ def read_topology(path: str | os.PathLike[str], mode: str = "conv") -> tuple[Lay
         if not cells[cols["name"]]:
             raise TopologyError(f"{path}:{no}: field 'Layer name' is empty")
         try:
-            layers.extend(rows(path, no, cells, cols))
+            rows_read.append(rows(path, no, cells, cols))
         except TopologyError as e:
             if str(e).startswith(str(path)):
                 raise
             raise TopologyError(f"{path}:{no}: {e}") from None
-    if not layers:
+    if not rows_read:
         raise TopologyError(f"{path}: no layers; a header row and at least one layer row are needed")
-    return tuple(layers)
+    # the first row reads the network's input, the last writes its output (a DP row: every channel)
+    rows_read[0] = [ly.with_(dram_input=True) for ly in rows_read[0]]
+    rows_read[-1] = [ly.with_(dram_output=True) for ly in rows_read[-1]]
+    return tuple(ly for row in rows_read for ly in row)
 
 
 def write_topology(

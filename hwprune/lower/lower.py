@@ -34,6 +34,7 @@ from hwmodel.workloads.layers import DENSE, Layer, LayerKind, LayerSparsity
 from hwprune.ir.graph import Graph, Op
 from hwprune.ir.handlers import register, table
 from hwprune.ir.kinds import OpKind
+from hwprune.lower.network_io import mark_network_io
 
 __all__ = [
     "Lowered",
@@ -534,7 +535,9 @@ def lower_graph(graph: Graph) -> Lowering:
     """Lower every op to a workload, or list it as not modelled; free ops are skipped.
 
     Residual adds that an engine can fuse into their producing conv are marked (see
-    :func:`mark_fusable_adds`); each engine decides whether it fuses them.
+    :func:`mark_fusable_adds`); each engine decides whether it fuses them. Layers that read the
+    network's input or produce one of its outputs are marked ``dram_input`` / ``dram_output``
+    (:func:`hwprune.lower.network_io.mark_network_io`): both live in DDR on a DPU.
 
     Args:
         graph: a traced (possibly pruned) IR graph.
@@ -557,7 +560,8 @@ def lower_graph(graph: Graph) -> Lowering:
             layers.append(got)
         elif isinstance(got, Unmodelled):
             missing.append(got)
-    return Lowering(tuple(mark_fusable_adds(graph, layers)), tuple(missing))
+    marked = mark_network_io(graph, mark_fusable_adds(graph, layers), [u.name for u in missing])
+    return Lowering(tuple(marked), tuple(missing))
 
 
 def lower(graph: Graph) -> list[Lowered]:

@@ -74,6 +74,13 @@ def plans(draw) -> DpuPlan:
 
 @st.composite
 def layers(draw) -> Layer:
+    """Any layer kind, reading the network's input / writing its output from/to DDR or not."""
+    layer = draw(_layers_of_every_kind())
+    return layer.with_(dram_input=draw(st.booleans()), dram_output=draw(st.booleans()))
+
+
+@st.composite
+def _layers_of_every_kind(draw) -> Layer:
     kind = draw(
         st.sampled_from(["conv", "grouped", "depthwise", "gemm", "pool", "add", "mul", "concat", "cpu"])
     )
