@@ -171,6 +171,7 @@ ABLATIONS: dict[str, dict[str, object]] = {
     "no channel augmentation": {"channel_augmentation": False},
     "augmented input padded to ICP": {"augmented_input_packed": False},
     "no per-layer start-up/drain": {"layer_startup": False},
+    "network input/outputs by size (on chip if small)": {"network_io_dram": False},
     "no conv+add fusion": {"fuse_eltwise": False},
     "no on-chip feature maps": {"onchip_fmap_kb": -1},
     "on-chip feature maps up to 512 KiB": {"onchip_fmap_kb": 512},
@@ -354,7 +355,8 @@ def render(rows, fit_names, host, stretch, ddr, ddr_fit, nets) -> str:
         "",
         f"B4096 = PP {z.pp} x ICP {z.icp} x OCP {z.ocp}; DRAM port {z.dram_bytes_per_cycle} B/cycle; "
         f"channel augmentation {z.channel_augmentation} (its input loaded unpadded: "
-        f"{z.augmented_input_packed}); per-layer start-up/drain {z.layer_startup}; "
+        f"{z.augmented_input_packed}); per-layer start-up/drain {z.layer_startup}; network input and "
+        f"outputs through DDR whatever their size {z.network_io_dram}; "
         f"FC weight stream {z.fc_bw} B/cycle; conv+add fusion (ELEW) {z.fuse_eltwise}; feature maps up to "
         f"{z.onchip_fmap_bytes // 1024} KiB stay on chip; conv+BN+ReLU always fused; ops the DPU cannot run "
         f"at {z.cpu_elems_per_us:g} elements/us on the host (none in these 12 nets).",
