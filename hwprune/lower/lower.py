@@ -34,7 +34,7 @@ from hwmodel.workloads.layers import DENSE, Layer, LayerKind, LayerSparsity
 from hwprune.ir.graph import Graph, Op
 from hwprune.ir.handlers import register, table
 from hwprune.ir.kinds import OpKind
-from hwprune.lower.network_io import mark_network_io
+from hwprune.lower.network_io import network_io_ops
 
 __all__ = [
     "Lowered",
@@ -43,6 +43,7 @@ __all__ = [
     "lower",
     "lower_graph",
     "mark_fusable_adds",
+    "mark_network_io",
     "LOWERING",
     "FREE_KINDS",
     "FREE_WHY",
@@ -633,6 +634,34 @@ def mark_fusable_adds(graph: Graph, lowered: list[Lowered]) -> list[Lowered]:
         out[j] = replace(conv, layer=conv.layer.with_(residual_inputs=layer.num_inputs - 1))
         out[i] = replace(lw, layer=layer.with_(fused=True))
     return out
+
+
+def mark_network_io(graph: Graph, lowered: Sequence[Lowered], unmodelled: Sequence[str]) -> list[Lowered]:
+    """Set ``dram_input`` on layers that read a graph input and ``dram_output`` on layers that produce a
+    graph output, through free ops and concats (:mod:`hwprune.lower.network_io`).
+
+    Args:
+        graph: the graph ``lowered`` came from.
+        lowered: its lowered layers.
+        unmodelled: names of its ops without a cost model (where they leave their result is unknown:
+            the walk stops there).
+
+    Returns:
+        The layers, with the two flags set where they hold.
+    """
+    priced = {lw.op for lw in lowered} | set(unmodelled)
+    concats = {lw.op for lw in lowered if lw.layer.kind is LayerKind.CONCAT}
+    readers, writers = network_io_ops(graph, priced, concats)
+    return [
+        replace(
+            lw,
+            layer=lw.layer.with_(
+                dram_input=lw.layer.dram_input or lw.op in readers,
+                dram_output=lw.layer.dram_output or lw.op in writers,
+            ),
+        )
+        for lw in lowered
+    ]
 
 
 def resize(

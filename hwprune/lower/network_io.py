@@ -11,18 +11,12 @@ result is not known, so the layers after it keep the engine's own rule.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
 
-from hwmodel.workloads.layers import LayerKind
 from hwprune.ir.graph import Graph
 from hwprune.ir.kinds import OpKind
 
-if TYPE_CHECKING:
-    from hwprune.lower.lower import Lowered
-
-__all__ = ["mark_network_io"]
+__all__ = ["network_io_ops"]
 
 
 def _data(graph: Graph, value: str) -> bool:
@@ -49,41 +43,26 @@ def _reached(
     return found
 
 
-def mark_network_io(graph: Graph, lowered: Sequence[Lowered], unmodelled: Sequence[str]) -> list[Lowered]:
-    """Set ``dram_input`` on layers that read a graph input and ``dram_output`` on layers that produce a
-    graph output (through free ops and concats; see the module docstring).
+def network_io_ops(graph: Graph, priced: set[str], layouts: set[str]) -> tuple[set[str], set[str]]:
+    """The ops that read a graph input and those that produce a graph output (see the module docstring).
 
     Args:
-        graph: the graph ``lowered`` came from.
-        lowered: its lowered layers.
-        unmodelled: names of its ops without a cost model (they stop the walk).
+        graph: the graph.
+        priced: names of the ops that stop the walk: lowered layers and ops without a cost model.
+        layouts: names of priced ops the walk passes through (concats: a layout, no work).
 
     Returns:
-        The layers, with the two flags set where they hold.
+        (readers, writers): names of the priced ops that read a graph input / produce a graph output.
     """
-    priced = {lw.op for lw in lowered} | set(unmodelled)
-    # a concat is a layout: its readers load the parts from where their producers left them
-    concats = {lw.op for lw in lowered if lw.layer.kind is LayerKind.CONCAT}
 
     def forward(value: str) -> Iterable[tuple[str, list[str]]]:
         for op in graph.consumers(value):
             if op.kind is not OpKind.OUTPUT:
-                yield op.name, [op.output] if op.name not in priced or op.name in concats else []
+                yield op.name, [op.output] if op.name not in priced or op.name in layouts else []
 
     def backward(value: str) -> Iterable[tuple[str, list[str]]]:
         op = graph.producer(value)
         if op.kind is not OpKind.INPUT:
-            yield op.name, list(op.inputs) if op.name not in priced or op.name in concats else []
+            yield op.name, list(op.inputs) if op.name not in priced or op.name in layouts else []
 
-    readers = _reached(graph, graph.inputs, forward)
-    writers = _reached(graph, graph.outputs, backward)
-    return [
-        replace(
-            lw,
-            layer=lw.layer.with_(
-                dram_input=lw.layer.dram_input or lw.op in readers,
-                dram_output=lw.layer.dram_output or lw.op in writers,
-            ),
-        )
-        for lw in lowered
-    ]
+    return _reached(graph, graph.inputs, forward) & priced, _reached(graph, graph.outputs, backward) & priced
