@@ -20,7 +20,11 @@ from hwprune.errors import PruneConfigError
 from hwprune.ir.graph import Graph
 from hwprune.ir.kinds import OpKind
 
-__all__ = ["criterion", "criteria", "group_importance", "ImportanceInputs"]
+__all__ = ["criterion", "criteria", "group_importance", "ImportanceInputs", "NEEDS_GRADS"]
+
+# criteria that read gradients: a plan made with one records the channels it kept, since apply() has no
+# gradients to rank them again
+NEEDS_GRADS = frozenset({"taylor"})
 
 
 @dataclass(frozen=True, slots=True)

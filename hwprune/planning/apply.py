@@ -59,7 +59,16 @@ def apply_ir(traced: Traced, plan: Plan) -> tuple[Graph, dict[int, list[int]]]:
         where=graph.source.model_class if graph.source else "model",
         note=specialisation_note(graph.source),
     )
-    keep: dict[int | str, Sequence[int] | int] = {g.gid: g.kept for g in plan.groups if g.kept < g.size}
+    keep: dict[int | str, Sequence[int] | int] = {}
+    for g in plan.groups:
+        if g.kept >= g.size:
+            continue
+        if g.indices and (len(set(g.indices)) != g.kept or not all(0 <= i < g.size for i in g.indices)):
+            raise SpecError(
+                f"plan group {g.key!r}: indices {list(g.indices)} are not {g.kept} distinct members of "
+                f"0..{g.size - 1}; after editing kept, delete the group's indices (or replan)"
+            )
+        keep[g.gid] = g.indices or g.kept
     explicit = resolve_keep(graph, keep, importance=plan.importance)
     patterns = _patterns(graph, plan)
     pruned = prune_channels(graph, explicit)

@@ -5,12 +5,18 @@ size): keeping a channel that buys no latency is never offered. Loss proxies: pe
 its importance that pruning removes, weighted by how many conv/linear layers the group touches (and
 by its measured sensitivity when given); per layer and N:M pattern, the share of the weight magnitude
 the mask removes (plus the share of activation magnitude a 2:4 activation mask removes).
+
+A share s removed becomes loss -ln(1 - s) ("log", the default): a layer passes on the share of its
+signal it keeps, the shares multiply through the net, so their logs add. It equals s for small cuts
+and grows without bound as a group empties, so a group cut to one channel or a thin layer masked to
+1:4 costs what it should; "linear" (loss s, the planner before this) let the last channels of a
+group go as cheaply as the first and planned one-channel bottlenecks.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +29,23 @@ from hwprune.analysis.groups import ChannelGroup
 from hwprune.planning.latency import LatencyModel, LayerTerms, layer_terms, term_channels
 from hwprune.planning.problem import INFEASIBLE, CostFn, GroupVar, LayerVar, Problem
 
-__all__ = ["Built", "build_problem", "layer_terms", "term_channels", "sparse_patterns", "INFEASIBLE"]
+__all__ = [
+    "Built",
+    "build_problem",
+    "layer_terms",
+    "term_channels",
+    "sparse_patterns",
+    "INFEASIBLE",
+    "LOSS_SHAPES",
+]
+
+
+_MIN_KEPT = 1e-6  # -ln of a share kept below this counts as this (a group whose kept members score 0)
+# how a removed share of importance becomes loss (see the module docstring)
+LOSS_SHAPES: dict[str, Callable[[float], float]] = {
+    "log": lambda share: -math.log(max(1.0 - share, _MIN_KEPT)),
+    "linear": lambda share: share,
+}
 
 
 def sparse_patterns(cfg: AcceleratorConfig) -> tuple[LayerSparsity, ...]:
@@ -124,6 +146,7 @@ def _pattern_losses(
     weights: Mapping[str, torch.Tensor],
     layer_inputs: Mapping[str, torch.Tensor] | None,
     cache: LossCache,
+    shape: Callable[[float], float],
 ) -> tuple[tuple[LayerSparsity, ...], tuple[float, ...]]:
     """The patterns layer ``op`` can take (those whose loss is finite) and the loss proxy of each."""
     losses = [0.0]
@@ -133,11 +156,11 @@ def _pattern_losses(
         if key not in cache.weight:
             cache.weight[key] = _nm_weight_losses(weights[op], p.weight.m)
         by_n = cache.weight[key]
-        loss = math.inf if by_n is None else by_n[p.weight.n]
+        loss = math.inf if by_n is None else shape(by_n[p.weight.n])
         if p.act:
             if op not in cache.act:
                 cache.act[op] = _act_loss((layer_inputs or {}).get(op))
-            loss += cache.act[op]
+            loss += shape(cache.act[op]) if math.isfinite(cache.act[op]) else math.inf
         losses.append(loss)
     keep = [i for i, x in enumerate(losses) if math.isfinite(x)]
     return tuple(pats[i] for i in keep), tuple(losses[i] for i in keep)
@@ -155,6 +178,7 @@ def build_problem(
     layer_inputs: Mapping[str, torch.Tensor] | None,
     weights: Mapping[str, torch.Tensor],
     cache: LossCache | None = None,
+    loss_shape: str = "log",
 ) -> Built:
     """Turn a traced, analysed model into a :class:`Problem` (see the module docstring).
 
@@ -163,6 +187,7 @@ def build_problem(
     rebuilds.
     """
     cache = LossCache() if cache is None else cache
+    shape = LOSS_SHAPES[loss_shape]
     analysis, lowered, cfg = latency.analysis, latency.lowered, latency.cfg
     groups = [g for g in analysis.groups if g.prunable and g.id in scores and g.size > 1]
     var_of = {g.id: i for i, g in enumerate(groups)}
@@ -186,7 +211,7 @@ def build_problem(
     for li, (lw, t) in enumerate(zip(lowered, terms, strict=True)):
         sparse_ok = lw.layer.kind in nm_kinds and lw.layer.groups == 1 and lw.op in weights
         pats, losses = _pattern_losses(
-            lw.op, all_patterns if sparse_ok else (DENSE,), weights, layer_inputs, cache
+            lw.op, all_patterns if sparse_ok else (DENSE,), weights, layer_inputs, cache, shape
         )
         layer_pats.append(pats)
         it, fi, ot, fo = t
@@ -219,7 +244,7 @@ def build_problem(
         csum = np.concatenate([[0.0], np.cumsum(srt)])
         n_layers = len({sl.op for sl in g.slots if sl.role in (SlotRole.IN, SlotRole.OUT)})
         weight = max(1, n_layers) * (sensitivity.get(g.key, 1.0) if sensitivity else 1.0)
-        loss = tuple(weight * float(csum[g.size - k]) / total if total > 0 else 0.0 for k in cands)
+        loss = tuple(weight * shape(float(csum[g.size - k]) / total) if total > 0 else 0.0 for k in cands)
         gvars.append(GroupVar(g.key, g.id, tuple(cands), loss))
 
     # layers no choice affects become constant cycles

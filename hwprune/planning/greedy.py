@@ -5,7 +5,10 @@
 2. refill: while some move back up fits in the budget, take the one with the most loss recovered per
    cycle spent (no latency is left unused that a kept channel could buy);
 3. swap: try each move back up that would recover loss, repair the budget greedily, keep it if the
-   total loss fell; stop when no attempt improves.
+   total loss fell; stop when no attempt improves;
+4. cut: try each group's move down to any smaller candidate, spend the freed cycles greedily (refill),
+   keep it if the total loss fell. This finds what one-move-at-a-time pruning cannot: halving a wide
+   residual group costs more than any single small cut, yet buys back more than it costs.
 Moves look up to ``JUMP`` candidates ahead so a flat latency step never traps the search.
 
 Speed: a layer's channels and cycles are kept up to date move by move, and every variable's moves
@@ -495,8 +498,32 @@ def _local_search(st: _State, budget: int, max_swaps: int) -> None:
             failures += 1
             if failures >= max_swaps:
                 break
-    while _exchange(st, budget):
+    while _exchange(st, budget) or _cut(st, budget):
         _refill(st, budget)
+
+
+def _cut(st: _State, budget: int) -> bool:
+    """Apply the first deep cut (a group down to any smaller candidate, then refill) that lowers the loss.
+
+    A cut whose loss exceeds what its freed cycles could buy back at the best rate any move up offers
+    now is not tried (buying back gets dearer as channels return: the loss is convex in what is kept).
+    """
+    best = st.best_gain_within(1 << 62)
+    if best is None:
+        return False
+    rate = best[0]  # the most loss recovered per cycle by any move up
+    for v in range(len(st.gc)):
+        for mv, dcyc, dloss, nc in st.var_moves((GROUP, v), True, 1 << 30):
+            if dcyc >= 0 or dloss > -dcyc * rate * (1 + 1e-9):
+                continue
+            snap = st.snapshot()
+            st.apply(mv, dcyc, dloss, nc)
+            _refill(st, budget)
+            if st.cycles <= budget and st.loss < snap[1] - 1e-9:
+                st.commit()
+                return True
+            st.restore(snap)
+    return False
 
 
 def _ups(st: _State) -> list[Ranked]:

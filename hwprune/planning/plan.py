@@ -17,7 +17,12 @@ PLAN_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class GroupPlan:
-    """Kept channels of one channel group."""
+    """Kept channels of one channel group.
+
+    ``indices`` are the kept members, recorded when the plan's importance criterion reads gradients
+    (Taylor), which :func:`hwprune.apply` does not have; empty otherwise: apply ranks the members by
+    the plan's criterion on the model's weights.
+    """
 
     key: str
     gid: int
@@ -25,6 +30,7 @@ class GroupPlan:
     kept: int
     prunable: bool
     reason: str = ""
+    indices: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +82,11 @@ def _typed(cls: type, d: Any, where: str) -> Any:
             raise ValueError(
                 f"{cls.__name__} {d.get('key') or d.get('name')!r}: {name} = {d[name]!r} is not an integer"
             )
+    if "indices" in d:
+        idx = d["indices"]
+        if not isinstance(idx, list) or not all(_is_int(i) for i in idx):
+            raise ValueError(f"{cls.__name__} {d.get('key')!r}: indices = {idx!r} is not a list of integers")
+        d = {**d, "indices": tuple(idx)}
     return cls(**d)
 
 
@@ -157,6 +168,11 @@ class Plan:
     # files ------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        for g in d["groups"]:  # recorded only for gradient criteria: other plans' files stay as they were
+            if not g["indices"]:
+                del g["indices"]
+            else:
+                g["indices"] = list(g["indices"])
         d["summary"] = {
             "latency_ms": self.latency_ms,
             "unpruned_ms": self.unpruned_ms,

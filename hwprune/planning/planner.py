@@ -21,13 +21,13 @@ from hwmodel.config.accelerator import AcceleratorConfig
 from hwmodel.reports.model import NetworkReport
 from hwmodel.workloads.layers import DENSE, Layer, LayerSparsity
 from hwprune.analysis.groups import Analysis
-from hwprune.analysis.importance import group_importance
+from hwprune.analysis.importance import NEEDS_GRADS, group_importance
 from hwprune.errors import BudgetError, HardwareError, NothingPrunableError, PruneConfigError
 from hwprune.ir.graph import Graph
 from hwprune.ir.kinds import OpKind
 from hwprune.lower.simulate import check_unmodelled, resolve_hw
 from hwprune.planning.budget import parse_budget
-from hwprune.planning.build import Built, build_problem
+from hwprune.planning.build import LOSS_SHAPES, Built, build_problem
 from hwprune.planning.exact import solve_exact
 from hwprune.planning.greedy import min_cycles, solve_greedy
 from hwprune.planning.latency import LatencyModel
@@ -126,6 +126,7 @@ def plan_key(
     min_keep: float = 0.0,
     solver: str = "greedy",
     sensitivity: Mapping[str, float] | None = None,
+    loss: str = "log",
 ) -> dict[str, Any]:
     """``plan(...).inputs`` without planning: the key a saved plan must match to be reused.
 
@@ -145,6 +146,7 @@ def plan_key(
         round_to=round_to,
         min_keep=min_keep,
         sensitivity=sensitivity,
+        loss=loss,
     )
 
 
@@ -164,6 +166,7 @@ def plan(
     grads: Mapping[str, torch.Tensor] | None = None,
     check: bool = True,
     strict: bool = False,
+    loss: str = "log",
 ) -> Plan:
     """Plan kept channels per group and N:M patterns per layer that meet a latency budget.
 
@@ -180,6 +183,8 @@ def plan(
         solver: "greedy" (default, fast) or "exact" (MILP, small models).
         sensitivity: group key -> weight (e.g. from a .sens file); 1 where absent.
         grads: parameter name -> gradient, for Taylor importance.
+        loss: how a removed share s of a group's importance (or of a layer's weight magnitude, for
+            N:M) becomes loss: "log" (-ln(1 - s): emptying a group costs ever more) or "linear" (s).
         check: verify the plan with the cycle-mode simulator and tighten until it fits.
         strict: raise when an op of the model has no cost model (else warn; the plan lists them).
 
@@ -208,6 +213,7 @@ def plan(
         grads=grads,
         check=check,
         strict=strict,
+        loss=loss,
     )
 
 
@@ -226,6 +232,7 @@ def plan_graph(
     grads: Mapping[str, torch.Tensor] | None = None,
     check: bool = True,
     strict: bool = False,
+    loss: str = "log",
 ) -> Plan:
     """:func:`plan` on an already traced model: analysis and lowering come from ``traced`` (each
     computed once however many plans are made from it)."""
@@ -235,6 +242,8 @@ def plan_graph(
         raise PruneConfigError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")
     if not 0.0 <= min_keep < 1.0:
         raise PruneConfigError(f"min_keep must be in [0, 1), got {min_keep}")
+    if loss not in LOSS_SHAPES:
+        raise PruneConfigError(f"unknown loss {loss!r}; use one of {', '.join(LOSS_SHAPES)}")
     b = parse_budget(budget)
     inputs = traced.inputs
     graph = traced.graph
@@ -261,6 +270,7 @@ def plan_graph(
         sensitivity=sensitivity,
         layer_inputs=layer_inputs,
         weights=weights,
+        loss_shape=loss,
     )
     full_layers = _workloads(latency, built, None)
     unpruned = hwmodel.simulate(full_layers, cfg, mode="cycle" if check else "analytic")
@@ -288,6 +298,7 @@ def plan_graph(
             round_to=round_to,
             min_keep=min_keep,
             sensitivity=sensitivity,
+            loss=loss,
         ),
     }
     if target >= unpruned_cycles:
@@ -362,8 +373,23 @@ def _to_plan(
     kept_by_gid: dict[int, int] = {}
     if sol is not None:
         kept_by_gid = {g.gid: g.candidates[i] for g, i in zip(p.groups, sol.group_choice, strict=True)}
+    record = common["importance"] in NEEDS_GRADS  # apply() could not rank these channels again
+
+    def indices(gid: int, kept: int, size: int) -> tuple[int, ...]:
+        if not record or kept >= size or gid not in built.order:
+            return ()
+        return tuple(sorted(int(i) for i in built.order[gid][:kept]))
+
     groups = tuple(
-        GroupPlan(g.key, g.id, g.size, kept_by_gid.get(g.id, g.size), g.prunable, g.reason)
+        GroupPlan(
+            g.key,
+            g.id,
+            g.size,
+            kept_by_gid.get(g.id, g.size),
+            g.prunable,
+            g.reason,
+            indices(g.id, kept_by_gid.get(g.id, g.size), g.size),
+        )
         for g in analysis.groups
     )
     full = _workloads(latency, built, None)

@@ -42,6 +42,7 @@ def plan_inputs(
     round_to: int | None,
     min_keep: float,
     sensitivity: Mapping[str, float] | None,
+    loss: str = "log",
 ) -> dict[str, Any]:
     """The reuse key of a plan: every input that shapes it, as a flat JSON-able dict."""
     return {
@@ -56,6 +57,7 @@ def plan_inputs(
         "round_to": round_to,
         "min_keep": float(min_keep),
         "sensitivity_hash": config_hash(dict(sensitivity)) if sensitivity else None,
+        "loss": loss,
     }
 
 

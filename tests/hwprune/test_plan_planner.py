@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
 import hwmodel
 import hwprune
-from hwprune.errors import BudgetError, HardwareError, PlanMismatchError
+from hwprune.analysis.importance import group_importance
+from hwprune.errors import BudgetError, HardwareError, PlanMismatchError, PruneConfigError, SpecError
 from hwprune.planning.plan import Plan
+from hwprune.planning.planner import plan_key
 from hwprune.transforms.nm import bake
 
 
@@ -169,3 +173,54 @@ def test_plan_and_apply_never_touch_the_model(net) -> None:
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert [m.training for m in model.modules()] == modes
     assert not any(hasattr(m, "parametrizations") for m in model.modules())
+
+
+def test_taylor_plan_records_its_channels_and_applies(net, tmp_path) -> None:
+    """A Taylor plan ranks channels by gradients apply() does not have: it records the kept members,
+    apply() keeps exactly those, and the file round-trips; an L1 plan's file has no indices."""
+    model, x = net
+    m = copy.deepcopy(model)
+    torch.nn.functional.cross_entropy(m(torch.randn(8, 1, 32, 32)), torch.arange(8)).backward()
+    grads = {n: p.grad.clone() for n, p in m.named_parameters() if p.grad is not None}
+    plan = hwprune.plan(model, x, hw="dpu-b4096", budget=0.6, nm=False, importance="taylor", grads=grads)
+    pruned = [g for g in plan.groups if g.kept < g.size]
+    assert pruned and all(len(g.indices) == g.kept for g in pruned)
+    assert all(not g.indices for g in plan.groups if g.kept == g.size)
+    graph = hwprune.trace(model, x)
+    scores = group_importance(graph, hwprune.channel_groups(graph), "taylor", grads=grads)
+    l1 = group_importance(graph, hwprune.channel_groups(graph), "l1")
+    differs = 0
+    for g in pruned:  # the top-k by Taylor score (L1 would pick other channels)
+        top = np.argsort(-scores[g.gid], kind="stable")[: g.kept]
+        assert list(g.indices) == sorted(int(i) for i in top)
+        differs += list(g.indices) != sorted(int(i) for i in np.argsort(-l1[g.gid], kind="stable")[: g.kept])
+    assert differs
+    slim = hwprune.apply(model, x, plan)
+    g = pruned[0]
+    assert slim.hwprune_spec["keep"][g.key] == list(g.indices)
+    plan.save(tmp_path / "t.json")
+    assert Plan.load(tmp_path / "t.json") == plan
+    assert hwprune.simulate(slim, x, hw="dpu-b4096").total_cycles == plan.cycles
+    l1 = hwprune.plan(model, x, hw="dpu-b4096", budget=0.6, nm=False)
+    assert all("indices" not in d for d in l1.to_dict()["groups"])
+    d = plan.to_dict()
+    d["groups"][g.gid]["indices"] = d["groups"][g.gid]["indices"][:-1]  # kept no longer matches
+    with pytest.raises(SpecError, match=g.key):
+        hwprune.apply(model, x, Plan.from_dict(d))
+
+
+def test_log_loss_keeps_groups_from_emptying(net) -> None:
+    """-ln(share kept) grows without bound as a group empties: at 0.3 the linear proxy cuts groups to
+    under a tenth of their channels, the log proxy (the default) keeps every group above a fifth."""
+    model, x = net
+    t = hwprune.Traced(model, x)
+    lin = hwprune.plan(t, x, hw="dpu-b4096", budget=0.3, loss="linear")
+    log = hwprune.plan(t, x, hw="dpu-b4096", budget=0.3)
+    assert log.inputs["loss"] == "log" and lin.inputs["loss"] == "linear"
+    for p in (lin, log):
+        assert p.cycles <= p.budget_cycles
+    smallest = {p.inputs["loss"]: min(g.kept / g.size for g in p.groups if g.prunable) for p in (lin, log)}
+    assert smallest["linear"] < 0.1 and smallest["log"] > 0.2, smallest
+    assert plan_key(t, x, budget=0.3, loss="linear") != plan_key(t, x, budget=0.3)
+    with pytest.raises(PruneConfigError, match="'square'"):
+        hwprune.plan(t, x, hw="dpu-b4096", budget=0.3, loss="square")
