@@ -672,6 +672,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--quick", action="store_true", help="one net, one seed, 1+1 epochs, 1000 images (a smoke run)"
     )
     ap.add_argument("--report-only", action="store_true", help="rewrite the report from the saved results")
+    ap.add_argument(
+        "--suffix",
+        default="",
+        help="appended to the report's file names (e.g. _ft2 for a run with another recipe; use its own --cache)",
+    )
     args = ap.parse_args(argv)
     args.command = "python benchmarks/bench_planner_vs_baselines.py " + " ".join(
         sys.argv[1:] if argv is None else argv
@@ -680,6 +685,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.data == "digits":
         OUT_JSON, OUT_MD, OUT_PNG = (
             p.with_name(f"{p.stem}_digits{p.suffix}") for p in (OUT_JSON, OUT_MD, OUT_PNG)
+        )
+    if args.suffix:
+        OUT_JSON, OUT_MD, OUT_PNG = (
+            p.with_name(f"{p.stem}{args.suffix}{p.suffix}") for p in (OUT_JSON, OUT_MD, OUT_PNG)
         )
     args.nets = args.nets.split(",")
     args.methods = args.methods.split(",")
