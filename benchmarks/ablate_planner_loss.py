@@ -2,7 +2,8 @@
 
 The planner turns a removed share s of a group's importance (or of a layer's weight magnitude under an
 N:M mask) into loss; ``plan(loss="linear")`` charges s, ``plan(loss="log")`` (the default) charges
--ln(1 - s). This script plans both (and Taylor importance with the log loss) for the two nets and three
+-ln(1 - s). This script plans both, plus Taylor importance with the log loss and the linear loss with a
+floor (``min_keep=0.25``, the other cure for one-channel bottlenecks), for the two nets and three
 budgets of ``bench_planner_vs_baselines.py``, with the same baselines (its cache), the same BN
 re-estimation and the same one-epoch fine-tune, and scores each model on 2,000 training images that
 neither the training subset, the held-out scoring images nor the test set contain. The design choices
@@ -45,6 +46,8 @@ VARIANTS = {
     "channel linear": (False, {"loss": "linear"}),
     "channel log": (False, {"loss": "log"}),
     "channel log taylor": (False, {"loss": "log", "importance": "taylor"}),
+    "channel linear min_keep 0.25": (False, {"loss": "linear", "min_keep": 0.25}),
+    "channel log min_keep 0.25": (False, {"loss": "log", "min_keep": 0.25}),
     "nm linear": (True, {"loss": "linear"}),
     "nm log": (True, {"loss": "log"}),
 }
