@@ -279,6 +279,7 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
         finetune_lr=args.finetune_lr,
         importance=args.importance,
         solver=args.solver,
+        loss=args.loss,
         strict=args.strict,
     )
     optimize(cfg)
@@ -440,6 +441,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         importance=args.importance,
         solver=args.solver,
         strict=args.strict,
+        loss=args.loss,
     )
     from hwprune.io import atomic_write_text
 
@@ -556,6 +558,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--finetune-lr", type=_positive_float, default=0.02)
     p.add_argument("--importance", default="l1", type=_name)
     p.add_argument("--solver", default="greedy", choices=("greedy", "exact"))
+    p.add_argument(
+        "--loss",
+        default="log",
+        choices=("log", "linear"),
+        help="loss proxy: log charges -ln(share kept), linear the share removed",
+    )
     p.add_argument("--seed", type=_int_at_least(0), default=0)
     p.add_argument(
         "--exclude", action="append", default=[], type=_name, help="module name to keep unpruned (repeatable)"
@@ -572,6 +580,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nm", default="auto", choices=("auto", "on", "off"))
     p.add_argument("--importance", default="l1", type=_name)
     p.add_argument("--solver", default="greedy", choices=("greedy", "exact"))
+    p.add_argument(
+        "--loss",
+        default="log",
+        choices=("log", "linear"),
+        help="loss proxy: log charges -ln(share kept), linear the share removed",
+    )
     p.add_argument("--exclude", action="append", default=[], type=_name)
     p.add_argument("--strict", action="store_true", help="an op without a cost model is an error")
     p.add_argument("--out", default="runs/plan", type=_name)

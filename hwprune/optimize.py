@@ -73,6 +73,7 @@ class OptimizeConfig:
         budget: latency budget (fraction, "2.5ms", cycles).
         nm: "auto", "on" or "off".
         epochs / finetune_epochs: baseline training and fine-tuning epochs.
+        loss: the planner's loss proxy, "log" or "linear" (:func:`hwprune.plan`'s ``loss``).
         input_size / in_channels / num_classes: image side, channels and class count; None takes
             them from the data (a given value that contradicts the data is an error).
         out: run folder.
@@ -97,6 +98,7 @@ class OptimizeConfig:
     finetune_lr: float = 0.02
     importance: str = "l1"
     solver: str = "greedy"
+    loss: str = "log"
     seed: int = 0
     input_size: int | None = None
     in_channels: int | None = None
@@ -274,6 +276,10 @@ def _check_fields(cfg: OptimizeConfig) -> None:
         raise PruneConfigError(f"--nm {cfg.nm!r}: use auto, on or off")
     if cfg.solver not in SOLVERS:
         raise PruneConfigError(f"--solver {cfg.solver!r}: use one of {', '.join(SOLVERS)}")
+    from hwprune.planning.build import LOSS_SHAPES
+
+    if cfg.loss not in LOSS_SHAPES:
+        raise PruneConfigError(f"--loss {cfg.loss!r}: use one of {', '.join(LOSS_SHAPES)}")
     if cfg.importance not in criteria():
         raise PruneConfigError(f"--importance {cfg.importance!r}: use one of {', '.join(criteria())}")
     if cfg.importance == "taylor":
@@ -361,6 +367,7 @@ def validate(cfg: OptimizeConfig) -> _Prepared:
             solver="greedy",
             check=False,
             strict=cfg.strict,
+            loss=cfg.loss,
         )
     return _Prepared(
         model,
@@ -531,6 +538,7 @@ def _plan_step(cfg: OptimizeConfig, prep: _Prepared, out: Path) -> tuple[Any, bo
         excludes=cfg.excludes,
         importance=cfg.importance,
         solver=cfg.solver,
+        loss=cfg.loss,
     )
     reuse = reuse_plan(out / "plan.json", key)
     if reuse.why:
@@ -547,6 +555,7 @@ def _plan_step(cfg: OptimizeConfig, prep: _Prepared, out: Path) -> tuple[Any, bo
         importance=cfg.importance,
         solver=cfg.solver,
         strict=cfg.strict,
+        loss=cfg.loss,
     )
     _say(
         cfg,

@@ -66,6 +66,7 @@ def compress(
     sensitivity: Mapping[str, float] | None = None,
     grads: Mapping[str, torch.Tensor] | None = None,
     strict: bool = False,
+    loss: str = "log",
 ) -> Compressed:
     """Plan (unless ``plan`` is given), apply and emit, checking after every step.
 
@@ -90,6 +91,7 @@ def compress(
             sensitivity=sensitivity,
             grads=grads,
             strict=strict,
+            loss=loss,
         )
     applied = apply_ir(traced, plan)
     slim = apply_graph(traced, plan, applied=applied)

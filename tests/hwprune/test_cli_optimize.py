@@ -107,6 +107,12 @@ def test_plan_report_simulate_commands(workdir, capsys) -> None:
     )
     plan = Plan.load(workdir / "p" / "plan.json")
     assert plan.cycles <= plan.budget_cycles and (workdir / "p" / "plan.md").is_file()
+    assert plan.inputs["loss"] == "log"
+    common = ["plan", "--model", "resnet20", "--in-channels", "1", "--hw", "dpu-b4096", "--budget", "0.3"]
+    assert main([*common, "--loss", "linear", "--out", "lin"]) == 0
+    assert main([*common, "--out", "log"]) == 0
+    lin, log = (Plan.load(workdir / d / "plan.json") for d in ("lin", "log"))
+    assert lin.inputs["loss"] == "linear" and lin.groups != log.groups  # the flag reaches the planner
     assert main(["report", str(workdir / "p" / "plan.json"), "--out", "r"]) == 0
     assert "| layer1.0.conv1 |" in (workdir / "r" / "plan.md").read_text()
     assert main(["simulate", "--model", "digits_cnn", "--hw", "dpu-b4096", "--out", "sim"]) == 0

@@ -185,3 +185,12 @@ def test_threads_sets_torch_threads_and_bad_counts_are_refused(workdir, capsys):
     assert main(["optimize", "--threads", "0", "--out", "run", *FAST]) == 2
     assert "--threads" in capsys.readouterr().err
     assert not (workdir / "run").exists()
+
+
+def test_unknown_loss_is_refused_before_any_work(workdir):
+    from hwprune.errors import PruneConfigError
+    from hwprune.optimize import validate
+
+    with pytest.raises(PruneConfigError, match="--loss 'square': use one of log, linear"):
+        validate(OptimizeConfig(model="digits_cnn", loss="square"))
+    assert not (workdir / "runs").exists()
