@@ -543,8 +543,11 @@ def write_report(results: list[dict], args) -> None:
         f"{args.base_lr}, cosine, seed 0); every method meets the budget, then {bn_text}, then gets the same "
         f"fine-tune ({ft_epochs} epoch(s), SGD lr {args.ft_lr}, cosine). Seeds {seeds_seen} vary the fine-tune's "
         f"shuffling (and the one-step search's sampling); mean ± std over them. "
-        f"Regenerate: `nice -n 10 python benchmarks/bench_planner_vs_baselines.py --data {args.data}` "
-        f"(resumable; `--report-only` rewrites this file from the rows).",
+        f"Regenerate: `nice -n 10 python benchmarks/bench_planner_vs_baselines.py --data {args.data}"
+        + (f" --ft-epochs {args.ft_epochs}" if args.ft_epochs != 1 else "")
+        + (f" --suffix {args.suffix} --cache .hwprune/bench-{args.data}{args.suffix}" if args.suffix else "")
+        + "` "
+        "(resumable; `--report-only` rewrites this file from the rows).",
         "",
         f"Rows: {len(results)} of {expected} ({len(args.nets)} nets x {len(METHODS)} methods x {len(args.budgets)} "
         f"budgets x {len(args.seeds)} seeds)"
