@@ -6,11 +6,13 @@
 * ``systolic-32x32-{os,ws,is}``: 32x32, 64 KiB SRAMs, 10 words/cycle, CALC bandwidth, N:M support.
 * ``dpu-b512`` ... ``dpu-b4096`` (``hwmodel.dpu.params``) and their ``-sparse`` variants with the
   Vitis AI sparse engine (``hwmodel.config.sparse.SparseEngine``).
-* Boards (``BOARDS``): ``zcu102`` = 3x B4096 @ 281 MHz, ``zcu104`` = 2x B4096 @ 300 MHz (the Vitis AI
-  model-zoo benchmark configurations). Latency is one core at its full DRAM port; ``cores`` and the
+* Boards (``BOARDS``): ``zcu102`` = 3x B4096 @ 281 MHz, ``zcu104`` = 2x B4096 @ 300 MHz, ``kv260`` =
+  1x B4096 @ 300 MHz (the Vitis AI model-zoo benchmark configurations; the KV260's one core makes its
+  multi-thread fps the one host-free measure of a core's time per frame). Latency is one core at its full DRAM port; ``cores`` and the
   board DDR they share (``ddr_bytes_per_cycle``) give multi-core throughput
-  (``hwmodel.dpu.board.throughput_fps``). DDR: both boards' PS DDR4 is 64 bits wide at 2400 MT/s,
-  19.2 GB/s peak (UG1182 / UG1267); the DPU sustains ``DDR_EFFICIENCY`` of it (fitted, see
+  (``hwmodel.dpu.board.throughput_fps``). DDR: the ZCU102's and ZCU104's PS DDR4 is 64 bits wide at
+  2400 MT/s, 19.2 GB/s peak (UG1182 / UG1267); the KV260's K26 SOM has 64-bit DDR4 too (DS987), taken
+  at the same peak; the DPU sustains ``DDR_EFFICIENCY`` of it (fitted, see
   ``reports/dpu_vs_model_zoo.md``).
 """
 
@@ -32,8 +34,9 @@ DDR_PEAK_BYTES_PER_S = 19.2e9  # 64-bit DDR4-2400 (ZCU102 UG1182, ZCU104 UG1267)
 DDR_EFFICIENCY = (
     0.5  # fraction of DDR peak the DPU cores sustain together (assumption; the report shows the fit)
 )
-# board -> (cores, clock MHz): Vitis AI model-zoo tables, "ZCU102 3 * B4096 @ 281MHz", "ZCU104 2 * B4096 @ 300MHz"
-BOARDS: dict[str, tuple[int, float]] = {"zcu102": (3, 281.0), "zcu104": (2, 300.0)}
+# board -> (cores, clock MHz): Vitis AI model-zoo tables, "ZCU102 3 * B4096 @ 281MHz", "ZCU104 2 * B4096 @ 300MHz",
+# "Kria KV260 ... 1 * B4096F @ 300MHz"
+BOARDS: dict[str, tuple[int, float]] = {"zcu102": (3, 281.0), "zcu104": (2, 300.0), "kv260": (1, 300.0)}
 
 
 def _scalesim_files() -> dict[str, Path]:

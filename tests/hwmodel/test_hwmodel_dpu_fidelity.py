@@ -164,7 +164,9 @@ def test_board_presets_and_shared_ddr_throughput():
     z104, z102 = hwmodel.preset("zcu104"), hwmodel.preset("zcu102")
     assert (z104.dpu.cores, z104.clock_mhz, z104.dpu.pp * z104.dpu.icp * z104.dpu.ocp) == (2, 300.0, 2048)
     assert (z102.dpu.cores, z102.clock_mhz) == (3, 281.0)
-    assert {"zcu102", "zcu104"} <= set(list_presets())
+    assert {"zcu102", "zcu104", "kv260"} <= set(list_presets())
+    kv = hwmodel.preset("kv260")
+    assert (kv.dpu.cores, kv.clock_mhz) == (1, 300.0)
     net = [Layer.conv("a", 56, 56, 64, 64, 3, padding=1), Layer.gemm("fc", 1, 25088, 4096)]
     one = latency_ms(net, z104)
     # unlimited DDR: each core as fast as alone
@@ -173,6 +175,10 @@ def test_board_presets_and_shared_ddr_throughput():
     # shared DDR slows the bandwidth-bound FC layer
     assert throughput_fps(net, z104) < throughput_fps(net, free)
     assert z104.dpu.core_share().dram_bytes_per_cycle == min(32, z104.dpu.ddr_bytes_per_cycle // 2)
+    # one core: its latency is the ZCU104's single-thread latency, its throughput 1 / that latency unless
+    # the board DDR caps its port
+    assert latency_ms(net, kv) == pytest.approx(one)
+    assert throughput_fps(net, kv) <= 1e3 / one + 1e-9
 
 
 @pytest.mark.parametrize(

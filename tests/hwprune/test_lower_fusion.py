@@ -61,7 +61,8 @@ def test_a_conv_with_other_readers_is_not_fused():
 
 
 def test_resnet18_on_zcu104_is_within_what_amds_figures_allow():
-    """Vitis AI 2.5 zoo, chen_color_resnet18_pt on ZCU104: 217.68 fps one thread, 437.02 fps two cores."""
+    """Vitis AI 2.5 zoo, chen_color_resnet18_pt: ZCU104 217.68 fps one thread, 437.02 fps two cores; KV260
+    (one core of the same kind at the same clock) 239.61 fps multi-thread, so at most 4.17 ms a frame."""
     from hwmodel.dpu.board import latency_ms
 
     torch.manual_seed(0)
@@ -70,4 +71,4 @@ def test_resnet18_on_zcu104_is_within_what_amds_figures_allow():
     cfg = hwprune.lower.simulate.resolve_hw("zcu104")
     ms = latency_ms(layers, cfg)
     ideal = sum(x.macs for x in layers) / cfg.dpu.peak_macs_per_cycle / (cfg.clock_mhz * 1e3)
-    assert 1.2 * ideal < ms <= min(1000 / 217.68, 2000 / 437.02)
+    assert 1.2 * ideal < ms <= min(1000 / 217.68, 2000 / 437.02, 1000 / 239.61)
