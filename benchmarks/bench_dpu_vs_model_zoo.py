@@ -178,6 +178,8 @@ def main() -> None:
         + "\n"
         + "\n".join(kv260_check(nets, rows, fit_names, host, stretch))
         + "\n"
+        + "\n".join(mechanism_search(nets, fit_names, {r["name"]: r["bound"] for r in rows}))
+        + "\n"
     )
     print(report)
     if args.write:
@@ -390,6 +392,162 @@ def kv260_check(nets, rows, fit_names, host: float, stretch: int) -> list[str]:
         f"MobileNetV1 1.0 and 0.5 turn too slow ({with_c['mobilenet_v1_1.0_224']:.2f}, "
         f"{with_c['mobilenet_v1_0.5_160']:.2f}). The residual is the one the engine check above isolates: "
         "something MobileNetV2 has and MobileNetV1 lacks costs the DPU time the model does not see.",
+    ]
+    return out
+
+
+# discrete mechanism settings searched against the KV260's host-free times (DpuParams fields)
+SEARCH_GRID = {
+    "alu_pp": (4, 8),  # ALU pixel lanes: PP/2 (our reading of ALU_PARALLEL_DEFAULT) or PP
+    "dram_bytes_per_cycle": (32, 28, 24, 20),  # the two 128-bit AXI ports, or less sustained
+    "onchip_fmap_kb": (0, 256),  # feature maps kept on chip: up to 128 KiB (default) or 256 KiB
+}
+OVERHEAD_GRID = range(0, 5001, 500)  # cycles per layer (DpuParams.layer_overhead)
+SEARCH_STRETCH = range(100, 121, 2)
+
+
+def _resnet20_floor(dpu_changes: dict) -> tuple[int, int]:
+    """(floor, unpruned) cycles of the CIFAR ResNet-20 on dpu-b4096 with ``dpu_changes``: the planner's
+    smallest reachable latency, read from its budget error."""
+    import re
+
+    import torch
+
+    import hwprune
+    from hwmodel.config.accelerator import AcceleratorConfig
+    from hwmodel.dpu.params import dpu_params
+    from hwprune.errors import BudgetError
+
+    p = dpu_params("dpu-b4096", **dpu_changes)
+    cfg = AcceleratorConfig(
+        name="dpu-b4096", engine="dpu", dram_bw=p.dram_bytes_per_cycle, clock_mhz=p.clock_mhz, dpu=p
+    )
+    torch.manual_seed(0)
+    model = hwprune.models.get("resnet20", num_classes=10).eval()
+    unpruned = hwprune.simulate(model, torch.zeros(1, 3, 32, 32), hw=cfg).total_cycles
+    try:
+        hwprune.plan(model, torch.zeros(1, 3, 32, 32), hw=cfg, budget=0.01)
+    except BudgetError as e:
+        m = re.search(r"smallest reachable latency of this model on \S+: (\d+) cycles", str(e))
+        if m:
+            return int(m.group(1)), unpruned
+    raise AssertionError("a 0.01 budget was met: no floor to read")
+
+
+def mechanism_search(nets, fit_names, bound: dict[str, float]) -> list[str]:
+    """Report lines: which settings of the model's existing switches reproduce the KV260's host-free times.
+
+    Every combination of ``SEARCH_GRID`` (16), each with two constants fitted on the fit rows only (the
+    conv stretch and a per-layer overhead, no host, no per-frame cost), ranked by the fit rows' mean
+    abs ln(sim / D); the held-out rows are reported, never used. The discrete settings are chosen by the
+    same ranking, so they are fitted too: the held-out error is the honest figure.
+    """
+    import itertools
+
+    base = hwmodel.preset("kv260")
+    d = {n: 1e3 / KV260[n][1] for n in KV260}
+    held = [n for n in KV260 if n not in fit_names]
+    results, frame_results, bounded_results = [], [], []
+    keys = list(SEARCH_GRID)
+    for values in itertools.product(*SEARCH_GRID.values()):
+        change = dict(zip(keys, values, strict=True))
+        best: dict[str, tuple] = {}
+        for stretch in SEARCH_STRETCH:
+            for ovh in OVERHEAD_GRID:
+                cfg = base.replace(dpu=base.dpu.with_(conv_stretch_pct=stretch, layer_overhead=ovh, **change))
+                sim = {n: latency_ms(nets[n], cfg) for n in KV260}
+                # a per-layer overhead (frame cost 0), or with no per-layer overhead a per-frame cost: the
+                # alternative explanation of the small nets
+                if all(sim[n] <= bound[n] for n in KV260):  # the main table's physical bound
+                    ratio = {n: sim[n] / d[n] for n in KV260}
+                    loss = sum(abs(math.log(ratio[n])) for n in fit_names) / len(fit_names)
+                    if "bounded" not in best or loss < best["bounded"][0]:
+                        best["bounded"] = (loss, stretch, ovh, ratio, 0.0)
+                tries = [("layer", 0.0)] + ([("frame", i / 100) for i in range(0, 41)] if ovh == 0 else [])
+                for kind, frame in tries:
+                    ratio = {n: (sim[n] + frame) / d[n] for n in KV260}
+                    loss = sum(abs(math.log(ratio[n])) for n in fit_names) / len(fit_names)
+                    if kind not in best or loss < best[kind][0]:
+                        best[kind] = (loss, stretch, ovh, ratio, frame)
+        results.append((best["layer"], change))
+        if "bounded" in best:
+            bounded_results.append((best["bounded"], change))
+        frame_results.append((best["frame"], change))
+    results.sort(key=lambda t: t[0][0])
+    frame_results.sort(key=lambda t: t[0][0])
+    bounded_results.sort(key=lambda t: t[0][0])
+
+    def err(ratio, sel) -> float:
+        return sum(abs(math.log(ratio[n])) for n in sel) / len(sel)
+
+    out = [
+        "",
+        "## Which settings of the model's switches reproduce the one-core times? (exploratory)",
+        "",
+        "Target: the KV260's D = 1000 / multi-thread fps (no host). Searched: "
+        + "; ".join(f"`{k}` in {list(v)}" for k, v in SEARCH_GRID.items())
+        + f"; per combination two constants fitted on the fit rows: conv stretch {SEARCH_STRETCH.start}-"
+        f"{SEARCH_STRETCH.stop - 1} % and a per-layer overhead (`layer_overhead`) 0-{OVERHEAD_GRID.stop - 1} "
+        "cycles; no host, no per-frame cost. Ranked by the fit rows; the held-out rows never choose anything. "
+        "The discrete settings are chosen by that ranking too, so they are fitted: read the held-out column.",
+        "",
+        "| rank | settings | stretch % | overhead cycles/layer | fit | held out | all 12 | above D | ratios 1-12 "
+        "| ResNet-20 floor on dpu-b4096 (cycles, fraction) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for rank, ((loss, stretch, ovh, ratio, _), change) in enumerate(results[:5], 1):
+        floor, unpruned = _resnet20_floor({**change, "conv_stretch_pct": stretch, "layer_overhead": ovh})
+        out.append(
+            f"| {rank} | {', '.join(f'{k} {v}' for k, v in change.items())} | {stretch} | {ovh} | {loss:.3f} "
+            f"| {err(ratio, held):.3f} | {err(ratio, list(KV260)):.3f} | {sum(r > 1 for r in ratio.values())} "
+            f"| {' '.join(f'{ratio[n]:.2f}' for n in KV260)} | {floor} of {unpruned} ({floor / unpruned:.3f}) |"
+        )
+    defaults = hwmodel.preset("dpu-b4096").dpu
+    floor, unpruned = _resnet20_floor({})
+    (loss, stretch, ovh, ratio, _), change = results[0]
+    (f_loss, f_stretch, _, f_ratio, frame), f_change = frame_results[0]
+    (b_loss, b_stretch, b_ovh, b_ratio, _), b_change = bounded_results[0]
+    out += [
+        "",
+        "Rank 1 puts some nets above the main table's bound (min(ZCU104 e2e, 2 / its multi-thread fps, D)): "
+        + ", ".join(f"{n} ({ratio[n]:.2f} of D)" for n in KV260 if ratio[n] * d[n] > bound[n])
+        + f". The best setting with every net within that bound: {', '.join(f'{k} {v}' for k, v in b_change.items())}, "
+        f"stretch {b_stretch} %, {b_ovh} cycles per layer: fit {b_loss:.3f}, held out {err(b_ratio, held):.3f}, "
+        f"all 12 {err(b_ratio, list(KV260)):.3f}; ratios {' '.join(f'{b_ratio[n]:.2f}' for n in KV260)}. "
+        "MobileNetV1 1.0 is the net that binds: with the others right it is too slow, so the bound and the "
+        "error goal cannot both be met by these switches.",
+    ]
+    out += [
+        "",
+        f"The alternative, a per-frame cost instead of the per-layer one (0-400 us, same search): best "
+        f"{', '.join(f'{k} {v}' for k, v in f_change.items())}, stretch {f_stretch} %, {frame * 1e3:.0f} us a "
+        f"frame: fit {f_loss:.3f}, held out {err(f_ratio, held):.3f}, all 12 {err(f_ratio, list(KV260)):.3f}; "
+        f"ratios {' '.join(f'{f_ratio[n]:.2f}' for n in KV260)}.",
+        "",
+        f"Defaults, for comparison: {', '.join(f'{k} {getattr(defaults, k)}' for k in SEARCH_GRID)}, stretch "
+        f"{defaults.conv_stretch_pct} %, no overhead: ResNet-20 floor {floor} of {unpruned} cycles "
+        f"({floor / unpruned:.3f}).",
+        "",
+        "Reading: the best settings bring the host-free error under 0.05 on the held-out nets "
+        f"({err(ratio, held):.3f}) with the conv engine near its peak (stretch {stretch} %), a DRAM port "
+        f"of {change['dram_bytes_per_cycle']} B/cycle and ~{ovh} cycles ({ovh / 300:.0f} us) per layer. "
+        "The per-layer cost is what makes tiny and many-layer nets slow (MobileNetV1 0.25/128, MobileNetV2's "
+        "64 layers against MobileNetV1's 29), the narrower port what makes MobileNetV2's expanded tensors "
+        "slow. What public sources say about each: 256 KiB on chip is one of the B4096's two image bank "
+        "groups (8 banks x 16 B x 2048 each in Vitis AI's target description, "
+        "`src/vai_runtime/target_factory/targets/DPUCZDX8G_ISA1_B4096.prototxt`); the same file gives the ALU "
+        "(depthwise) and elementwise engines 4 pixels x 16 channels, so `alu_pp 8` is not AMD's setting, though "
+        "an ALU doing two taps a cycle on double-pumped DSPs (PG338: the DSPs run at twice the DPU clock) "
+        "would be as fast; a public per-node DNNDK profile of a MobileNetV2-style net on a ZCU102 B4096 at "
+        '300 MHz (zzzDavid/OFA-FPGA, README.md at 0cfcea9, "Latency Profiling Result", debug mode) shows '
+        "8-16 us of fixed cost per node and a 1000-way FC bound at ~5.3 GB/s (17.6 B/cycle), the same order "
+        "as the fitted overhead and port. They are not the defaults: (1) the port and the overhead are fitted, "
+        "and a per-frame runtime cost also explains the smallest net, only less well on the others (above); "
+        "only per-layer timings of a current board (`vaitrace`) can tell the two apart; (2) rank 1 breaks the "
+        "physical bound on MobileNetV1; (3) a per-layer cost no pruning can remove would move ResNet-20's "
+        f"floor from {floor / unpruned:.2f} to the last column's value: budgets of whole-frame latency would "
+        "then mostly be out of reach on 32x32 inputs, which is itself the hardware-aware answer if the cost "
+        "is real. Deciding that needs the board data.",
     ]
     return out
 

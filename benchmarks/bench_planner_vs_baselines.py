@@ -50,6 +50,7 @@ from baselines import bisect_smallest, halp_knapsack, taylor_grads, torch_prunin
 
 import hwprune
 from hwprune.io import atomic_write_text, write_json
+from hwprune.lower.simulate import resolve_hw
 from hwprune.models.mobilenet import MobileNetV2
 from hwprune.train.calibrate import adaptive_bn, batchnorm_layers, loader_calibration
 from hwprune.train.datasets import fashion_mnist_dataset, stratified_subset
@@ -312,10 +313,40 @@ def collect(args) -> list[dict]:
     return rows
 
 
+def check_hw_model(args) -> None:
+    """Refuse a cache made with another hardware model: its rows, subnet searches and plans were priced
+    by that model, and mixing them with new rows would compare methods on two different DPUs.
+
+    The cache records the full parameters of ``--hw`` and ``--hw-sparse`` (``hw.json``); a cache without
+    the file (made before it existed) is taken as it is and stamped. ``--fresh`` re-stamps it.
+
+    Raises:
+        SystemExit: the recorded model differs; the message names the changed parameters.
+    """
+    path = args.cache / "hw.json"
+    now = json.loads(json.dumps({h: resolve_hw(h).to_dict() for h in sorted({args.hw, args.hw_sparse})}))
+    if path.is_file() and not args.fresh:
+        then = json.loads(path.read_text())
+        if then != now:
+            diffs = sorted(
+                f"{h}.{k}: {then.get(h, {}).get(k)!r} -> {now.get(h, {}).get(k)!r}"
+                for h in set(then) | set(now)
+                for k in set(then.get(h, {})) | set(now.get(h, {}))
+                if then.get(h, {}).get(k) != now.get(h, {}).get(k)
+            )
+            raise SystemExit(
+                f"cache {args.cache} was made with another hardware model ({'; '.join(diffs[:6])}). "
+                "Use a new --cache directory (copy its *-baseline.pt files over to keep the trained "
+                "baselines), or --fresh to rerun every row here."
+            )
+    write_json(path, now)
+
+
 def run(args) -> list[dict]:
     torch.set_num_threads(args.threads)
     cache = args.cache
     cache.mkdir(parents=True, exist_ok=True)
+    check_hw_model(args)
     per_net = {
         net: (
             json.loads(_results_path(args, net).read_text())

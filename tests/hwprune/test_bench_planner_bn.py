@@ -96,3 +96,21 @@ def test_prepare_leaves_the_pruned_model_alone_and_measures_both_accuracies():
     assert not cal[1].running_mean.eq(STALE_MEAN).any()
     assert n_bn == 1 and not cal.training
     assert 0.0 <= pre <= 1.0 and 0.0 <= acc_bn <= 1.0
+
+
+def test_a_cache_from_another_hardware_model_is_refused(tmp_path):
+    import argparse
+    import json
+
+    import pytest
+
+    args = argparse.Namespace(cache=tmp_path, hw="dpu-b4096", hw_sparse="dpu-b4096-sparse", fresh=False)
+    bench.check_hw_model(args)  # a new cache is stamped
+    stamp = json.loads((tmp_path / "hw.json").read_text())
+    bench.check_hw_model(args)  # the same model passes
+    stamp["dpu-b4096"]["dpu"]["conv_stretch_pct"] = 116  # a cache from before the stretch was refitted
+    (tmp_path / "hw.json").write_text(json.dumps(stamp))
+    with pytest.raises(SystemExit, match="conv_stretch_pct|dpu"):
+        bench.check_hw_model(args)
+    bench.check_hw_model(argparse.Namespace(**{**vars(args), "fresh": True}))  # --fresh re-stamps
+    assert json.loads((tmp_path / "hw.json").read_text())["dpu-b4096"]["dpu"]["conv_stretch_pct"] == 112
