@@ -557,10 +557,16 @@ def _plan_step(cfg: OptimizeConfig, prep: _Prepared, out: Path) -> tuple[Any, bo
         strict=cfg.strict,
         loss=cfg.loss,
     )
+    board = ""
+    if plan.hw_config.get("engine") == "dpu":
+        from hwmodel.dpu.board import board_frame_ms
+
+        frame_x = board_frame_ms(plan.unpruned_ms) / board_frame_ms(plan.latency_ms)
+        board = f"; {frame_x:.2f}x of a board's frame time with its fixed per-frame cost (report.md)"
     _say(
         cfg,
         f"planned in {time.time() - t:.1f}s: {plan.unpruned_ms:.4f} ms -> {plan.latency_ms:.4f} ms "
-        f"on {plan.hw} ({plan.speedup:.2f}x), budget {plan.budget}",
+        f"on {plan.hw} ({plan.speedup:.2f}x), budget {plan.budget}{board}",
     )
     return plan, False
 
