@@ -10,8 +10,9 @@ Vitis AI zoo figures for the KV260 (one B4096 core at 300 MHz; 1 / multi-thread 
 per frame, the host's work overlapped) put the smallest zoo net, MobileNetV1 0.25/128 (13.5 M MACs,
 0.15 ms modelled), at 0.41 ms a frame. One constant per frame fitted on half the zoo nets
 (``reports/dpu_vs_model_zoo.md``, "Host-free check") is 0.259 ms: job submission, cache maintenance and
-the completion interrupt are the likely parts, and ~8 us per layer explains the same figures about as
-well (the report's exploratory section); per-layer board timings would settle which. It is not in
+the completion interrupt are the likely parts. ~8 us per layer explains the same figures too (better on
+the fitted nets, but then MobileNetV1 exceeds its measured time per frame; the report's exploratory
+section); per-layer board timings would settle which. It is not in
 ``latency_ms`` or the planner: no pruning changes it. Reports show it beside planned latencies
 (``board_frame_ms``) so a planned speedup is not read as a board's.
 """
