@@ -79,6 +79,8 @@ KV260 = {
     "mobilenet_v1_0.5_160": (1002.62, 1492.12),
     "mobilenet_v1_0.25_128": (1470.42, 2428.88),
 }
+# the KV260 core's time per frame, ms (D in the report)
+KV260_FRAME_MS = {n: 1e3 / mt for n, (_, mt) in KV260.items()}
 BOARD_NAMES = ("zcu104", "zcu102")
 # frames the host pre/post-processes in parallel in the multi-thread runs (set by hand from the smallest
 # model, whose multi-thread fps is host-bound on both boards: 2 / host ~ 4264 fps on ZCU104)
@@ -155,7 +157,7 @@ def main() -> None:
         e2e = 1e3 / ZOO[n][1][0]
         # the most DPU time one frame can take: the ZCU104's latency, its two cores' time per frame, and
         # the KV260's one core's time per frame (the same core at the same clock)
-        bound = min(e2e, z104.dpu.cores * 1e3 / ZOO[n][1][1], 1e3 / KV260[n][1])
+        bound = min(e2e, z104.dpu.cores * 1e3 / ZOO[n][1][1], KV260_FRAME_MS[n])
         rows.append({"name": n, "e2e": e2e, "bound": bound})
     host, stretch = fit(nets, rows, fit_names)
     ablation = ablate(nets, rows, fit_names)
@@ -235,13 +237,10 @@ def ablate(nets: dict[str, list], rows: list[dict], fit_names: list[str]) -> lis
         cfg = base.replace(dpu=base.dpu.with_(conv_stretch_pct=stretch))
         ratio = {r["name"]: latency_ms(nets[r["name"]], cfg) / (r["e2e"] - host) for r in rows}
         over = [r["name"] for r in rows if latency_ms(nets[r["name"]], cfg) > r["bound"]]
-
-        def err(sel: list[str], ratio=ratio) -> float:
-            return sum(abs(math.log(ratio[n])) for n in sel) / len(sel)
-
+        fit_err, held_err, all_err = (_mean_abs_ln(ratio, sel) for sel in (fit_names, held, list(ratio)))
         out.append(
-            f"| {label} | {host:.2f} | {stretch} | {err(fit_names):.3f} | {err(held):.3f} | "
-            f"{err(list(ratio)):.3f} | {len(over)} | {' '.join(f'{ratio[n]:.2f}' for n in ratio)} |"
+            f"| {label} | {host:.2f} | {stretch} | {fit_err:.3f} | {held_err:.3f} | "
+            f"{all_err:.3f} | {len(over)} | {' '.join(f'{ratio[n]:.2f}' for n in ratio)} |"
         )
     return out
 
@@ -315,6 +314,11 @@ def engine_check(nets, rows, host: float, cfg) -> list[str]:
     return out
 
 
+def _mean_abs_ln(ratio: dict[str, float], sel) -> float:
+    """Mean abs ln of ``ratio`` over the names in ``sel``: the report's error measure."""
+    return sum(abs(math.log(ratio[n])) for n in sel) / len(sel)
+
+
 def kv260_check(nets, rows, fit_names, host: float, stretch: int) -> list[str]:
     """Report lines: the simulated core against the KV260's one core, where no host constant is needed.
 
@@ -328,14 +332,11 @@ def kv260_check(nets, rows, fit_names, host: float, stretch: int) -> list[str]:
     cfg = hwmodel.preset("kv260")
     cfg = cfg.replace(dpu=cfg.dpu.with_(conv_stretch_pct=stretch))
     e2e = {r["name"]: r["e2e"] for r in rows}
-    d = {n: 1e3 / KV260[n][1] for n in KV260}
+    d = KV260_FRAME_MS
     h = {n: 1e3 / KV260[n][0] - d[n] for n in KV260}
     sim = {n: latency_ms(nets[n], cfg) for n in KV260}
     held = [n for n in KV260 if n not in fit_names]
-
-    def err(ratio: dict[str, float], sel) -> float:
-        return sum(abs(math.log(ratio[n])) for n in sel) / len(sel)
-
+    err = _mean_abs_ln
     cs = [i / 1000 for i in range(0, 501)]
     c = min(cs, key=lambda c: err({n: (sim[n] + c) / d[n] for n in fit_names}, fit_names))
     plain = {n: sim[n] / d[n] for n in KV260}
@@ -415,14 +416,10 @@ def _resnet20_floor(dpu_changes: dict) -> tuple[int, int]:
     import torch
 
     import hwprune
-    from hwmodel.config.accelerator import AcceleratorConfig
-    from hwmodel.dpu.params import dpu_params
     from hwprune.errors import BudgetError
 
-    p = dpu_params("dpu-b4096", **dpu_changes)
-    cfg = AcceleratorConfig(
-        name="dpu-b4096", engine="dpu", dram_bw=p.dram_bytes_per_cycle, clock_mhz=p.clock_mhz, dpu=p
-    )
+    cfg = hwmodel.preset("dpu-b4096")
+    cfg = cfg.replace(dpu=cfg.dpu.with_(**dpu_changes))
     torch.manual_seed(0)
     model = hwprune.models.get("resnet20", num_classes=10).eval()
     unpruned = hwprune.simulate(model, torch.zeros(1, 3, 32, 32), hw=cfg).total_cycles
@@ -446,10 +443,18 @@ def mechanism_search(nets, fit_names, bound: dict[str, float]) -> list[str]:
     import itertools
 
     base = hwmodel.preset("kv260")
-    d = {n: 1e3 / KV260[n][1] for n in KV260}
+    d = KV260_FRAME_MS
     held = [n for n in KV260 if n not in fit_names]
+    err = _mean_abs_ln
     results, frame_results, bounded_results = [], [], []
     keys = list(SEARCH_GRID)
+
+    def keep(best: dict, kind: str, ratio: dict[str, float], stretch: int, ovh: int, frame: float) -> None:
+        """Record a candidate as ``best[kind]`` when the fit rows' error is the lowest so far."""
+        loss = err(ratio, fit_names)
+        if kind not in best or loss < best[kind][0]:
+            best[kind] = (loss, stretch, ovh, ratio, frame)
+
     for values in itertools.product(*SEARCH_GRID.values()):
         change = dict(zip(keys, values, strict=True))
         best: dict[str, tuple] = {}
@@ -457,19 +462,13 @@ def mechanism_search(nets, fit_names, bound: dict[str, float]) -> list[str]:
             for ovh in OVERHEAD_GRID:
                 cfg = base.replace(dpu=base.dpu.with_(conv_stretch_pct=stretch, layer_overhead=ovh, **change))
                 sim = {n: latency_ms(nets[n], cfg) for n in KV260}
-                # a per-layer overhead (frame cost 0), or with no per-layer overhead a per-frame cost: the
-                # alternative explanation of the small nets
+                plain = {n: sim[n] / d[n] for n in KV260}
+                keep(best, "layer", plain, stretch, ovh, 0.0)  # a per-layer overhead
                 if all(sim[n] <= bound[n] for n in KV260):  # the main table's physical bound
-                    ratio = {n: sim[n] / d[n] for n in KV260}
-                    loss = sum(abs(math.log(ratio[n])) for n in fit_names) / len(fit_names)
-                    if "bounded" not in best or loss < best["bounded"][0]:
-                        best["bounded"] = (loss, stretch, ovh, ratio, 0.0)
-                tries = [("layer", 0.0)] + ([("frame", i / 100) for i in range(0, 41)] if ovh == 0 else [])
-                for kind, frame in tries:
-                    ratio = {n: (sim[n] + frame) / d[n] for n in KV260}
-                    loss = sum(abs(math.log(ratio[n])) for n in fit_names) / len(fit_names)
-                    if kind not in best or loss < best[kind][0]:
-                        best[kind] = (loss, stretch, ovh, ratio, frame)
+                    keep(best, "bounded", plain, stretch, ovh, 0.0)
+                if ovh == 0:  # no per-layer overhead, a per-frame cost instead: the alternative explanation
+                    for frame in (i / 100 for i in range(0, 41)):
+                        keep(best, "frame", {n: (sim[n] + frame) / d[n] for n in KV260}, stretch, ovh, frame)
         results.append((best["layer"], change))
         if "bounded" in best:
             bounded_results.append((best["bounded"], change))
@@ -477,10 +476,6 @@ def mechanism_search(nets, fit_names, bound: dict[str, float]) -> list[str]:
     results.sort(key=lambda t: t[0][0])
     frame_results.sort(key=lambda t: t[0][0])
     bounded_results.sort(key=lambda t: t[0][0])
-
-    def err(ratio, sel) -> float:
-        return sum(abs(math.log(ratio[n])) for n in sel) / len(sel)
-
     out = [
         "",
         "## Which settings of the model's switches reproduce the one-core times? (exploratory)",

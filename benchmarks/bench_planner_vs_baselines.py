@@ -328,11 +328,13 @@ def check_hw_model(args) -> None:
     if path.is_file() and not args.fresh:
         then = json.loads(path.read_text())
         if then != now:
+            old, new = (
+                {f"{h}.{k}": v for h, fields in d.items() for k, v in fields.items()} for d in (then, now)
+            )
             diffs = sorted(
-                f"{h}.{k}: {then.get(h, {}).get(k)!r} -> {now.get(h, {}).get(k)!r}"
-                for h in set(then) | set(now)
-                for k in set(then.get(h, {})) | set(now.get(h, {}))
-                if then.get(h, {}).get(k) != now.get(h, {}).get(k)
+                f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
+                for k in old.keys() | new.keys()
+                if old.get(k) != new.get(k)
             )
             raise SystemExit(
                 f"cache {args.cache} was made with another hardware model ({'; '.join(diffs[:6])}). "

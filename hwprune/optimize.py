@@ -559,9 +559,9 @@ def _plan_step(cfg: OptimizeConfig, prep: _Prepared, out: Path) -> tuple[Any, bo
     )
     board = ""
     if plan.hw_config.get("engine") == "dpu":
-        from hwmodel.dpu.board import board_frame_ms
+        from hwmodel.dpu.board import board_speedup
 
-        frame_x = board_frame_ms(plan.unpruned_ms) / board_frame_ms(plan.latency_ms)
+        frame_x = board_speedup(plan.unpruned_ms, plan.latency_ms)
         board = f"; {frame_x:.2f}x of a board's frame time with its fixed per-frame cost (report.md)"
     _say(
         cfg,

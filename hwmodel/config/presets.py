@@ -8,8 +8,8 @@
   Vitis AI sparse engine (``hwmodel.config.sparse.SparseEngine``).
 * Boards (``BOARDS``): ``zcu102`` = 3x B4096 @ 281 MHz, ``zcu104`` = 2x B4096 @ 300 MHz, ``kv260`` =
   1x B4096 @ 300 MHz (the Vitis AI model-zoo benchmark configurations; the KV260's one core makes its
-  multi-thread fps the one host-free measure of a core's time per frame). Latency is one core at its full DRAM port; ``cores`` and the
-  board DDR they share (``ddr_bytes_per_cycle``) give multi-core throughput
+  multi-thread fps the one host-free measure of a core's time per frame). Latency is one core at its
+  full DRAM port; ``cores`` and the board DDR they share (``ddr_bytes_per_cycle``) give multi-core throughput
   (``hwmodel.dpu.board.throughput_fps``). DDR: the ZCU102's and ZCU104's PS DDR4 is 64 bits wide at
   2400 MT/s, 19.2 GB/s peak (UG1182 / UG1267); the KV260's K26 SOM has 64-bit DDR4 too (DS987), taken
   at the same peak; the DPU sustains ``DDR_EFFICIENCY`` of it (fitted, see

@@ -25,7 +25,7 @@ from typing import Any
 from hwmodel.dpu.engine import _engines, estimate_cycles
 from hwmodel.workloads.layers import Layer
 
-__all__ = ["FRAME_OVERHEAD_MS", "board_frame_ms", "latency_ms", "throughput_fps"]
+__all__ = ["FRAME_OVERHEAD_MS", "board_frame_ms", "board_speedup", "latency_ms", "throughput_fps"]
 
 FRAME_OVERHEAD_MS = 0.259  # fitted to the KV260's one-core figures (reports/dpu_vs_model_zoo.md)
 
@@ -33,6 +33,11 @@ FRAME_OVERHEAD_MS = 0.259  # fitted to the KV260's one-core figures (reports/dpu
 def board_frame_ms(dpu_ms: float) -> float:
     """A board's time per frame for ``dpu_ms`` of modelled DPU time: plus ``FRAME_OVERHEAD_MS``."""
     return dpu_ms + FRAME_OVERHEAD_MS
+
+
+def board_speedup(before_ms: float, after_ms: float) -> float:
+    """The speedup of a board's time per frame when the modelled DPU time goes from ``before_ms`` to ``after_ms``."""
+    return board_frame_ms(before_ms) / board_frame_ms(after_ms)
 
 
 def latency_ms(layers: Sequence[Layer], cfg: Any) -> float:

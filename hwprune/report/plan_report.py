@@ -106,15 +106,15 @@ def plan_markdown(
         lines += [f"| {u.get('name')} | {u.get('op')} | {u.get('why')} |" for u in plan.unmodelled]
         lines.append("")
     if plan.hw_config.get("engine") == "dpu":
-        from hwmodel.dpu.board import FRAME_OVERHEAD_MS, board_frame_ms
+        from hwmodel.dpu.board import FRAME_OVERHEAD_MS, board_frame_ms, board_speedup
 
         before, after = board_frame_ms(plan.unpruned_ms), board_frame_ms(plan.latency_ms)
         lines += [
             f"**Not in these figures: the board's cost per frame.** AMD's figures for one B4096 core put "
             f"about {FRAME_OVERHEAD_MS:.2f} ms on every frame beyond the modelled DPU time (fitted; "
             "`reports/dpu_vs_model_zoo.md`), which no pruning removes. With it a frame takes "
-            f"{before:.4f} -> {after:.4f} ms: {before / after:.2f}x, against {plan.speedup:.2f}x on the "
-            "modelled DPU time.",
+            f"{before:.4f} -> {after:.4f} ms: {board_speedup(plan.unpruned_ms, plan.latency_ms):.2f}x, "
+            f"against {plan.speedup:.2f}x on the modelled DPU time.",
             "",
         ]
     host = [layer for layer in plan.layers if layer.kind == "cpu"]
