@@ -454,7 +454,7 @@ def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
     """
     import tempfile
 
-    from hwprune.train.device import barrier, is_main_process, world
+    from hwprune.train.device import barrier, close_distributed, is_main_process, world
 
     t0 = time.time()
     out = Path(cfg.out)
@@ -469,6 +469,7 @@ def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
         finally:
             shutil.rmtree(stage, ignore_errors=True)
         barrier()
+        close_distributed()
         return metrics
     stage = staging_dir(out)
     try:
@@ -478,6 +479,7 @@ def optimize(cfg: OptimizeConfig) -> dict[str, Any]:
         shutil.rmtree(stage, ignore_errors=True)
         raise
     barrier()
+    close_distributed()  # only after success: a failed process must not leave the others in a barrier
     _say(
         cfg,
         f"wrote {out} ({metrics['seconds']}s)"

@@ -2,20 +2,30 @@
 
 Under ``torchrun --nproc_per_node N`` the environment holds ``WORLD_SIZE``/``RANK``/``LOCAL_RANK``;
 ``init_distributed`` then starts the process group (NCCL on CUDA, gloo on the CPU) and ``train`` runs
-data-parallel (``DistributedDataParallel`` with a ``DistributedSampler``). The simulated latency never
+data-parallel (``DistributedDataParallel`` with a ``DistributedSampler``); a script ends it with
+``close_distributed`` on every process (``hwprune optimize`` does). The simulated latency never
 depends on any of this: the accelerator model is analytic.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 import torch
 from torch import distributed as dist
 
 from hwprune.errors import TrainConfigError
 
-__all__ = ["resolve_device", "world", "init_distributed", "is_distributed", "is_main_process", "barrier"]
+__all__ = [
+    "resolve_device",
+    "world",
+    "init_distributed",
+    "is_distributed",
+    "is_main_process",
+    "barrier",
+    "close_distributed",
+]
 
 
 def world() -> tuple[int, int, int]:
@@ -83,7 +93,33 @@ def init_distributed(device: torch.device) -> bool:
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        global _OWNED
+        _OWNED = True
     return is_distributed()
+
+
+_DRAIN_S = 0.05  # how long close_distributed gives gloo's threads the GIL
+_OWNED = False  # the process group was started by init_distributed (close_distributed ends only that one)
+
+
+def close_distributed() -> None:
+    """End the process group :func:`init_distributed` started, once every process is done with it.
+
+    Call it on every process at the end of a successful job (not after an error: a process that failed
+    mid-collective would leave the others waiting in the barrier). A group started by the caller is left
+    alone. A no-op when not distributed.
+    """
+    global _OWNED
+    if _OWNED and dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+        # gloo frees each finished collective, and the tensors it holds, on its own worker thread just
+        # after the collective completes, and freeing a tensor takes the GIL. If the interpreter is
+        # already shutting down then, that thread cannot get the GIL and the process aborts
+        # ("terminate called without an active exception") after the job's work is done, which
+        # torchrun reports as a failure. Released here, the GIL lets those threads finish first.
+        time.sleep(_DRAIN_S)
+    _OWNED = False
 
 
 def is_distributed() -> bool:

@@ -121,7 +121,7 @@ _WORKER = textwrap.dedent("""
     from torch import nn
     from torch.utils.data import DataLoader, TensorDataset
     import hwprune
-    from hwprune.train.device import init_distributed, resolve_device, world
+    from hwprune.train.device import close_distributed, init_distributed, resolve_device, world
     from tests.hwprune.test_ofa_train import _loader, _net
 
     torch.set_num_threads(1)
@@ -134,6 +134,7 @@ _WORKER = textwrap.dedent("""
     rank = world()[0]
     torch.save(sup.state_dict(), f"{out}/rank{rank}.pt")
     json.dump({"steps": hist["steps"], "loss": hist["loss"]}, open(f"{out}/rank{rank}.json", "w"))
+    close_distributed()  # every torchrun script ends its process group (see close_distributed)
 """)
 
 

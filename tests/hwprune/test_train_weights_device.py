@@ -112,7 +112,7 @@ _WORKER = textwrap.dedent("""
     import torch
     from torch import nn
     from torch.utils.data import DataLoader, TensorDataset
-    from hwprune.train.device import init_distributed, is_distributed, resolve_device, world
+    from hwprune.train.device import close_distributed, init_distributed, is_distributed, resolve_device, world
     from hwprune.train.loop import train
 
     torch.set_num_threads(1)
@@ -132,6 +132,8 @@ _WORKER = textwrap.dedent("""
     train(bn, loader, epochs=1, lr=0.1, seed=5, progress=False)
     torch.save(bn.state_dict(), f"{out}/bn{rank}.pt")
     json.dump({"steps": hist["steps"], "loss": hist["loss"]}, open(f"{out}/rank{rank}.json", "w"))
+    close_distributed()  # every torchrun script ends its process group (see close_distributed)
+    assert not is_distributed()
 """)
 
 
