@@ -201,6 +201,10 @@ class Graph:
         """The ops that read ``value``, in graph order."""
         return self._consumers.get(value, ())
 
+    def tensor_inputs(self, op: Op) -> list[str]:
+        """The inputs of ``op`` that are tensors (not ints, sizes or other constants), in order."""
+        return [v for v in op.inputs if self.value(v).is_tensor]
+
     def ops_of(self, *kinds: OpKind) -> tuple[Op, ...]:
         """The ops of the given kinds, in graph order."""
         return tuple(op for op in self.ops if op.kind in kinds)

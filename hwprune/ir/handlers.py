@@ -6,9 +6,9 @@ The concerns each have one table keyed by :class:`OpKind`:
 * ``"count"`` its MACs and parameters (``hwprune.analysis.counts``),
 * ``"emit"``  how the slim model's module/node is rebuilt from kept channels (``hwprune.emit.rules``),
 * ``"verify"`` what must hold of its shapes and attributes (``hwprune.ir.verify``),
-* ``"lower"`` its hardware workload, or why it is free or not modelled (``hwprune.lower.lower``).
+* ``"lower"`` its hardware workload, or why it is free or not modelled (``hwprune.lower.rules``).
 
-A kind without a handler for a concern is a bug; ``tests/hwprune/test_fe_handlers.py`` checks coverage.
+A kind without a handler for a concern is a bug; ``tests/hwprune/test_fe_ir.py`` checks coverage.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ CONCERNS: dict[str, str] = {
     "count": "hwprune.analysis.counts",
     "emit": "hwprune.emit.rules",
     "verify": "hwprune.ir.verify",
-    "lower": "hwprune.lower.lower",
+    "lower": "hwprune.lower.rules",
 }
 _TABLES: dict[str, dict[OpKind, Callable[..., Any]]] = {c: {} for c in CONCERNS}
 

@@ -72,7 +72,7 @@ def find_skip_blocks(graph: Graph, excludes: Sequence[str] = ()) -> tuple[SkipBl
             calls[op.target] = calls.get(op.target, 0) + 1
     out = []
     for op in graph.ops_of(OpKind.ADD):
-        tensors = [v for v in op.inputs if graph.value(v).is_tensor]
+        tensors = graph.tensor_inputs(op)
         if (
             len(tensors) != 2
             or len(set(tensors)) != 2
