@@ -52,6 +52,7 @@ import hwprune
 from hwprune.io import atomic_write_text, write_json
 from hwprune.lower.simulate import resolve_hw
 from hwprune.models.mobilenet import MobileNetV2
+from hwprune.planning.reuse import describe_difference
 from hwprune.train.calibrate import adaptive_bn, batchnorm_layers, loader_calibration
 from hwprune.train.datasets import fashion_mnist_dataset, stratified_subset
 from hwprune.train.loop import evaluate, train
@@ -331,13 +332,8 @@ def check_hw_model(args) -> None:
             old, new = (
                 {f"{h}.{k}": v for h, fields in d.items() for k, v in fields.items()} for d in (then, now)
             )
-            diffs = sorted(
-                f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
-                for k in old.keys() | new.keys()
-                if old.get(k) != new.get(k)
-            )
             raise SystemExit(
-                f"cache {args.cache} was made with another hardware model ({'; '.join(diffs[:6])}). "
+                f"cache {args.cache} was made with another hardware model ({describe_difference(old, new)}). "
                 "Use a new --cache directory (copy its *-baseline.pt files over to keep the trained "
                 "baselines), or --fresh to rerun every row here."
             )
